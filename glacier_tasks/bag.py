@@ -1,0 +1,135 @@
+"""Write one bag: a GNU tar of whole atoms, its checksums and its manifest.
+
+GNU tar does the archiving (sparse files, hard links, long and odd names, special
+files) from an explicit NUL-separated member list in our walk's order, so the bytes
+are deterministic for unchanged files; Python hashes the stream on its way to disk.
+The atoms are walked again after tar ends: an atom whose metadata moved meanwhile is
+recorded as dirty, so the next run rebuilds it instead of trusting a torn copy.
+"""
+
+import base64
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from awscrt import checksums
+
+from . import manifest, scan
+from .errors import BagError
+
+CHUNK = 1 << 20
+TAR_OVERHEAD_PER_ENTRY = 1536  # header block, padding and a long-name block at worst
+VANISHED = ("No such file or directory", "File removed before we read it")
+
+
+@dataclass(frozen=True)
+class Packed:
+    tar_path: Path
+    manifest_path: Path
+    size: int
+    sha256: str
+    crc64nvme: str  # base64 of the big-endian CRC, as S3 reports it
+    atom_hashes: dict  # atom key -> metadata hash of what went in ("dirty:" if torn)
+    dirty: list
+
+
+def staging_need(size: int, files: int) -> int:
+    return size + files * TAR_OVERHEAD_PER_ENTRY + (1 << 20)
+
+
+def check_room(staging_dir: Path, bag_name: str, size: int, files: int) -> None:
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    need = staging_need(size, files)
+    free = shutil.disk_usage(staging_dir).free
+    if free < need:
+        raise BagError(f"{bag_name}: staging_dir {staging_dir} has {free / 1e9:.2f} GB "
+                       f"free, the bag needs about {need / 1e9:.2f} GB; free some space "
+                       "or point staging_dir elsewhere")
+
+
+def pack_bag(bag: dict, molecule_path: Path, staging_dir: Path, manifest_dir: Path,
+             progress=None) -> Packed:
+    """Write STAGING/NAME.tar and MANIFESTS/NAME.txt; temp names until complete."""
+    check_room(staging_dir, bag["name"], bag["size"], bag["files"])
+    manifest_dir.mkdir(parents=True, exist_ok=True)
+    tar_path = staging_dir / f"{bag['name']}.tar"
+    manifest_path = manifest_dir / f"{bag['name']}.txt"
+    partial = tar_path.with_name(tar_path.name + ".partial")
+    with tempfile.TemporaryDirectory(dir=staging_dir) as tmp:
+        members = Path(tmp) / "members"
+        before = _list_members(bag, molecule_path, members, manifest_path)
+        size, sha, crc, errors, code = _run_tar(molecule_path, members, partial, progress)
+    unreadable = [e for e in errors if not any(v in e for v in VANISHED)]
+    if unreadable or code > 2:
+        partial.unlink(missing_ok=True)
+        detail = unreadable[0] if unreadable else f"tar exited with status {code}"
+        raise BagError(f"{bag['name']}: {detail}; fix it and run backup again")
+    after = {k: _hash_atom(molecule_path, scan.atom_name(bag["molecule"], k))
+             for k in bag["atoms"]}
+    torn = code != 0 and before == after
+    dirty = sorted(k for k in bag["atoms"] if torn or before[k] != after[k])
+    hashes = {k: (f"dirty:{before[k]}" if k in dirty else before[k]) for k in bag["atoms"]}
+    os.replace(partial, tar_path)
+    return Packed(tar_path, manifest_path, size, sha, crc, hashes, dirty)
+
+
+def write_manifest(bag: dict, molecule_path: Path, manifest_path: Path) -> dict:
+    """Write only the manifest (the bag is already in the bucket); return atom hashes."""
+    return _list_members(bag, molecule_path, os.devnull, manifest_path)
+
+
+def _list_members(bag, molecule_path, members_file, manifest_path) -> dict:
+    """Write tar's member list and the manifest; return each atom's metadata hash."""
+    hashes = {}
+    tmp_manifest = manifest_path.with_name(manifest_path.name + ".partial")
+    with open(members_file, "wb") as names, \
+            open(tmp_manifest, "w", encoding="utf-8") as lines:
+        for key in bag["atoms"]:
+            digest = hashlib.sha256()
+            for rel, st in scan.walk_atom(molecule_path, scan.atom_name(bag["molecule"], key)):
+                names.write(rel + b"\0")
+                digest.update(scan.entry_record(molecule_path, rel, st))
+                lines.write(manifest.manifest_line(rel, st))
+            hashes[key] = digest.hexdigest()
+    os.replace(tmp_manifest, manifest_path)
+    return hashes
+
+
+def _hash_atom(molecule_path, name) -> str:
+    return scan.scan_atom(molecule_path, name).hash
+
+
+def _is_summary(line: str) -> bool:
+    return "changed as we read it" in line or "Exiting with failure status" in line
+
+
+def _run_tar(molecule_path, members, partial, progress):
+    command = ["tar", "--create", "--format=gnu", "--sparse", "--no-recursion",
+               "--directory", str(molecule_path), "--null", "--verbatim-files-from",
+               "--no-unquote", "--files-from", str(members), "--file", "-"]
+    sha, crc, size = hashlib.sha256(), 0, 0
+    with open(partial, "wb") as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err,
+                                env={**os.environ, "LC_ALL": "C"})
+        try:
+            while chunk := proc.stdout.read(CHUNK):
+                sha.update(chunk)
+                crc = checksums.crc64nvme(chunk, crc)
+                out.write(chunk)
+                size += len(chunk)
+                if progress:
+                    progress(len(chunk))
+        finally:
+            proc.stdout.close()
+            code = proc.wait()
+        out.flush()
+        os.fsync(out.fileno())
+        err.seek(0)
+        errors = [line.strip() for line in err.read().decode(errors="replace")
+                  .splitlines() if line.startswith("tar: ") and not _is_summary(line)]
+    crc64 = base64.b64encode(crc.to_bytes(8, "big")).decode()
+    return size, sha.hexdigest(), crc64, errors, code

@@ -1,0 +1,222 @@
+"""glacier.toml and list.txt -> frozen dataclasses; every validation of user input."""
+
+import datetime
+import hashlib
+import os
+import re
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+STORAGE_CLASSES = ("DEEP_ARCHIVE", "GLACIER", "GLACIER_IR", "STANDARD_IA",
+                   "ONEZONE_IA", "INTELLIGENT_TIERING", "STANDARD")
+
+# key: (accepted types, default); a path default is relative to the config's folder.
+SETTINGS_KEYS = {
+    "s3_bucket": ((str,), None),
+    "target_bag_gb": ((int, float), 40),
+    "staging_dir": ((str,), "stage"),
+    "manifest_dir": ((str,), "manifests"),
+    "inventory_file": ((str,), "inventory.json"),
+    "mnt_base": ((str,), "mnt"),
+    "list_file": ((str,), "list.txt"),
+    "state_dir": ((str,), ".glacier-state"),
+    "storage_class": ((str,), "DEEP_ARCHIVE"),
+    "endpoint_url": ((str,), None),
+    "region": ((str,), None),
+    "host": ((str,), None),
+    "sshfs_options": ((str,), ""),
+    "encryption": ((str,), None),
+    "age_recipients": ((list,), []),
+    "age_identity_file": ((str,), None),
+}
+PATH_KEYS = ("staging_dir", "manifest_dir", "inventory_file", "mnt_base", "list_file",
+             "state_dir", "age_identity_file")
+REMOTE_RE = re.compile(r"^(?P<user>[^@/\s:]+)@(?P<host>[^@/\s:]+):(?P<path>/.*)$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_file: Path
+    s3_bucket: str
+    target_bag_gb: float
+    staging_dir: Path
+    manifest_dir: Path
+    inventory_file: Path
+    mnt_base: Path
+    list_file: Path
+    state_dir: Path
+    storage_class: str
+    endpoint_url: str | None
+    region: str | None
+    host: str
+    sshfs_options: str
+    encryption: str | None
+    age_recipients: tuple = ()
+    age_identity_file: Path | None = None
+    prices: dict = field(default_factory=dict)
+
+    @property
+    def target_bytes(self) -> int:
+        return int(self.target_bag_gb * 1e9)
+
+    @property
+    def dryrun_file(self) -> Path:
+        return self.inventory_file.with_name("inventory_dryrun.json")
+
+
+@dataclass(frozen=True)
+class Molecule:
+    """A line of list.txt: `spelling` as written, `path` where its atoms are read."""
+    spelling: str
+    path: Path
+    slug: str
+    remote: bool = False
+
+
+def find_config_file() -> Path:
+    """$GLACIER_CONFIG, else glacier.toml in the working folder, else the project's."""
+    env = os.environ.get("GLACIER_CONFIG")
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path.cwd() / "glacier.toml"
+    return here.resolve() if here.exists() else PROJECT_DIR / "glacier.toml"
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = Path(path) if path else find_config_file()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (set GLACIER_CONFIG or create "
+                          "glacier.toml)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
+    unknown = set(raw) - {"settings", "prices"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown table or key '{sorted(unknown)[0]}' "
+                          "(expected [settings] and optionally [prices])")
+    if not isinstance(raw.get("settings"), dict):
+        raise ConfigError(f"{path}: missing [settings] table")
+    values = _check_settings(path, raw["settings"])
+    values["prices"] = _check_prices(path, raw.get("prices", {}))
+    return Settings(config_file=path, **values)
+
+
+def _check_settings(path: Path, table: dict) -> dict:
+    for key in table:
+        if key not in SETTINGS_KEYS:
+            raise ConfigError(f"{path}: unknown key 'settings.{key}'")
+    values = {}
+    for key, (types, default) in SETTINGS_KEYS.items():
+        value = table.get(key, default)
+        if value is None:
+            values[key] = None
+            continue
+        if not isinstance(value, types) or isinstance(value, bool):
+            kind = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"{path}: key 'settings.{key}' must be a {kind}, "
+                              f"not {value!r}")
+        values[key] = value
+    if not values["s3_bucket"]:
+        raise ConfigError(f"{path}: key 'settings.s3_bucket' is required")
+    if not values["target_bag_gb"] > 0:
+        raise ConfigError(f"{path}: key 'settings.target_bag_gb' must be above 0")
+    values["target_bag_gb"] = float(values["target_bag_gb"])
+    if values["storage_class"] not in STORAGE_CLASSES:
+        raise ConfigError(f"{path}: key 'settings.storage_class' must be one of "
+                          f"{', '.join(STORAGE_CLASSES)}")
+    if values["encryption"] not in (None, "age"):
+        raise ConfigError(f"{path}: key 'settings.encryption' must be \"age\" or absent")
+    if values["encryption"]:
+        raise ConfigError(f"{path}: key 'settings.encryption': age encryption is not "
+                          "built yet; remove the key to back up unencrypted")
+    values["age_recipients"] = tuple(values["age_recipients"])
+    values["host"] = values["host"] or socket.gethostname().split(".")[0]
+    for key in PATH_KEYS:
+        if values[key] is not None:
+            values[key] = (path.parent / Path(values[key]).expanduser()).resolve()
+    return values
+
+
+def _check_prices(path: Path, table) -> dict:
+    from .cost import PRICES
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: 'prices' must be a table")
+    for key, value in table.items():
+        if key not in PRICES:
+            raise ConfigError(f"{path}: unknown key 'prices.{key}'")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{path}: key 'prices.{key}' must be a number >= 0")
+    return dict(table)
+
+
+def read_molecules(settings: Settings) -> list[Molecule]:
+    """Parse list.txt; a line that is neither an absolute path nor user@host:/path fails."""
+    list_file = settings.list_file
+    try:
+        text = list_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{list_file}: list file not found (one folder to back up "
+                          "per line)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{list_file}: not UTF-8 text") from None
+    molecules, seen = [], {}
+    for number, line in enumerate(text.splitlines(), 1):
+        spelling = line.strip()
+        if not spelling or spelling.startswith("#"):
+            continue
+        spelling = spelling.rstrip("/") or "/"
+        if spelling in seen:
+            raise ConfigError(f"{list_file}, line {number}: '{spelling}' is already "
+                              f"listed on line {seen[spelling]}")
+        seen[spelling] = number
+        molecules.append(_parse_molecule(list_file, number, spelling, settings))
+    return _unique_slugs(molecules)
+
+
+def _parse_molecule(list_file, number, spelling, settings) -> Molecule:
+    remote = REMOTE_RE.match(spelling)
+    if remote:
+        where = f"{remote['user']}@{remote['host']}{remote['path']}"
+        return Molecule(spelling, settings.mnt_base / slugify(where), slugify(where), True)
+    if not spelling.startswith("/"):
+        raise ConfigError(f"{list_file}, line {number}: '{spelling}' is not an absolute "
+                          "path or user@host:/path")
+    return Molecule(spelling, Path(spelling), slugify(spelling))
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9.@-]+", "-", text).strip("-.")
+    return slug or "root"
+
+
+def _unique_slugs(molecules: list[Molecule]) -> list[Molecule]:
+    """Two molecules whose slugs collide get a short hash of their spelling appended."""
+    counts = {}
+    for m in molecules:
+        counts[m.slug] = counts.get(m.slug, 0) + 1
+    out = []
+    for m in molecules:
+        if counts[m.slug] > 1:
+            suffix = hashlib.sha1(m.spelling.encode()).hexdigest()[:6]
+            m = Molecule(m.spelling, m.path, f"{m.slug}-{suffix}", m.remote)
+        out.append(m)
+    return out
+
+
+def today() -> datetime.date:
+    """The date the tool believes it is: $GLACIER_TODAY (YYYY-MM-DD) or the clock."""
+    env = os.environ.get("GLACIER_TODAY")
+    if not env:
+        return datetime.date.today()
+    try:
+        return datetime.date.fromisoformat(env)
+    except ValueError:
+        raise ConfigError(f"GLACIER_TODAY={env!r} is not a date like 2027-01-15") from None

@@ -1,0 +1,47 @@
+"""Price arithmetic, pure. Prices: AWS us-east-1 public price list, taken 2026-01-15.
+
+Override any of them in glacier.toml's [prices] table, e.g. `storage_deep_archive =
+0.0018` for another region. Units: storage_* in USD per GB-month, put_* in USD per
+1,000 PUT, COPY, POST or LIST requests (each multipart part counts as one).
+"""
+
+from .store import upload_requests
+
+PRICES_DATE = "2026-01-15"
+_STORAGE = {"DEEP_ARCHIVE": 0.00099, "GLACIER": 0.0036, "GLACIER_IR": 0.004,
+            "STANDARD_IA": 0.0125, "ONEZONE_IA": 0.01, "INTELLIGENT_TIERING": 0.023,
+            "STANDARD": 0.023}
+_PUT = {"DEEP_ARCHIVE": 0.05, "GLACIER": 0.03, "GLACIER_IR": 0.02, "STANDARD_IA": 0.01,
+        "ONEZONE_IA": 0.01, "INTELLIGENT_TIERING": 0.005, "STANDARD": 0.005}
+PRICES = {**{f"storage_{c.lower()}": p for c, p in _STORAGE.items()},
+          **{f"put_{c.lower()}": p for c, p in _PUT.items()}}
+GB = 1e9
+# S3 bills 40 KB more per archived object: 8 KB at Standard, 32 KB at the archive rate.
+OVERHEAD_STANDARD, OVERHEAD_ARCHIVE = 8 * 1024, 32 * 1024
+ARCHIVE_CLASSES = ("DEEP_ARCHIVE", "GLACIER")
+
+
+def price(name: str, overrides: dict | None = None) -> float:
+    return (overrides or {}).get(name, PRICES[name])
+
+
+def put_fee(requests: int, storage_class: str, overrides=None) -> float:
+    return requests / 1000 * price(f"put_{storage_class.lower()}", overrides)
+
+
+def monthly_storage(size: int, objects: int, storage_class: str, overrides=None) -> float:
+    rate = price(f"storage_{storage_class.lower()}", overrides)
+    if storage_class not in ARCHIVE_CLASSES:
+        return size / GB * rate
+    standard = price("storage_standard", overrides)
+    return (size + objects * OVERHEAD_ARCHIVE) / GB * rate + \
+        objects * OVERHEAD_STANDARD / GB * standard
+
+
+def upload_estimate(bag_sizes: list, storage_class: str, overrides=None) -> dict:
+    """Requests and fee for uploading bags of these sizes, each with its manifest."""
+    bag_requests = sum(upload_requests(size) for size in bag_sizes)
+    manifests = len(bag_sizes)
+    fee = put_fee(bag_requests, storage_class, overrides) + \
+        put_fee(manifests, "STANDARD", overrides)
+    return {"requests": bag_requests + manifests, "fee": fee}

@@ -1,0 +1,95 @@
+"""inventory.json: built from the plan and the bags' markers, written atomically.
+
+An atom whose new bag did not finish keeps its previous entry (and that bag's record),
+so a failed or interrupted run never loses track of data that is safely in S3.
+"""
+
+from pathlib import Path
+
+from . import statefile
+from .errors import StateError
+
+BAG_FIELDS = ("tar_id", "molecule", "size", "sha256", "storage_class", "uploaded_at",
+              "atoms", "manifest_key", "etag", "crc64nvme", "content_key", "files")
+
+
+def load_inventory(path: Path) -> dict:
+    data = statefile.read_json(path, default=None, what="inventory")
+    if data is None:
+        return {"version": 1, "atoms": {}, "bags": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("atoms"), dict) \
+            or not isinstance(data.get("bags"), dict):
+        raise StateError(f"{path}: not an inventory (needs 'atoms' and 'bags' objects); "
+                         f"restore it from {path.name}.bak")
+    return data
+
+
+def build_inventory(plan: dict, markers: dict, previous: dict, pending_ok=False) -> dict:
+    """markers: bag name -> marker. With pending_ok (the dry run), bags still to upload
+    are entered as if done, with `"pending": true` and no checksum yet."""
+    atoms, bags = {}, {}
+    prev_atoms, prev_bags = previous.get("atoms", {}), previous.get("bags", {})
+    for bag in plan["bags"]:
+        key = bag["archive_key"]
+        marker = markers.get(bag["name"], {})
+        if bag["action"] == "keep":
+            record = dict(prev_bags.get(key, {}))
+            hashes = {}
+        elif marker.get("done"):
+            record = _uploaded_record(bag, marker)
+            hashes = marker["packed"]["atom_hashes"]
+        elif pending_ok:
+            record = _pending_record(bag)
+            hashes = {}
+        else:
+            for atom in bag["atoms"]:
+                old = prev_atoms.get(atom)
+                if old and old.get("archive_key") in prev_bags:
+                    atoms[atom] = dict(old)
+                    bags[old["archive_key"]] = dict(prev_bags[old["archive_key"]])
+            continue
+        for atom in bag["atoms"]:
+            entry = dict(plan["atoms"][atom])
+            entry["last_metadata_hash"] = hashes.get(atom, entry["last_metadata_hash"])
+            atoms[atom] = entry
+        bags[key] = record
+    _keep_other_atoms(plan, atoms, bags, prev_bags)
+    for record in bags.values():
+        record["atoms"] = sorted(a for a in record.get("atoms", []) if a in atoms)
+    return {"version": 1, "year": plan["year"], "atoms": dict(sorted(atoms.items())),
+            "bags": dict(sorted(bags.items()))}
+
+
+def _keep_other_atoms(plan, atoms, bags, prev_bags):
+    """Atoms of missing molecules are in the plan but in no planned bag of theirs."""
+    for atom, entry in plan["atoms"].items():
+        if atom not in atoms and entry.get("archive_key") in prev_bags:
+            atoms[atom] = dict(entry)
+            bags.setdefault(entry["archive_key"], dict(prev_bags[entry["archive_key"]]))
+
+
+def _uploaded_record(bag, marker) -> dict:
+    receipt, packed = marker["uploaded"], marker["packed"]
+    return {"tar_id": bag["tar_id"], "molecule": bag["molecule"],
+            "size": receipt["size"], "sha256": receipt["sha256"],
+            "storage_class": receipt["storage_class"],
+            "uploaded_at": receipt["uploaded_at"], "atoms": list(bag["atoms"]),
+            "manifest_key": bag["manifest_key"], "etag": receipt["etag"],
+            "crc64nvme": receipt.get("crc64nvme"), "content_key": packed["object_key"],
+            "files": bag["files"]}
+
+
+def _pending_record(bag) -> dict:
+    return {"tar_id": bag["tar_id"], "molecule": bag["molecule"], "size": bag["size"],
+            "sha256": None, "storage_class": None, "uploaded_at": None,
+            "atoms": list(bag["atoms"]), "manifest_key": bag["manifest_key"],
+            "content_key": bag["content_key"], "files": bag["files"], "pending": True,
+            "reasons": bag["reasons"]}
+
+
+def write_inventory(path: Path, inventory: dict) -> bool:
+    """Write if the content changed, keeping the previous file as inventory.json.bak."""
+    if statefile.read_json(path, default=None, what="inventory") == inventory:
+        return False
+    statefile.write_json(path, inventory, backup=True)
+    return True

@@ -1,0 +1,204 @@
+"""Pure planning: current atoms + previous inventory -> the bags of this year's run.
+
+Rules (the spec's sections 5 and 9):
+- a previous bag whose atoms are all present and unchanged is kept as it is: same
+  tar_id, same archive_key, nothing uploaded;
+- any other previous bag is dissolved; its present atoms, with every new atom, are
+  packed first-fit-decreasing into bags of at most the target size (an atom larger
+  than the target gets a bag of its own), uploaded under this year's prefix;
+- a pinned atom whose bag is dissolved keeps its tar_id: its bag is rebuilt around it;
+- new bags reuse the tar_ids of dissolved bags where the key is free, then take fresh
+  numbers, so adding or removing an atom never renumbers an unchanged bag;
+- a molecule whose folder is missing, or empty while the inventory knows atoms of it,
+  keeps everything it had: an unmounted drive never looks like deleted data.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+ARCHIVE_FORMAT = "gnu-tar-1"  # part of every content key: a new format rebuilds bags
+TAR_ID_RE = re.compile(r"^bag_(\d+)$")
+
+
+@dataclass(frozen=True)
+class AtomState:
+    key: str
+    molecule: str
+    hash: str
+    size: int
+    files: int
+
+
+@dataclass
+class PlannedBag:
+    name: str
+    tar_id: str
+    molecule: str
+    archive_key: str
+    manifest_key: str
+    atoms: list
+    size: int
+    files: int
+    action: str  # "keep" or "upload"
+    reasons: list = field(default_factory=list)
+    content_key: str = ""
+
+
+@dataclass(frozen=True)
+class MoleculeState:
+    spelling: str
+    slug: str
+    present: bool  # False: folder missing or unmounted; its atoms are kept untouched
+
+
+def archive_key(year: int, host: str, slug: str, tar_id: str) -> str:
+    return f"{year}-backup/{host}_{slug}_{tar_id}.tar"
+
+
+def manifest_key_for(archive: str) -> str:
+    folder, _, base = archive.rpartition("/")
+    return f"{folder}/manifests/{base.removesuffix('.tar')}.txt"
+
+
+def bag_name(archive: str) -> str:
+    return archive.rpartition("/")[2].removesuffix(".tar")
+
+
+def content_key(archive: str, atom_hashes: dict) -> str:
+    """Identity of a bag's contents: a marker or object holding another key is stale."""
+    payload = json.dumps([ARCHIVE_FORMAT, archive, sorted(atom_hashes.items())])
+    return hashlib.sha256(payload.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: dict,
+              target_bytes: int, year: int, host: str) -> dict:
+    """Return the plan as plain data: bags, atoms, and what happened to each molecule."""
+    prev_atoms = previous.get("atoms", {})
+    prev_bags = previous.get("bags", {})
+    bags, plan_atoms, removed, missing = [], {}, [], []
+    listed = {m.spelling for m in molecules}
+    for mol in molecules:
+        mine = {k: b for k, b in prev_bags.items() if b.get("molecule") == mol.spelling}
+        known = {k: a for k, a in prev_atoms.items() if a.get("molecule") == mol.spelling}
+        current = {a.key: a for a in atoms if a.molecule == mol.spelling}
+        if not mol.present or (not current and known):
+            missing.append(mol.spelling)
+            bags += [_kept_bag(k, b) for k, b in sorted(mine.items())]
+            plan_atoms.update(known)
+            continue
+        mol_bags = _plan_molecule(mol, current, known, mine, set(prev_bags),
+                                  target_bytes, year, host)
+        bags += mol_bags
+        removed += sorted(set(known) - set(current))
+        for bag in mol_bags:
+            for key in bag.atoms:
+                a = current[key]
+                plan_atoms[key] = {
+                    "molecule": mol.spelling, "last_metadata_hash": a.hash,
+                    "size": a.size, "files": a.files, "tar_id": bag.tar_id,
+                    "archive_key": bag.archive_key,
+                    "pinned": bool(known.get(key, {}).get("pinned", False))}
+    dropped = sorted({a.get("molecule") for a in prev_atoms.values()} - listed)
+    return {"version": 1, "year": year, "bags": [asdict(b) for b in bags],
+            "atoms": plan_atoms, "removed_atoms": removed, "missing_molecules": missing,
+            "dropped_molecules": dropped}
+
+
+def _kept_bag(key: str, bag: dict) -> PlannedBag:
+    return PlannedBag(name=bag_name(key), tar_id=bag["tar_id"], molecule=bag["molecule"],
+                      archive_key=key, manifest_key=bag.get("manifest_key") or
+                      manifest_key_for(key), atoms=sorted(bag.get("atoms", [])),
+                      size=bag.get("size", 0), files=bag.get("files", 0), action="keep",
+                      content_key=bag.get("content_key", ""))
+
+
+def _plan_molecule(mol, current, known, mine, taken_keys, target, year, host):
+    kept, dissolved, why = [], [], {}
+    for key, bag in sorted(mine.items()):
+        reasons = _bag_changes(key, bag, current, known)
+        (dissolved if reasons else kept).append((key, bag))
+        for atom in bag.get("atoms", []):
+            why[atom] = reasons or {"repacked"}
+    in_kept = {a for _, b in kept for a in b.get("atoms", [])}
+    used_ids = {b["tar_id"] for _, b in kept}
+    pinned = {}
+    for key in sorted(set(current) - in_kept):
+        info = known.get(key, {})
+        if info.get("pinned") and info.get("tar_id") and info["tar_id"] not in used_ids:
+            pinned.setdefault(info["tar_id"], []).append(key)
+    loose = sorted((k for k in current if k not in in_kept and
+                    not any(k in v for v in pinned.values())),
+                   key=lambda k: (-current[k].size, k))
+    bins = [[tar_id, keys, sum(current[k].size for k in keys)]
+            for tar_id, keys in sorted(pinned.items())]
+    for key in loose:
+        size = current[key].size
+        home = next((b for b in bins if b[2] + size <= target and b[2] < target), None)
+        if home is None or size >= target:
+            bins.append([None, [key], size])
+        else:
+            home[1].append(key)
+            home[2] += size
+    _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken_keys, year, host,
+                    mol.slug)
+    result = [_kept_bag(k, b) for k, b in kept]
+    for tar_id, keys, size in bins:
+        key = archive_key(year, host, mol.slug, tar_id)
+        reasons = set()
+        for atom in keys:
+            reasons |= why.get(atom, {"new atom"})
+            if known.get(atom, {}).get("pinned"):
+                reasons.add("pinned")
+        hashes = {a: current[a].hash for a in keys}
+        result.append(PlannedBag(
+            name=bag_name(key), tar_id=tar_id, molecule=mol.spelling, archive_key=key,
+            manifest_key=manifest_key_for(key), atoms=sorted(keys), size=size,
+            files=sum(current[a].files for a in keys), action="upload",
+            reasons=sorted(reasons), content_key=content_key(key, hashes)))
+    return sorted(result, key=lambda b: _tar_number(b.tar_id))
+
+
+def _bag_changes(key, bag, current, known) -> set:
+    reasons = set()
+    for atom in bag.get("atoms", []):
+        info = known.get(atom, {})
+        if atom not in current:
+            reasons.add("atom removed")
+        elif info.get("archive_key") != key:
+            reasons.add("inventory mismatch")
+        elif info.get("last_metadata_hash") != current[atom].hash:
+            reasons.add("changed atom")
+    if not bag.get("atoms"):
+        reasons.add("empty bag")
+    return reasons
+
+
+def _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken_keys, year, host, slug):
+    def free(tar_id):
+        return (tar_id not in used_ids and
+                archive_key(year, host, slug, tar_id) not in taken_keys)
+    reusable = sorted({b["tar_id"] for _, b in dissolved if free(b["tar_id"])},
+                      key=_tar_number)
+    seen = [b.get("tar_id", "") for b in mine.values()] + \
+           [a.get("tar_id", "") for a in known.values()]
+    counter = max([_tar_number(t) for t in seen] + [0])
+    used_ids |= {b[0] for b in bins if b[0]}
+    for b in bins:
+        if b[0]:
+            continue
+        reusable = [t for t in reusable if t not in used_ids]
+        if reusable:
+            b[0] = reusable.pop(0)
+        else:
+            counter += 1
+            while not free(f"bag_{counter:03d}"):
+                counter += 1
+            b[0] = f"bag_{counter:03d}"
+        used_ids.add(b[0])
+
+
+def _tar_number(tar_id: str) -> int:
+    match = TAR_ID_RE.match(tar_id or "")
+    return int(match.group(1)) if match else 0

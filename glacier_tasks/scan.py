@@ -1,0 +1,146 @@
+"""Walk a molecule's atoms and hash their metadata (never their contents).
+
+An atom's hash covers, for every entry in a fixed order: relative path, type, size,
+mtime in ns, mode and symlink target. The same walk feeds the tar member list and the
+manifest, so a hash taken while packing is comparable with the one taken by the scan.
+"""
+
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import statefile
+
+LOOSE_ATOM = "."  # the atom made of the files lying directly in the molecule's folder
+
+KIND = {stat.S_IFREG: "f", stat.S_IFDIR: "d", stat.S_IFLNK: "l", stat.S_IFIFO: "p",
+        stat.S_IFSOCK: "s", stat.S_IFCHR: "c", stat.S_IFBLK: "b"}
+
+
+@dataclass(frozen=True)
+class AtomScan:
+    hash: str
+    size: int
+    files: int
+
+
+def atom_key(molecule: str, name: str) -> str:
+    """An atom's name in the inventory: the molecule as list.txt spells it, '/', folder."""
+    return molecule.rstrip("/") + "/" + name
+
+
+def atom_name(molecule: str, key: str) -> str:
+    return key[len(molecule.rstrip("/")) + 1:]
+
+
+def list_atoms(molecule_path: Path) -> list[str]:
+    """Atom names of a molecule: its real subfolders, plus '.' if files lie beside them."""
+    names, loose = [], False
+    with os.scandir(molecule_path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                names.append(entry.name)
+            else:
+                loose = True
+    names.sort(key=os.fsencode)
+    return names + [LOOSE_ATOM] if loose else names
+
+
+def walk_atom(molecule_path: Path, atom: str):
+    """Yield (relative path as bytes, lstat result) in a fixed order, parents first.
+
+    Paths are bytes relative to the molecule folder, so they are the tar member names.
+    A folder that vanishes during the walk is skipped; the hash then shows the change.
+    """
+    root = os.fsencode(molecule_path)
+    if atom == LOOSE_ATOM:
+        for name, st in _sorted_entries(root):
+            if not stat.S_ISDIR(st.st_mode):
+                yield name, st
+        return
+    name = os.fsencode(atom)
+    try:
+        st = os.lstat(os.path.join(root, name))
+    except FileNotFoundError:
+        return
+    yield name, st
+    stack = [(name, iter(_sorted_entries(os.path.join(root, name))))]
+    while stack:
+        prefix, entries = stack[-1]
+        for child, st in entries:
+            rel = prefix + b"/" + child
+            yield rel, st
+            if stat.S_ISDIR(st.st_mode):
+                stack.append((rel, iter(_sorted_entries(os.path.join(root, rel)))))
+                break
+        else:
+            stack.pop()
+
+
+def _sorted_entries(folder: bytes) -> list:
+    try:
+        with os.scandir(folder) as it:
+            entries = [(e.name, e.stat(follow_symlinks=False)) for e in it]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except PermissionError as err:
+        raise PermissionError(err.errno, "cannot list folder", os.fsdecode(folder))
+    entries.sort()
+    return entries
+
+
+def entry_record(molecule_path: Path, rel: bytes, st) -> bytes:
+    """One entry's line in the atom hash; directories count no size (it is not content)."""
+    mode = st.st_mode
+    kind = KIND.get(stat.S_IFMT(mode), "?")
+    size = st.st_size if kind in "fl" else 0
+    target = b""
+    if kind == "l":
+        try:
+            target = os.readlink(os.path.join(os.fsencode(molecule_path), rel))
+        except OSError:
+            target = b"?"
+    return b"%s\0%s\0%d\0%d\0%o\0%s\n" % (rel, kind.encode(), size, st.st_mtime_ns,
+                                          stat.S_IMODE(mode), target)
+
+
+def scan_atom(molecule_path: Path, atom: str) -> AtomScan:
+    digest = hashlib.sha256()
+    size = files = 0
+    for rel, st in walk_atom(molecule_path, atom):
+        digest.update(entry_record(molecule_path, rel, st))
+        if stat.S_ISREG(st.st_mode):
+            size += st.st_size
+        if not stat.S_ISDIR(st.st_mode):
+            files += 1
+    return AtomScan(digest.hexdigest(), size, files)
+
+
+def hash_file_for(state_dir: Path, atom_key: str) -> Path:
+    """Where an atom's hash lives; named by a digest since atom names may be anything."""
+    digest = hashlib.sha256(atom_key.encode("utf-8", "surrogateescape")).hexdigest()
+    return state_dir / "atoms" / f"{digest[:24]}.json"
+
+
+def write_atom_hash(molecule_path: Path, atom: str, atom_key: str, hash_file: Path) -> bool:
+    """Scan one atom; rewrite its hash file only if the result differs (keeps mtime)."""
+    result = scan_atom(molecule_path, atom)
+    record = {"atom": atom_key, "hash": result.hash, "size": result.size,
+              "files": result.files}
+    try:
+        if json.loads(hash_file.read_text()) == record:
+            return False
+    except (OSError, ValueError):
+        pass
+    statefile.write_json(hash_file, record)
+    return True
+
+
+def read_atom_hash(hash_file: Path) -> dict | None:
+    try:
+        return json.loads(hash_file.read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,66 @@
+"""Small state files written atomically, and the lock that keeps two runs apart."""
+
+import fcntl
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .errors import LockError, StateError
+
+_held_locks = {}
+
+
+def write_bytes(path: Path, data: bytes, backup: bool = False) -> None:
+    """Write via a temp file, fsync and os.replace, so a reader sees old or new, never half.
+
+    With backup, the file being replaced is first copied to PATH.bak.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    if backup and path.exists():
+        bak = path.with_name(path.name + ".bak")
+        shutil.copy2(path, bak.with_name(bak.name + ".tmp"))
+        os.replace(bak.with_name(bak.name + ".tmp"), bak)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data, backup: bool = False) -> None:
+    text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
+    write_bytes(path, text.encode(), backup=backup)
+
+
+def read_json(path: Path, default=None, what: str = "state file"):
+    """Read a JSON file; a missing file gives `default`, a damaged one a StateError."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+    except (ValueError, UnicodeDecodeError) as err:
+        raise StateError(f"{path}: {what} is damaged ({err}); restore it from "
+                         f"{path.name}.bak or the bucket's system folder") from None
+
+
+def take_lock(state_dir: Path) -> None:
+    """Hold an exclusive lock on STATE/lock for the life of this process."""
+    if str(state_dir) in _held_locks:
+        return
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise LockError(f"another glacier run holds {path} ({holder}); wait for it to "
+                        "finish, then run again") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+              .encode(), 0)
+    _held_locks[str(state_dir)] = fd

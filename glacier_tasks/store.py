@@ -1,0 +1,262 @@
+"""The only module that talks to S3 (boto3): head, put, multipart upload, list, errors.
+
+Uploads are multipart in few large parts (every part is billed like a PUT), streamed
+from the staged file so memory stays flat, with a full-object CRC64NVME checksum that
+S3 checks against the one computed while the tar was written. An interrupted upload
+is resumed from its finished parts; any other open upload of the same key is aborted.
+"""
+
+import io
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError,
+                                 NoCredentialsError, NoRegionError)
+
+from .errors import StoreError
+
+MIB = 1 << 20
+MIN_PART = 16 * MIB  # S3's own floor is 5 MiB; below 16 MiB a bag goes in one PUT
+MAX_PART = 5 << 30   # S3's ceiling
+TARGET_PARTS = 64    # a 40 GB bag: 64 parts of 640 MiB, ~66 requests in all
+UPLOAD_THREADS = 4
+
+
+def part_size_for(size: int) -> int:
+    per_part = math.ceil(size / TARGET_PARTS / MIB) * MIB
+    return min(max(MIN_PART, per_part), MAX_PART)
+
+
+def upload_requests(size: int) -> int:
+    """PUT-class requests one object costs: a single PUT, or create + parts + complete."""
+    if size <= MIN_PART:
+        return 1
+    return math.ceil(size / part_size_for(size)) + 2
+
+
+class FilePart(io.RawIOBase):
+    """A read-only window on a file, so a part streams from disk instead of memory."""
+
+    def __init__(self, path: Path, offset: int, length: int, progress=None):
+        self._file = open(path, "rb")
+        self._offset, self._length, self._pos = offset, length, 0
+        self._progress = progress
+        self._file.seek(offset)
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def __len__(self):
+        return self._length
+
+    def tell(self):
+        return self._pos
+
+    def seek(self, pos, whence=io.SEEK_SET):
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
+        self._pos = max(0, min(self._length, base + pos))
+        self._file.seek(self._offset + self._pos)
+        return self._pos
+
+    def readinto(self, buffer):
+        want = min(len(buffer), self._length - self._pos)
+        if want <= 0:
+            return 0
+        got = self._file.readinto(memoryview(buffer)[:want])
+        self._pos += got
+        if self._progress:
+            self._progress(got)
+        return got
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            size = self._length - self._pos
+        buffer = bytearray(min(size, self._length - self._pos))
+        return bytes(buffer[:self.readinto(buffer)])
+
+    def close(self):
+        self._file.close()
+        super().close()
+
+
+class Store:
+    """One bucket, through one client per process."""
+
+    def __init__(self, bucket: str, endpoint_url: str | None = None,
+                 region: str | None = None):
+        self.bucket = bucket
+        config = Config(retries={"mode": "adaptive", "max_attempts": 8},
+                        connect_timeout=10, read_timeout=120,
+                        max_pool_connections=UPLOAD_THREADS + 2)
+        session = boto3.session.Session()
+        self.client = session.client("s3", endpoint_url=endpoint_url, config=config,
+                                     region_name=region or session.region_name
+                                     or "us-east-1")
+        self.endpoint = self.client.meta.endpoint_url
+
+    @contextmanager
+    def errors(self, doing: str):
+        """Turn botocore's exceptions into one-line StoreErrors naming the bucket."""
+        try:
+            yield
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            raise StoreError(self._explain(code, status, doing, err)) from None
+        except NoCredentialsError:
+            raise StoreError("no AWS credentials found: run 'aws configure' or set "
+                             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
+        except NoRegionError:
+            raise StoreError("no AWS region set: add region to glacier.toml") from None
+        except EndpointConnectionError:
+            raise StoreError(f"cannot reach S3 at {self.endpoint} while {doing}") from None
+        except BotoCoreError as err:
+            raise StoreError(f"S3 failed while {doing}: {err}") from None
+
+    def _explain(self, code, status, doing, err) -> str:
+        if code in ("NoSuchBucket",) or (code == "404" and doing == "checking the bucket"):
+            return (f"bucket '{self.bucket}' does not exist at {self.endpoint}; create it "
+                    "or fix s3_bucket in glacier.toml")
+        if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+                    "403", "AllAccessDisabled") or status == 403:
+            return (f"access to bucket '{self.bucket}' denied ({code}) while {doing}: "
+                    "check the credentials and their IAM policy")
+        message = err.response.get("Error", {}).get("Message", "")
+        return f"S3 answered {code or status} while {doing}: {message}".rstrip(": ")
+
+    def check_bucket(self) -> None:
+        with self.errors("checking the bucket"):
+            self.client.head_bucket(Bucket=self.bucket)
+
+    def head(self, key: str) -> dict | None:
+        """The object's headers (with checksum), or None if there is no such key."""
+        with self.errors(f"reading {key}"):
+            try:
+                return self.client.head_object(Bucket=self.bucket, Key=key,
+                                               ChecksumMode="ENABLED")
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                    return None
+                raise
+
+    def put_bytes(self, key: str, data: bytes, storage_class: str, metadata: dict) -> dict:
+        with self.errors(f"uploading {key}"):
+            return self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
+                                          StorageClass=storage_class, Metadata=metadata,
+                                          ChecksumAlgorithm="CRC64NVME")
+
+    def upload_file(self, path: Path, key: str, storage_class: str, metadata: dict,
+                    crc64nvme: str, resume: dict, save_resume, progress=None) -> dict:
+        """Upload a staged file; `resume` is what `save_resume` stored on a past attempt."""
+        size = path.stat().st_size
+        if size <= MIN_PART:
+            with self.errors(f"uploading {key}"), open(path, "rb") as body:
+                answer = self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentLength=size,
+                    StorageClass=storage_class, Metadata=metadata,
+                    ChecksumCRC64NVME=crc64nvme)
+            if progress:
+                progress(size)
+            return {"etag": answer["ETag"].strip('"'), "parts": 1}
+        part_size = part_size_for(size)
+        with self.errors(f"uploading {key}"):
+            upload_id, done = self._resume_upload(key, part_size, resume)
+            if upload_id is None:
+                upload_id = self.client.create_multipart_upload(
+                    Bucket=self.bucket, Key=key, StorageClass=storage_class,
+                    Metadata=metadata, ChecksumAlgorithm="CRC64NVME",
+                    ChecksumType="FULL_OBJECT")["UploadId"]
+                save_resume({"key": key, "upload_id": upload_id, "part_size": part_size})
+            parts = self._send_parts(path, key, upload_id, size, part_size, done, progress)
+            answer = self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": parts}, ChecksumCRC64NVME=crc64nvme,
+                ChecksumType="FULL_OBJECT")
+        return {"etag": answer["ETag"].strip('"'), "parts": len(parts)}
+
+    def _resume_upload(self, key, part_size, resume):
+        """Reuse our unfinished upload of this key if S3 still has it; abort the others."""
+        keep = None
+        if resume.get("key") == key and resume.get("part_size") == part_size:
+            keep = resume.get("upload_id")
+        done = {}
+        if keep:
+            try:
+                pages = self.client.get_paginator("list_parts").paginate(
+                    Bucket=self.bucket, Key=key, UploadId=keep)
+                done = {p["PartNumber"]: p for page in pages for p in page.get("Parts", [])}
+            except ClientError:
+                keep = None
+        self.abort_uploads(key, keep=keep)
+        return keep, done
+
+    def abort_uploads(self, key: str, keep: str | None = None) -> list:
+        """Abort every open multipart upload of exactly `key` except `keep`."""
+        aborted = []
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=key)
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                if upload["Key"] == key and upload["UploadId"] != keep:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key,
+                                                       UploadId=upload["UploadId"])
+                    aborted.append(upload["UploadId"])
+        return aborted
+
+    def _send_parts(self, path, key, upload_id, size, part_size, done, progress):
+        count = math.ceil(size / part_size)
+        lengths = {n: min(part_size, size - (n - 1) * part_size) for n in range(1, count + 1)}
+        finished = {n: _part_entry(p) for n, p in done.items()
+                    if n in lengths and p.get("Size") == lengths[n]
+                    and p.get("ChecksumCRC64NVME")}
+        if progress:
+            progress(sum(lengths[n] for n in finished))
+
+        def send(number):
+            body = FilePart(path, (number - 1) * part_size, lengths[number], progress)
+            try:
+                answer = self.client.upload_part(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                    Body=body, ContentLength=lengths[number],
+                    ChecksumAlgorithm="CRC64NVME")
+            finally:
+                body.close()
+            return number, _part_entry({**answer, "PartNumber": number})
+
+        todo = [n for n in lengths if n not in finished]
+        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+            for number, entry in pool.map(send, todo):
+                finished[number] = entry
+        return [finished[n] for n in sorted(finished)]
+
+    def list_keys(self, prefix: str = "") -> dict:
+        """key -> (size, storage class, last modified) of every object under prefix."""
+        found = {}
+        with self.errors(f"listing {prefix or 'the bucket'}"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    found[obj["Key"]] = (obj["Size"], obj.get("StorageClass", "STANDARD"),
+                                         obj["LastModified"])
+        return found
+
+
+def _part_entry(answer: dict) -> dict:
+    entry = {"PartNumber": answer["PartNumber"], "ETag": answer["ETag"]}
+    if answer.get("ChecksumCRC64NVME"):
+        entry["ChecksumCRC64NVME"] = answer["ChecksumCRC64NVME"]
+    return entry
+
+
+def store_for(settings) -> Store:
+    return Store(settings.s3_bucket, settings.endpoint_url or
+                 os.environ.get("AWS_ENDPOINT_URL_S3"), settings.region)
