@@ -23,14 +23,14 @@ def free_port() -> int:
 
 
 class S3Server:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, extra_env: dict | None = None):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / "moto.log"
+        self.log = tmp / f"moto-{self.port}.log"
         self._log_file = open(self.log, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log_file, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS})
+            stdout=self._log_file, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS, **(extra_env or {})})
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -1,0 +1,135 @@
+"""Drive glacier-tasks as a user would: a project folder, `doit TASK`, a real S3 server."""
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import CREDENTIALS, REPO
+
+
+class Project:
+    """A config, a list.txt and data folders in a temp dir, backed by one bucket."""
+
+    def __init__(self, root: Path, server, bucket: str, target_gb: float = 0.004):
+        self.root, self.server, self.bucket = root, server, bucket
+        self.config = root / "glacier.toml"
+        self.write_config(f'target_bag_gb = {target_gb}')
+        self.s3 = server.client()
+
+    def write_config(self, extra: str = "") -> None:
+        self.config.write_text(
+            "[settings]\n"
+            f's3_bucket = "{self.bucket}"\n'
+            f'endpoint_url = "{self.server.endpoint}"\n'
+            'region = "us-east-1"\n'
+            'host = "testhost"\n' + extra + "\n")
+
+    def write_list(self, *molecules) -> None:
+        (self.root / "list.txt").write_text("".join(f"{m}\n" for m in molecules))
+
+    def env(self, **extra) -> dict:
+        return {**os.environ, **CREDENTIALS, "GLACIER_CONFIG": str(self.config),
+                "PYTHONPATH": str(REPO), **extra}
+
+    def command(self, *args) -> list:
+        return [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), *args]
+
+    def run(self, *args, **env) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command(*args), env=self.env(**env), cwd=self.root,
+                              capture_output=True, text=True, timeout=600)
+
+    def popen(self, *args, **env) -> subprocess.Popen:
+        return subprocess.Popen(self.command(*args), env=self.env(**env), cwd=self.root,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    @property
+    def inventory(self) -> dict:
+        return json.loads((self.root / "inventory.json").read_text())
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".glacier-state"
+
+    def objects(self) -> dict:
+        """key -> (size, storage class) of every object in the bucket."""
+        found = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            for obj in page.get("Contents", []):
+                found[obj["Key"]] = (obj["Size"], obj.get("StorageClass", "STANDARD"))
+        return found
+
+    def bag_puts(self) -> list:
+        """Request lines of the server log that stored or began a bag object."""
+        prefix = f"/{self.bucket}/"
+        return [line for line in self.server.requests()
+                if line.startswith(("PUT " + prefix, "POST " + prefix)) and ".tar" in line
+                and "partNumber" not in line]
+
+    def thaw_and_download(self, key: str, dest: Path) -> Path:
+        """What a user does by hand: restore-object, then get-object once thawed."""
+        self.s3.restore_object(Bucket=self.bucket, Key=key, RestoreRequest={
+            "Days": 1, "GlacierJobParameters": {"Tier": "Bulk"}})
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        with open(dest, "wb") as out:
+            for chunk in iter(lambda: body.read(1 << 20), b""):
+                out.write(chunk)
+        return dest
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tree_snapshot(root: Path) -> dict:
+    """relative path -> what a user compares: type, bytes or link target, mode."""
+    snap = {}
+    for dirpath, dirnames, filenames in os.walk(os.fsencode(root)):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, os.fsencode(root))
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                snap[rel] = ("link", os.readlink(full))
+            elif stat.S_ISDIR(st.st_mode):
+                snap[rel] = ("dir", stat.S_IMODE(st.st_mode))
+            else:
+                snap[rel] = ("file", sha256_file(Path(os.fsdecode(full))),
+                             stat.S_IMODE(st.st_mode), st.st_mtime_ns // 10**9)
+    return snap
+
+
+def make_sample_tree(root: Path) -> None:
+    """Atoms with a sparse file, a symlink, an empty folder and non-ASCII names."""
+    (root / "Books" / "sub").mkdir(parents=True)
+    (root / "Books" / "a.bin").write_bytes(os.urandom(3_000_000))
+    (root / "Books" / "sub" / "notes.txt").write_text("hello\n")
+    (root / "Photos").mkdir()
+    (root / "Photos" / "été à Zürich.jpg").write_bytes(os.urandom(1_500_000))
+    (root / "Photos" / "日本").mkdir()
+    (root / "Photos" / "日本" / "写真.raw").write_bytes(os.urandom(700_000))
+    os.symlink("../Books/sub/notes.txt", root / "Photos" / "link-to-notes")
+    (root / "VMs").mkdir()
+    with open(root / "VMs" / "disk.img", "wb") as f:
+        f.seek(40_000_000)
+        f.write(b"end of a sparse disk")
+    (root / "Empty" / "nothing here").mkdir(parents=True)
+    (root / "loose file.txt").write_text("lying in the molecule itself\n")
+
+
+def restore_all(project: Project, dest: Path) -> None:
+    """Thaw, download and `tar -xSf` every bag of the inventory into dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for key, bag in project.inventory["bags"].items():
+        tar = project.thaw_and_download(key, project.root / "downloads" / Path(key).name)
+        assert sha256_file(tar) == bag["sha256"], key
+        subprocess.run(["tar", "-xSf", str(tar), "-C", str(dest)], check=True)

@@ -1,0 +1,188 @@
+"""End to end: `doit dryrun` / `doit backup` against a real S3 server, bags restored
+with restore-object + get-object + GNU tar, compared byte for byte with the source."""
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from .helpers import Project, make_sample_tree, restore_all, tree_snapshot
+
+
+@pytest.fixture
+def project(tmp_path, s3_server, bucket):
+    data = tmp_path / "data"
+    data.mkdir()
+    make_sample_tree(data)
+    p = Project(tmp_path, s3_server, bucket)
+    p.write_list(data)
+    p.data = data
+    return p
+
+
+def test_dryrun_uploads_nothing_and_writes_the_draft_inventory(project):
+    result = project.run("dryrun")
+    assert result.returncode == 0, result.stderr
+    assert "To upload:" in result.stdout and "PUT requests" in result.stdout
+    assert project.objects() == {}
+    assert not (project.root / "inventory.json").exists()
+    draft = json.loads((project.root / "inventory_dryrun.json").read_text())
+    assert set(draft["atoms"]) == {f"{project.data}/{name}" for name in
+                                   ("Books", "Photos", "VMs", "Empty", ".")}
+    assert all(bag["pending"] for bag in draft["bags"].values())
+
+
+def test_no_task_means_dryrun(project):
+    result = project.run()
+    assert result.returncode == 0, result.stderr
+    assert "To upload:" in result.stdout
+    assert project.objects() == {}
+
+
+def test_backup_puts_archive_bags_and_standard_manifests_and_restores_byte_for_byte(
+        project, tmp_path):
+    result = project.run("backup")
+    assert result.returncode == 0, result.stdout + result.stderr
+    objects = project.objects()
+    inventory = project.inventory
+    assert inventory["bags"], inventory
+    for key, bag in inventory["bags"].items():
+        assert key.startswith(f"{time.strftime('%Y')}-backup/testhost_")
+        assert objects[key] == (bag["size"], "DEEP_ARCHIVE")
+        assert objects[bag["manifest_key"]][1] == "STANDARD"
+        assert bag["storage_class"] == "DEEP_ARCHIVE" and len(bag["sha256"]) == 64
+    for atom, entry in inventory["atoms"].items():
+        assert atom in inventory["bags"][entry["archive_key"]]["atoms"]
+    system = {k.rpartition("/")[2]: v for k, v in objects.items() if "/system/" in k}
+    assert set(system) == {"inventory.json", "glacier.toml", "list.txt",
+                           "glacier-tasks-src.tar.gz"}
+    assert all(cls == "STANDARD" for _, cls in system.values())
+
+    restored = tmp_path / "restored"
+    restore_all(project, restored)
+    assert tree_snapshot(restored) == tree_snapshot(project.data)
+    disk = os.stat(restored / "VMs" / "disk.img")
+    assert disk.st_size == 40_000_020 and disk.st_blocks * 512 < 1_000_000  # still sparse
+
+
+def test_manifest_lists_every_file_of_its_bag(project):
+    assert project.run("backup").returncode == 0
+    lines = []
+    for bag in project.inventory["bags"].values():
+        body = project.s3.get_object(Bucket=project.bucket, Key=bag["manifest_key"])["Body"]
+        lines += body.read().decode().splitlines()
+    paths = {line.split("\t")[0] for line in lines}
+    assert "Photos/été à Zürich.jpg" in paths and "Books/sub/" in paths
+    assert "loose file.txt" in paths
+    size = next(line.split("\t")[1] for line in lines if line.startswith("Books/a.bin\t"))
+    assert size == "3000000"
+
+
+def test_second_run_uploads_nothing(project):
+    assert project.run("backup").returncode == 0
+    before = len(project.server.requests())
+    first = project.inventory
+    result = project.run("backup")
+    assert result.returncode == 0, result.stderr
+    writes = [r for r in project.server.requests()[before:]
+              if r.startswith(("PUT ", "POST ")) and f"/{project.bucket}/" in r]
+    assert writes == []
+    assert project.inventory == first
+
+
+def test_changed_file_reuploads_only_its_bag(project):
+    assert project.run("backup").returncode == 0
+    first = project.inventory
+    time.sleep(0.01)
+    (project.data / "Books" / "sub" / "notes.txt").write_text("changed\n")
+    result = project.run("backup", GLACIER_TODAY="2027-01-15")
+    assert result.returncode == 0, result.stderr
+    second = project.inventory
+    books = f"{project.data}/Books"
+    assert second["atoms"][books]["archive_key"].startswith("2027-backup/")
+    old_bag = first["atoms"][books]["archive_key"]
+    for atom, entry in second["atoms"].items():
+        if atom not in first["bags"][old_bag]["atoms"]:
+            assert entry["archive_key"] == first["atoms"][atom]["archive_key"], atom
+    uploaded_2027 = [k for k in project.objects() if k.startswith("2027-backup/")
+                     and k.endswith(".tar")]
+    assert uploaded_2027 == [second["atoms"][books]["archive_key"]]
+
+
+def test_list_shows_bags_by_name_and_pending_ones(project):
+    assert project.run("dryrun").returncode == 0
+    listed = project.run("list", "--status")
+    assert listed.returncode == 0, listed.stderr
+    bag_lines = [line for line in listed.stdout.splitlines() if " bag:" in line]
+    plan = json.loads((project.state / "plan.json").read_text())
+    assert len(bag_lines) == len(plan["bags"]) > 1
+    assert all(line.startswith("R ") and str(project.data) in line for line in bag_lines)
+    assert project.run("backup").returncode == 0
+    assert project.run("dryrun").returncode == 0
+    listed = project.run("list", "--status").stdout
+    bag_lines = [line for line in listed.splitlines() if " bag:" in line]
+    assert bag_lines and all(line.startswith("U ") for line in bag_lines)
+
+
+def test_kill_9_mid_backup_then_rerun_uploads_each_bag_once(tmp_path, s3_server, bucket):
+    data = tmp_path / "data"
+    for n in range(6):
+        atom = data / f"atom{n}"
+        atom.mkdir(parents=True)
+        (atom / "blob").write_bytes(os.urandom(20_000_000 if n % 2 else 3_000_000))
+    project = Project(tmp_path, s3_server, bucket, target_gb=0.004)
+    project.write_list(data)
+    proc = project.popen("backup")
+    deadline = time.monotonic() + 120
+    markers = project.state / "bags"
+    while time.monotonic() < deadline:
+        done = [m for m in markers.glob("*.json") if json.loads(m.read_text()).get("done")] \
+            if markers.exists() else []
+        if done:
+            break
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert done, "no bag finished before the kill"
+    assert not (project.root / "inventory.json").exists()
+
+    result = project.run("backup")
+    assert result.returncode == 0, result.stdout + result.stderr
+    bags = project.inventory["bags"]
+    assert len(bags) == 6
+    for key in bags:
+        finished = [line for line in project.bag_puts() if f"/{key}" in line and
+                    (line.startswith("PUT ") or "uploadId=" in line)]
+        assert len(finished) == 1, (key, finished)
+    assert project.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    restored = tmp_path / "restored"
+    restore_all(project, restored)
+    assert tree_snapshot(restored) == tree_snapshot(data)
+
+
+def test_losing_local_state_uploads_nothing_again(project):
+    assert project.run("backup").returncode == 0
+    before = len(project.bag_puts())
+    shutil.rmtree(project.state)
+    (project.root / "inventory.json").unlink()
+    result = project.run("backup")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(project.bag_puts()) == before
+    assert "adopted" in result.stdout
+
+
+def test_second_run_at_once_is_refused(project):
+    project.state.mkdir()
+    with open(project.state / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a running backup holds
+        lock.write("pid 4242 since 2026-01-01 00:00:00")
+        lock.flush()
+        result = project.run("backup")
+    assert result.returncode == 1
+    assert "another glacier run holds" in result.stderr and "pid 4242" in result.stderr
+    assert project.objects() == {}
+    assert project.run("backup").returncode == 0  # once the first is gone

@@ -1,0 +1,159 @@
+"""Each user mistake gives one clear line naming the culprit, a non-zero exit, and
+loses nothing: no traceback, no half-written inventory, no atom dropped by mistake."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import S3Server
+
+from .helpers import Project, make_sample_tree
+
+
+@pytest.fixture
+def project(tmp_path, s3_server, bucket):
+    data = tmp_path / "data"
+    data.mkdir()
+    make_sample_tree(data)
+    p = Project(tmp_path, s3_server, bucket)
+    p.write_list(data)
+    p.data = data
+    return p
+
+
+def assert_one_clear_error(result, *words, code=3):
+    output = result.stdout + result.stderr
+    assert result.returncode == code, output
+    assert "Traceback" not in output, output
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, errors
+    for word in words:
+        assert word in errors[0], errors[0]
+
+
+def test_missing_config(project):
+    result = project.run("backup", GLACIER_CONFIG=str(project.root / "nope.toml"))
+    assert_one_clear_error(result, "nope.toml", "not found")
+
+
+def test_invalid_toml(project):
+    project.config.write_text("[settings\ns3_bucket = 1\n")
+    assert_one_clear_error(project.run("backup"), "glacier.toml", "not valid TOML")
+
+
+def test_unknown_key(project):
+    project.write_config("target_bag_gb = 1\nstaging = 'x'")
+    assert_one_clear_error(project.run("backup"), "glacier.toml", "settings.staging")
+
+
+def test_wrong_type(project):
+    project.write_config('target_bag_gb = "big"')
+    assert_one_clear_error(project.run("dryrun"), "settings.target_bag_gb", "int or float")
+
+
+def test_list_line_that_is_not_a_path(project):
+    (project.root / "list.txt").write_text(f"# my folders\n{project.data}\nPhotos here\n")
+    assert_one_clear_error(project.run("backup"), "list.txt", "line 3", "Photos here")
+
+
+def test_bad_glacier_today(project):
+    assert_one_clear_error(project.run("backup", GLACIER_TODAY="next year"),
+                           "GLACIER_TODAY")
+
+
+def test_missing_molecule_fails_after_the_others_are_done(project, tmp_path):
+    absent = tmp_path / "unplugged-drive"
+    project.write_list(project.data, absent)
+    result = project.run("backup")
+    assert result.returncode == 1
+    assert f"FAILED molecule {absent}" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    atoms = project.inventory["atoms"]
+    assert f"{project.data}/Books" in atoms
+    assert any(key.endswith(".tar") for key in project.objects())
+
+
+@pytest.mark.parametrize("how", ["folder gone", "folder empty"])
+def test_unmounted_molecule_keeps_its_atoms(project, how):
+    assert project.run("backup").returncode == 0
+    before = project.inventory
+    hidden = project.root / "elsewhere"
+    project.data.rename(hidden)
+    if how == "folder empty":
+        project.data.mkdir()  # an empty mount point
+    result = project.run("backup", GLACIER_TODAY="2027-02-01")
+    assert result.returncode == 1
+    assert f"FAILED molecule {project.data}" in result.stdout
+    assert project.inventory["atoms"] == before["atoms"]
+    assert project.inventory["bags"] == before["bags"]
+    assert not [k for k in project.objects() if k.startswith("2027-backup/")
+                and k.endswith(".tar")]
+
+
+def test_bucket_that_does_not_exist(project):
+    project.bucket = "no-such-bucket-here"
+    project.write_config("target_bag_gb = 0.004")
+    result = project.run("backup")
+    assert_one_clear_error(result, "no-such-bucket-here", "does not exist", code=1)
+    assert not (project.root / "inventory.json").exists()
+
+
+def test_bucket_that_denies_access(project, tmp_path):
+    strict = S3Server(tmp_path, extra_env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    try:
+        project.server = strict
+        project.write_config("target_bag_gb = 0.004")
+        result = project.run("backup")
+    finally:
+        strict.stop()
+    assert_one_clear_error(result, project.bucket, "denied", code=1)
+    assert not (project.root / "inventory.json").exists()
+
+
+def test_staging_without_room_is_refused_before_packing(project, tmp_path):
+    small = tmp_path / "small-stage"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)],
+                   check=True)
+    try:
+        project.write_config(f'target_bag_gb = 0.004\nstaging_dir = "{small}"')
+        result = project.run("backup")
+        left = sorted(p.name for p in small.iterdir())
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+    assert result.returncode == 1
+    assert f"staging_dir {small} has" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert left == []
+
+
+def test_unreadable_file_fails_its_bag_and_names_it(project):
+    secret = project.data / "Books" / "sub" / "notes.txt"
+    secret.chmod(0)
+    # root reads everything; without these capabilities it is an ordinary user
+    drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    result = subprocess.run(drop + project.command("backup"), env=project.env(),
+                            cwd=project.root, capture_output=True, text=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Books/sub/notes.txt" in result.stdout and "Permission denied" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    atoms = project.inventory["atoms"]
+    assert f"{project.data}/Books" not in atoms      # not recorded as backed up
+    assert f"{project.data}/VMs" in atoms             # the other bags went on
+    secret.chmod(0o644)
+    result = project.run("backup")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{project.data}/Books" in project.inventory["atoms"]
+
+
+def test_glacier_console_script_runs_the_same_tasks(project):
+    glacier = os.path.join(os.path.dirname(sys.executable), "glacier")
+    result = subprocess.run([glacier, "dryrun"], env=project.env(), cwd="/",
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "To upload:" in result.stdout
+    bad = subprocess.run([glacier, "dryrun"], cwd="/", capture_output=True, text=True,
+                         env=project.env(GLACIER_CONFIG="/nonexistent/glacier.toml"))
+    assert_one_clear_error(bad, "/nonexistent/glacier.toml")
