@@ -22,6 +22,7 @@ from . import plan as planmod
 from . import statefile
 from .config import load_settings
 from .errors import BagError, GlacierError
+from .report import human
 from .store import store_for
 
 
@@ -102,8 +103,8 @@ def _run_steps(settings, plan, bag):
     receipt = marker["uploaded"]
     how = "already in the bucket, adopted" if receipt.get("reused") else \
         f"uploaded in {time.monotonic() - started:.0f} s"
-    print(f"bag {bag['name']}: {len(bag['atoms'])} atoms, "
-          f"{receipt['size'] / 1e9:.3f} GB, {how} -> {receipt['key']}", flush=True)
+    print(f"bag {bag['name']}: {len(bag['atoms'])} atoms, {human(receipt['size'])}, "
+          f"{how} -> {receipt['key']}", flush=True)
 
 
 def _pack_and_upload(settings, plan, bag, marker, store, save):

@@ -6,6 +6,7 @@ S3 checks against the one computed while the tar was written. An interrupted upl
 is resumed from its finished parts; any other open upload of the same key is aborted.
 """
 
+import hashlib
 import io
 import math
 import os
@@ -200,15 +201,21 @@ class Store:
 
     def abort_uploads(self, key: str, keep: str | None = None) -> list:
         """Abort every open multipart upload of exactly `key` except `keep`."""
+        return self.abort_open_uploads(key, keep={keep}, exact=True)
+
+    def abort_open_uploads(self, prefix: str, keep=frozenset(), exact=False) -> list:
+        """Abort open multipart uploads under prefix (or of exactly that key) not in keep:
+        each holds billed parts that no object will ever use."""
         aborted = []
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=self.bucket, Prefix=key)
+            Bucket=self.bucket, Prefix=prefix)
         for page in pages:
             for upload in page.get("Uploads", []):
-                if upload["Key"] == key and upload["UploadId"] != keep:
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key,
-                                                       UploadId=upload["UploadId"])
-                    aborted.append(upload["UploadId"])
+                if (exact and upload["Key"] != prefix) or upload["UploadId"] in keep:
+                    continue
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                   UploadId=upload["UploadId"])
+                aborted.append(upload["Key"])
         return aborted
 
     def _send_parts(self, path, key, upload_id, size, part_size, done, progress):
@@ -216,7 +223,7 @@ class Store:
         lengths = {n: min(part_size, size - (n - 1) * part_size) for n in range(1, count + 1)}
         finished = {n: _part_entry(p) for n, p in done.items()
                     if n in lengths and p.get("Size") == lengths[n]
-                    and p.get("ChecksumCRC64NVME")}
+                    and _same_part(path, (n - 1) * part_size, lengths[n], p["ETag"])}
         if progress:
             progress(sum(lengths[n] for n in finished))
 
@@ -248,6 +255,15 @@ class Store:
                     found[obj["Key"]] = (obj["Size"], obj.get("StorageClass", "STANDARD"),
                                          obj["LastModified"])
         return found
+
+
+def _same_part(path: Path, offset: int, length: int, etag: str) -> bool:
+    """A part S3 already holds is kept only if its ETag is the MD5 of our bytes there."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with FilePart(path, offset, length) as part:
+        while chunk := part.read(MIB):
+            digest.update(chunk)
+    return etag.strip('"') == digest.hexdigest()
 
 
 def _part_entry(answer: dict) -> dict:

@@ -8,7 +8,7 @@ Resume comes from each bag's marker on disk (see backup.py), not from doit's dat
 """
 
 import functools
-import os
+import signal
 import sys
 from pathlib import Path
 
@@ -33,6 +33,9 @@ except GlacierError as err:
     raise InvalidDodoFile(str(err)) from None
 except OSError as err:
     raise InvalidDodoFile(f"{err.filename}: {err.strerror}") from None
+
+# SIGTERM stops a run like Ctrl-C does, so doit still saves its database on the way out
+signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 CONFIG_FILE = str(SETTINGS.config_file)
 STATE_DIR = SETTINGS.state_dir
@@ -164,10 +167,15 @@ def inventory_action():
 
 @user_errors
 def system_action():
-    sent = system.upload_system(SETTINGS, store_for(SETTINGS), YEAR,
-                                SETTINGS.inventory_file)
+    store = store_for(SETTINGS)
+    sent = system.upload_system(SETTINGS, store, YEAR, SETTINGS.inventory_file)
     if sent:
         print(f"System folder {system.system_prefix(YEAR)}: uploaded {len(sent)} files")
+    resumable = {m.get("upload", {}).get("upload_id") for m in _markers(_read_plan()).values()}
+    with store.errors("cleaning up unfinished uploads"):
+        aborted = store.abort_open_uploads(f"{YEAR}-backup/", keep=resumable - {None})
+    for key in aborted:
+        print(f"Aborted an unfinished upload of {key} (no bag needs it any more)")
 
 
 @user_errors

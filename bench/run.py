@@ -1,0 +1,471 @@
+#!/usr/bin/env python3
+"""Benchmark of `doit backup` against the raw tools it wraps (`make bench`).
+
+Everything happens in bench/work/ (deleted and recreated on each run), against a moto
+S3 server started here on a free port of 127.0.0.1 and stopped at the end.
+
+1. many small files: 200 atoms x 1,000 files (200,000 files, 22,200 folders).
+   First `doit backup` (timed once), then a no-change rerun (best of 3) against
+   `find TREE -printf '%s %T@\\n' > /dev/null` (best of 3).      target: ratio <= 2
+2. ~1 GB of incompressible files (5 atoms of 8-64 MiB files): a full `doit backup`
+   (fresh bucket, fresh state) against `tar -cf - -C MOLECULE . | <one streaming
+   boto3 upload of stdin>` (best of 3 each).                      target: ratio <= 1.3
+   Peak RSS of the backup: /usr/bin/time's maximum (the largest single process of the
+   tree) and the sampled sum over the whole process tree.        target: < 200 MB
+3. 10,000 atoms of one tiny file each: first `doit backup`, then the no-op rerun
+   (best of 3).
+
+The figures are printed as a table and written to bench/work/results.txt.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from multiprocessing import Pool
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "bench" / "work"
+LOGS = WORK / "logs"
+PYTHON = sys.executable
+DOIT_BIN = Path(sys.executable).parent / "doit"
+DOIT = [str(DOIT_BIN)] if DOIT_BIN.exists() else [PYTHON, "-m", "doit"]
+TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1"}
+MIB = 1 << 20
+COMMAND_TIMEOUT = 420  # seconds; no single step may hang the bench
+
+# workload sizes
+W1_ATOMS, W1_DIRS, W1_SUBDIRS, W1_FILES = 200, 10, 10, 10   # 200 x 10 x 10 x 10 files
+W2_ATOMS = 5
+W2_FILE_MIB = (64, 48, 32, 24, 16, 8, 8)                     # 200 MiB per atom
+W2_TRIALS = 3
+W3_ATOMS = 10_000
+
+T0 = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[{time.monotonic() - T0:6.1f}s] {message}", flush=True)
+
+
+# ---------------------------------------------------------------- moto server
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class S3Server:
+    def __init__(self):
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self._log = open(LOGS / "moto.log", "wb")
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("moto server exited; see bench/work/logs/moto.log")
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("moto server did not start within 30 s")
+
+    def client(self):
+        import boto3
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def new_bucket(self, prefix: str) -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def empty_bucket(self, bucket: str) -> None:
+        """Free moto's memory between the big trials."""
+        client = self.client()
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+    def object_size(self, bucket: str, key: str) -> int:
+        return self.client().head_object(Bucket=bucket, Key=key)["ContentLength"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+# ---------------------------------------------------------------- tree generation
+
+def _write_w1_atom(args):
+    molecule, a = args
+    atom = os.path.join(molecule, f"atom_{a:03d}")
+    os.mkdir(atom)
+    n = 0
+    for d in range(W1_DIRS):
+        dpath = os.path.join(atom, f"dir_{d:02d}")
+        os.mkdir(dpath)
+        for s in range(W1_SUBDIRS):
+            spath = os.path.join(dpath, f"sub_{s:02d}")
+            os.mkdir(spath)
+            for f in range(W1_FILES):
+                fd = os.open(os.path.join(spath, f"file_{f:02d}.txt"),
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                os.write(fd, b"%d %d %d %d\n" % (a, d, s, f))
+                os.close(fd)
+                n += 1
+    return n
+
+
+def make_tree_small_files(molecule: Path) -> int:
+    molecule.mkdir(parents=True)
+    with Pool(2) as pool:
+        files = sum(pool.map(_write_w1_atom, [(str(molecule), a) for a in range(W1_ATOMS)]))
+    os.sync()  # no writeback of the new tree during the timed runs
+    return files
+
+
+def _write_w2_atom(args):
+    molecule, a = args
+    atom = os.path.join(molecule, f"atom_{a}")
+    os.makedirs(os.path.join(atom, "data"))
+    total = 0
+    for i, mib in enumerate(W2_FILE_MIB):
+        path = os.path.join(atom, "data" if i % 2 else "", f"blob_{i}.bin")
+        with open(path, "wb") as out:
+            for _ in range(mib // 8):
+                out.write(os.urandom(8 * MIB))
+        total += mib * MIB
+    return total
+
+
+def make_tree_big_files(molecule: Path) -> int:
+    molecule.mkdir(parents=True)
+    with Pool(2) as pool:
+        total = sum(pool.map(_write_w2_atom, [(str(molecule), a) for a in range(W2_ATOMS)]))
+    os.sync()  # no writeback of the new 1 GB during the timed runs
+    return total
+
+
+def make_tree_many_atoms(molecule: Path) -> int:
+    molecule.mkdir(parents=True)
+    for a in range(W3_ATOMS):
+        atom = molecule / f"atom_{a:05d}"
+        atom.mkdir()
+        (atom / "note.txt").write_bytes(b"%d\n" % a)
+    os.sync()
+    return W3_ATOMS
+
+
+# ---------------------------------------------------------------- configs and runs
+
+def write_config(folder: Path, bucket: str, molecule: Path, endpoint: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "glacier.toml"
+    config.write_text(
+        "[settings]\n"
+        f's3_bucket = "{bucket}"\n'
+        "target_bag_gb = 0.5\n"
+        f'endpoint_url = "{endpoint}"\n'
+        'region = "us-east-1"\n')
+    (folder / "list.txt").write_text(f"{molecule}\n")
+    return config
+
+
+def env_for(config: Path) -> dict:
+    env = {**os.environ, **CREDENTIALS, "GLACIER_CONFIG": str(config),
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+                 "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        env.pop(name, None)
+    return env
+
+
+class TreeRSS:
+    """Samples the summed RSS of a process and all its descendants (from /proc)."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> int:
+        parents, rss = {}, {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{entry}/statm") as f:
+                    pages = int(f.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents[int(entry)] = int(fields[1])
+            rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
+        tree, changed = {self.pid}, True
+        while changed:
+            changed = False
+            for pid, ppid in parents.items():
+                if ppid in tree and pid not in tree:
+                    tree.add(pid)
+                    changed = True
+        return sum(rss.get(p, 0) for p in tree)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def run(label: str, command, env=None, shell=False, measure_rss=False) -> dict:
+    """Run a command, output to bench/work/logs/LABEL.log; fail loudly on error."""
+    out_path = LOGS / f"{label}.log"
+    rss_file = LOGS / f"{label}.time"
+    if measure_rss and TIME_BIN and not shell:
+        command = [TIME_BIN, "-v", "-o", str(rss_file)] + list(command)
+    with open(out_path, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, env=env, shell=shell, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                executable="/bin/bash" if shell else None)
+        sampler = TreeRSS(proc.pid) if measure_rss else None
+        try:
+            code = proc.wait(timeout=COMMAND_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"{label}: still running after {COMMAND_TIMEOUT} s")
+        finally:
+            tree_peak = sampler.stop() if sampler else 0
+        seconds = time.perf_counter() - start
+    if code != 0:
+        tail = out_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"{label}: exit status {code}; end of {out_path}:\n{tail}")
+    result = {"seconds": seconds, "log": out_path, "tree_rss": tree_peak}
+    if measure_rss and rss_file.exists():
+        for line in rss_file.read_text().splitlines():
+            if "Maximum resident set size" in line:
+                result["max_rss"] = int(line.rsplit(":", 1)[1]) * 1024
+    return result
+
+
+def doit_backup(label: str, config: Path, measure_rss=False) -> dict:
+    result = run(label, DOIT + ["-f", str(REPO / "dodo.py"), "backup"], env=env_for(config),
+                 measure_rss=measure_rss)
+    text = result["log"].read_text(errors="replace")
+    result["bag_lines"] = [ln for ln in text.splitlines() if ln.startswith("bag ")]
+    if "FAILED" in text:
+        raise RuntimeError(f"{label}: a bag failed; see {result['log']}")
+    return result
+
+
+def noop_rerun(label: str, config: Path) -> dict:
+    result = doit_backup(label, config)
+    if result["bag_lines"]:
+        raise RuntimeError(f"{label}: the no-change rerun uploaded bags: "
+                           f"{result['bag_lines'][:3]}")
+    return result
+
+
+def find_time(label: str, tree: Path) -> float:
+    return run(label, f"find '{tree}' -printf '%s %T@\\n' > /dev/null",
+               shell=True)["seconds"]
+
+
+UPLOAD_STDIN = r"""
+import sys
+import boto3
+from boto3.s3.transfer import TransferConfig
+endpoint, bucket, key = sys.argv[1:4]
+client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+# same part size and concurrency as glacier_tasks.store uses for a 0.5 GB bag
+config = TransferConfig(multipart_chunksize=16 << 20, max_concurrency=4)
+client.upload_fileobj(sys.stdin.buffer, bucket, key, Config=config)
+"""
+
+
+def baseline_upload(label: str, molecule: Path, endpoint: str, bucket: str,
+                    key: str) -> dict:
+    script = LOGS / "upload_stdin.py"
+    script.write_text(UPLOAD_STDIN)
+    command = (f"set -o pipefail; tar -cf - -C '{molecule}' . | "
+               f"'{PYTHON}' '{script}' '{endpoint}' '{bucket}' '{key}'")
+    return run(label, command, env=env_for(WORK / "none.toml"), shell=True)
+
+
+# ---------------------------------------------------------------- the workloads
+
+def workload_small_files(s3: S3Server, figures: dict) -> None:
+    base = WORK / "w1"
+    tree = base / "tree"
+    start = time.perf_counter()
+    files = make_tree_small_files(tree)
+    log(f"W1: wrote {files:,} files in {W1_ATOMS} atoms "
+        f"({time.perf_counter() - start:.1f} s)")
+    config = write_config(base / "cfg", s3.new_bucket("bench-w1"), tree, s3.endpoint)
+    first = doit_backup("w1_first", config)
+    log(f"W1: first doit backup {first['seconds']:.2f} s ({len(first['bag_lines'])} bags)")
+    find_time("w1_find_warmup", tree)
+    reruns, finds = [], []
+    for i in range(3):
+        reruns.append(noop_rerun(f"w1_rerun{i}", config)["seconds"])
+        finds.append(find_time(f"w1_find{i}", tree))
+        log(f"W1: rerun {reruns[-1]:.3f} s, find {finds[-1]:.3f} s")
+    figures["w1"] = {"files": files, "first": first["seconds"], "reruns": reruns,
+                     "finds": finds, "rerun": min(reruns), "find": min(finds),
+                     "ratio": min(reruns) / min(finds)}
+
+
+def workload_big_files(s3: S3Server, figures: dict) -> None:
+    base = WORK / "w2"
+    tree = base / "tree"
+    start = time.perf_counter()
+    total = make_tree_big_files(tree)
+    log(f"W2: wrote {total / 1e9:.2f} GB in {W2_ATOMS} atoms "
+        f"({time.perf_counter() - start:.1f} s)")
+    backups, baselines = [], []
+    for trial in range(W2_TRIALS):
+        bucket = s3.new_bucket("bench-w2")
+        key = f"baseline/trial{trial}.tar"
+        base_run = baseline_upload(f"w2_baseline{trial}", tree, s3.endpoint, bucket, key)
+        size = s3.object_size(bucket, key)
+        baselines.append(base_run["seconds"])
+        log(f"W2: baseline tar | upload {base_run['seconds']:.2f} s "
+            f"({size / 1e9:.3f} GB object)")
+        s3.empty_bucket(bucket)
+        cfg = base / f"cfg{trial}"          # fresh state, fresh bucket
+        config = write_config(cfg, bucket, tree, s3.endpoint)
+        result = doit_backup(f"w2_backup{trial}", config, measure_rss=True)
+        backups.append(result)
+        log(f"W2: doit backup {result['seconds']:.2f} s, "
+            f"max RSS {result.get('max_rss', 0) / 1e6:.0f} MB, "
+            f"tree RSS {result['tree_rss'] / 1e6:.0f} MB, {len(result['bag_lines'])} bags")
+        s3.empty_bucket(bucket)
+        shutil.rmtree(cfg / "stage", ignore_errors=True)
+    best = min(b["seconds"] for b in backups)
+    figures["w2"] = {"bytes": total, "backups": [b["seconds"] for b in backups],
+                     "baselines": baselines, "backup": best, "baseline": min(baselines),
+                     "ratio": best / min(baselines),
+                     "max_rss": max(b.get("max_rss", 0) for b in backups),
+                     "tree_rss": max(b["tree_rss"] for b in backups),
+                     "bags": len(backups[0]["bag_lines"])}
+
+
+def workload_many_atoms(s3: S3Server, figures: dict) -> None:
+    base = WORK / "w3"
+    tree = base / "tree"
+    start = time.perf_counter()
+    make_tree_many_atoms(tree)
+    log(f"W3: wrote {W3_ATOMS:,} atoms ({time.perf_counter() - start:.1f} s)")
+    config = write_config(base / "cfg", s3.new_bucket("bench-w3"), tree, s3.endpoint)
+    first = doit_backup("w3_first", config)
+    log(f"W3: first doit backup {first['seconds']:.2f} s ({len(first['bag_lines'])} bags)")
+    reruns = []
+    for i in range(3):
+        reruns.append(noop_rerun(f"w3_rerun{i}", config)["seconds"])
+        log(f"W3: rerun {reruns[-1]:.3f} s")
+    figures["w3"] = {"first": first["seconds"], "reruns": reruns, "rerun": min(reruns)}
+
+
+# ---------------------------------------------------------------- report
+
+def table(figures: dict, total: float) -> str:
+    rows = [("figure", "value", "target")]
+    if "w1" in figures:
+        w = figures["w1"]
+        rows += [
+            (f"W1 {w['files']:,} files: first doit backup", f"{w['first']:.2f} s", ""),
+            ("W1 no-change rerun of doit backup (best of 3)", f"{w['rerun']:.3f} s", ""),
+            ("W1 find -printf '%s %T@\\n' (best of 3)", f"{w['find']:.3f} s", ""),
+            ("W1 ratio rerun / find", f"{w['ratio']:.2f}x",
+             "<= 2x " + ("OK" if w["ratio"] <= 2 else "MISSED")),
+        ]
+    if "w2" in figures:
+        w = figures["w2"]
+        rows += [
+            (f"W2 {w['bytes'] / 1e9:.2f} GB: full doit backup (best of {W2_TRIALS}, "
+             f"{w['bags']} bags)", f"{w['backup']:.2f} s", ""),
+            (f"W2 tar | boto3 upload_fileobj(stdin) (best of {W2_TRIALS})",
+             f"{w['baseline']:.2f} s", ""),
+            ("W2 ratio backup / baseline", f"{w['ratio']:.2f}x",
+             "<= 1.3x " + ("OK" if w["ratio"] <= 1.3 else "MISSED")),
+            ("W2 peak RSS, largest process (/usr/bin/time -v)",
+             f"{w['max_rss'] / 1e6:.0f} MB",
+             "< 200 MB " + ("OK" if w["max_rss"] < 200e6 else "MISSED")),
+            ("W2 peak RSS, whole process tree (sampled 0.1 s)",
+             f"{w['tree_rss'] / 1e6:.0f} MB",
+             "< 200 MB " + ("OK" if w["tree_rss"] < 200e6 else "MISSED")),
+        ]
+    if "w3" in figures:
+        w = figures["w3"]
+        rows += [
+            (f"W3 {W3_ATOMS:,} atoms: first doit backup", f"{w['first']:.2f} s", ""),
+            ("W3 no-op rerun of doit backup (best of 3)", f"{w['rerun']:.3f} s", ""),
+        ]
+    rows.append(("whole bench, wall clock", f"{total:.0f} s", "< ~600 s"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    samples = []
+    for name, w in figures.items():
+        for k in ("reruns", "finds", "backups", "baselines"):
+            if k in w:
+                samples.append(f"{name} {k}: " + ", ".join(f"{s:.3f}" for s in w[k]))
+    return "\n".join(lines + ["", "all samples (s):"] + samples) + "\n"
+
+
+def main() -> int:
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    LOGS.mkdir(parents=True)
+    if not shutil.which("tar") or not shutil.which("find"):
+        print("bench needs tar and find on PATH", file=sys.stderr)
+        return 2
+    figures, failed = {}, None
+    s3 = S3Server()
+    log(f"moto S3 server on {s3.endpoint} (pid {s3.proc.pid})")
+    try:
+        for workload in (workload_small_files, workload_big_files, workload_many_atoms):
+            try:
+                workload(s3, figures)
+            except RuntimeError as err:
+                failed = err
+                log(f"FAILED {workload.__name__}: {err}")
+    finally:
+        s3.stop()
+    text = table(figures, time.monotonic() - T0)
+    (WORK / "results.txt").write_text(text)
+    print("\n" + text, end="")
+    print(f"(written to {WORK / 'results.txt'}; command logs in {LOGS})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,401 @@
+"""plan_bags: property tests over several yearly runs, plus hand-worked cases."""
+
+import copy
+from collections import Counter
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from glacier_tasks.plan import AtomState, MoleculeState, archive_key, plan_bags
+
+HOST = "host"
+TARGET = 100
+EMPTY = {"version": 1, "atoms": {}, "bags": {}}
+
+
+# ---------------------------------------------------------------- helpers
+
+def molecule(name: str, present: bool = True) -> MoleculeState:
+    return MoleculeState(spelling=f"/data/{name}", slug=name, present=present)
+
+
+def atom(mol: str, name: str, size: int, hash_: str = "h", files: int = 1) -> AtomState:
+    spelling = f"/data/{mol}"
+    return AtomState(key=f"{spelling}/{name}", molecule=spelling, hash=hash_, size=size,
+                     files=files)
+
+
+def as_inventory(plan: dict) -> dict:
+    """The inventory.json a fully successful run of this plan would leave behind."""
+    bags = {b["archive_key"]: {"tar_id": b["tar_id"], "molecule": b["molecule"],
+                               "size": b["size"], "files": b["files"],
+                               "atoms": list(b["atoms"]), "manifest_key": b["manifest_key"],
+                               "content_key": b["content_key"]}
+            for b in plan["bags"]}
+    return {"version": 1, "atoms": copy.deepcopy(plan["atoms"]), "bags": bags}
+
+
+def run(atoms, molecules, previous=EMPTY, year=2025, target=TARGET):
+    return plan_bags(atoms, molecules, previous, target, year, HOST)
+
+
+def bags_of(plan: dict) -> dict:
+    """archive_key -> bag, checking on the way that no key appears twice."""
+    out = {}
+    for bag in plan["bags"]:
+        assert bag["archive_key"] not in out, f"two bags share {bag['archive_key']}"
+        out[bag["archive_key"]] = bag
+    return out
+
+
+def by_atoms(plan: dict) -> dict:
+    """frozenset of atom keys -> bag: lets a test name a bag by what it holds."""
+    return {frozenset(b["atoms"]): b for b in plan["bags"]}
+
+
+def key(year: int, mol: str, tar_id: str) -> str:
+    return archive_key(year, HOST, mol, tar_id)
+
+
+# ---------------------------------------------------------------- the properties
+
+def check_plan(plan, atoms, molecules, previous, year, target):
+    prev_atoms, prev_bags = previous["atoms"], previous["bags"]
+    current = {a.key: a for a in atoms}
+    planned = bags_of(plan)
+
+    missing = [m.spelling for m in molecules
+               if not m.present or (
+                   not any(a.molecule == m.spelling for a in atoms) and
+                   any(p["molecule"] == m.spelling for p in prev_atoms.values()))]
+    assert plan["missing_molecules"] == missing
+    assert plan["year"] == year
+
+    for mol in molecules:
+        spelling = mol.spelling
+        mine = {k: b for k, b in planned.items() if b["molecule"] == spelling}
+        prev_mine = {k: b for k, b in prev_bags.items() if b["molecule"] == spelling}
+        known = {k: a for k, a in prev_atoms.items() if a["molecule"] == spelling}
+        if spelling in missing:
+            # an unmounted or emptied molecule keeps all it had, untouched
+            assert set(mine) == set(prev_mine)
+            for k, bag in mine.items():
+                assert bag["action"] == "keep"
+                assert bag["tar_id"] == prev_mine[k]["tar_id"]
+                assert bag["atoms"] == sorted(prev_mine[k]["atoms"])
+            assert {k: a for k, a in plan["atoms"].items()
+                    if a["molecule"] == spelling} == known
+            continue
+        check_present_molecule(plan, mol, mine, prev_mine, known, current, year, target)
+
+    removed = sorted(k for k, a in prev_atoms.items()
+                     if a["molecule"] not in missing and
+                     a["molecule"] in {m.spelling for m in molecules} and k not in current)
+    assert sorted(plan["removed_atoms"]) == removed
+
+
+def check_present_molecule(plan, mol, mine, prev_mine, known, current, year, target):
+    cur = {k: a for k, a in current.items() if a.molecule == mol.spelling}
+
+    # every current atom is in exactly one bag, and the plan's atom entry says which
+    holders = Counter(a for bag in mine.values() for a in bag["atoms"])
+    assert set(holders) == set(cur)
+    assert all(n == 1 for n in holders.values()), holders
+    for bag in mine.values():
+        for a in bag["atoms"]:
+            entry = plan["atoms"][a]
+            assert entry["tar_id"] == bag["tar_id"]
+            assert entry["archive_key"] == bag["archive_key"]
+            assert entry["last_metadata_hash"] == cur[a].hash
+            assert entry["size"] == cur[a].size
+            assert entry["molecule"] == mol.spelling
+
+    # tar_ids are unique within the molecule
+    tar_ids = [b["tar_id"] for b in mine.values()]
+    assert len(tar_ids) == len(set(tar_ids)), tar_ids
+
+    for k, bag in mine.items():
+        if bag["action"] == "keep":
+            # a kept bag is a previous bag, whole, holding only unchanged old atoms
+            assert k in prev_mine
+            assert bag["tar_id"] == prev_mine[k]["tar_id"]
+            assert bag["atoms"] == sorted(prev_mine[k]["atoms"])
+            for a in bag["atoms"]:
+                assert a in known, f"new atom {a} went into kept bag {k}"
+                assert known[a]["last_metadata_hash"] == cur[a].hash
+        else:
+            assert bag["action"] == "upload"
+            assert k == key(year, mol.slug, bag["tar_id"])
+            assert k.startswith(f"{year}-backup/")
+            assert bag["size"] == sum(cur[a].size for a in bag["atoms"])
+            assert bag["files"] == sum(cur[a].files for a in bag["atoms"])
+            assert bag["manifest_key"] == \
+                f"{year}-backup/manifests/{HOST}_{mol.slug}_{bag['tar_id']}.txt"
+        if bag["size"] > target and len(bag["atoms"]) > 1:
+            # the one documented exception: pinned atoms sharing their old tar_id
+            assert bag["action"] == "keep" or all(
+                known.get(a, {}).get("pinned") and known[a]["tar_id"] == bag["tar_id"]
+                for a in bag["atoms"]), bag
+
+    # an unchanged previous bag is kept, never rebuilt
+    for k, prev in prev_mine.items():
+        unchanged = prev["atoms"] and all(
+            a in cur and cur[a].hash == known[a]["last_metadata_hash"] and
+            known[a]["archive_key"] == k for a in prev["atoms"])
+        if unchanged:
+            assert k in mine and mine[k]["action"] == "keep", f"{k} was rebuilt"
+
+    # a pinned atom keeps its tar_id and its pin
+    for a, info in known.items():
+        if info.get("pinned") and a in cur:
+            assert plan["atoms"][a]["tar_id"] == info["tar_id"], a
+            assert plan["atoms"][a]["pinned"] is True
+
+
+# ---------------------------------------------------------------- the generator
+
+POOL = [f"a{i}" for i in range(8)]
+ACTIONS = ["keep", "keep", "keep", "touch", "resize", "remove", "pin", "unpin"]
+
+
+def draw_world(data, n_molecules):
+    world = {}
+    for i in range(n_molecules):
+        names = data.draw(st.sets(st.sampled_from(POOL), max_size=6), label=f"m{i} atoms")
+        world[f"m{i}"] = {n: [data.draw(st.integers(1, 150)), 0] for n in sorted(names)}
+    return world
+
+
+def current_atoms(world, present):
+    return [atom(m, n, size, f"{size}-{version}", files=size % 7 + 1)
+            for m, found in world.items() if present[m]
+            for n, (size, version) in sorted(found.items())]
+
+
+def change_world(data, world, previous):
+    """Random edits between two runs: in the folders, and pins set by hand."""
+    for m, found in world.items():
+        for name in sorted(found):
+            action = data.draw(st.sampled_from(ACTIONS), label=f"{m}/{name}")
+            entry = previous["atoms"].get(f"/data/{m}/{name}")
+            if action == "touch":
+                found[name][1] += 1
+            elif action == "resize":
+                found[name][0] = data.draw(st.integers(1, 150))
+            elif action == "remove":
+                del found[name]
+            elif action in ("pin", "unpin") and entry is not None:
+                entry["pinned"] = action == "pin"
+        for name in data.draw(st.sets(st.sampled_from(POOL), max_size=2), label="new"):
+            if name not in found:
+                found[name] = [data.draw(st.integers(1, 150)), 0]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_plan_properties_over_several_years(data):
+    n_molecules = data.draw(st.integers(1, 3), label="molecules")
+    world = draw_world(data, n_molecules)
+    previous = copy.deepcopy(EMPTY)
+    for year in range(2025, 2025 + data.draw(st.integers(1, 4), label="years")):
+        present = {m: data.draw(st.sampled_from([True, True, True, False]),
+                                label=f"{m} present in {year}") for m in world}
+        molecules = [molecule(m, present[m]) for m in world]
+        atoms = current_atoms(world, present)
+        before = copy.deepcopy(previous)
+
+        plan = plan_bags(atoms, molecules, previous, TARGET, year, HOST)
+
+        assert previous == before, "plan_bags changed its input"
+        check_plan(plan, atoms, molecules, previous, year, TARGET)
+        assert plan_bags(atoms, molecules, copy.deepcopy(previous), TARGET, year,
+                         HOST) == plan, "same input, other plan"
+        previous = as_inventory(plan)
+        change_world(data, world, previous)
+
+
+@settings(max_examples=100, deadline=None)
+@given(sizes=st.lists(st.integers(1, 250), max_size=12), target=st.integers(1, 200))
+def test_first_run_packs_every_atom_once_within_target(sizes, target):
+    atoms = [atom("m0", f"a{i:02d}", s) for i, s in enumerate(sizes)]
+    plan = run(atoms, [molecule("m0")], target=target)
+    check_plan(plan, atoms, [molecule("m0")], EMPTY, 2025, target)
+    assert all(b["action"] == "upload" for b in plan["bags"])
+    # first fit: an atom opens a new bag only if it fit in no earlier one, so no two
+    # bags below the target could have been merged into one
+    small = [b for b in plan["bags"] if len(b["atoms"]) and b["size"] < target]
+    for i, one in enumerate(small):
+        for other in small[i + 1:]:
+            assert one["size"] + other["size"] > target, (one, other)
+
+
+# ---------------------------------------------------------------- hand-worked cases
+
+def test_first_fit_decreasing_with_known_sizes():
+    # target 10, sizes 7 5 4 3 1, taken largest first:
+    # 7 -> bag A (7); 5 -> A would be 12, new bag B (5); 4 -> A 11 no, B 9;
+    # 3 -> A 10 fits; 1 -> A is full, B 10 fits.  A = {7, 3}, B = {5, 4, 1}
+    sizes = {"s7": 7, "s5": 5, "s4": 4, "s3": 3, "s1": 1}
+    atoms = [atom("m0", n, s) for n, s in sizes.items()]
+    plan = run(atoms, [molecule("m0")], target=10, year=2026)
+    got = [(b["tar_id"], b["atoms"], b["size"], b["action"]) for b in plan["bags"]]
+    assert got == [
+        ("bag_001", ["/data/m0/s3", "/data/m0/s7"], 10, "upload"),
+        ("bag_002", ["/data/m0/s1", "/data/m0/s4", "/data/m0/s5"], 10, "upload"),
+    ]
+    assert plan["bags"][0]["archive_key"] == "2026-backup/host_m0_bag_001.tar"
+    assert plan["bags"][0]["manifest_key"] == "2026-backup/manifests/host_m0_bag_001.txt"
+    assert plan["bags"][0]["name"] == "host_m0_bag_001"
+    assert plan["atoms"]["/data/m0/s1"]["archive_key"] == "2026-backup/host_m0_bag_002.tar"
+
+
+def test_atom_at_or_above_target_gets_its_own_bag():
+    atoms = [atom("m0", "huge", 15), atom("m0", "exact", 10), atom("m0", "x", 3),
+             atom("m0", "y", 2)]
+    plan = run(atoms, [molecule("m0")], target=10)
+    assert sorted(sorted(b["atoms"]) for b in plan["bags"]) == [
+        ["/data/m0/exact"], ["/data/m0/huge"], ["/data/m0/x", "/data/m0/y"]]
+    assert [b["tar_id"] for b in plan["bags"]] == ["bag_001", "bag_002", "bag_003"]
+    assert by_atoms(plan)[frozenset(["/data/m0/huge"])]["size"] == 15
+
+
+def first_year():
+    """2025, target 10: C8 -> bag_001; A6 -> bag_002; B3 joins A (9)."""
+    atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b1"), atom("m0", "C", 8, "c1")]
+    plan = run(atoms, [molecule("m0")], year=2025, target=10)
+    assert by_atoms(plan)[frozenset(["/data/m0/C"])]["tar_id"] == "bag_001"
+    assert by_atoms(plan)[frozenset(["/data/m0/A", "/data/m0/B"])]["tar_id"] == "bag_002"
+    return atoms, plan
+
+
+def test_adding_an_atom_does_not_renumber_unchanged_bags():
+    atoms, plan_2025 = first_year()
+    atoms = atoms + [atom("m0", "D", 5, "d1")]
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
+    got = [(b["archive_key"], b["atoms"], b["action"]) for b in plan["bags"]]
+    assert got == [
+        ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
+        ("2025-backup/host_m0_bag_002.tar", ["/data/m0/A", "/data/m0/B"], "keep"),
+        ("2026-backup/host_m0_bag_003.tar", ["/data/m0/D"], "upload"),
+    ]
+    assert plan["bags"][2]["reasons"] == ["new atom"]
+    assert plan["removed_atoms"] == []
+
+
+def test_changed_atom_rebuilds_its_whole_bag_under_the_new_year_with_its_tar_id():
+    atoms, plan_2025 = first_year()
+    atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b2"), atom("m0", "C", 8, "c1")]
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
+    got = [(b["archive_key"], b["atoms"], b["action"]) for b in plan["bags"]]
+    assert got == [
+        ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
+        ("2026-backup/host_m0_bag_002.tar", ["/data/m0/A", "/data/m0/B"], "upload"),
+    ]
+    rebuilt = plan["bags"][1]
+    assert rebuilt["reasons"] == ["changed atom"]
+    assert plan["atoms"]["/data/m0/B"]["last_metadata_hash"] == "b2"
+    assert plan["atoms"]["/data/m0/A"]["archive_key"] == "2026-backup/host_m0_bag_002.tar"
+    assert rebuilt["content_key"] != plan_2025["bags"][1]["content_key"]
+
+
+def test_kept_bag_keeps_its_record_fields():
+    atoms, plan_2025 = first_year()
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
+    assert [b["action"] for b in plan["bags"]] == ["keep", "keep"]
+    for old, new in zip(plan_2025["bags"], plan["bags"]):
+        for field in ("archive_key", "tar_id", "manifest_key", "content_key", "size",
+                      "files", "atoms", "name"):
+            assert new[field] == old[field], field
+
+
+def test_removed_atom_dissolves_its_bag_and_is_reported():
+    atoms, plan_2025 = first_year()
+    atoms = [atom("m0", "A", 6, "a1"), atom("m0", "C", 8, "c1")]
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
+    got = [(b["archive_key"], b["atoms"], b["action"]) for b in plan["bags"]]
+    assert got == [
+        ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
+        ("2026-backup/host_m0_bag_002.tar", ["/data/m0/A"], "upload"),
+    ]
+    assert plan["removed_atoms"] == ["/data/m0/B"]
+    assert "/data/m0/B" not in plan["atoms"]
+
+
+def test_pinned_atom_keeps_its_tar_id_when_its_bag_is_dissolved():
+    atoms, plan_2025 = first_year()
+    previous = as_inventory(plan_2025)
+    previous["atoms"]["/data/m0/B"]["pinned"] = True
+    # A grows to 9: A and B no longer fit together; B keeps bag_002, A gets a new bag
+    atoms = [atom("m0", "A", 9, "a2"), atom("m0", "B", 3, "b1"), atom("m0", "C", 8, "c1")]
+    plan = run(atoms, [molecule("m0")], previous, year=2026, target=10)
+    got = [(b["archive_key"], b["atoms"], b["action"]) for b in plan["bags"]]
+    assert got == [
+        ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
+        ("2026-backup/host_m0_bag_002.tar", ["/data/m0/B"], "upload"),
+        ("2026-backup/host_m0_bag_003.tar", ["/data/m0/A"], "upload"),
+    ]
+    assert plan["atoms"]["/data/m0/B"]["pinned"] is True
+    assert "pinned" in plan["bags"][1]["reasons"]
+
+
+def test_missing_molecule_keeps_everything():
+    atoms, plan_2025 = first_year()
+    previous = as_inventory(plan_2025)
+    for mol in (molecule("m0", present=False), molecule("m0", present=True)):
+        # present=False: unmounted; present with no atoms: an empty mount point
+        plan = run([], [mol], previous, year=2026, target=10)
+        assert plan["missing_molecules"] == ["/data/m0"]
+        assert plan["removed_atoms"] == []
+        assert plan["atoms"] == previous["atoms"]
+        assert [(b["archive_key"], b["action"]) for b in plan["bags"]] == [
+            ("2025-backup/host_m0_bag_001.tar", "keep"),
+            ("2025-backup/host_m0_bag_002.tar", "keep")]
+
+
+def test_missing_molecule_does_not_disturb_its_neighbour():
+    atoms, plan_2025 = first_year()
+    other = [atom("m1", "X", 4, "x1")]
+    previous = as_inventory(run(atoms + other, [molecule("m0"), molecule("m1")],
+                                year=2025, target=10))
+    plan = run([atom("m1", "X", 4, "x2")], [molecule("m0", False), molecule("m1")],
+               previous, year=2026, target=10)
+    assert plan["missing_molecules"] == ["/data/m0"]
+    m1 = [b for b in plan["bags"] if b["molecule"] == "/data/m1"]
+    assert [(b["archive_key"], b["action"]) for b in m1] == [
+        ("2026-backup/host_m1_bag_001.tar", "upload")]
+
+
+def test_molecule_no_longer_listed_is_reported_dropped():
+    _, plan_2025 = first_year()
+    plan = run([atom("m1", "X", 4)], [molecule("m1")], as_inventory(plan_2025),
+               year=2026, target=10)
+    assert plan["dropped_molecules"] == ["/data/m0"]
+    assert all(b["molecule"] == "/data/m1" for b in plan["bags"])
+
+
+def test_second_run_in_the_same_year_does_not_reuse_an_existing_key():
+    atoms, plan_2025 = first_year()
+    atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b2"), atom("m0", "C", 8, "c1")]
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2025, target=10)
+    rebuilt = [b for b in plan["bags"] if b["action"] == "upload"]
+    assert [(b["archive_key"], b["atoms"]) for b in rebuilt] == [
+        ("2025-backup/host_m0_bag_003.tar", ["/data/m0/A", "/data/m0/B"])]
+
+
+def test_pinned_atoms_sharing_a_tar_id_stay_together_even_above_target():
+    # the documented exception: A and B are both pinned to bag_002; A grows to 9, so
+    # the rebuilt bag_002 holds 12 > 10, and no other atom joins it
+    atoms, plan_2025 = first_year()
+    previous = as_inventory(plan_2025)
+    for name in ("A", "B"):
+        previous["atoms"][f"/data/m0/{name}"]["pinned"] = True
+    atoms = [atom("m0", "A", 9, "a2"), atom("m0", "B", 3, "b1"), atom("m0", "C", 8, "c1"),
+             atom("m0", "D", 1, "d1")]
+    plan = run(atoms, [molecule("m0")], previous, year=2026, target=10)
+    got = [(b["archive_key"], b["atoms"], b["size"], b["action"]) for b in plan["bags"]]
+    assert got == [
+        ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], 8, "keep"),
+        ("2026-backup/host_m0_bag_002.tar", ["/data/m0/A", "/data/m0/B"], 12, "upload"),
+        ("2026-backup/host_m0_bag_003.tar", ["/data/m0/D"], 1, "upload"),
+    ]
+    check_plan(plan, atoms, [molecule("m0")], previous, 2026, 10)

@@ -1,0 +1,97 @@
+"""store.py against a real S3 server: multipart uploads that resume, checksums, errors."""
+
+import base64
+import hashlib
+import os
+
+import pytest
+from awscrt import checksums
+
+from glacier_tasks.errors import StoreError
+from glacier_tasks.store import MIB, Store, part_size_for
+
+
+def crc64(data: bytes) -> str:
+    return base64.b64encode(checksums.crc64nvme(data).to_bytes(8, "big")).decode()
+
+
+@pytest.fixture
+def store(s3_server, bucket, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    return Store(bucket, s3_server.endpoint, "us-east-1")
+
+
+def part_requests(server, key, upload_id):
+    return [r for r in server.requests() if f"/{key}?uploadId={upload_id}&partNumber" in r]
+
+
+def test_interrupted_multipart_upload_resumes_from_its_finished_parts(
+        store, s3_server, tmp_path):
+    data = os.urandom(40 * MIB)
+    path = tmp_path / "bag.tar"
+    path.write_bytes(data)
+    key = "2026-backup/host_mol_bag_001.tar"
+    size = part_size_for(len(data))
+    assert size == 16 * MIB
+    client = store.client
+    # an earlier run: one part sent, then killed; and an older upload nobody can resume
+    stale = client.create_multipart_upload(Bucket=store.bucket, Key=key)["UploadId"]
+    upload_id = client.create_multipart_upload(
+        Bucket=store.bucket, Key=key, StorageClass="DEEP_ARCHIVE",
+        Metadata={"sha256": "x"}, ChecksumAlgorithm="CRC64NVME",
+        ChecksumType="FULL_OBJECT")["UploadId"]
+    client.upload_part(Bucket=store.bucket, Key=key, UploadId=upload_id, PartNumber=1,
+                       Body=data[:size], ChecksumAlgorithm="CRC64NVME")
+    # and a part 2 holding other bytes (a file re-packed since): it must be sent again
+    client.upload_part(Bucket=store.bucket, Key=key, UploadId=upload_id, PartNumber=2,
+                       Body=os.urandom(size), ChecksumAlgorithm="CRC64NVME")
+    saved = []
+    sent = store.upload_file(path, key, "DEEP_ARCHIVE", {"sha256": "x"}, crc64(data),
+                             {"key": key, "upload_id": upload_id, "part_size": size},
+                             saved.append)
+    assert sent["parts"] == 3
+    assert saved == []  # the old upload was reused, no new one created
+    sent_parts = [r.split("partNumber=")[1].split()[0]
+                  for r in part_requests(s3_server, key, upload_id)]
+    assert sorted(sent_parts) == ["1", "2", "2", "3"]  # part 1 was not sent again
+    client.restore_object(Bucket=store.bucket, Key=key, RestoreRequest={"Days": 1})
+    body = client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+    assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+    head = store.head(key)
+    assert head["StorageClass"] == "DEEP_ARCHIVE"
+    assert head["ChecksumCRC64NVME"] == crc64(data)
+    assert client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+    assert stale not in str(client.list_multipart_uploads(Bucket=store.bucket))
+
+
+def test_upload_without_resume_state_aborts_leftovers_and_uploads_whole(
+        store, tmp_path):
+    data = os.urandom(20 * MIB)
+    path = tmp_path / "bag.tar"
+    path.write_bytes(data)
+    key = "2026-backup/host_mol_bag_002.tar"
+    store.client.create_multipart_upload(Bucket=store.bucket, Key=key)
+    saved = []
+    sent = store.upload_file(path, key, "DEEP_ARCHIVE", {"sha256": "y"}, crc64(data), {},
+                             saved.append)
+    assert sent["parts"] == 2 and saved and saved[0]["key"] == key
+    assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+    assert store.head(key)["ContentLength"] == len(data)
+
+
+def test_small_bag_is_one_put_with_its_checksum(store, tmp_path):
+    data = os.urandom(3 * MIB)
+    path = tmp_path / "small.tar"
+    path.write_bytes(data)
+    sent = store.upload_file(path, "k.tar", "DEEP_ARCHIVE", {"sha256": "z"}, crc64(data),
+                             {}, lambda _: None)
+    assert sent["parts"] == 1
+    head = store.head("k.tar")
+    assert head["ContentLength"] == len(data) and head["Metadata"] == {"sha256": "z"}
+
+
+def test_missing_key_heads_as_none_and_missing_bucket_is_named(store, s3_server):
+    assert store.head("no/such/key") is None
+    with pytest.raises(StoreError, match="bucket 'nope-nope' does not exist"):
+        Store("nope-nope", s3_server.endpoint, "us-east-1").check_bucket()
