@@ -1,0 +1,115 @@
+"""bag.py on real folders: what GNU tar reads back, checksums, and atoms that move
+while they are packed."""
+
+import base64
+import hashlib
+import os
+import subprocess
+import tarfile
+
+from awscrt import checksums
+
+from glacier_tasks import bag, scan
+
+MOLECULE = "/data"
+
+
+def make_bag(molecule_path, *names):
+    atoms = [scan.atom_key(MOLECULE, n) for n in names]
+    size = sum(scan.scan_atom(molecule_path, n).size for n in names)
+    files = sum(scan.scan_atom(molecule_path, n).files for n in names)
+    return {"name": "host_data_bag_001", "molecule": MOLECULE, "atoms": sorted(atoms),
+            "size": size, "files": files}
+
+
+def sample(tmp_path):
+    root = tmp_path / "molecule"
+    (root / "Books" / "deep").mkdir(parents=True)
+    (root / "Books" / "a.bin").write_bytes(os.urandom(2_000_000))
+    (root / "Books" / "deep" / "tab\tand\nnewline").write_text("odd name\n")
+    (root / "Books" / "-leading-dash").write_text("x")
+    (root / "Music").mkdir()
+    (root / "Music" / "song.flac").write_bytes(os.urandom(500_000))
+    (root / "loose.txt").write_text("loose\n")
+    return root
+
+
+def test_tar_reads_back_in_walk_order_with_matching_checksums(tmp_path):
+    root = sample(tmp_path)
+    planned = make_bag(root, "Books", "Music", scan.LOOSE_ATOM)
+    packed = bag.pack_bag(planned, root, tmp_path / "stage", tmp_path / "manifests")
+    data = packed.tar_path.read_bytes()
+    assert packed.size == len(data)
+    assert packed.sha256 == hashlib.sha256(data).hexdigest()
+    assert base64.b64decode(packed.crc64nvme) == \
+        checksums.crc64nvme(data).to_bytes(8, "big")
+    subprocess.run(["tar", "-tf", str(packed.tar_path)], capture_output=True, check=True)
+    with tarfile.open(packed.tar_path, encoding="utf-8", errors="surrogateescape") as tar:
+        members = [m.name for m in tar.getmembers()]
+    walked = [os.fsdecode(rel) for key in planned["atoms"]
+              for rel, _ in scan.walk_atom(root, scan.atom_name(MOLECULE, key))]
+    assert members == walked
+    assert walked[:3] == ["loose.txt", "Books", "Books/-leading-dash"]
+    manifest = packed.manifest_path.read_text().splitlines()
+    assert len(manifest) == len(walked)
+    assert "Books/deep/tab\\tand\\nnewline\t9\t" in "\n".join(manifest)
+    assert packed.dirty == []
+    assert packed.atom_hashes == {k: scan.scan_atom(root, scan.atom_name(MOLECULE, k)).hash
+                                  for k in planned["atoms"]}
+    assert not list((tmp_path / "stage").glob("*.partial"))
+
+
+def test_same_files_pack_to_the_same_bytes(tmp_path):
+    root = sample(tmp_path)
+    planned = make_bag(root, "Books", "Music")
+    first = bag.pack_bag(planned, root, tmp_path / "s1", tmp_path / "m1")
+    second = bag.pack_bag(planned, root, tmp_path / "s2", tmp_path / "m2")
+    assert first.sha256 == second.sha256
+
+
+def test_atom_changed_while_packed_is_recorded_dirty(tmp_path):
+    root = sample(tmp_path)
+    planned = make_bag(root, "Books", "Music")
+    touched = []
+
+    def change_during_tar(_bytes):
+        if not touched:  # tar is running: its output is being read
+            (root / "Music" / "song.flac").write_bytes(b"re-encoded")
+            touched.append(True)
+
+    packed = bag.pack_bag(planned, root, tmp_path / "stage", tmp_path / "manifests",
+                          change_during_tar)
+    music = scan.atom_key(MOLECULE, "Music")
+    assert packed.dirty == [music]
+    assert packed.atom_hashes[music].startswith("dirty:")
+    assert packed.atom_hashes[scan.atom_key(MOLECULE, "Books")] == \
+        scan.scan_atom(root, "Books").hash
+
+
+def test_file_vanishing_while_packed_marks_the_atom_not_the_bag_failed(tmp_path):
+    root = sample(tmp_path)
+    planned = make_bag(root, "Books", "Music")
+    gone = []
+
+    def delete_during_tar(_bytes):
+        if not gone:
+            (root / "Music" / "song.flac").unlink()
+            gone.append(True)
+
+    packed = bag.pack_bag(planned, root, tmp_path / "stage", tmp_path / "manifests",
+                          delete_during_tar)
+    assert packed.dirty == [scan.atom_key(MOLECULE, "Music")]
+    subprocess.run(["tar", "-tf", str(packed.tar_path)], check=True, capture_output=True)
+
+
+def test_staging_room_is_checked_before_writing(tmp_path):
+    root = sample(tmp_path)
+    planned = make_bag(root, "Books")
+    planned["size"] = 10**15  # a petabyte bag cannot fit anywhere here
+    try:
+        bag.pack_bag(planned, root, tmp_path / "stage", tmp_path / "manifests")
+    except bag.BagError as err:
+        assert "staging_dir" in str(err) and "host_data_bag_001" in str(err)
+    else:
+        raise AssertionError("a bag larger than the disk was packed")
+    assert list((tmp_path / "stage").iterdir()) == []
