@@ -2,6 +2,7 @@
 
 import datetime
 import hashlib
+import math
 import os
 import re
 import socket
@@ -126,8 +127,8 @@ def _check_settings(path: Path, table: dict) -> dict:
         values[key] = value
     if not values["s3_bucket"]:
         raise ConfigError(f"{path}: key 'settings.s3_bucket' is required")
-    if not values["target_bag_gb"] > 0:
-        raise ConfigError(f"{path}: key 'settings.target_bag_gb' must be above 0")
+    if not (math.isfinite(values["target_bag_gb"]) and values["target_bag_gb"] > 0):
+        raise ConfigError(f"{path}: key 'settings.target_bag_gb' must be a number above 0")
     values["target_bag_gb"] = float(values["target_bag_gb"])
     if values["storage_class"] not in STORAGE_CLASSES:
         raise ConfigError(f"{path}: key 'settings.storage_class' must be one of "
@@ -172,13 +173,22 @@ def read_molecules(settings: Settings) -> list[Molecule]:
         spelling = line.strip()
         if not spelling or spelling.startswith("#"):
             continue
-        spelling = spelling.rstrip("/") or "/"
+        spelling = _normalise(spelling)
         if spelling in seen:
             raise ConfigError(f"{list_file}, line {number}: '{spelling}' is already "
                               f"listed on line {seen[spelling]}")
         seen[spelling] = number
         molecules.append(_parse_molecule(list_file, number, spelling, settings))
     return _unique_slugs(molecules)
+
+
+def _normalise(spelling: str) -> str:
+    """Drop trailing slashes, keeping a root ('/' or 'user@host:/') as it is."""
+    remote = REMOTE_RE.match(spelling)
+    if remote:
+        path = remote["path"].rstrip("/") or "/"
+        return f"{remote['user']}@{remote['host']}:{path}"
+    return spelling.rstrip("/") or "/"
 
 
 def _parse_molecule(list_file, number, spelling, settings) -> Molecule:

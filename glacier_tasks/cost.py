@@ -2,7 +2,9 @@
 
 Override any of them in glacier.toml's [prices] table, e.g. `storage_deep_archive =
 0.0018` for another region. Units: storage_* in USD per GB-month, put_* in USD per
-1,000 PUT, COPY, POST or LIST requests (each multipart part counts as one).
+1,000 PUT, COPY, POST or LIST requests (each multipart part counts as one);
+retrieval_* in USD per GB thawed from Deep Archive, restore_requests_* per 1,000
+restore requests, transfer_out per GB downloaded beyond transfer_out_free_gb a month.
 """
 
 from .store import upload_requests
@@ -14,7 +16,11 @@ _STORAGE = {"DEEP_ARCHIVE": 0.00099, "GLACIER": 0.0036, "GLACIER_IR": 0.004,
 _PUT = {"DEEP_ARCHIVE": 0.05, "GLACIER": 0.03, "GLACIER_IR": 0.02, "STANDARD_IA": 0.01,
         "ONEZONE_IA": 0.01, "INTELLIGENT_TIERING": 0.005, "STANDARD": 0.005}
 PRICES = {**{f"storage_{c.lower()}": p for c, p in _STORAGE.items()},
-          **{f"put_{c.lower()}": p for c, p in _PUT.items()}}
+          **{f"put_{c.lower()}": p for c, p in _PUT.items()},
+          "retrieval_bulk": 0.0025, "retrieval_standard": 0.02,
+          "restore_requests_bulk": 0.025, "restore_requests_standard": 0.10,
+          "transfer_out": 0.09, "transfer_out_free_gb": 100}
+TIERS = ("Bulk", "Standard")
 GB = 1e9
 # S3 bills 40 KB more per archived object: 8 KB at Standard, 32 KB at the archive rate.
 OVERHEAD_STANDARD, OVERHEAD_ARCHIVE = 8 * 1024, 32 * 1024
@@ -45,3 +51,32 @@ def upload_estimate(bag_sizes: list, storage_class: str, overrides=None) -> dict
     fee = put_fee(bag_requests, storage_class, overrides) + \
         put_fee(manifests, "STANDARD", overrides)
     return {"requests": bag_requests + manifests, "fee": fee}
+
+
+def restore_cost(size: int, objects: int, tier: str, overrides=None) -> dict:
+    """Thawing and downloading `objects` objects of `size` bytes in all, in one month."""
+    tier = tier.lower()
+    retrieval = size / GB * price(f"retrieval_{tier}", overrides)
+    requests = objects / 1000 * price(f"restore_requests_{tier}", overrides)
+    billable = max(0.0, size / GB - price("transfer_out_free_gb", overrides))
+    transfer = billable * price("transfer_out", overrides)
+    return {"retrieval": retrieval, "requests": requests, "transfer": transfer,
+            "total": retrieval + requests + transfer}
+
+
+def storage_bill(objects: dict, overrides=None) -> dict:
+    """storage class -> (bytes, objects, USD per month) for key -> (size, class, ...)."""
+    totals = {}
+    for size, storage_class, *_ in objects.values():
+        held, count = totals.get(storage_class, (0, 0))
+        totals[storage_class] = (held + size, count + 1)
+    return {c: (held, count, monthly_storage(held, count, c, overrides))
+            for c, (held, count) in sorted(totals.items())}
+
+
+def one_object_per_file(files: int, size: int, storage_class: str, overrides=None) -> dict:
+    """The same data uploaded file by file: what bagging saves."""
+    return {"objects": files,
+            "upload_fee": put_fee(files, storage_class, overrides),
+            "monthly": monthly_storage(size, files, storage_class, overrides),
+            "restore_bulk": restore_cost(size, files, "Bulk", overrides)["total"]}

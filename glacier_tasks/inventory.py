@@ -13,8 +13,12 @@ BAG_FIELDS = ("tar_id", "molecule", "size", "sha256", "storage_class", "uploaded
               "atoms", "manifest_key", "etag", "crc64nvme", "content_key", "files")
 
 
-def load_inventory(path: Path) -> dict:
+def load_inventory(path: Path, required_by: str | None = None) -> dict:
+    """The inventory, or an empty one; with required_by, a missing file is an error."""
     data = statefile.read_json(path, default=None, what="inventory")
+    if data is None and required_by:
+        raise StateError(f"{path}: no inventory, and {required_by} needs one; run "
+                         "'doit backup' or 'doit bootstrap' first")
     if data is None:
         return {"version": 1, "atoms": {}, "bags": {}}
     if not isinstance(data, dict) or not isinstance(data.get("atoms"), dict) \
@@ -54,10 +58,11 @@ def build_inventory(plan: dict, markers: dict, previous: dict, pending_ok=False)
             atoms[atom] = entry
         bags[key] = record
     _keep_other_atoms(plan, atoms, bags, prev_bags)
-    for record in bags.values():
-        record["atoms"] = sorted(a for a in record.get("atoms", []) if a in atoms)
+    for key, record in bags.items():
+        record["atoms"] = sorted(a for a in record.get("atoms", [])
+                                 if atoms.get(a, {}).get("archive_key") == key)
     return {"version": 1, "year": plan["year"], "atoms": dict(sorted(atoms.items())),
-            "bags": dict(sorted(bags.items()))}
+            "bags": {k: r for k, r in sorted(bags.items()) if r["atoms"]}}
 
 
 def _keep_other_atoms(plan, atoms, bags, prev_bags):
@@ -85,6 +90,15 @@ def _pending_record(bag) -> dict:
             "atoms": list(bag["atoms"]), "manifest_key": bag["manifest_key"],
             "content_key": bag["content_key"], "files": bag["files"], "pending": True,
             "reasons": bag["reasons"]}
+
+
+def find_atom(inventory: dict, path: str) -> str | None:
+    """The atom a path names: the atom itself, or the atom holding that path."""
+    path = path.rstrip("/")
+    if path in inventory["atoms"]:
+        return path
+    holders = [k for k in inventory["atoms"] if path.startswith(k.rstrip("/") + "/")]
+    return max(holders, key=len) if holders else None
 
 
 def write_inventory(path: Path, inventory: dict) -> bool:

@@ -6,7 +6,8 @@ Rules (the spec's sections 5 and 9):
 - any other previous bag is dissolved; its present atoms, with every new atom, are
   packed first-fit-decreasing into bags of at most the target size (an atom larger
   than the target gets a bag of its own), uploaded under this year's prefix;
-- a pinned atom whose bag is dissolved keeps its tar_id: its bag is rebuilt around it;
+- a pinned atom whose bag is dissolved keeps its tar_id: its bag is rebuilt around it
+  under the new year's prefix (within the same year its old key is never overwritten);
 - new bags reuse the tar_ids of dissolved bags where the key is free, then take fresh
   numbers, so adding or removing an atom never renumbers an unchanged bag;
 - a molecule whose folder is missing, or empty while the inventory knows atoms of it,
@@ -101,9 +102,11 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
                     "archive_key": bag.archive_key,
                     "pinned": bool(known.get(key, {}).get("pinned", False))}
     dropped = sorted({a.get("molecule") for a in prev_atoms.values()} - listed)
+    superseded = sorted(set(prev_bags) - {b.archive_key for b in bags})
     return {"version": 1, "year": year, "bags": [asdict(b) for b in bags],
             "atoms": plan_atoms, "removed_atoms": removed, "missing_molecules": missing,
-            "dropped_molecules": dropped}
+            "dropped_molecules": dropped, "superseded_bags": superseded,
+            "superseded_molecules": {k: prev_bags[k].get("molecule") for k in superseded}}
 
 
 def _kept_bag(key: str, bag: dict) -> PlannedBag:
@@ -126,7 +129,11 @@ def _plan_molecule(mol, current, known, mine, taken_keys, target, year, host):
     pinned = {}
     for key in sorted(set(current) - in_kept):
         info = known.get(key, {})
-        if info.get("pinned") and info.get("tar_id") and info["tar_id"] not in used_ids:
+        # a second run in the same year would overwrite the pinned bag's own key, which
+        # other atoms may still point at if their new bag fails: it takes a new tar_id
+        own_key = archive_key(year, host, mol.slug, info.get("tar_id", ""))
+        if info.get("pinned") and info.get("tar_id") and info["tar_id"] not in used_ids \
+                and own_key not in taken_keys:
             pinned.setdefault(info["tar_id"], []).append(key)
     loose = sorted((k for k in current if k not in in_kept and
                     not any(k in v for v in pinned.values())),

@@ -28,13 +28,18 @@ def plan_summary(plan: dict, settings) -> str:
     by_molecule = {}
     for bag in plan["bags"]:
         by_molecule.setdefault(bag["molecule"], []).append(bag)
+    prunable = {}
+    for key, molecule in plan.get("superseded_molecules", {}).items():
+        prunable[molecule] = prunable.get(molecule, 0) + 1
     for molecule, bags in by_molecule.items():
         todo = [b for b in bags if b["action"] == "upload"]
         reasons = sorted({r for b in todo for r in b["reasons"]})
         lines.append(f"  {molecule}: {len(bags)} bags, {len(bags) - len(todo)} unchanged, "
                      f"{len(todo)} to upload" +
                      (f" ({', '.join(reasons)}), {human(sum(b['size'] for b in todo))}"
-                      if todo else ""))
+                      if todo else "") +
+                     (f"; {prunable[molecule]} old bags become prunable"
+                      if prunable.get(molecule) else ""))
     todo = [b for b in plan["bags"] if b["action"] == "upload"]
     upload = cost.upload_estimate([b["size"] for b in todo], settings.storage_class, prices)
     total = sum(b["size"] for b in plan["bags"])
@@ -82,3 +87,39 @@ def run_report(plan: dict, failures: dict) -> tuple[str, bool]:
                  f"{uploaded} uploaded, {len(failures)} failed" +
                  ("" if ok else "; run 'doit backup' again once fixed"))
     return "\n".join(lines), ok
+
+
+def prune_lines(found: list, delete: bool) -> list:
+    """`doit prune`: what would go, how old, and the fee if deleted today."""
+    lines = []
+    for p in found:
+        fee = f", early-deletion fee now ${p.fee_now:.4f} (free from {p.free_from})" \
+            if p.fee_now else ", no early-deletion fee"
+        lines.append(f"{'Prunable' if delete else 'Would delete'} {p.key}  "
+                     f"{human(p.size)} {p.storage_class}, {p.age_days} days old{fee}")
+    total = sum(p.size for p in found)
+    lines.append(f"{len(found)} objects, {human(total)} no longer referenced" +
+                 ("" if delete else "; 'doit prune --delete' deletes those past "
+                  "the minimum age"))
+    return lines
+
+
+def cost_lines(bill: dict, prunable_bytes: int, restore: dict, per_file: dict,
+               bags: int) -> list:
+    lines = [f"Monthly storage (prices of {cost.PRICES_DATE}, 40 KB overhead per "
+             "archived object included):"]
+    for storage_class, (held, count, monthly) in bill.items():
+        lines.append(f"  {storage_class:<13} {count:>6} objects  {human(held):>9}  "
+                     f"${monthly:.2f}/month")
+    lines.append(f"  total                                    "
+                 f"${sum(m for _, _, m in bill.values()):.2f}/month")
+    lines.append(f"Prunable (no longer referenced): {human(prunable_bytes)}")
+    for tier, figures in restore.items():
+        lines.append(f"Full restore, {tier} tier: ${figures['total']:.2f} (retrieval "
+                     f"${figures['retrieval']:.2f}, requests ${figures['requests']:.4f}, "
+                     f"transfer out ${figures['transfer']:.2f})")
+    lines.append(f"Same data as one object per file: {per_file['objects']} objects "
+                 f"instead of {bags} bags: upload ${per_file['upload_fee']:.2f}, "
+                 f"${per_file['monthly']:.2f}/month, Bulk restore "
+                 f"${per_file['restore_bulk']:.2f}")
+    return lines

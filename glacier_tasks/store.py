@@ -244,6 +244,14 @@ class Store:
                 finished[number] = entry
         return [finished[n] for n in sorted(finished)]
 
+    def get_bytes(self, key: str) -> bytes:
+        with self.errors(f"downloading {key}"):
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def delete(self, key: str) -> None:
+        with self.errors(f"deleting {key}"):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
     def list_keys(self, prefix: str = "") -> dict:
         """key -> (size, storage class, last modified) of every object under prefix."""
         found = {}

@@ -17,7 +17,7 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.tools import config_changed
 from tqdm import tqdm
 
-from . import backup, inventory, report, scan, statefile, system
+from . import backup, bootstrap, cost, inventory, prune, report, scan, statefile, system
 from .config import load_settings, read_molecules, today
 from .errors import GlacierError
 from .plan import AtomState, MoleculeState, plan_bags
@@ -26,8 +26,12 @@ from .store import store_for
 
 try:
     SETTINGS = load_settings()
-    MOLECULES = read_molecules(SETTINGS)
     YEAR = today().year
+    # an empty machine about to bootstrap has a config but no list yet: only the tasks
+    # that read molecules fail on a missing list, with this message
+    LIST_MISSING = None if SETTINGS.list_file.exists() else \
+        f"{SETTINGS.list_file}: list file not found (one folder to back up per line)"
+    MOLECULES = [] if LIST_MISSING else read_molecules(SETTINGS)
     SETTINGS.state_dir.mkdir(parents=True, exist_ok=True)
 except GlacierError as err:
     raise InvalidDodoFile(str(err)) from None
@@ -109,6 +113,8 @@ def scan_action(molecule_path, atom, key, hash_file, total):
 
 @user_errors
 def plan_action():
+    if LIST_MISSING:
+        return TaskFailed(LIST_MISSING)
     atoms = []
     for molecule, _, key in ATOMS:
         record = scan.read_atom_hash(scan.hash_file_for(STATE_DIR, key))
@@ -192,6 +198,71 @@ def report_action():
         return TaskFailed("the backup is incomplete (see above)")
 
 
+def _prunable(inv, store, plan):
+    objects = store.list_keys("")
+    referenced = prune.referenced_keys(inv, plan)
+    return objects, prune.plan_prune(objects, referenced, today(), SETTINGS.prices)
+
+
+@user_errors
+def prune_action(delete, force, min_age_days):
+    inv = inventory.load_inventory(SETTINGS.inventory_file, required_by="prune")
+    plan = statefile.read_json(PLAN_FILE, what="plan")
+    store = store_for(SETTINGS)
+    _, found = _prunable(inv, store, plan)
+    if not found:
+        print("Nothing to prune: every object under YYYY-backup/ is referenced")
+        return
+    if not delete:
+        print("\n".join(report.prune_lines(found, delete=False)))
+        return
+    doomed, kept = prune.split_by_age(found, min_age_days, force)
+    for p in kept:
+        print(f"Kept {p.key}: {p.age_days} days old, under --min-age-days "
+              f"{min_age_days}; free to delete from {p.free_from}")
+    for p in doomed:
+        if p.fee_now:
+            print(f"Early-deletion fee for {p.key}: ${p.fee_now:.4f} (--force)")
+        store.delete(p.key)
+        (SETTINGS.manifest_dir / p.key.rpartition("/")[2]).unlink(missing_ok=True)
+        print(f"Deleted {p.key}")
+
+
+@user_errors
+def pin_action(path, off):
+    if not path:
+        return TaskFailed("say which atom: doit pin --path /data/Photos [--off]")
+    inv = inventory.load_inventory(SETTINGS.inventory_file, required_by="pin")
+    atom = inventory.find_atom(inv, path)
+    if atom is None:
+        return TaskFailed(f"{path}: no such atom in {SETTINGS.inventory_file}")
+    inv["atoms"][atom]["pinned"] = not off
+    inventory.write_inventory(SETTINGS.inventory_file, inv)
+    print(f"{'Unpinned' if off else 'Pinned'} {atom} "
+          f"({inv['atoms'][atom]['tar_id']}, {inv['atoms'][atom]['archive_key']})")
+
+
+@user_errors
+def bootstrap_action(year):
+    print("\n".join(bootstrap.bootstrap(SETTINGS, store_for(SETTINGS), year)))
+
+
+@user_errors
+def cost_action():
+    inv = inventory.load_inventory(SETTINGS.inventory_file, required_by="cost")
+    objects, found = _prunable(inv, store_for(SETTINGS),
+                               statefile.read_json(PLAN_FILE, what="plan"))
+    held = [inv["bags"][k]["size"] for k in inv["bags"]]
+    files = sum(a.get("files", 0) for a in inv["atoms"].values())
+    restore = {tier: cost.restore_cost(sum(held), len(held), tier, SETTINGS.prices)
+               for tier in cost.TIERS}
+    per_file = cost.one_object_per_file(files, sum(held), SETTINGS.storage_class,
+                                        SETTINGS.prices)
+    print("\n".join(report.cost_lines(cost.storage_bill(objects, SETTINGS.prices),
+                                      sum(p.size for p in found), restore, per_file,
+                                      len(held))))
+
+
 # ---- task generators ----
 
 def task__lock():
@@ -214,7 +285,7 @@ def task_scan():
 def task_plan():
     """pack atoms into bags (writes the plan that `doit list` shows)"""
     deps = [str(scan.hash_file_for(STATE_DIR, key)) for _, _, key in ATOMS]
-    deps += [CONFIG_FILE, str(SETTINGS.list_file)]
+    deps += [CONFIG_FILE] + ([] if LIST_MISSING else [str(SETTINGS.list_file)])
     if SETTINGS.inventory_file.exists():
         deps.append(str(SETTINGS.inventory_file))
     inputs = {"year": YEAR, "host": SETTINGS.host, "target": SETTINGS.target_bytes,
@@ -271,3 +342,39 @@ def task_dryrun():
     """scan and plan only: print what a backup would do, write inventory_dryrun.json"""
     return {"actions": [(dryrun_action, [])], "task_dep": ["_lock", "plan"],
             "uptodate": [False]}
+
+
+def task_prune():
+    """list bags no inventory references (--delete: delete those past --min-age-days)"""
+    return {"actions": [(prune_action, [])], "task_dep": ["_lock"], "uptodate": [False],
+            "params": [
+                {"name": "delete", "long": "delete", "type": bool, "default": False,
+                 "help": "delete the prunable objects past the minimum age"},
+                {"name": "force", "long": "force", "type": bool, "default": False,
+                 "help": "with --delete: also delete younger ones, paying the fee"},
+                {"name": "min_age_days", "long": "min-age-days", "type": int,
+                 "default": 180, "help": "minimum age in days (default 180)"}]}
+
+
+def task_pin():
+    """pin an atom to its tar_id forever (--path ATOM), or unpin it (--off)"""
+    return {"actions": [(pin_action, [])], "task_dep": ["_lock"], "uptodate": [False],
+            "params": [
+                {"name": "path", "long": "path", "type": str, "default": "",
+                 "help": "the atom (or a path inside it)"},
+                {"name": "off", "long": "off", "type": bool, "default": False,
+                 "help": "clear the pin"}]}
+
+
+def task_bootstrap():
+    """rebuild inventory, list and manifests of an empty machine from the bucket"""
+    return {"actions": [(bootstrap_action, [])], "task_dep": ["_lock"],
+            "uptodate": [False],
+            "params": [{"name": "year", "long": "year", "type": int, "default": None,
+                        "help": "the year's system folder to use (default: latest)"}]}
+
+
+def task_cost():
+    """monthly bill, prunable bytes, full-restore cost, and bags against one object
+    per file"""
+    return {"actions": [(cost_action, [])], "uptodate": [False]}

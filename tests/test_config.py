@@ -115,8 +115,9 @@ def test_wrong_type_is_named(tmp_path, line, key):
     assert key in message
 
 
-@pytest.mark.parametrize("line", ["target_bag_gb = 0", "target_bag_gb = -1.5"])
-def test_target_must_be_positive(tmp_path, line):
+@pytest.mark.parametrize("line", ["target_bag_gb = 0", "target_bag_gb = -1.5",
+                                  "target_bag_gb = nan", "target_bag_gb = inf"])
+def test_target_must_be_a_positive_finite_number(tmp_path, line):
     assert "settings.target_bag_gb" in config_error(
         write_config(tmp_path, f's3_bucket = "b"\n{line}\n'))
 

@@ -202,13 +202,14 @@ def test_plan_properties_over_several_years(data):
                                 label=f"{m} present in {year}") for m in world}
         molecules = [molecule(m, present[m]) for m in world]
         atoms = current_atoms(world, present)
+        target = data.draw(st.sampled_from([TARGET, TARGET, 60, 150]), label="target")
         before = copy.deepcopy(previous)
 
-        plan = plan_bags(atoms, molecules, previous, TARGET, year, HOST)
+        plan = plan_bags(atoms, molecules, previous, target, year, HOST)
 
         assert previous == before, "plan_bags changed its input"
-        check_plan(plan, atoms, molecules, previous, year, TARGET)
-        assert plan_bags(atoms, molecules, copy.deepcopy(previous), TARGET, year,
+        check_plan(plan, atoms, molecules, previous, year, target)
+        assert plan_bags(atoms, molecules, copy.deepcopy(previous), target, year,
                          HOST) == plan, "same input, other plan"
         previous = as_inventory(plan)
         change_world(data, world, previous)
@@ -399,3 +400,17 @@ def test_pinned_atoms_sharing_a_tar_id_stay_together_even_above_target():
         ("2026-backup/host_m0_bag_003.tar", ["/data/m0/D"], 1, "upload"),
     ]
     check_plan(plan, atoms, [molecule("m0")], previous, 2026, 10)
+
+
+def test_pinned_atom_rebuilt_in_the_same_year_never_overwrites_its_old_key():
+    # the old bag_002 [A, B] stays whole in the bucket until the new bags are in: if
+    # A's new bag failed, A would still point at it
+    atoms, plan_2025 = first_year()
+    previous = as_inventory(plan_2025)
+    previous["atoms"]["/data/m0/B"]["pinned"] = True
+    atoms = [atom("m0", "A", 9, "a2"), atom("m0", "B", 3, "b1"), atom("m0", "C", 8, "c1")]
+    plan = run(atoms, [molecule("m0")], previous, year=2025, target=10)
+    uploads = {b["archive_key"] for b in plan["bags"] if b["action"] == "upload"}
+    assert "2025-backup/host_m0_bag_002.tar" not in uploads
+    assert plan["atoms"]["/data/m0/B"]["pinned"] is True
+    assert len(uploads) == 2
