@@ -74,6 +74,9 @@ class Project:
         """What a user does by hand: restore-object, then get-object once thawed."""
         self.s3.restore_object(Bucket=self.bucket, Key=key, RestoreRequest={
             "Days": 1, "GlacierJobParameters": {"Tier": "Bulk"}})
+        return self.download(key, dest)
+
+    def download(self, key: str, dest: Path) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
         with open(dest, "wb") as out:

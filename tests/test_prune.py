@@ -1,0 +1,94 @@
+"""prune.py's selection and cost.py's restore and per-file figures, worked by hand."""
+
+import datetime
+
+import pytest
+
+from glacier_tasks import cost, prune
+
+D = datetime.date
+
+
+def objects():
+    when = datetime.datetime(2026, 1, 10, 3, 0, tzinfo=datetime.timezone.utc)
+    return {
+        "2026-backup/h_m_bag_001.tar": (1_000_000_000, "DEEP_ARCHIVE", when),
+        "2026-backup/manifests/h_m_bag_001.txt": (5_000, "STANDARD", when),
+        "2026-backup/h_m_bag_002.tar": (2_000_000_000, "DEEP_ARCHIVE", when),
+        "2026-backup/manifests/h_m_bag_002.txt": (5_000, "STANDARD", when),
+        "2026-backup/system/inventory.json": (900, "STANDARD", when),
+        "photos/not-ours.jpg": (10, "STANDARD", when),
+    }
+
+
+INVENTORY = {"atoms": {"/m/a": {"archive_key": "2026-backup/h_m_bag_002.tar"}},
+             "bags": {"2026-backup/h_m_bag_002.tar": {
+                 "manifest_key": "2026-backup/manifests/h_m_bag_002.txt"}}}
+
+
+def test_only_unreferenced_objects_under_year_backup_are_prunable():
+    found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
+                             D(2026, 1, 30))
+    assert [p.key for p in found] == ["2026-backup/h_m_bag_001.tar",
+                                      "2026-backup/manifests/h_m_bag_001.txt"]
+
+
+def test_unfinished_backup_plan_protects_its_keys():
+    plan = {"bags": [{"archive_key": "2026-backup/h_m_bag_001.tar",
+                      "manifest_key": "2026-backup/manifests/h_m_bag_001.txt"}]}
+    found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, plan),
+                             D(2026, 1, 30))
+    assert found == []
+
+
+def test_age_fee_and_free_date_at_20_days():
+    bag, manifest = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
+                                     D(2026, 1, 30))
+    assert bag.age_days == 20 and bag.free_from == D(2026, 7, 9)  # 10 Jan + 180 days
+    # 1 GB + 32 KB at $0.00099 = 0.000990032440; 8 KB at $0.023 = 0.000000188416;
+    # a month: 0.000990220856; the 160 days left: x 160/30 = 0.005281177899
+    assert bag.fee_now == pytest.approx(0.005281177899, rel=1e-9)
+    assert manifest.fee_now == 0.0  # Standard has no minimum
+
+
+def test_no_fee_after_180_days_and_split_by_age():
+    found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
+                             D(2026, 7, 9))
+    assert [p.fee_now for p in found] == [0.0, 0.0]
+    young = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
+                             D(2026, 1, 30))
+    delete, keep = prune.split_by_age(young, 180, force=False)
+    assert [p.key for p in keep] == ["2026-backup/h_m_bag_001.tar",
+                                     "2026-backup/manifests/h_m_bag_001.txt"]
+    assert delete == []
+    delete, keep = prune.split_by_age(young, 180, force=True)
+    assert len(delete) == 2 and keep == []
+
+
+def test_full_restore_cost_by_tier():
+    # 1,000 GB in 25 bags. Bulk: 1000 x 0.0025 = 2.50 retrieval, 25/1000 x 0.025 =
+    # 0.000625 requests, (1000 - 100 free) x 0.09 = 81.00 transfer
+    bulk = cost.restore_cost(1_000 * 10**9, 25, "Bulk")
+    assert bulk["total"] == pytest.approx(83.500625)
+    # Standard: 1000 x 0.02 = 20.00, 25/1000 x 0.10 = 0.0025, transfer 81.00
+    assert cost.restore_cost(1_000 * 10**9, 25, "Standard")["total"] == \
+        pytest.approx(101.0025)
+    assert cost.restore_cost(50 * 10**9, 2, "Bulk")["transfer"] == 0.0  # within 100 GB
+
+
+def test_one_object_per_file_is_the_specs_500_dollars():
+    # the spec's example: 10 million files, 10 TB: 10,000 x $0.05 per 1,000 PUTs
+    per_file = cost.one_object_per_file(10_000_000, 10 * 10**12, "DEEP_ARCHIVE")
+    assert per_file["upload_fee"] == pytest.approx(500.0)
+    # storage: (10e12 + 10e6 x 32768) / 1e9 x 0.00099 + 10e6 x 8192 / 1e9 x 0.023
+    #        = 10327.68 x 0.00099 + 81.92 x 0.023 = 10.2244032 + 1.88416 = 12.1085632
+    assert per_file["monthly"] == pytest.approx(12.1085632)
+
+
+def test_storage_bill_groups_by_class_with_overrides():
+    bill = cost.storage_bill(objects(), {"storage_deep_archive": 0.002})
+    size, count, monthly = bill["DEEP_ARCHIVE"]
+    assert (size, count) == (3_000_000_000, 2)
+    # (3e9 + 2 x 32768) / 1e9 x 0.002 + 2 x 8192 / 1e9 x 0.023
+    assert monthly == pytest.approx(3.000065536 * 0.002 + 0.000016384 * 0.023)
+    assert bill["STANDARD"][1] == 4
