@@ -81,7 +81,8 @@ def _uploaded_record(bag, marker) -> dict:
             "uploaded_at": receipt["uploaded_at"], "atoms": list(bag["atoms"]),
             "manifest_key": bag["manifest_key"], "etag": receipt["etag"],
             "crc64nvme": receipt.get("crc64nvme"), "content_key": packed["object_key"],
-            "files": bag["files"]}
+            "files": bag["files"],
+            "manifest_sha256": marker.get("manifest", {}).get("sha256")}
 
 
 def _pending_record(bag) -> dict:
@@ -98,7 +99,11 @@ def find_atom(inventory: dict, path: str) -> str | None:
     if path in inventory["atoms"]:
         return path
     holders = [k for k in inventory["atoms"] if path.startswith(k.rstrip("/") + "/")]
-    return max(holders, key=len) if holders else None
+    if holders:
+        return max(holders, key=len)
+    # a file lying directly in a molecule belongs to that molecule's '.' atom
+    loose = path.rpartition("/")[0] + "/."
+    return loose if loose in inventory["atoms"] else None
 
 
 def write_inventory(path: Path, inventory: dict) -> bool:

@@ -248,6 +248,23 @@ class Store:
         with self.errors(f"downloading {key}"):
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
+    def request_restore(self, key: str, days: int, tier: str) -> None:
+        """Ask S3 to thaw an archived object; 'already in progress' is progress."""
+        with self.errors(f"requesting the thaw of {key}"):
+            try:
+                self.client.restore_object(Bucket=self.bucket, Key=key, RestoreRequest={
+                    "Days": days, "GlacierJobParameters": {"Tier": tier}})
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") != "RestoreAlreadyInProgress":
+                    raise
+
+    def read_range(self, key: str, start: int, end: int):
+        """Yield the bytes start..end (inclusive) of an object, 1 MiB at a time."""
+        with self.errors(f"downloading {key}"):
+            body = self.client.get_object(Bucket=self.bucket, Key=key,
+                                          Range=f"bytes={start}-{end}")["Body"]
+            yield from iter(lambda: body.read(MIB), b"")
+
     def delete(self, key: str) -> None:
         with self.errors(f"deleting {key}"):
             self.client.delete_object(Bucket=self.bucket, Key=key)

@@ -8,6 +8,7 @@ Resume comes from each bag's marker on disk (see backup.py), not from doit's dat
 """
 
 import functools
+import os
 import signal
 import sys
 from pathlib import Path
@@ -17,7 +18,8 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.tools import config_changed
 from tqdm import tqdm
 
-from . import backup, bootstrap, cost, inventory, prune, report, scan, statefile, system
+from . import (backup, bootstrap, cost, find, inventory, prune, report, restore, scan,
+               statefile, system, verify)
 from .config import load_settings, read_molecules, today
 from .errors import GlacierError
 from .plan import AtomState, MoleculeState, plan_bags
@@ -263,6 +265,90 @@ def cost_action():
                                       len(held))))
 
 
+@user_errors
+def find_action(pattern, long, regex):
+    # doit hands every word after the task name to PATTERN, options included
+    words = [w for w in pattern if w not in ("--long", "--regex")]
+    long, regex = long or "--long" in pattern, regex or "--regex" in pattern
+    if not words:
+        return TaskFailed("say what to look for: doit find PATTERN [--long] [--regex]")
+    inv = inventory.load_inventory(SETTINGS.inventory_file, required_by="find")
+    found = 0
+    for m in find.search(SETTINGS, store_for(SETTINGS), inv, " ".join(words), regex):
+        extra = f"\t{m.size}\t{m.mtime}" if long else ""
+        print(f"{m.path}\t{m.bag}\t{m.archive_key}{extra}")
+        found += 1
+    if not found:
+        print(f"No file matches {' '.join(words)!r}", file=sys.stderr)
+
+
+@user_errors
+def restore_action(path, to, tier, days, yes, wait, wait_hours, overwrite, from_file,
+                   poll_seconds):
+    if not path:
+        return TaskFailed("say what to restore: doit restore --path /data/Photos [--yes]")
+    if tier not in restore.TIER_DELAY:
+        return TaskFailed(f"--tier {tier}: use Bulk, Standard or Expedited")
+    options = restore.RestoreOptions(path, Path(to).resolve(), tier, days, yes, wait,
+                                     wait_hours, overwrite, poll_seconds)
+    inv = inventory.load_inventory(SETTINGS.inventory_file,
+                                   required_by=None if from_file else "restore")
+    if from_file:
+        return _restore_from_file(inv, Path(from_file), options)
+    targets = restore.resolve_targets(inv, path)
+    bags = {t.archive_key: inv["bags"][t.archive_key] for t in targets}
+    if not yes:
+        print(f"Restoring {path} needs:")
+        print("\n".join(restore.thaw_plan_lines(bags, options, SETTINGS.prices)))
+        print("Nothing was requested. Add --yes to thaw and restore.")
+        return
+    store = store_for(SETTINGS)
+    for key, bag in bags.items():
+        restore.check_members([t for t in targets if t.archive_key == key],
+                              find.local_manifest(SETTINGS, store, key, bag), inv["atoms"])
+    if not restore.restore_from_bucket(SETTINGS, store, inv, targets, options, print):
+        return TaskFailed("the restore is not finished yet (bags still thawing)")
+
+
+def _restore_from_file(inv, tar, options):
+    if not tar.exists():
+        return TaskFailed(f"{tar}: no such file")
+    bag = inv["bags"].get(next((k for k in inv["bags"] if k.endswith("/" + tar.name)), ""))
+    restore.verify_file(tar, bag and bag.get("sha256"))
+    try:
+        targets = [t for t in restore.resolve_targets(inv, options.path)
+                   if t.archive_key.endswith("/" + tar.name)]
+        members = [t.member for t in targets]
+    except GlacierError:
+        members = [os.fsencode(options.path.strip("/"))]  # a path inside the bag itself
+    restore.extract(tar, options.dest, members, options.overwrite)
+    print(f"Restored {options.path} from {tar} into {options.dest}")
+
+
+@user_errors
+def verify_action(deep, yes, tier, days):
+    inv = inventory.load_inventory(SETTINGS.inventory_file, required_by="verify")
+    store = store_for(SETTINGS)
+    problems = verify.check_headers(store, inv)
+    waiting = 0
+    if deep and not yes:
+        total = sum(b["size"] for b in inv["bags"].values())
+        figures = cost.restore_cost(total, len(inv["bags"]), tier, SETTINGS.prices)
+        print(f"--deep thaws and downloads all {len(inv['bags'])} bags "
+              f"({report.human(total)}): slow ({restore.TIER_DELAY[tier]}) and paid "
+              f"(about ${figures['total']:.2f}); add --yes to do it")
+    elif deep:
+        deep_problems, waiting = verify.deep_check(store, inv, days, tier, print)
+        problems += deep_problems
+    for line in problems:
+        print(f"PROBLEM {line}")
+    if problems:
+        return TaskFailed(f"{len(problems)} problems found (see above)")
+    if waiting:
+        return TaskFailed(f"{waiting} bags still thawing; run again later")
+    print(f"Verified {len(inv['bags'])} bags and their manifests: all as recorded")
+
+
 # ---- task generators ----
 
 def task__lock():
@@ -378,3 +464,51 @@ def task_cost():
     """monthly bill, prunable bytes, full-restore cost, and bags against one object
     per file"""
     return {"actions": [(cost_action, [])], "uptodate": [False]}
+
+
+def task_find():
+    """search the manifests: doit find PATTERN [--long] [--regex]"""
+    return {"actions": [(find_action, [])], "pos_arg": "pattern", "uptodate": [False],
+            "params": [
+                {"name": "long", "long": "long", "type": bool, "default": False,
+                 "help": "also print size and modification time"},
+                {"name": "regex", "long": "regex", "type": bool, "default": False,
+                 "help": "PATTERN is a regular expression"}]}
+
+
+def task_restore():
+    """restore a path (atom, folder or file): prints the cost; --yes thaws and restores"""
+    return {"actions": [(restore_action, [])], "uptodate": [False], "params": [
+        {"name": "path", "long": "path", "type": str, "default": "",
+         "help": "what to restore, as its original full path"},
+        {"name": "to", "long": "to", "type": str, "default": "restore",
+         "help": "folder to restore into (default ./restore)"},
+        {"name": "tier", "long": "tier", "type": str, "default": "Bulk",
+         "help": "thaw tier: Bulk (~48 h, cheapest) or Standard (~12 h)"},
+        {"name": "days", "long": "days", "type": int, "default": 7,
+         "help": "days the thawed copy stays readable"},
+        {"name": "yes", "long": "yes", "type": bool, "default": False,
+         "help": "really thaw (paid) and restore"},
+        {"name": "wait", "long": "wait", "type": bool, "default": False,
+         "help": "poll until every bag is thawed"},
+        {"name": "wait_hours", "long": "wait-hours", "type": float, "default": 72,
+         "help": "give up waiting after this many hours"},
+        {"name": "poll_seconds", "long": "poll-seconds", "type": float, "default": 60,
+         "help": "first wait between status checks (doubles up to 30 min)"},
+        {"name": "overwrite", "long": "overwrite", "type": bool, "default": False,
+         "help": "replace files that already exist in the destination"},
+        {"name": "from_file", "long": "from-file", "type": str, "default": "",
+         "help": "restore from a bag already downloaded by hand"}]}
+
+
+def task_verify():
+    """check every bag and manifest is in the bucket as recorded (--deep: re-hash)"""
+    return {"actions": [(verify_action, [])], "uptodate": [False], "params": [
+        {"name": "deep", "long": "deep", "type": bool, "default": False,
+         "help": "also thaw, download and re-hash every bag (slow, paid)"},
+        {"name": "yes", "long": "yes", "type": bool, "default": False,
+         "help": "with --deep: really thaw and download"},
+        {"name": "tier", "long": "tier", "type": str, "default": "Bulk",
+         "help": "thaw tier for --deep"},
+        {"name": "days", "long": "days", "type": int, "default": 1,
+         "help": "days a thawed copy stays readable"}]}

@@ -1,0 +1,132 @@
+"""Find, restore and verify, as a user runs them, against the S3 server (whose thaws
+complete at once; a proxy makes them slow for the polling path)."""
+
+import shutil
+
+import pytest
+
+from .helpers import Project, make_sample_tree, tree_snapshot
+from .thaw_proxy import ThawProxy
+
+
+@pytest.fixture
+def project(tmp_path, s3_server, bucket):
+    data = tmp_path / "data"
+    data.mkdir()
+    make_sample_tree(data)
+    p = Project(tmp_path, s3_server, bucket)
+    p.write_list(data)
+    p.data = data
+    assert p.run("backup").returncode == 0
+    return p
+
+
+def lines(result):
+    return [line for line in result.stdout.splitlines() if line]
+
+
+def test_find_by_substring_glob_and_regex_fetching_missing_manifests(project):
+    shutil.rmtree(project.root / "manifests")  # fetched again from S3 Standard
+    found = project.run("find", "notes.txt")
+    assert found.returncode == 0, found.stderr
+    books = project.inventory["atoms"][f"{project.data}/Books"]["archive_key"]
+    assert lines(found) == [f"{project.data}/Books/sub/notes.txt\t"
+                            f"{books.rpartition('/')[2][:-4]}\t{books}"]
+    glob = project.run("find", "*.raw", "--long")
+    assert [line.split("\t")[0] for line in lines(glob)] == \
+        [f"{project.data}/Photos/日本/写真.raw"]
+    assert lines(glob)[0].split("\t")[3] == "700000"
+    regex = project.run("find", "--regex", r"Z.rich\.jpg$")
+    assert len(lines(regex)) == 1 and "été à Zürich.jpg" in regex.stdout
+
+
+def test_restore_without_yes_only_prints_the_cost(project):
+    before = len(project.server.requests())
+    result = project.run("restore", "--path", f"{project.data}/Photos")
+    assert result.returncode == 0, result.stderr
+    assert "estimated cost $" in result.stdout and "about 48 hours" in result.stdout
+    assert "Nothing was requested" in result.stdout
+    assert len(project.server.requests()) == before  # not one request sent
+
+
+@pytest.mark.parametrize("what", ["Photos", "Photos/日本", "Books/sub/notes.txt",
+                                  "loose file.txt"])
+def test_restore_atom_folder_or_file_byte_for_byte(project, tmp_path, what):
+    dest = tmp_path / "out"
+    result = project.run("restore", "--path", f"{project.data}/{what}", "--yes",
+                         "--to", str(dest))
+    assert result.returncode == 0, result.stdout + result.stderr
+    source = project.data / what
+    if source.is_dir():
+        assert tree_snapshot(dest / what) == tree_snapshot(source)
+    else:
+        assert (dest / what).read_bytes() == source.read_bytes()
+    restored = {p.relative_to(dest).parts[0] for p in dest.iterdir()}
+    assert restored == {what.split("/")[0]}  # only what was asked for
+
+
+def test_restore_never_overwrites_unless_asked(project, tmp_path):
+    dest = tmp_path / "out"
+    (dest / "Books" / "sub").mkdir(parents=True)
+    mine = dest / "Books" / "sub" / "notes.txt"
+    mine.write_text("my newer notes\n")
+    args = ("restore", "--path", f"{project.data}/Books", "--yes", "--to", str(dest))
+    refused = project.run(*args)
+    assert refused.returncode == 1
+    assert "--overwrite" in refused.stderr and "Traceback" not in refused.stderr
+    assert mine.read_text() == "my newer notes\n"
+    assert project.run(*args, "--overwrite").returncode == 0
+    assert mine.read_text() == "hello\n"
+
+
+def test_restore_from_a_bag_downloaded_by_hand(project, tmp_path):
+    key = project.inventory["atoms"][f"{project.data}/Books"]["archive_key"]
+    tar = project.thaw_and_download(key, tmp_path / "by-hand" / key.rpartition("/")[2])
+    dest = tmp_path / "out"
+    result = project.run("restore", "--from-file", str(tar), "--path",
+                         f"{project.data}/Books/sub", "--to", str(dest))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (dest / "Books" / "sub" / "notes.txt").read_text() == "hello\n"
+    assert not (dest / "Books" / "a.bin").exists()
+
+
+def test_restore_polls_a_slow_thaw_until_done(project, tmp_path):
+    proxy = ThawProxy(project.server.port, slow_checks=3)
+    try:
+        project.config.write_text(project.config.read_text().replace(
+            project.server.endpoint, proxy.endpoint))
+        dest = tmp_path / "out"
+        args = ("restore", "--path", f"{project.data}/VMs", "--yes", "--to", str(dest))
+        first = project.run(*args)
+        assert first.returncode == 1
+        assert "still thawing" in first.stdout and "run the same command again" in \
+            first.stdout
+        waited = project.run(*args, "--wait", "--poll-seconds", "0.05")
+        assert waited.returncode == 0, waited.stdout + waited.stderr
+        assert waited.stdout.count("still thawing") >= 1
+        assert sum(proxy.checks.values()) > 3
+    finally:
+        proxy.stop()
+    assert tree_snapshot(dest / "VMs") == tree_snapshot(project.data / "VMs")
+
+
+def test_verify_passes_then_names_a_deleted_or_replaced_bag(project):
+    ok = project.run("verify")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    keys = sorted(project.inventory["bags"])
+    replaced, deleted = keys[0], keys[1]
+    project.s3.put_object(Bucket=project.bucket, Key=replaced, Body=b"other bytes",
+                          StorageClass="DEEP_ARCHIVE")
+    project.s3.delete_object(Bucket=project.bucket, Key=deleted)
+    bad = project.run("verify")
+    assert bad.returncode == 1
+    assert f"PROBLEM {deleted}: missing" in bad.stdout
+    assert f"PROBLEM {replaced}: " in bad.stdout
+
+
+def test_verify_deep_rehashes_every_bag(project):
+    asked = project.run("verify", "--deep")
+    assert asked.returncode == 0 and "add --yes" in asked.stdout
+    deep = project.run("verify", "--deep", "--yes")
+    assert deep.returncode == 0, deep.stdout + deep.stderr
+    assert deep.stdout.count("re-hashed, sha256 matches") == len(project.inventory["bags"])
