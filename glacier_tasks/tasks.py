@@ -7,6 +7,7 @@
 Resume comes from each bag's marker on disk (see backup.py), not from doit's database.
 """
 
+import atexit
 import functools
 import os
 import signal
@@ -18,8 +19,8 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.tools import config_changed
 from tqdm import tqdm
 
-from . import (backup, bootstrap, cost, find, inventory, prune, report, restore, scan,
-               statefile, system, verify)
+from . import (backup, bootstrap, cost, find, inventory, prune, remote, report, restore,
+               scan, statefile, system, verify)
 from .config import load_settings, read_molecules, today
 from .errors import GlacierError
 from .plan import AtomState, MoleculeState, plan_bags
@@ -73,8 +74,7 @@ def _find_atoms():
     atoms, missing = [], {}
     for molecule in MOLECULES:
         if molecule.remote:
-            missing[molecule.spelling] = "remote molecules (sshfs) are not supported yet"
-            continue
+            continue  # its atoms are listed once it is mounted (task _mount)
         try:
             names = scan.list_atoms(molecule.path)
         except (FileNotFoundError, NotADirectoryError):
@@ -89,6 +89,9 @@ def _find_atoms():
 
 
 ATOMS, MISSING = _find_atoms()
+REMOTE = [m for m in MOLECULES if m.remote]
+REMOTE_FILE = STATE_DIR / "remote.json"
+REMOTE_SPELLINGS = {m.spelling for m in REMOTE}
 
 
 # ---- actions: (function, args) tuples so they pickle for `doit -n N -P process` ----
@@ -113,23 +116,62 @@ def scan_action(molecule_path, atom, key, hash_file, total):
     _scan_bar.update(1)
 
 
+def mount_action():
+    """Mount every remote molecule and list its atoms, into STATE/remote.json."""
+    found = {}
+    for molecule in REMOTE:
+        reason = remote.mount(SETTINGS, molecule)
+        if reason is None:
+            atexit.register(remote.unmount, SETTINGS, molecule)  # teardown's safety net
+            try:
+                found[molecule.spelling] = {"atoms": scan.list_atoms(molecule.path)}
+                continue
+            except OSError as err:
+                reason = f"cannot list {molecule.spelling}: {err.strerror}"
+        print(f"REMOTE {molecule.spelling}: {reason}", flush=True)
+        found[molecule.spelling] = {"missing": reason}
+    statefile.write_json(REMOTE_FILE, found)
+
+
+def unmount_action():
+    for molecule in REMOTE:
+        remote.unmount(SETTINGS, molecule)
+
+
+def _remote_atoms():
+    """(molecule, atom name, key) of the mounted remote molecules, and their failures."""
+    found = statefile.read_json(REMOTE_FILE, default={}, what="remote atom list") \
+        if REMOTE else {}
+    atoms, missing = [], {}
+    for molecule in REMOTE:
+        entry = found.get(molecule.spelling, {"missing": "not mounted"})
+        if "missing" in entry:
+            missing[molecule.spelling] = entry["missing"]
+            continue
+        atoms += [(molecule, name, scan.atom_key(molecule.spelling, name))
+                  for name in entry["atoms"]]
+    return atoms, missing
+
+
 @user_errors
 def plan_action():
     if LIST_MISSING:
         return TaskFailed(LIST_MISSING)
+    remote_atoms, remote_missing = _remote_atoms()
+    missing = {**MISSING, **remote_missing}
     atoms = []
-    for molecule, _, key in ATOMS:
+    for molecule, _, key in ATOMS + remote_atoms:
         record = scan.read_atom_hash(scan.hash_file_for(STATE_DIR, key))
         if record is None:
             return TaskFailed(f"{key}: no scan result; run 'doit backup' again")
         atoms.append(AtomState(key, molecule.spelling, record["hash"], record["size"],
                                record["files"]))
-    molecules = [MoleculeState(m.spelling, m.slug, m.spelling not in MISSING)
+    molecules = [MoleculeState(m.spelling, m.slug, m.spelling not in missing)
                  for m in MOLECULES]
     previous = inventory.load_inventory(SETTINGS.inventory_file)
     plan = plan_bags(atoms, molecules, previous, SETTINGS.target_bytes, YEAR, SETTINGS.host)
     plan["molecule_paths"] = {m.spelling: str(m.path) for m in MOLECULES}
-    plan["missing_reasons"] = {m: MISSING.get(m, "folder is empty (drive not mounted?)")
+    plan["missing_reasons"] = {m: missing.get(m, "folder is empty (drive not mounted?)")
                                for m in plan["missing_molecules"]}
     statefile.write_json(PLAN_FILE, plan)
 
@@ -363,9 +405,24 @@ def task__scan():
                                           len(ATOMS)])]}
 
 
+def task__mount():
+    return {"actions": [(mount_action, [])], "teardown": [(unmount_action, [])],
+            "task_dep": ["_lock"], "uptodate": [False]}
+
+
+@create_after(executed="_mount")
+def task__scan_remote():
+    atoms, _ = _remote_atoms()
+    for molecule, name, key in atoms:
+        hash_file = scan.hash_file_for(STATE_DIR, key)
+        yield {"name": key, "uptodate": [False],
+               "actions": [(scan_action, [str(molecule.path), name, key, str(hash_file),
+                                          len(atoms)])]}
+
+
 def task_scan():
     """hash the metadata of every atom (no file contents are read)"""
-    return {"actions": None, "task_dep": ["_scan"]}
+    return {"actions": None, "task_dep": ["_scan", "_mount", "_scan_remote"]}
 
 
 def task_plan():
@@ -376,9 +433,10 @@ def task_plan():
         deps.append(str(SETTINGS.inventory_file))
     inputs = {"year": YEAR, "host": SETTINGS.host, "target": SETTINGS.target_bytes,
               "missing": sorted(MISSING), "plan_format": 1}
+    # remote atoms are known only once mounted: with any, the plan is always redone
     return {"actions": [(plan_action, [])], "task_dep": ["_lock", "scan"],
             "file_dep": deps, "targets": [str(PLAN_FILE)],
-            "uptodate": [config_changed(inputs)]}
+            "uptodate": [config_changed(inputs)] + ([False] if REMOTE else [])}
 
 
 @create_after(executed="plan")
@@ -394,7 +452,8 @@ def task_bag():
         done = backup.bag_is_done(str(STATE_DIR), bag["name"], bag["content_key"])
         yield {"name": bag["name"], "doc": report.describe_bag(bag, done),
                "actions": [(backup.run_bag, [CONFIG_FILE, bag["name"]])],
-               "task_dep": ["_bucket"],
+               "task_dep": ["_bucket"] + (["_mount"] if bag["molecule"] in REMOTE_SPELLINGS
+                                          else []),
                "uptodate": [(backup.bag_is_done, [str(STATE_DIR), bag["name"],
                                                   bag["content_key"]])]}
 
