@@ -14,12 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError,
-                                 NoCredentialsError, NoRegionError)
+from functools import lru_cache
 
 from .errors import StoreError
+
+
+def _import_boto():
+    """boto3 takes ~0.2 s to import: only commands that talk to S3 pay for it."""
+    import boto3
+    from botocore import exceptions
+    return boto3, exceptions
 
 MIB = 1 << 20
 MIN_PART = 16 * MIB  # S3's own floor is 5 MiB; below 16 MiB a bag goes in one PUT
@@ -94,6 +98,8 @@ class Store:
     def __init__(self, bucket: str, endpoint_url: str | None = None,
                  region: str | None = None):
         self.bucket = bucket
+        boto3, self._bx = _import_boto()
+        from botocore.config import Config
         config = Config(retries={"mode": "adaptive", "max_attempts": 8},
                         connect_timeout=10, read_timeout=120,
                         max_pool_connections=UPLOAD_THREADS + 2)
@@ -106,20 +112,21 @@ class Store:
     @contextmanager
     def errors(self, doing: str):
         """Turn botocore's exceptions into one-line StoreErrors naming the bucket."""
+        bx = self._bx
         try:
             yield
-        except ClientError as err:
+        except bx.ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             raise StoreError(self._explain(code, status, doing, err)) from None
-        except NoCredentialsError:
+        except bx.NoCredentialsError:
             raise StoreError("no AWS credentials found: run 'aws configure' or set "
                              "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
-        except NoRegionError:
+        except bx.NoRegionError:
             raise StoreError("no AWS region set: add region to glacier.toml") from None
-        except EndpointConnectionError:
+        except bx.EndpointConnectionError:
             raise StoreError(f"cannot reach S3 at {self.endpoint} while {doing}") from None
-        except BotoCoreError as err:
+        except bx.BotoCoreError as err:
             raise StoreError(f"S3 failed while {doing}: {err}") from None
 
     def _explain(self, code, status, doing, err) -> str:
@@ -143,7 +150,7 @@ class Store:
             try:
                 return self.client.head_object(Bucket=self.bucket, Key=key,
                                                ChecksumMode="ENABLED")
-            except ClientError as err:
+            except self._bx.ClientError as err:
                 if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                     return None
                 raise
@@ -194,7 +201,7 @@ class Store:
                 pages = self.client.get_paginator("list_parts").paginate(
                     Bucket=self.bucket, Key=key, UploadId=keep)
                 done = {p["PartNumber"]: p for page in pages for p in page.get("Parts", [])}
-            except ClientError:
+            except self._bx.ClientError:
                 keep = None
         self.abort_uploads(key, keep=keep)
         return keep, done
@@ -254,7 +261,7 @@ class Store:
             try:
                 self.client.restore_object(Bucket=self.bucket, Key=key, RestoreRequest={
                     "Days": days, "GlacierJobParameters": {"Tier": tier}})
-            except ClientError as err:
+            except self._bx.ClientError as err:
                 if err.response.get("Error", {}).get("Code") != "RestoreAlreadyInProgress":
                     raise
 
@@ -299,5 +306,11 @@ def _part_entry(answer: dict) -> dict:
 
 
 def store_for(settings) -> Store:
-    return Store(settings.s3_bucket, settings.endpoint_url or
-                 os.environ.get("AWS_ENDPOINT_URL_S3"), settings.region)
+    """One Store (one client, one connection pool) per bucket and process."""
+    return _store(settings.s3_bucket, settings.endpoint_url or
+                  os.environ.get("AWS_ENDPOINT_URL_S3"), settings.region)
+
+
+@lru_cache(maxsize=None)
+def _store(bucket, endpoint_url, region) -> Store:
+    return Store(bucket, endpoint_url, region)

@@ -10,6 +10,7 @@ import io
 import tarfile
 from pathlib import Path
 
+from . import statefile
 from .config import PROJECT_DIR
 
 SOURCE_ARCHIVE = "glacier-tasks-src.tar.gz"
@@ -49,14 +50,22 @@ def system_files(settings, inventory_path: Path) -> dict:
 
 
 def upload_system(settings, store, year: int, inventory_path: Path) -> list:
-    """Upload what differs from the bucket's copy (compared by sha256 metadata)."""
+    """Upload what differs from the bucket's copy (compared by sha256 metadata).
+
+    STATE/system.json remembers what is already there, so a run that changed nothing
+    sends no request at all; `doit verify` checks the bucket's copies."""
+    record_file = settings.state_dir / "system.json"
+    record = statefile.read_json(record_file, default={}, what="system record")
     sent = []
     for name, data in system_files(settings, inventory_path).items():
         key = system_prefix(year) + name
         sha = hashlib.sha256(data).hexdigest()
-        head = store.head(key)
-        if head and head.get("Metadata", {}).get("sha256") == sha:
+        if record.get(key) == sha:
             continue
-        store.put_bytes(key, data, "STANDARD", {"sha256": sha})
-        sent.append(key)
+        head = store.head(key)
+        if not (head and head.get("Metadata", {}).get("sha256") == sha):
+            store.put_bytes(key, data, "STANDARD", {"sha256": sha})
+            sent.append(key)
+        record[key] = sha
+        statefile.write_json(record_file, record)
     return sent

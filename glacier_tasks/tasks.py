@@ -221,7 +221,11 @@ def system_action():
     sent = system.upload_system(SETTINGS, store, YEAR, SETTINGS.inventory_file)
     if sent:
         print(f"System folder {system.system_prefix(YEAR)}: uploaded {len(sent)} files")
-    resumable = {m.get("upload", {}).get("upload_id") for m in _markers(_read_plan()).values()}
+    # every multipart upload is recorded in its bag's marker as soon as it exists
+    if not any('"upload"' in m.read_text() for m in (STATE_DIR / "bags").glob("*.json")):
+        return
+    resumable = {m.get("upload", {}).get("upload_id")
+                 for m in _markers(_read_plan()).values()}
     with store.errors("cleaning up unfinished uploads"):
         aborted = store.abort_open_uploads(f"{YEAR}-backup/", keep=resumable - {None})
     for key in aborted:
@@ -469,7 +473,7 @@ def task_inventory():
 
 def task_system():
     """upload inventory, config, list and the tool's source to YYYY-backup/system/"""
-    return {"actions": [(system_action, [])], "task_dep": ["_bucket", "inventory"],
+    return {"actions": [(system_action, [])], "task_dep": ["inventory"],
             "uptodate": [False]}
 
 
