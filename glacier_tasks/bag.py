@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -91,8 +92,11 @@ def _list_members(bag, molecule_path, members_file, manifest_path) -> dict:
         for key in bag["atoms"]:
             digest = hashlib.sha256()
             for rel, st in scan.walk_atom(molecule_path, scan.atom_name(bag["molecule"], key)):
-                names.write(rel + b"\0")
                 digest.update(scan.entry_record(molecule_path, rel, st))
+                if stat.S_ISSOCK(st.st_mode):  # no archive format can hold a socket
+                    lines.write(manifest.manifest_line(rel, st, note="skipped: socket"))
+                    continue
+                names.write(rel + b"\0")
                 lines.write(manifest.manifest_line(rel, st))
             hashes[key] = digest.hexdigest()
     os.replace(tmp_manifest, manifest_path)

@@ -51,6 +51,7 @@ def search(settings, store, inventory: dict, pattern: str, regex: bool = False):
                 full = prefix + path
                 if matches(full):
                     size, _, mtime = rest.partition("\t")
+                    mtime = mtime.replace("\t", " ")  # keeps a 'skipped: socket' note
                     yield Match(full, name, key, int(size or 0), mtime)
 
 

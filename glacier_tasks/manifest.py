@@ -1,5 +1,7 @@
 """Manifest lines: `path<TAB>size<TAB>mtime`, one entry per line, names escaped.
 
+An entry the bag could not hold (a socket) has a fourth field saying so: `skipped: socket`.
+
 A name may hold any byte but NUL and '/'; backslash, TAB, newline, CR and bytes that
 are not UTF-8 are escaped (\\\\, \\t, \\n, \\r, \\xNN) so that one line is always one entry.
 Folders end with '/'.
@@ -44,16 +46,17 @@ def unescape_name(text: str) -> bytes:
     return bytes(out)
 
 
-def manifest_line(rel: bytes, st) -> str:
+def manifest_line(rel: bytes, st, note: str = "") -> str:
     name = escape_name(rel)
     if stat.S_ISDIR(st.st_mode):
         name += "/"
     size = st.st_size if stat.S_ISREG(st.st_mode) else 0
     when = datetime.datetime.fromtimestamp(st.st_mtime_ns // 1_000_000_000,
                                            datetime.timezone.utc)
-    return f"{name}\t{size}\t{when.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+    note = f"\t{note}" if note else ""
+    return f"{name}\t{size}\t{when.strftime('%Y-%m-%dT%H:%M:%SZ')}{note}\n"
 
 
 def parse_line(line: str) -> tuple[bytes, int, str]:
-    name, size, when = line.rstrip("\n").rsplit("\t", 2)
+    name, size, when = line.rstrip("\n").split("\t")[:3]
     return unescape_name(name), int(size), when
