@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench drills clean
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,12 @@ test: install
 
 demo: install
 	$(BIN)/python demo/demo.py
+
+# the reliability drills at soak length: more kills, more fault seeds (docs/reliability.md)
+drills: install
+	GLACIER_DRILL_KILLS=20 GLACIER_DRILL_SEEDS=1,2,3,4,5 $(BIN)/python -m pytest -q -s \
+		tests/e2e/test_drill_kill.py tests/e2e/test_drill_network.py \
+		tests/e2e/test_hostile_trees.py
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -30,6 +30,7 @@ MIN_PART = 16 * MIB  # S3's own floor is 5 MiB; below 16 MiB a bag goes in one P
 MAX_PART = 5 << 30   # S3's ceiling
 TARGET_PARTS = 64    # a 40 GB bag: 64 parts of 640 MiB, ~66 requests in all
 UPLOAD_THREADS = 4
+MAX_ATTEMPTS = 8     # per request, with adaptive backoff: then the bag fails, cleanly
 
 
 def part_size_for(size: int) -> int:
@@ -100,8 +101,11 @@ class Store:
         self.bucket = bucket
         boto3, self._bx = _import_boto()
         from botocore.config import Config
-        config = Config(retries={"mode": "adaptive", "max_attempts": 8},
-                        connect_timeout=10, read_timeout=120,
+        # a stalled connection fails after `timeout` seconds and is retried, boundedly
+        timeout = float(os.environ.get("GLACIER_S3_TIMEOUT", "120"))
+        attempts = int(os.environ.get("GLACIER_S3_ATTEMPTS", MAX_ATTEMPTS))
+        config = Config(retries={"mode": "adaptive", "max_attempts": attempts},
+                        connect_timeout=min(10.0, timeout), read_timeout=timeout,
                         max_pool_connections=UPLOAD_THREADS + 2)
         session = boto3.session.Session()
         self.client = session.client("s3", endpoint_url=endpoint_url, config=config,

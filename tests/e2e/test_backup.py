@@ -186,3 +186,15 @@ def test_second_run_at_once_is_refused(project):
     assert "another glacier run holds" in result.stderr and "pid 4242" in result.stderr
     assert project.objects() == {}
     assert project.run("backup").returncode == 0  # once the first is gone
+
+
+def test_prune_delete_during_a_backup_is_refused(project):
+    assert project.run("backup").returncode == 0
+    with open(project.state / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a backup is running
+        lock.write("pid 4242 since 2026-01-01 00:00:00")
+        lock.flush()
+        result = project.run("prune", "--delete", "--force")
+    assert result.returncode == 1
+    assert "another glacier run holds" in result.stderr
+    assert "Deleted" not in result.stdout
