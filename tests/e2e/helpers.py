@@ -67,7 +67,8 @@ class Project:
         """Request lines of the server log that stored or began a bag object."""
         prefix = f"/{self.bucket}/"
         return [line for line in self.server.requests()
-                if line.startswith(("PUT " + prefix, "POST " + prefix)) and ".tar" in line
+                if line.startswith(("PUT " + prefix, "POST " + prefix))
+                and line.split(" ")[1].split("?")[0].endswith(".tar")
                 and "partNumber" not in line]
 
     def thaw_and_download(self, key: str, dest: Path) -> Path:
