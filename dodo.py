@@ -1,3 +1,3 @@
 """glacier-tasks: `doit` (dry run), `doit backup`, `doit list --status`. See README.md."""
 
-from glacier_tasks.tasks import *  # noqa: F401,F403  (task generators and DOIT_CONFIG)
+from glacier_tasks.entry import *  # noqa: F401,F403  (task generators and DOIT_CONFIG)

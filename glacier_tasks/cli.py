@@ -9,11 +9,11 @@ from doit.exceptions import InvalidDodoFile
 
 def main(argv=None) -> int:
     try:
-        from . import tasks
+        from . import entry
     except InvalidDodoFile as err:
         sys.stderr.write(f"ERROR: {err}\n")
         return 3
-    return DoitMain(ModuleTaskLoader(tasks)).run(sys.argv[1:] if argv is None else argv)
+    return DoitMain(ModuleTaskLoader(entry)).run(sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

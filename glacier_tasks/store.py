@@ -107,7 +107,7 @@ class Store:
         config = Config(retries={"mode": "adaptive", "max_attempts": attempts},
                         connect_timeout=min(10.0, timeout), read_timeout=timeout,
                         max_pool_connections=UPLOAD_THREADS + 2)
-        session = boto3.session.Session()
+        session = self.session = boto3.session.Session()
         self.client = session.client("s3", endpoint_url=endpoint_url, config=config,
                                      region_name=region or session.region_name
                                      or "us-east-1")

@@ -19,13 +19,15 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.tools import config_changed
 from tqdm import tqdm
 
-from . import (backup, bootstrap, cost, find, inventory, prune, remote, report, restore,
-               scan, statefile, system, verify)
+from . import bag
+from . import (backup, bootstrap, cost, find, hardening, inventory, prune, remote, report,
+               restore, scan, statefile, system, verify)
 from .config import load_settings, read_molecules, today
 from .errors import GlacierError
 from .plan import AtomState, MoleculeState, plan_bags
 from .reporter import GlacierReporter
 from .store import store_for
+from .tasks_init import task_init  # noqa: F401  (listed with the others)
 
 try:
     SETTINGS = load_settings()
@@ -395,6 +397,29 @@ def verify_action(deep, yes, tier, days):
     print(f"Verified {len(inv['bags'])} bags and their manifests: all as recorded")
 
 
+@user_errors
+def setup_bucket_action():
+    for line in hardening.setup_bucket(store_for(SETTINGS), SETTINGS.region):
+        print(line[0].upper() + line[1:])
+
+
+@user_errors
+def check_action():
+    plan = statefile.read_json(PLAN_FILE, default=None, what="plan") or {"bags": []}
+    largest = max([bag.staging_need(b["size"], b["files"]) for b in plan["bags"]
+                   if b["action"] == "upload"] + [0])
+    findings = hardening.check(SETTINGS, store_for(SETTINGS), largest)
+    for ok, line in findings:
+        print(f"{'ok     ' if ok else 'PROBLEM'} {line}")
+    problems = sum(1 for ok, _ in findings if not ok)
+    if problems:
+        return TaskFailed(f"{problems} problems found (see above)")
+
+
+def policy_action():
+    print(hardening.least_privilege_policy(SETTINGS.s3_bucket))
+
+
 # ---- task generators ----
 
 def task__lock():
@@ -575,3 +600,18 @@ def task_verify():
          "help": "thaw tier for --deep"},
         {"name": "days", "long": "days", "type": int, "default": 1,
          "help": "days a thawed copy stays readable"}]}
+
+
+def task_setup_bucket():
+    """create and harden the bucket: public access block, encryption, abort rule"""
+    return {"actions": [(setup_bucket_action, [])], "uptodate": [False]}
+
+
+def task_check():
+    """check credentials, bucket, its hardening and the staging room; one line each"""
+    return {"actions": [(check_action, [])], "uptodate": [False]}
+
+
+def task_policy():
+    """print the least-privilege IAM policy JSON for the configured bucket"""
+    return {"actions": [(policy_action, [])], "uptodate": [False]}
