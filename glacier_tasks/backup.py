@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import bag as bagmod
+from . import crypto
 from . import plan as planmod
 from . import statefile
 from .config import load_settings
@@ -133,6 +134,9 @@ def _pack_and_upload(settings, plan, bag, marker, store, save):
         save()
 
     metadata = {"sha256": packed["sha256"], "content-key": packed["object_key"]}
+    if packed.get("encryption"):  # so that a bag adopted later is known to be encrypted
+        metadata["encryption"] = "age"
+        metadata["recipients"] = ",".join(packed["encryption"]["recipients"])
     with _bar(packed["size"], f"upload {bag['name']}") as bar:
         sent = store.upload_file(staged, key, settings.storage_class, metadata,
                                  packed["crc64nvme"], marker.get("upload", {}), remember,
@@ -142,17 +146,27 @@ def _pack_and_upload(settings, plan, bag, marker, store, save):
     save()
 
 
+def encryption_of(settings) -> dict | None:
+    """What the inventory records for a bag packed now: method and recipients."""
+    if settings.encryption != "age":
+        return None
+    return {"method": "age", "recipients": list(settings.age_recipients)}
+
+
 def _pack(settings, plan, bag, staged) -> dict:
     molecule_path = Path(plan["molecule_paths"][bag["molecule"]])
+    encryption = encryption_of(settings)
+    encrypt = crypto.encrypt_command(settings.age_recipients) if encryption else None
     with _bar(bag["size"], f"pack {bag['name']}") as bar:
         packed = bagmod.pack_bag(bag, molecule_path, settings.staging_dir,
-                                 settings.manifest_dir, bar.update)
+                                 settings.manifest_dir, bar.update, encrypt)
     for atom in packed.dirty:
         print(f"WARNING {atom} changed while it was packed; the next backup packs it "
               "again", flush=True)
     return {"size": packed.size, "sha256": packed.sha256, "crc64nvme": packed.crc64nvme,
             "atom_hashes": packed.atom_hashes, "dirty": packed.dirty,
-            "object_key": planmod.content_key(bag["archive_key"], packed.atom_hashes)}
+            "object_key": planmod.content_key(bag["archive_key"], packed.atom_hashes),
+            "encryption": encryption}
 
 
 def _adopt(settings, plan, bag, head) -> dict:
@@ -161,9 +175,12 @@ def _adopt(settings, plan, bag, head) -> dict:
     manifest_path = settings.manifest_dir / f"{bag['name']}.txt"
     settings.manifest_dir.mkdir(parents=True, exist_ok=True)
     hashes = bagmod.write_manifest(bag, molecule_path, manifest_path)
+    method = head["Metadata"].get("encryption")
+    recipients = [r for r in head["Metadata"].get("recipients", "").split(",") if r]
     return {"size": head["ContentLength"], "sha256": head["Metadata"].get("sha256"),
             "crc64nvme": head.get("ChecksumCRC64NVME"), "atom_hashes": hashes,
-            "dirty": [], "object_key": bag["content_key"]}
+            "dirty": [], "object_key": bag["content_key"],
+            "encryption": {"method": method, "recipients": recipients} if method else None}
 
 
 def _verify(settings, store, key, packed, sent) -> dict:
@@ -201,11 +218,15 @@ def _upload_manifest(settings, plan, bag, store) -> dict:
         molecule_path = Path(plan["molecule_paths"][bag["molecule"]])
         bagmod.write_manifest(bag, molecule_path, path)
     data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
+    sha = hashlib.sha256(data).hexdigest()  # of the plain text, which stays local
     key = bag["manifest_key"]
     head = store.head(key)
     if not (head and head.get("Metadata", {}).get("sha256") == sha):
-        store.put_bytes(key, data, "STANDARD", {"sha256": sha})
+        metadata = {"sha256": sha}
+        if settings.encryption == "age":
+            data = crypto.encrypt_bytes(data, settings.age_recipients)
+            metadata["encryption"] = "age"
+        store.put_bytes(key, data, "STANDARD", metadata)
     return {"key": key, "size": len(data), "sha256": sha}
 
 

@@ -53,8 +53,11 @@ def check_room(staging_dir: Path, bag_name: str, size: int, files: int) -> None:
 
 
 def pack_bag(bag: dict, molecule_path: Path, staging_dir: Path, manifest_dir: Path,
-             progress=None) -> Packed:
-    """Write STAGING/NAME.tar and MANIFESTS/NAME.txt; temp names until complete."""
+             progress=None, encrypt: list | None = None) -> Packed:
+    """Write STAGING/NAME.tar and MANIFESTS/NAME.txt; temp names until complete.
+
+    With `encrypt` (an age command), the tar stream is encrypted on its way to disk:
+    the staged file, its size and checksums are those of the ciphertext."""
     check_room(staging_dir, bag["name"], bag["size"], bag["files"])
     manifest_dir.mkdir(parents=True, exist_ok=True)
     tar_path = staging_dir / f"{bag['name']}.tar"
@@ -63,11 +66,13 @@ def pack_bag(bag: dict, molecule_path: Path, staging_dir: Path, manifest_dir: Pa
     with tempfile.TemporaryDirectory(dir=staging_dir) as tmp:
         members = Path(tmp) / "members"
         before = _list_members(bag, molecule_path, members, manifest_path)
-        size, sha, crc, errors, code = _run_tar(molecule_path, members, partial, progress)
+        size, sha, crc, errors, code = _run_tar(molecule_path, members, partial, progress,
+                                                encrypt)
     unreadable = [e for e in errors if not any(v in e for v in VANISHED)]
     if unreadable or code > 2:
         partial.unlink(missing_ok=True)
-        detail = unreadable[0] if unreadable else f"tar exited with status {code}"
+        detail = unreadable[0] if unreadable else "age failed to encrypt the stream" \
+            if code == 3 and encrypt else f"tar exited with status {code}"
         raise BagError(f"{bag['name']}: {detail}; fix it and run backup again")
     after = {k: _hash_atom(molecule_path, scan.atom_name(bag["molecule"], k))
              for k in bag["atoms"]}
@@ -111,7 +116,7 @@ def _is_summary(line: str) -> bool:
     return "changed as we read it" in line or "Exiting with failure status" in line
 
 
-def _run_tar(molecule_path, members, partial, progress):
+def _run_tar(molecule_path, members, partial, progress, encrypt=None):
     command = ["tar", "--create", "--format=gnu", "--sparse", "--no-recursion",
                "--directory", str(molecule_path), "--null", "--verbatim-files-from",
                "--no-unquote", "--files-from", str(members), "--file", "-"]
@@ -119,8 +124,15 @@ def _run_tar(molecule_path, members, partial, progress):
     with open(partial, "wb") as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err,
                                 env={**os.environ, "LC_ALL": "C"})
+        age = None
+        stream = proc.stdout
+        if encrypt:
+            age = subprocess.Popen(encrypt, stdin=proc.stdout, stdout=subprocess.PIPE,
+                                   stderr=err)
+            proc.stdout.close()  # age holds the pipe now
+            stream = age.stdout
         try:
-            while chunk := proc.stdout.read(CHUNK):
+            while chunk := stream.read(CHUNK):
                 sha.update(chunk)
                 crc = checksums.crc64nvme(chunk, crc)
                 out.write(chunk)
@@ -128,8 +140,10 @@ def _run_tar(molecule_path, members, partial, progress):
                 if progress:
                     progress(len(chunk))
         finally:
-            proc.stdout.close()
+            stream.close()
             code = proc.wait()
+            if age is not None and age.wait() != 0:
+                code = max(code, 3)  # a ciphertext cut short is never a finished bag
         out.flush()
         os.fsync(out.fileno())
         err.seek(0)

@@ -11,11 +11,11 @@ import json
 import re
 from pathlib import Path
 
-from . import statefile
+from . import crypto, statefile
 from .errors import StateError
 from .system import system_prefix
 
-SYSTEM_INVENTORY = re.compile(r"^(\d{4})-backup/system/inventory\.json$")
+SYSTEM_INVENTORY = re.compile(r"^(\d{4})-backup/system/inventory\.json(\.age)?$")
 
 
 def system_years(keys) -> list[int]:
@@ -42,7 +42,12 @@ def bootstrap(settings, store, wanted_year: int | None) -> list[str]:
     keys = store.list_keys("")
     year = choose_year(system_years(keys), wanted_year, settings.s3_bucket)
     prefix = system_prefix(year)
-    files = {k[len(prefix):]: store.get_bytes(k) for k in keys if k.startswith(prefix)}
+    files = {}
+    for key in (k for k in keys if k.startswith(prefix)):
+        name, data = key[len(prefix):], store.get_bytes(key)
+        if name.endswith(".age"):
+            name, data = name[:-4], crypto.decrypt_bytes(data, settings.age_identity_file)
+        files[name] = data
     try:
         inventory = json.loads(files["inventory.json"])
         bags = inventory["bags"]
@@ -62,7 +67,10 @@ def bootstrap(settings, store, wanted_year: int | None) -> list[str]:
         manifest = bag.get("manifest_key")
         if manifest and manifest in keys:
             target = settings.manifest_dir / Path(manifest).name
-            statefile.write_bytes(target, store.get_bytes(manifest))
+            data = store.get_bytes(manifest)
+            if crypto.is_encrypted(data):
+                data = crypto.decrypt_bytes(data, settings.age_identity_file)
+            statefile.write_bytes(target, data)
             count += 1
     lines.append(f"Downloaded {count} manifests to {settings.manifest_dir}")
     lines.append("Next: 'doit dryrun' shows what changed since that backup")

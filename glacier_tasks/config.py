@@ -135,10 +135,15 @@ def _check_settings(path: Path, table: dict) -> dict:
                           f"{', '.join(STORAGE_CLASSES)}")
     if values["encryption"] not in (None, "age"):
         raise ConfigError(f"{path}: key 'settings.encryption' must be \"age\" or absent")
-    if values["encryption"]:
-        raise ConfigError(f"{path}: key 'settings.encryption': age encryption is not "
-                          "built yet; remove the key to back up unencrypted")
     values["age_recipients"] = tuple(values["age_recipients"])
+    for recipient in values["age_recipients"]:
+        if not isinstance(recipient, str) or not recipient.startswith(
+                ("age1", "ssh-ed25519 ", "ssh-rsa ")):
+            raise ConfigError(f"{path}: key 'settings.age_recipients': {recipient!r} is "
+                              "not an age public key (age1...) or an ssh public key")
+    if values["encryption"] and not values["age_recipients"]:
+        raise ConfigError(f"{path}: key 'settings.age_recipients' must list at least one "
+                          "public key when encryption = \"age\"")
     values["host"] = values["host"] or socket.gethostname().split(".")[0]
     for key in PATH_KEYS:
         if values[key] is not None:

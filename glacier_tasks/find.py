@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import manifest, statefile
+from . import crypto, manifest, statefile
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,10 @@ def local_manifest(settings, store, bag_key: str, bag: dict) -> Path:
     """The bag's manifest in manifest_dir, downloaded if it is not there yet."""
     path = settings.manifest_dir / Path(bag["manifest_key"]).name
     if not path.exists():
-        statefile.write_bytes(path, store.get_bytes(bag["manifest_key"]))
+        data = store.get_bytes(bag["manifest_key"])
+        if crypto.is_encrypted(data):
+            data = crypto.decrypt_bytes(data, settings.age_identity_file)
+        statefile.write_bytes(path, data)
     return path
 
 

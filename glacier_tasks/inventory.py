@@ -82,7 +82,8 @@ def _uploaded_record(bag, marker) -> dict:
             "manifest_key": bag["manifest_key"], "etag": receipt["etag"],
             "crc64nvme": receipt.get("crc64nvme"), "content_key": packed["object_key"],
             "files": bag["files"],
-            "manifest_sha256": marker.get("manifest", {}).get("sha256")}
+            "manifest_sha256": marker.get("manifest", {}).get("sha256"),
+            "encryption": packed.get("encryption")}
 
 
 def _pending_record(bag) -> dict:

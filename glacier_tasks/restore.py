@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cost, manifest, scan
+from . import cost, crypto, manifest, scan
 from .errors import GlacierError, StateError
 from .find import local_manifest, member_exists
 from .inventory import find_atom
@@ -107,13 +107,28 @@ def verify_file(path: Path, sha256: str | None) -> None:
         raise RestoreError(f"{path}: sha256 differs from the inventory's; not extracted")
 
 
-def extract(tar_path: Path, dest: Path, members: list[bytes], overwrite: bool) -> None:
-    """tar -xS into dest: whole atoms or the given members, sparse files kept sparse."""
+def extract(tar_path: Path, dest: Path, members: list[bytes], overwrite: bool,
+            identity: Path | None = None) -> None:
+    """tar -xS into dest: whole atoms or the given members, sparse files kept sparse.
+    An age-encrypted bag is decrypted on the way (`age -d -i KEY BAG | tar -xS`)."""
     dest.mkdir(parents=True, exist_ok=True)
     keep = ["--overwrite"] if overwrite else ["--keep-old-files"]
-    command = [b"tar", b"-x", b"-S", b"-f", os.fsencode(tar_path), b"-C",
+    with open(tar_path, "rb") as f:
+        encrypted = crypto.is_encrypted(f.read(len(crypto.MAGIC)))
+    source = b"-" if encrypted else os.fsencode(tar_path)
+    command = [b"tar", b"-x", b"-S", b"-f", source, b"-C",
                os.fsencode(dest), *[k.encode() for k in keep], b"--"] + members
-    result = subprocess.run(command, capture_output=True, env={**os.environ, "LC_ALL": "C"})
+    env = {**os.environ, "LC_ALL": "C"}
+    if encrypted:
+        age = subprocess.Popen(crypto.decrypt_command(identity) + [str(tar_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        result = subprocess.run(command, stdin=age.stdout, capture_output=True, env=env)
+        age.stdout.close()
+        if age.wait() != 0:
+            raise RestoreError(f"age could not decrypt {tar_path.name}: "
+                               f"{age.stderr.read().decode(errors='replace').strip()}")
+    else:
+        result = subprocess.run(command, capture_output=True, env=env)
     if result.returncode:
         errors = result.stderr.decode(errors="replace").strip().splitlines()
         first = errors[0] if errors else f"tar exited with status {result.returncode}"
@@ -220,6 +235,7 @@ def _fetch_and_extract(settings, store, inventory, key, targets, options, say):
     tar = download_bag(store, key, folder, bag["size"], bag["sha256"])
     manifest_path = local_manifest(settings, store, key, bag)
     mine = [t for t in targets if t.archive_key == key]
-    extract(tar, options.dest, members_for(mine, manifest_path), options.overwrite)
+    extract(tar, options.dest, members_for(mine, manifest_path), options.overwrite,
+            settings.age_identity_file)
     tar.unlink()
     say(f"{key}: downloaded, sha256 checked, extracted")

@@ -10,7 +10,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from . import statefile
+from . import crypto, statefile
 from .config import PROJECT_DIR
 
 SOURCE_ARCHIVE = "glacier-tasks-src.tar.gz"
@@ -42,10 +42,12 @@ def _source_paths() -> list[Path]:
 
 
 def system_files(settings, inventory_path: Path) -> dict:
-    """Object name in the system folder -> bytes to upload."""
-    return {"inventory.json": inventory_path.read_bytes(),
+    """Object name in the system folder -> plain bytes; with encryption on, the
+    inventory and the list (every path backed up) go as NAME.age."""
+    secret = ".age" if settings.encryption == "age" else ""
+    return {f"inventory.json{secret}": inventory_path.read_bytes(),
             "glacier.toml": settings.config_file.read_bytes(),
-            "list.txt": settings.list_file.read_bytes(),
+            f"list.txt{secret}": settings.list_file.read_bytes(),
             SOURCE_ARCHIVE: source_archive()}
 
 
@@ -62,8 +64,10 @@ def upload_system(settings, store, year: int, inventory_path: Path) -> list:
         sha = hashlib.sha256(data).hexdigest()
         if record.get(key) == sha:
             continue
-        head = store.head(key)
+        head = store.head(key)  # sha256 of the plain bytes: age output differs each time
         if not (head and head.get("Metadata", {}).get("sha256") == sha):
+            if name.endswith(".age"):
+                data = crypto.encrypt_bytes(data, settings.age_recipients)
             store.put_bytes(key, data, "STANDARD", {"sha256": sha})
             sent.append(key)
         record[key] = sha

@@ -20,7 +20,7 @@ from doit.tools import config_changed
 from tqdm import tqdm
 
 from . import bag
-from . import (backup, bootstrap, cost, find, hardening, inventory, prune, remote, report,
+from . import (backup, bootstrap, cost, crypto, find, hardening, inventory, prune, remote, report,
                restore, scan, statefile, system, verify)
 from .config import load_settings, read_molecules, today
 from .errors import GlacierError
@@ -37,6 +37,8 @@ try:
     LIST_MISSING = None if SETTINGS.list_file.exists() else \
         f"{SETTINGS.list_file}: list file not found (one folder to back up per line)"
     MOLECULES = [] if LIST_MISSING else read_molecules(SETTINGS)
+    if SETTINGS.encryption == "age":
+        crypto.require_age()
     SETTINGS.state_dir.mkdir(parents=True, exist_ok=True)
 except GlacierError as err:
     raise InvalidDodoFile(str(err)) from None
@@ -244,6 +246,9 @@ def report_action():
             failures[bag["name"]] = path.read_text().strip()
     text, ok = report.run_report(plan, failures)
     print(text)
+    if SETTINGS.encryption != "age":
+        print("Not encrypted by this tool: the data is protected only by AWS (your "
+              "credentials and SSE-S3); see encryption = \"age\" in README.md")
     if not ok:
         return TaskFailed("the backup is incomplete (see above)")
 
@@ -369,7 +374,8 @@ def _restore_from_file(inv, tar, options):
         members = [t.member for t in targets]
     except GlacierError:
         members = [os.fsencode(options.path.strip("/"))]  # a path inside the bag itself
-    restore.extract(tar, options.dest, members, options.overwrite)
+    restore.extract(tar, options.dest, members, options.overwrite,
+                    SETTINGS.age_identity_file)
     print(f"Restored {options.path} from {tar} into {options.dest}")
 
 

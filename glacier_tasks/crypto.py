@@ -1,0 +1,59 @@
+"""Client-side encryption with age (https://age-encryption.org/v1), through the `age`
+command: the same tool restores a bag by hand (`age -d -i KEY BAG | tar -xS`), it
+streams through pipes, and it adds no Python dependency."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import ConfigError, GlacierError
+
+MAGIC = b"age-encryption.org/v1"
+
+
+class CryptoError(GlacierError):
+    """age could not encrypt or decrypt."""
+
+
+def require_age() -> str:
+    path = shutil.which("age")
+    if path is None:
+        raise ConfigError("encryption = \"age\" needs the age command (Debian/Ubuntu: "
+                          "sudo apt install age)")
+    return path
+
+
+def encrypt_command(recipients) -> list[str]:
+    command = [require_age()]
+    for recipient in recipients:
+        command += ["-r", recipient]
+    return command
+
+
+def decrypt_command(identity: Path | None) -> list[str]:
+    if identity is None:
+        raise ConfigError("this data is encrypted: set age_identity_file in glacier.toml "
+                          "to the key that decrypts it")
+    if not Path(identity).exists():
+        raise ConfigError(f"age_identity_file {identity} does not exist")
+    return [require_age(), "-d", "-i", str(identity)]
+
+
+def encrypt_bytes(data: bytes, recipients) -> bytes:
+    return _run(encrypt_command(recipients), data, "encrypting")
+
+
+def decrypt_bytes(data: bytes, identity: Path | None) -> bytes:
+    return _run(decrypt_command(identity), data, "decrypting")
+
+
+def is_encrypted(head: bytes) -> bool:
+    return head.startswith(MAGIC)
+
+
+def _run(command, data, doing) -> bytes:
+    done = subprocess.run(command, input=data, capture_output=True)
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        raise CryptoError(f"age failed {doing}: {message[-1] if message else done.returncode}")
+    return done.stdout

@@ -1,0 +1,120 @@
+"""Client-side encryption with age: nothing readable leaves the machine, and both the
+tool and plain `age -d | tar -xS` restore the bytes."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from .helpers import Project, tree_snapshot
+
+MARKER = b"TOP SECRET PLAINTEXT MARKER"
+
+
+def age_key(path):
+    subprocess.run(["age-keygen", "-o", str(path)], check=True, capture_output=True)
+    return next(line.split()[-1] for line in path.read_text().splitlines()
+                if line.startswith("# public key:"))
+
+
+@pytest.fixture
+def project(tmp_path, s3_server, bucket):
+    if not shutil.which("age"):
+        pytest.fail("the age command is missing: .ci/run installs Debian's age package")
+    data = tmp_path / "data"
+    (data / "Secret" / "sub").mkdir(parents=True)
+    (data / "Secret" / "sub" / "plans.txt").write_bytes(MARKER * 100)
+    (data / "Secret" / "disk.img").write_bytes(b"")
+    with open(data / "Secret" / "disk.img", "r+b") as f:
+        f.truncate(30_000_000)
+        f.seek(29_000_000)
+        f.write(MARKER)
+    (data / "Other").mkdir()
+    (data / "Other" / "note.txt").write_bytes(MARKER)
+    p = Project(tmp_path, s3_server, bucket)
+    p.public = age_key(tmp_path / "key.txt")
+    p.encrypt = lambda recipients: p.write_config(
+        f'target_bag_gb = 0.004\nencryption = "age"\nage_recipients = {recipients!r}\n'
+        f'age_identity_file = "key.txt"'.replace("'", '"'))
+    p.encrypt([p.public])
+    p.write_list(data)
+    p.data = data
+    return p
+
+
+def every_object(project) -> dict:
+    found = {}
+    for key, (_, storage_class) in project.objects().items():
+        if storage_class == "DEEP_ARCHIVE":
+            project.s3.restore_object(Bucket=project.bucket, Key=key,
+                                      RestoreRequest={"Days": 1})
+        found[key] = project.s3.get_object(Bucket=project.bucket, Key=key)["Body"].read()
+    return found
+
+
+def test_nothing_readable_leaves_and_both_ways_restore(project, tmp_path):
+    result = project.run("backup")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "protected only by AWS" not in result.stdout
+    objects = every_object(project)
+    assert any(k.endswith("system/inventory.json.age") for k in objects)
+    for key, body in objects.items():
+        assert MARKER not in body, key
+        assert str(project.data).encode() not in body or key.endswith("glacier.toml"), key
+    for bag in project.inventory["bags"].values():
+        assert bag["encryption"] == {"method": "age", "recipients": [project.public]}
+
+    by_tool = tmp_path / "by-tool"
+    restored = project.run("restore", "--path", str(project.data), "--yes", "--to",
+                           str(by_tool))
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert tree_snapshot(by_tool) == tree_snapshot(project.data)
+
+    by_hand = tmp_path / "by-hand"
+    by_hand.mkdir()
+    for key in project.inventory["bags"]:
+        bag = tmp_path / key.rpartition("/")[2]
+        bag.write_bytes(objects[key])
+        age = subprocess.Popen(["age", "-d", "-i", str(tmp_path / "key.txt"), str(bag)],
+                               stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-xS", "-C", str(by_hand)], stdin=age.stdout, check=True)
+        assert age.wait() == 0
+    assert tree_snapshot(by_hand) == tree_snapshot(project.data)
+
+
+def test_find_reads_encrypted_manifests(project):
+    assert project.run("backup").returncode == 0
+    shutil.rmtree(project.root / "manifests")
+    found = project.run("find", "plans.txt")
+    assert found.returncode == 0, found.stderr
+    assert f"{project.data}/Secret/sub/plans.txt\t" in found.stdout
+
+
+def test_new_recipients_apply_to_new_bags_only(project, tmp_path):
+    assert project.run("backup").returncode == 0
+    first = project.inventory
+    second_key = age_key(tmp_path / "second.txt")
+    project.encrypt([project.public, second_key])
+    unchanged = project.run("backup")
+    assert unchanged.returncode == 0 and ", 0 uploaded," in unchanged.stdout
+    (project.data / "Other" / "note.txt").write_bytes(b"changed")
+    changed = project.run("backup", GLACIER_TODAY="2027-01-10")
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    atoms = project.inventory["atoms"]
+    other = project.inventory["bags"][atoms[f"{project.data}/Other"]["archive_key"]]
+    secret_key = atoms[f"{project.data}/Secret"]["archive_key"]
+    assert secret_key == first["atoms"][f"{project.data}/Secret"]["archive_key"]
+    assert project.inventory["bags"][secret_key]["encryption"]["recipients"] == \
+        [project.public]
+    assert other["encryption"]["recipients"] == [project.public, second_key]
+
+
+def test_without_encryption_one_line_says_so(tmp_path, s3_server, bucket):
+    data = tmp_path / "data"
+    (data / "A").mkdir(parents=True)
+    (data / "A" / "f").write_text("x")
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_list(data)
+    result = project.run("backup")
+    assert result.returncode == 0
+    assert [line for line in result.stdout.splitlines() if "protected only by AWS" in line]
