@@ -63,11 +63,18 @@ def pack_bag(bag: dict, molecule_path: Path, staging_dir: Path, manifest_dir: Pa
     tar_path = staging_dir / f"{bag['name']}.tar"
     manifest_path = manifest_dir / f"{bag['name']}.txt"
     partial = tar_path.with_name(tar_path.name + ".partial")
-    with tempfile.TemporaryDirectory(dir=staging_dir) as tmp:
-        members = Path(tmp) / "members"
-        before = _list_members(bag, molecule_path, members, manifest_path)
-        size, sha, crc, errors, code = _run_tar(molecule_path, members, partial, progress,
-                                                encrypt)
+    try:
+        with tempfile.TemporaryDirectory(dir=staging_dir) as tmp:
+            members = Path(tmp) / "members"
+            before = _list_members(bag, molecule_path, members, manifest_path)
+            size, sha, crc, errors, code = _run_tar(molecule_path, members, partial,
+                                                    progress, encrypt)
+    except OSError as err:  # the disk filled up anyway (another writer, a bad estimate)
+        partial.unlink(missing_ok=True)
+        where = err.filename or staging_dir
+        raise BagError(f"{bag['name']}: writing {where} failed: {err.strerror}; the "
+                       "partial bag was removed, free some space and run backup again") \
+            from None
     unreadable = [e for e in errors if not any(v in e for v in VANISHED)]
     if unreadable or code > 2:
         partial.unlink(missing_ok=True)

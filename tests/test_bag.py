@@ -113,3 +113,36 @@ def test_staging_room_is_checked_before_writing(tmp_path):
     else:
         raise AssertionError("a bag larger than the disk was packed")
     assert list((tmp_path / "stage").iterdir()) == []
+
+
+def test_disk_filling_up_while_packing_leaves_no_partial_bag(tmp_path):
+    root = sample(tmp_path)
+    planned = make_bag(root, "Books", "Music")  # about 2.5 MB: fits the check below
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(stage)],
+                   check=True)
+    filled = []
+
+    def someone_else_fills_the_disk(_bytes):
+        if not filled:
+            filled.append(True)
+            with open(stage / "other-program.bin", "wb") as f:
+                try:
+                    f.write(b"\0" * 4_000_000)
+                except OSError:
+                    pass
+
+    try:
+        try:
+            bag.pack_bag(planned, root, stage, tmp_path / "manifests",
+                         someone_else_fills_the_disk)
+        except bag.BagError as err:
+            message = str(err)
+        else:
+            raise AssertionError("packing into a full disk succeeded")
+        left = sorted(p.name for p in stage.iterdir())
+    finally:
+        subprocess.run(["umount", str(stage)], check=True)
+    assert "No space left on device" in message and "host_data_bag_001" in message
+    assert left == ["other-program.bin"]
