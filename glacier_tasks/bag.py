@@ -17,8 +17,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from awscrt import checksums
-
 from . import manifest, scan
 from .errors import BagError
 
@@ -127,6 +125,7 @@ def _run_tar(molecule_path, members, partial, progress, encrypt=None):
     command = ["tar", "--create", "--format=gnu", "--sparse", "--no-recursion",
                "--directory", str(molecule_path), "--null", "--verbatim-files-from",
                "--no-unquote", "--files-from", str(members), "--file", "-"]
+    from awscrt import checksums  # 50 ms to import: only a run that packs pays for it
     sha, crc, size = hashlib.sha256(), 0, 0
     with open(partial, "wb") as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err,

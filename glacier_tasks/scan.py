@@ -7,8 +7,10 @@ manifest, so a hash taken while packing is comparable with the one taken by the 
 
 import hashlib
 import json
+import multiprocessing
 import os
 import stat
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,15 +127,32 @@ def scan_atom(molecule_path: Path, atom: str) -> AtomScan:
     return AtomScan(digest.hexdigest(), size, files)
 
 
+def scan_atoms(pairs: list, workers: int) -> dict:
+    """(molecule path, atom) -> AtomScan for many atoms at once, on every core: the
+    walk is mostly system calls and per-entry Python work, both of which parallelise."""
+    if workers < 2 or len(pairs) < 2:
+        return {pair: scan_atom(*pair) for pair in pairs}
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        results = pool.map(_scan_pair, pairs, chunksize=max(1, len(pairs) // (workers * 8)))
+        return dict(zip(pairs, results))
+
+
+def _scan_pair(pair) -> AtomScan:
+    return scan_atom(*pair)
+
+
 def hash_file_for(state_dir: Path, atom_key: str) -> Path:
     """Where an atom's hash lives; named by a digest since atom names may be anything."""
     digest = hashlib.sha256(atom_key.encode("utf-8", "surrogateescape")).hexdigest()
     return state_dir / "atoms" / f"{digest[:24]}.json"
 
 
-def write_atom_hash(molecule_path: Path, atom: str, atom_key: str, hash_file: Path) -> bool:
-    """Scan one atom; rewrite its hash file only if the result differs (keeps mtime)."""
-    result = scan_atom(molecule_path, atom)
+def write_atom_hash(molecule_path: Path, atom: str, atom_key: str, hash_file: Path,
+                    result: AtomScan | None = None) -> bool:
+    """Scan one atom (unless already scanned); rewrite its hash file only if the result
+    differs, so its mtime, which doit checks first, moves only on a change."""
+    result = result or scan_atom(molecule_path, atom)
     record = {"atom": atom_key, "hash": result.hash, "size": result.size,
               "files": result.files}
     try:

@@ -51,7 +51,7 @@ def system_files(settings, inventory_path: Path) -> dict:
             SOURCE_ARCHIVE: source_archive()}
 
 
-def upload_system(settings, store, year: int, inventory_path: Path) -> list:
+def upload_system(settings, get_store, year: int, inventory_path: Path) -> list:
     """Upload what differs from the bucket's copy (compared by sha256 metadata).
 
     STATE/system.json remembers what is already there, so a run that changed nothing
@@ -64,6 +64,7 @@ def upload_system(settings, store, year: int, inventory_path: Path) -> list:
         sha = hashlib.sha256(data).hexdigest()
         if record.get(key) == sha:
             continue
+        store = get_store()  # only now: a run that changed nothing never connects
         head = store.head(key)  # sha256 of the plain bytes: age output differs each time
         if not (head and head.get("Metadata", {}).get("sha256") == sha):
             if name.endswith(".age"):

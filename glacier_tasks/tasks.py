@@ -106,6 +106,21 @@ def lock_action(state_dir):
 
 
 _scan_bar = None
+_prescanned = {}
+MAIN_PID = os.getpid()
+
+
+def _prescan():
+    """The first scan task walks every local atom on all cores; the others then only
+    write their result. Not in doit's own worker processes (-n N), which split the
+    tasks themselves."""
+    if os.getpid() != MAIN_PID:
+        return
+    pairs = [(molecule.path, name) for molecule, name, _ in ATOMS]
+    try:
+        _prescanned.update(scan.scan_atoms(pairs, os.cpu_count() or 1))
+    except OSError:
+        pass  # each task then scans its atom alone and reports its own error
 
 
 def scan_action(molecule_path, atom, key, hash_file, total):
@@ -113,8 +128,10 @@ def scan_action(molecule_path, atom, key, hash_file, total):
     if _scan_bar is None:
         _scan_bar = tqdm(total=total, desc="scan", unit="atom", leave=False,
                          disable=not sys.stderr.isatty(), file=sys.stderr)
+        _prescan()
     try:
-        scan.write_atom_hash(Path(molecule_path), atom, key, Path(hash_file))
+        scan.write_atom_hash(Path(molecule_path), atom, key, Path(hash_file),
+                             _prescanned.pop((Path(molecule_path), atom), None))
     except PermissionError as err:
         return TaskFailed(f"{err.filename}: {err.strerror}; the backup needs to read it")
     _scan_bar.update(1)
@@ -221,8 +238,8 @@ def inventory_action():
 
 @user_errors
 def system_action():
-    store = store_for(SETTINGS)
-    sent = system.upload_system(SETTINGS, store, YEAR, SETTINGS.inventory_file)
+    sent = system.upload_system(SETTINGS, lambda: store_for(SETTINGS), YEAR,
+                                SETTINGS.inventory_file)
     if sent:
         print(f"System folder {system.system_prefix(YEAR)}: uploaded {len(sent)} files")
     # every multipart upload is recorded in its bag's marker as soon as it exists
@@ -230,6 +247,7 @@ def system_action():
         return
     resumable = {m.get("upload", {}).get("upload_id")
                  for m in _markers(_read_plan()).values()}
+    store = store_for(SETTINGS)
     with store.errors("cleaning up unfinished uploads"):
         aborted = store.abort_open_uploads(f"{YEAR}-backup/", keep=resumable - {None})
     for key in aborted:
