@@ -26,8 +26,10 @@ def check_headers(store, inventory: dict) -> list[str]:
     year = inventory.get("year")
     if year:
         for name in SYSTEM_FILES:
-            if store.head(f"{year}-backup/system/{name}") is None:
-                problems.append(f"{year}-backup/system/{name}: missing")
+            key = f"{year}-backup/system/{name}"
+            # with encryption on, the inventory and the list are stored as NAME.age
+            if store.head(key) is None and store.head(key + ".age") is None:
+                problems.append(f"{key}: missing")
     return problems
 
 

@@ -88,6 +88,8 @@ def test_find_reads_encrypted_manifests(project):
     found = project.run("find", "plans.txt")
     assert found.returncode == 0, found.stderr
     assert f"{project.data}/Secret/sub/plans.txt\t" in found.stdout
+    verified = project.run("verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_new_recipients_apply_to_new_bags_only(project, tmp_path):
