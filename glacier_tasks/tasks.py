@@ -19,13 +19,13 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.tools import config_changed
 from tqdm import tqdm
 
-from . import bag
 from . import (backup, bootstrap, cost, crypto, find, hardening, inventory, prune, remote, report,
                restore, scan, statefile, system, verify)
 from .config import load_settings, read_molecules, today
 from .errors import GlacierError
 from .plan import AtomState, MoleculeState, plan_bags
 from .reporter import GlacierReporter
+from .bag import staging_need
 from .store import store_for
 from .tasks_init import task_init  # noqa: F401  (listed with the others)
 
@@ -430,7 +430,7 @@ def setup_bucket_action():
 @user_errors
 def check_action():
     plan = statefile.read_json(PLAN_FILE, default=None, what="plan") or {"bags": []}
-    largest = max([bag.staging_need(b["size"], b["files"]) for b in plan["bags"]
+    largest = max([staging_need(b["size"], b["files"]) for b in plan["bags"]
                    if b["action"] == "upload"] + [0])
     findings = hardening.check(SETTINGS, store_for(SETTINGS), largest)
     for ok, line in findings:

@@ -8,20 +8,8 @@ import shutil
 import signal
 import time
 
-import pytest
 
-from .helpers import Project, make_sample_tree, restore_all, tree_snapshot
-
-
-@pytest.fixture
-def project(tmp_path, s3_server, bucket):
-    data = tmp_path / "data"
-    data.mkdir()
-    make_sample_tree(data)
-    p = Project(tmp_path, s3_server, bucket)
-    p.write_list(data)
-    p.data = data
-    return p
+from .helpers import Project, restore_all, tree_snapshot
 
 
 def test_dryrun_uploads_nothing_and_writes_the_draft_inventory(project):

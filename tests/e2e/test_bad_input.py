@@ -9,18 +9,6 @@ import pytest
 
 from tests.conftest import S3Server
 
-from .helpers import Project, make_sample_tree
-
-
-@pytest.fixture
-def project(tmp_path, s3_server, bucket):
-    data = tmp_path / "data"
-    data.mkdir()
-    make_sample_tree(data)
-    p = Project(tmp_path, s3_server, bucket)
-    p.write_list(data)
-    p.data = data
-    return p
 
 
 def assert_one_clear_error(result, *words, code=3):

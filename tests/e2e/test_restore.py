@@ -5,20 +5,15 @@ import shutil
 
 import pytest
 
-from .helpers import Project, make_sample_tree, tree_snapshot
+from .helpers import tree_snapshot
 from .thaw_proxy import ThawProxy
 
 
 @pytest.fixture
-def project(tmp_path, s3_server, bucket):
-    data = tmp_path / "data"
-    data.mkdir()
-    make_sample_tree(data)
-    p = Project(tmp_path, s3_server, bucket)
-    p.write_list(data)
-    p.data = data
-    assert p.run("backup").returncode == 0
-    return p
+def project(project):
+    """The sample project, backed up once."""
+    assert project.run("backup").returncode == 0
+    return project
 
 
 def lines(result):
