@@ -22,7 +22,7 @@ class Match:
     mtime: str
 
 
-def local_manifest(settings, store, bag_key: str, bag: dict) -> Path:
+def local_manifest(settings, store, bag: dict) -> Path:
     """The bag's manifest in manifest_dir, downloaded if it is not there yet."""
     path = settings.manifest_dir / Path(bag["manifest_key"]).name
     if not path.exists():
@@ -48,7 +48,7 @@ def search(settings, store, inventory: dict, pattern: str, regex: bool = False):
     for key, bag in sorted(inventory["bags"].items()):
         prefix = bag["molecule"].rstrip("/") + "/"
         name = Path(key).name.removesuffix(".tar")
-        with open(local_manifest(settings, store, key, bag), encoding="utf-8") as lines:
+        with open(local_manifest(settings, store, bag), encoding="utf-8") as lines:
             for line in lines:
                 path, _, rest = line.rstrip("\n").partition("\t")
                 full = prefix + path

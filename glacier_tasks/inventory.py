@@ -9,10 +9,6 @@ from pathlib import Path
 from . import statefile
 from .errors import StateError
 
-BAG_FIELDS = ("tar_id", "molecule", "size", "sha256", "storage_class", "uploaded_at",
-              "atoms", "manifest_key", "etag", "crc64nvme", "content_key", "files")
-
-
 def load_inventory(path: Path, required_by: str | None = None) -> dict:
     """The inventory, or an empty one; with required_by, a missing file is an error."""
     data = statefile.read_json(path, default=None, what="inventory")

@@ -22,8 +22,8 @@ from .config import REMOTE_RE
 
 SSHFS_DEFAULTS = ("ro", "reconnect", "ServerAliveInterval=15", "ServerAliveCountMax=3",
                   "BatchMode=yes")
-SSHFS_ONLY = {"ro", "reconnect", "no_contain_symlinks", "contain_symlinks", "allow_other", "default_permissions", "idmap",
-              "follow_symlinks", "transform_symlinks", "cache", "kernel_cache",
+SSHFS_ONLY = {"ro", "reconnect", "no_contain_symlinks", "contain_symlinks", "allow_other",
+              "default_permissions", "idmap", "follow_symlinks", "transform_symlinks", "cache", "kernel_cache",
               "compression", "max_conns", "dir_cache", "uid", "gid", "umask"}
 PROBE_SECONDS = 30
 

@@ -2,9 +2,6 @@
 
 from . import cost
 
-STATUS_WORDS = {"keep": "unchanged", "upload": "to upload"}
-
-
 def human(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(size) < 1000 or unit == "TB":

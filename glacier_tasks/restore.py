@@ -233,7 +233,7 @@ def _fetch_and_extract(settings, store, inventory, key, targets, options, say):
     bag = inventory["bags"][key]
     folder = settings.state_dir / "downloads"
     tar = download_bag(store, key, folder, bag["size"], bag["sha256"])
-    manifest_path = local_manifest(settings, store, key, bag)
+    manifest_path = local_manifest(settings, store, bag)
     mine = [t for t in targets if t.archive_key == key]
     extract(tar, options.dest, members_for(mine, manifest_path), options.overwrite,
             settings.age_identity_file)
