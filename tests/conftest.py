@@ -1,6 +1,7 @@
 """Shared fixtures: a real moto S3 server in its own process on a free loopback port."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,8 +51,8 @@ class S3Server:
         """The request lines the server logged so far, e.g. 'PUT /bucket/key?...'."""
         lines = []
         for line in self.log.read_text(errors="replace").splitlines():
-            if '"' in line:
-                lines.append(line.split('"')[1])
+            if '"' in line:  # werkzeug colours some lines (206, 4xx): drop the escapes
+                lines.append(re.sub(r"\x1b\[[0-9;]*m", "", line.split('"')[1]))
         return lines
 
     def stop(self):

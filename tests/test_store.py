@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import os
+import time
 
 import pytest
 from awscrt import checksums
@@ -95,3 +96,31 @@ def test_missing_key_heads_as_none_and_missing_bucket_is_named(store, s3_server)
     assert store.head("no/such/key") is None
     with pytest.raises(StoreError, match="bucket 'nope-nope' does not exist"):
         Store("nope-nope", s3_server.endpoint, "us-east-1").check_bucket()
+
+
+def test_interrupted_download_resumes_from_the_bytes_on_disk(store, s3_server, tmp_path):
+    import hashlib as _hashlib
+
+    from glacier_tasks.restore import download_bag
+    data = os.urandom(5 * MIB)
+    store.client.put_object(Bucket=store.bucket, Key="2026-backup/b.tar", Body=data)
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "b.tar.partial").write_bytes(data[:2 * MIB])  # what a killed run left
+    before = len(s3_server.requests())
+    path = download_bag(store, "2026-backup/b.tar", folder, len(data),
+                        _hashlib.sha256(data).hexdigest())
+    assert path.read_bytes() == data and not (folder / "b.tar.partial").exists()
+    deadline = time.monotonic() + 5  # the server logs a request after answering it
+    while time.monotonic() < deadline and not any(
+            r.startswith("GET ") for r in s3_server.requests()[before:]):
+        time.sleep(0.05)
+    gets = [r for r in s3_server.requests()[before:] if r.startswith("GET ")]
+    assert len(gets) == 1  # one ranged GET for the rest, from byte 2 MiB on
+    # a partial that does not match is thrown away, never extracted
+    (folder / "b.tar").unlink()
+    (folder / "b.tar.partial").write_bytes(b"x" * (2 * MIB))
+    with pytest.raises(Exception, match="do not match the inventory's sha256"):
+        download_bag(store, "2026-backup/b.tar", folder, len(data),
+                     _hashlib.sha256(data).hexdigest())
+    assert not (folder / "b.tar.partial").exists() and not (folder / "b.tar").exists()
