@@ -111,9 +111,11 @@ def _run_steps(settings, plan, bag):
 def _pack_and_upload(settings, plan, bag, marker, store, save):
     key = bag["archive_key"]
     head = store.head(key)
-    if head and head.get("Metadata", {}).get("content-key") == bag["content_key"] \
-            and "packed" not in marker:
-        marker["packed"] = _adopt(settings, plan, bag, head)
+    if head and head.get("Metadata", {}).get("content-key") == bag["content_key"]:
+        # already there (an earlier run, or state lost): adopt it, never upload again
+        packed = marker.get("packed")
+        if not (packed and packed["sha256"] == head["Metadata"].get("sha256")):
+            marker["packed"] = _adopt(settings, plan, bag, head)
         marker["uploaded"] = _receipt(key, head, reused=True)
         save()
         return

@@ -120,3 +120,16 @@ def test_without_encryption_one_line_says_so(tmp_path, s3_server, bucket):
     result = project.run("backup")
     assert result.returncode == 0
     assert [line for line in result.stdout.splitlines() if "protected only by AWS" in line]
+
+
+def test_lost_state_re_uploads_no_encrypted_bag(project):
+    # age output differs on every run: only the content key can recognise a bag
+    assert project.run("backup").returncode == 0
+    puts = len(project.bag_puts())
+    shutil.rmtree(project.state)
+    (project.root / "inventory.json").unlink()
+    again = project.run("backup")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(project.bag_puts()) == puts
+    for bag in project.inventory["bags"].values():
+        assert bag["encryption"] == {"method": "age", "recipients": [project.public]}
