@@ -133,3 +133,22 @@ def test_lost_state_re_uploads_no_encrypted_bag(project):
     assert len(project.bag_puts()) == puts
     for bag in project.inventory["bags"].values():
         assert bag["encryption"] == {"method": "age", "recipients": [project.public]}
+
+
+def test_bootstrap_decrypts_the_system_folder_and_manifests(project):
+    assert project.run("backup").returncode == 0
+    original = project.inventory
+    puts = len(project.bag_puts())
+    for gone in ("inventory.json", "inventory.json.bak", "list.txt"):
+        (project.root / gone).unlink(missing_ok=True)
+    shutil.rmtree(project.state)
+    shutil.rmtree(project.root / "manifests")
+    result = project.run("bootstrap")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert project.inventory == original
+    assert (project.root / "list.txt").read_text() == f"{project.data}\n"
+    manifests = list((project.root / "manifests").iterdir())
+    assert manifests and all(b"Secret" in m.read_bytes() or b"Other" in m.read_bytes()
+                             for m in manifests)
+    assert project.run("backup").returncode == 0
+    assert len(project.bag_puts()) == puts
