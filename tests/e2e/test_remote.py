@@ -139,3 +139,19 @@ def test_mount_left_by_a_killed_run_is_cleaned_up(tmp_path, s3_server, bucket, s
     result = project.run("backup")
     assert result.returncode == 0, result.stdout + result.stderr
     assert our_mounts(project) == [] and not marker.exists()
+
+
+def test_without_sshfs_the_message_says_how_to_install_it(tmp_path, s3_server, bucket,
+                                                           sshd):
+    project = remote_project(tmp_path, s3_server, bucket, sshd)
+    project.write_list(project.spelling)
+    bin_dir = tmp_path / "bin-without-sshfs"  # this machine's tools, sshfs left out
+    bin_dir.mkdir()
+    for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for tool in Path(folder).iterdir():
+            if tool.name != "sshfs" and not (bin_dir / tool.name).exists():
+                (bin_dir / tool.name).symlink_to(tool)
+    result = project.run("backup", PATH=str(bin_dir))
+    assert result.returncode == 1
+    assert "sshfs is not installed (Debian/Ubuntu: sudo apt install sshfs)" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
