@@ -155,3 +155,54 @@ def test_without_sshfs_the_message_says_how_to_install_it(tmp_path, s3_server, b
     assert result.returncode == 1
     assert "sshfs is not installed (Debian/Ubuntu: sudo apt install sshfs)" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def big_remote_project(tmp_path, s3_server, bucket, sshd):
+    project = remote_project(tmp_path, s3_server, bucket, sshd)
+    (project.data / "Big").mkdir()
+    (project.data / "Big" / "video.raw").write_bytes(os.urandom(150_000_000))
+    project.write_config(f'target_bag_gb = 0.004\nsshfs_options = "{sshd.options()}"')
+    project.write_list(project.spelling)
+    return project
+
+
+def wait_for(condition, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_ctrl_c_unmounts(tmp_path, s3_server, bucket, sshd):
+    project = big_remote_project(tmp_path, s3_server, bucket, sshd)
+    proc = project.popen("backup")
+    assert wait_for(lambda: any((project.root / "stage").glob("*.partial"))
+                    if (project.root / "stage").exists() else False)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) != 0
+    assert our_mounts(project) == []
+    assert project.run("backup").returncode == 0
+
+
+def test_connection_dropped_while_packing_never_records_a_torn_bag(tmp_path, s3_server,
+                                                                   bucket, sshd):
+    project = big_remote_project(tmp_path, s3_server, bucket, sshd)
+    proc = project.popen("backup")
+    assert wait_for(lambda: any((project.root / "stage").glob("*.partial"))
+                    if (project.root / "stage").exists() else False)
+    # the server side of every ssh session dies; the listening sshd stays
+    sessions = subprocess.run(["pgrep", "-P", str(sshd.proc.pid)], capture_output=True,
+                              text=True).stdout.split()
+    for pid in sessions:
+        os.kill(int(pid), signal.SIGKILL)
+    output = proc.communicate(timeout=300)[0].decode()
+    assert "Traceback" not in output
+    print([line for line in output.splitlines() if line.startswith(("FAILED", "WARNING"))])
+    assert our_mounts(project) == []
+    rerun = project.run("backup")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    restored = tmp_path / "restored"
+    restore_all(project, restored)
+    assert tree_snapshot(restored) == tree_snapshot(project.data)
