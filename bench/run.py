@@ -25,7 +25,6 @@ keeps them, e.g. to profile a rerun by hand).
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -35,14 +34,14 @@ from multiprocessing import Pool
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.conftest import CREDENTIALS, S3Server  # noqa: E402  (one way to run moto)
 WORK = REPO / "bench" / "work"
 LOGS = WORK / "logs"
 PYTHON = sys.executable
 DOIT_BIN = Path(sys.executable).parent / "doit"
 DOIT = [str(DOIT_BIN)] if DOIT_BIN.exists() else [PYTHON, "-m", "doit"]
 TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1"}
 MIB = 1 << 20
 COMMAND_TIMEOUT = 420  # seconds; no single step may hang the bench
 
@@ -62,36 +61,11 @@ def log(message: str) -> None:
 
 # ---------------------------------------------------------------- moto server
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class BenchS3(S3Server):
+    """The tests' moto server (tests/conftest.py), with what the bench also needs."""
 
-
-class S3Server:
     def __init__(self):
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._log = open(LOGS / "moto.log", "wb")
-        self.proc = subprocess.Popen(
-            [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("moto server exited; see bench/work/logs/moto.log")
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("moto server did not start within 30 s")
-
-    def client(self):
-        import boto3
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        super().__init__(LOGS)
 
     def new_bucket(self, prefix: str) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
@@ -108,16 +82,6 @@ class S3Server:
 
     def object_size(self, bucket: str, key: str) -> int:
         return self.client().head_object(Bucket=bucket, Key=key)["ContentLength"]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
 
 
 # ---------------------------------------------------------------- tree generation
@@ -339,7 +303,7 @@ def baseline_upload(label: str, molecule: Path, endpoint: str, bucket: str,
 
 # ---------------------------------------------------------------- the workloads
 
-def workload_small_files(s3: S3Server, figures: dict) -> None:
+def workload_small_files(s3: BenchS3, figures: dict) -> None:
     base = WORK / "w1"
     tree = base / "tree"
     start = time.perf_counter()
@@ -361,7 +325,7 @@ def workload_small_files(s3: S3Server, figures: dict) -> None:
                      "ratio": min(reruns) / min(finds)}
 
 
-def workload_big_files(s3: S3Server, figures: dict) -> None:
+def workload_big_files(s3: BenchS3, figures: dict) -> None:
     base = WORK / "w2"
     tree = base / "tree"
     start = time.perf_counter()
@@ -417,7 +381,7 @@ def workload_big_files(s3: S3Server, figures: dict) -> None:
                      "bags": len(backups[0]["bag_lines"])}
 
 
-def workload_many_atoms(s3: S3Server, figures: dict) -> None:
+def workload_many_atoms(s3: BenchS3, figures: dict) -> None:
     base = WORK / "w3"
     tree = base / "tree"
     start = time.perf_counter()
@@ -514,7 +478,7 @@ def main() -> int:
         print("bench needs tar and find on PATH", file=sys.stderr)
         return 2
     figures, failed = {}, None
-    s3 = S3Server()
+    s3 = BenchS3()
     log(f"moto S3 server on {s3.endpoint} (pid {s3.proc.pid})")
     try:
         for workload in (workload_small_files, workload_big_files, workload_many_atoms):
