@@ -58,15 +58,19 @@ def _prescan():
 def scan_action(molecule_path, atom, key, hash_file, total):
     global _scan_bar
     if _scan_bar is None:
-        _scan_bar = tqdm(total=total, desc="scan", unit="atom", leave=False,
+        _scan_bar = tqdm(desc="scan", unit=" files", unit_scale=True, leave=False,
                          disable=not sys.stderr.isatty(), file=sys.stderr)
+        _scan_bar.atoms = 0
         _prescan()
+    path = Path(molecule_path)
     try:
-        scan.write_atom_hash(Path(molecule_path), atom, key, Path(hash_file),
-                             _prescanned.pop((Path(molecule_path), atom), None))
+        result = _prescanned.pop((path, atom), None) or scan.scan_atom(path, atom)
+        scan.write_atom_hash(path, atom, key, Path(hash_file), result)
     except PermissionError as err:
         return TaskFailed(f"{err.filename}: {err.strerror}; the backup needs to read it")
-    _scan_bar.update(1)
+    _scan_bar.atoms += 1
+    _scan_bar.set_postfix_str(f"{_scan_bar.atoms}/{total} atoms", refresh=False)
+    _scan_bar.update(result.files)
 
 
 def mount_action():
