@@ -166,13 +166,17 @@ def system_action():
     # every multipart upload is recorded in its bag's marker as soon as it exists
     if not any('"upload"' in m.read_text() for m in (STATE_DIR / "bags").glob("*.json")):
         return
-    resumable = {m.get("upload", {}).get("upload_id")
-                 for m in _markers(_read_plan()).values()}
+    plan = _read_plan()
+    resumable = {m.get("upload", {}).get("upload_id") for m in _markers(plan).values()}
     store = store_for(SETTINGS)
     with store.errors("cleaning up unfinished uploads"):
         aborted = store.abort_open_uploads(f"{YEAR}-backup/", keep=resumable - {None})
     for key in aborted:
         print(f"Aborted an unfinished upload of {key} (no bag needs it any more)")
+    planned = {b["name"] for b in plan["bags"]}
+    for marker in (STATE_DIR / "bags").glob("*.json"):  # bags no plan has any more
+        if marker.stem not in planned:
+            marker.unlink()
 
 
 @user_errors
