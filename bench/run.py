@@ -35,7 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tests.conftest import CREDENTIALS, S3Server  # noqa: E402  (one way to run moto)
+from tests.s3server import CREDENTIALS, S3Server  # noqa: E402  (one way to run moto)
 WORK = REPO / "bench" / "work"
 LOGS = WORK / "logs"
 PYTHON = sys.executable
@@ -62,7 +62,7 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------- moto server
 
 class BenchS3(S3Server):
-    """The tests' moto server (tests/conftest.py), with what the bench also needs."""
+    """The tests' moto server (tests/s3server.py), with what the bench also needs."""
 
     def __init__(self):
         super().__init__(LOGS)

@@ -26,7 +26,7 @@ VANISHED = ("No such file or directory", "File removed before we read it")
 
 
 @dataclass(frozen=True)
-class Packed:
+class PackedTar:
     tar_path: Path
     manifest_path: Path
     size: int
@@ -50,16 +50,17 @@ def check_room(staging_dir: Path, bag_name: str, size: int, files: int) -> None:
                        "or point staging_dir elsewhere")
 
 
-def pack_bag(bag: dict, molecule_path: Path, staging_dir: Path, manifest_dir: Path,
-             progress=None, encrypt: list | None = None) -> Packed:
-    """Write STAGING/NAME.tar and MANIFESTS/NAME.txt; temp names until complete.
+def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
+             progress=None, encrypt: list | None = None) -> PackedTar:
+    """Write the bag's tar and its manifest; temp names until complete. `bag` is a
+    planned bag (name, molecule, atoms, size, files).
 
     With `encrypt` (an age command), the tar stream is encrypted on its way to disk:
     the staged file, its size and checksums are those of the ciphertext."""
-    check_room(staging_dir, bag["name"], bag["size"], bag["files"])
-    manifest_dir.mkdir(parents=True, exist_ok=True)
-    tar_path = staging_dir / f"{bag['name']}.tar"
-    manifest_path = manifest_dir / f"{bag['name']}.txt"
+    molecule_path = Path(molecule_path)
+    staging_dir = tar_path.parent
+    check_room(staging_dir, bag.name, bag.size, bag.files)
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
     partial = tar_path.with_name(tar_path.name + ".partial")
     try:
         with tempfile.TemporaryDirectory(dir=staging_dir) as tmp:
@@ -70,7 +71,7 @@ def pack_bag(bag: dict, molecule_path: Path, staging_dir: Path, manifest_dir: Pa
     except OSError as err:  # the disk filled up anyway (another writer, a bad estimate)
         partial.unlink(missing_ok=True)
         where = err.filename or staging_dir
-        raise BagError(f"{bag['name']}: writing {where} failed: {err.strerror}; the "
+        raise BagError(f"{bag.name}: writing {where} failed: {err.strerror}; the "
                        "partial bag was removed, free some space and run backup again") \
             from None
     unreadable = [e for e in errors if not any(v in e for v in VANISHED)]
@@ -78,19 +79,20 @@ def pack_bag(bag: dict, molecule_path: Path, staging_dir: Path, manifest_dir: Pa
         partial.unlink(missing_ok=True)
         detail = unreadable[0] if unreadable else "age failed to encrypt the stream" \
             if code == 3 and encrypt else f"tar exited with status {code}"
-        raise BagError(f"{bag['name']}: {detail}; fix it and run backup again")
-    after = {k: _hash_atom(molecule_path, scan.atom_name(bag["molecule"], k))
-             for k in bag["atoms"]}
+        raise BagError(f"{bag.name}: {detail}; fix it and run backup again")
+    after = {k: _hash_atom(molecule_path, scan.atom_name(bag.molecule, k))
+             for k in bag.atoms}
     torn = code != 0 and before == after
-    dirty = sorted(k for k in bag["atoms"] if torn or before[k] != after[k])
-    hashes = {k: (f"dirty:{before[k]}" if k in dirty else before[k]) for k in bag["atoms"]}
+    dirty = sorted(k for k in bag.atoms if torn or before[k] != after[k])
+    hashes = {k: (f"dirty:{before[k]}" if k in dirty else before[k]) for k in bag.atoms}
     os.replace(partial, tar_path)
-    return Packed(tar_path, manifest_path, size, sha, crc, hashes, dirty)
+    return PackedTar(tar_path, manifest_path, size, sha, crc, hashes, dirty)
 
 
-def write_manifest(bag: dict, molecule_path: Path, manifest_path: Path) -> dict:
+def write_manifest(bag, molecule_path, manifest_path: Path) -> dict:
     """Write only the manifest (the bag is already in the bucket); return atom hashes."""
-    return _list_members(bag, molecule_path, os.devnull, manifest_path)
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    return _list_members(bag, Path(molecule_path), os.devnull, manifest_path)
 
 
 def _list_members(bag, molecule_path, members_file, manifest_path) -> dict:
@@ -99,9 +101,9 @@ def _list_members(bag, molecule_path, members_file, manifest_path) -> dict:
     tmp_manifest = manifest_path.with_name(manifest_path.name + ".partial")
     with open(members_file, "wb") as names, \
             open(tmp_manifest, "w", encoding="utf-8") as lines:
-        for key in bag["atoms"]:
+        for key in bag.atoms:
             digest = hashlib.sha256()
-            for rel, st in scan.walk_atom(molecule_path, scan.atom_name(bag["molecule"], key)):
+            for rel, st in scan.walk_atom(molecule_path, scan.atom_name(bag.molecule, key)):
                 digest.update(scan.entry_record(molecule_path, rel, st))
                 if stat.S_ISSOCK(st.st_mode):  # no archive format can hold a socket
                     lines.write(manifest.manifest_line(rel, st, note="skipped: socket"))

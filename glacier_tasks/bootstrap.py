@@ -8,18 +8,10 @@ atom in its bag and uploads nothing.
 """
 
 import json
-import re
 from pathlib import Path
 
-from . import crypto, statefile
+from . import crypto, layout, statefile
 from .errors import StateError
-from .system import system_prefix
-
-SYSTEM_INVENTORY = re.compile(r"^(\d{4})-backup/system/inventory\.json(\.age)?$")
-
-
-def system_years(keys) -> list[int]:
-    return sorted(int(m.group(1)) for k in keys if (m := SYSTEM_INVENTORY.match(k)))
 
 
 def choose_year(years: list[int], wanted: int | None, bucket: str) -> int:
@@ -34,14 +26,14 @@ def choose_year(years: list[int], wanted: int | None, bucket: str) -> int:
     return wanted
 
 
-def bootstrap(settings, store, wanted_year: int | None) -> list[str]:
-    """Do it; return the lines to print."""
+def bootstrap(settings, store, wanted_year: int | None, keep_dir) -> list[str]:
+    """Do it; return the lines to print. keep_dir(year): where the system folder is kept."""
     if settings.inventory_file.exists():
         raise StateError(f"{settings.inventory_file} exists: bootstrap only fills an empty "
                          "machine; move it away first")
-    keys = store.list_keys("")
-    year = choose_year(system_years(keys), wanted_year, settings.s3_bucket)
-    prefix = system_prefix(year)
+    keys = store.list_objects("")
+    year = choose_year(layout.system_years(keys), wanted_year, settings.s3_bucket)
+    prefix = layout.system_prefix(year)
     files = {}
     for key in (k for k in keys if k.startswith(prefix)):
         name, data = key[len(prefix):], store.get_bytes(key)
@@ -54,7 +46,7 @@ def bootstrap(settings, store, wanted_year: int | None) -> list[str]:
     except (KeyError, ValueError, TypeError):
         raise StateError(f"{prefix}inventory.json in the bucket is damaged; try "
                          "another year with --year") from None
-    kept = settings.state_dir / "bootstrap" / str(year)
+    kept = keep_dir(year)
     for name, data in files.items():
         statefile.write_bytes(kept / name, data)
     lines = [f"System folder {prefix}: {len(files)} files kept in {kept}"]
@@ -66,7 +58,7 @@ def bootstrap(settings, store, wanted_year: int | None) -> list[str]:
     for key, bag in sorted(bags.items()):
         manifest = bag.get("manifest_key")
         if manifest and manifest in keys:
-            target = settings.manifest_dir / Path(manifest).name
+            target = layout.local_manifest(settings.manifest_dir, manifest)
             data = store.get_bytes(manifest)
             if crypto.is_encrypted(data):
                 data = crypto.decrypt_bytes(data, settings.age_identity_file)

@@ -79,17 +79,36 @@ class Molecule:
     remote: bool = False
 
 
-def find_config_file() -> Path:
-    """$GLACIER_CONFIG, else glacier.toml in the working folder, else the project's."""
+def xdg_config_file() -> Path:
+    """Where `init` writes by default: $XDG_CONFIG_HOME/glacier-tasks/glacier.toml."""
+    base = os.environ.get("XDG_CONFIG_HOME") or "~/.config"
+    return (Path(base).expanduser() / "glacier-tasks" / "glacier.toml").absolute()
+
+
+def config_file_choice() -> Path:
+    """The config this run uses: $GLACIER_CONFIG (existing or not), else ./glacier.toml,
+    else the XDG one. Never a file inside the installed package."""
     env = os.environ.get("GLACIER_CONFIG")
     if env:
         return Path(env).expanduser().resolve()
     here = Path.cwd() / "glacier.toml"
-    return here.resolve() if here.exists() else PROJECT_DIR / "glacier.toml"
+    return here.resolve() if here.exists() else xdg_config_file()
+
+
+def find_config_file() -> Path:
+    """The config file to load; a one-line ConfigError when there is none."""
+    path = config_file_choice()
+    if path.exists():
+        return path
+    if os.environ.get("GLACIER_CONFIG"):
+        raise ConfigError(f"GLACIER_CONFIG={path}: config file not found; run 'glacier init' to "
+                          "write one there, or fix the variable")
+    raise ConfigError(f"no glacier.toml found (looked in $GLACIER_CONFIG, ./glacier.toml "
+                      f"and {path}); run 'glacier init' to write one")
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    path = Path(path) if path else find_config_file()
+    path = Path(path).absolute() if path else find_config_file()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -127,8 +146,9 @@ def _check_settings(path: Path, table: dict) -> dict:
         values[key] = value
     if not values["s3_bucket"]:
         raise ConfigError(f"{path}: key 'settings.s3_bucket' is required")
-    if not (math.isfinite(values["target_bag_gb"]) and values["target_bag_gb"] > 0):
-        raise ConfigError(f"{path}: key 'settings.target_bag_gb' must be a number above 0")
+    if not (math.isfinite(values["target_bag_gb"]) and 0 < values["target_bag_gb"] <= 5000):
+        raise ConfigError(f"{path}: key 'settings.target_bag_gb' must be a number above 0 "
+                          "and at most 5000 (S3's largest object is 5 TB)")
     values["target_bag_gb"] = float(values["target_bag_gb"])
     if values["storage_class"] not in STORAGE_CLASSES:
         raise ConfigError(f"{path}: key 'settings.storage_class' must be one of "

@@ -18,7 +18,9 @@ _PUT = {"DEEP_ARCHIVE": 0.05, "GLACIER": 0.03, "GLACIER_IR": 0.02, "STANDARD_IA"
 PRICES = {**{f"storage_{c.lower()}": p for c, p in _STORAGE.items()},
           **{f"put_{c.lower()}": p for c, p in _PUT.items()},
           "retrieval_bulk": 0.0025, "retrieval_standard": 0.02,
+          "retrieval_expedited": 0.03,  # GLACIER class only: Deep Archive has no such tier
           "restore_requests_bulk": 0.025, "restore_requests_standard": 0.10,
+          "restore_requests_expedited": 10.0,
           "transfer_out": 0.09, "transfer_out_free_gb": 100}
 TIERS = ("Bulk", "Standard")
 GB = 1e9
@@ -65,9 +67,9 @@ def restore_cost(size: int, objects: int, tier: str, overrides=None) -> dict:
 
 
 def storage_bill(objects: dict, overrides=None) -> dict:
-    """storage class -> (bytes, objects, USD per month) for key -> (size, class, ...)."""
+    """storage class -> (bytes, objects, USD per month) for key -> ObjectInfo."""
     totals = {}
-    for size, storage_class, *_ in objects.values():
+    for size, storage_class in ((o.size, o.storage_class) for o in objects.values()):
         held, count = totals.get(storage_class, (0, 0))
         totals[storage_class] = (held + size, count + 1)
     return {c: (held, count, monthly_storage(held, count, c, overrides))

@@ -23,3 +23,7 @@ class StoreError(GlacierError):
 
 class BagError(GlacierError):
     """One bag could not be packed or uploaded; the others go on."""
+
+
+class UsageError(GlacierError):
+    """A command-line value is wrong (a pattern, a tier, a destination)."""

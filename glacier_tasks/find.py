@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import crypto, manifest, statefile
+from . import crypto, layout, manifest, statefile
+from .errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Match:
 
 def local_manifest(settings, store, bag: dict) -> Path:
     """The bag's manifest in manifest_dir, downloaded if it is not there yet."""
-    path = settings.manifest_dir / Path(bag["manifest_key"]).name
+    path = layout.local_manifest(settings.manifest_dir, bag["manifest_key"])
     if not path.exists():
         data = store.get_bytes(bag["manifest_key"])
         if crypto.is_encrypted(data):
@@ -35,7 +36,11 @@ def local_manifest(settings, store, bag: dict) -> Path:
 
 def matcher(pattern: str, regex: bool):
     if regex:
-        return re.compile(pattern).search
+        try:
+            return re.compile(pattern).search
+        except re.error as err:
+            raise UsageError(f"--regex {pattern!r}: not a regular expression ({err})") \
+                from None
     if any(c in pattern for c in "*?["):
         compiled = re.compile(fnmatch.translate(pattern))
         return lambda text: compiled.match(text) or compiled.match(text.rpartition("/")[2])
@@ -47,7 +52,7 @@ def search(settings, store, inventory: dict, pattern: str, regex: bool = False):
     matches = matcher(pattern, regex)
     for key, bag in sorted(inventory["bags"].items()):
         prefix = bag["molecule"].rstrip("/") + "/"
-        name = Path(key).name.removesuffix(".tar")
+        name = layout.bag_name(key)
         with open(local_manifest(settings, store, bag), encoding="utf-8") as lines:
             for line in lines:
                 path, _, rest = line.rstrip("\n").partition("\t")

@@ -29,33 +29,24 @@ def least_privilege_policy(bucket: str) -> str:
 
 def setup_bucket(store, region: str | None) -> list[str]:
     """Make the bucket safe; idempotent. Returns what it changed."""
-    client, bucket, changed = store.client, store.bucket, []
-    with store.errors("setting up the bucket"):
-        if not _exists(store):
-            options = {} if region in (None, "us-east-1") else {
-                "CreateBucketConfiguration": {"LocationConstraint": region}}
-            client.create_bucket(Bucket=bucket, **options)
-            changed.append(f"created bucket {bucket}")
-        if _public_access_block(store) != BLOCK_ALL:
-            client.put_public_access_block(Bucket=bucket,
-                                           PublicAccessBlockConfiguration=BLOCK_ALL)
-            changed.append("blocked all public access")
-        if not _default_encryption(store):
-            client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
-                "Rules": [{"ApplyServerSideEncryptionByDefault": {
-                    "SSEAlgorithm": "AES256"}}]})
-            changed.append("turned on default SSE-S3 encryption")
-        rules = _lifecycle_rules(store)
-        if not _abort_rule(rules):
-            rules.append({"ID": ABORT_RULE_ID, "Status": "Enabled",
-                          "Filter": {"Prefix": ""},
-                          "AbortIncompleteMultipartUpload": {
-                              "DaysAfterInitiation": ABORT_DAYS}})
-            client.put_bucket_lifecycle_configuration(
-                Bucket=bucket, LifecycleConfiguration={"Rules": rules})
-            changed.append(f"added a lifecycle rule aborting incomplete multipart uploads "
-                           f"after {ABORT_DAYS} days")
-    return changed or [f"bucket {bucket} was already set up: nothing changed"]
+    changed = []
+    if not store.bucket_exists():
+        store.create_bucket(region)
+        changed.append(f"created bucket {store.bucket}")
+    if store.public_access_block() != BLOCK_ALL:
+        store.put_public_access_block(BLOCK_ALL)
+        changed.append("blocked all public access")
+    if not _encrypts(store.default_encryption()):
+        store.put_default_encryption("AES256")
+        changed.append("turned on default SSE-S3 encryption")
+    rules = store.lifecycle_rules()
+    if not _abort_rule(rules):
+        rules.append({"ID": ABORT_RULE_ID, "Status": "Enabled", "Filter": {"Prefix": ""},
+                      "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_DAYS}})
+        store.put_lifecycle_rules(rules)
+        changed.append(f"added a lifecycle rule aborting incomplete multipart uploads "
+                       f"after {ABORT_DAYS} days")
+    return changed or [f"bucket {store.bucket} was already set up: nothing changed"]
 
 
 def check(settings, store, largest_bag: int) -> list[tuple[bool, str]]:
@@ -66,8 +57,8 @@ def check(settings, store, largest_bag: int) -> list[tuple[bool, str]]:
     found.append((not leaked, f"{settings.config_file}: no credentials in it" if not leaked
                   else f"{settings.config_file} holds AWS credentials: remove them and use "
                        "'aws configure'"))
-    credentials = store.session.get_credentials()  # boto3's usual chain
-    found.append((credentials is not None, "AWS credentials found" if credentials else
+    credentials = store.has_credentials()
+    found.append((credentials, "AWS credentials found" if credentials else
                   "no AWS credentials found: run 'aws configure'"))
     try:
         store.check_bucket()
@@ -75,18 +66,17 @@ def check(settings, store, largest_bag: int) -> list[tuple[bool, str]]:
     except StoreError as err:  # it says why; nothing below can work then
         found.append((False, str(err)))
         return found
-    with store.errors("checking the bucket's settings"):
-        block = _public_access_block(store)
-        found.append((block == BLOCK_ALL, "public access is blocked" if block == BLOCK_ALL
-                      else "public access is not fully blocked: run 'doit setup_bucket'"))
-        sse = _default_encryption(store)
-        found.append((sse, "default encryption is on" if sse else
-                      "default encryption is off: run 'doit setup_bucket'"))
-        rule = _abort_rule(_lifecycle_rules(store))
-        found.append((rule, "incomplete multipart uploads are aborted after "
-                            f"{ABORT_DAYS} days or less" if rule else
-                      "no lifecycle rule aborts incomplete multipart uploads: run "
-                      "'doit setup_bucket'"))
+    block = store.public_access_block() == BLOCK_ALL
+    found.append((block, "public access is blocked" if block
+                  else "public access is not fully blocked: run 'doit setup_bucket'"))
+    sse = _encrypts(store.default_encryption())
+    found.append((sse, "default encryption is on" if sse else
+                  "default encryption is off: run 'doit setup_bucket'"))
+    rule = _abort_rule(store.lifecycle_rules())
+    found.append((rule, "incomplete multipart uploads are aborted after "
+                        f"{ABORT_DAYS} days or less" if rule else
+                  "no lifecycle rule aborts incomplete multipart uploads: run "
+                  "'doit setup_bucket'"))
     free = shutil.disk_usage(_existing_parent(settings.staging_dir)).free
     room = free >= largest_bag
     found.append((room, f"staging_dir has {free / 1e9:.1f} GB free, the largest bag needs "
@@ -101,46 +91,9 @@ def _existing_parent(path):
     return path
 
 
-def _exists(store) -> bool:
-    try:
-        store.client.head_bucket(Bucket=store.bucket)
-        return True
-    except store._bx.ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
-            return False
-        raise
-
-
-def _public_access_block(store) -> dict:
-    try:
-        return store.client.get_public_access_block(
-            Bucket=store.bucket)["PublicAccessBlockConfiguration"]
-    except store._bx.ClientError as err:
-        if "NoSuchPublicAccessBlock" in err.response.get("Error", {}).get("Code", ""):
-            return {}
-        raise
-
-
-def _default_encryption(store) -> bool:
-    try:
-        rules = store.client.get_bucket_encryption(
-            Bucket=store.bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-    except store._bx.ClientError as err:
-        if "ServerSideEncryptionConfigurationNotFound" in \
-                err.response.get("Error", {}).get("Code", ""):
-            return False
-        raise
+def _encrypts(rules: list) -> bool:
     return any(r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
                for r in rules)
-
-
-def _lifecycle_rules(store) -> list:
-    try:
-        return store.client.get_bucket_lifecycle_configuration(Bucket=store.bucket)["Rules"]
-    except store._bx.ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "NoSuchLifecycleConfiguration":
-            return []
-        raise
 
 
 def _abort_rule(rules: list) -> bool:

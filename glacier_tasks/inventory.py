@@ -9,6 +9,7 @@ from pathlib import Path
 from . import statefile
 from .errors import StateError
 
+
 def load_inventory(path: Path, required_by: str | None = None) -> dict:
     """The inventory, or an empty one; with required_by, a missing file is an error."""
     data = statefile.read_json(path, default=None, what="inventory")
@@ -24,32 +25,32 @@ def load_inventory(path: Path, required_by: str | None = None) -> dict:
     return data
 
 
-def build_inventory(plan: dict, markers: dict, previous: dict, pending_ok=False) -> dict:
-    """markers: bag name -> marker. With pending_ok (the dry run), bags still to upload
-    are entered as if done, with `"pending": true` and no checksum yet."""
+def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> dict:
+    """markers: bag name -> BagMarker. With pending_ok (the dry run), bags still to
+    upload are entered as if done, with `"pending": true` and no checksum yet."""
     atoms, bags = {}, {}
     prev_atoms, prev_bags = previous.get("atoms", {}), previous.get("bags", {})
-    for bag in plan["bags"]:
-        key = bag["archive_key"]
-        marker = markers.get(bag["name"], {})
-        if bag["action"] == "keep":
+    for bag in plan.bags:
+        key = bag.archive_key
+        marker = markers.get(bag.name)
+        if bag.action == "keep":
             record = dict(prev_bags.get(key, {}))
             hashes = {}
-        elif marker.get("done"):
+        elif marker is not None and marker.done:
             record = _uploaded_record(bag, marker)
-            hashes = marker["packed"]["atom_hashes"]
+            hashes = marker.packed.atom_hashes
         elif pending_ok:
             record = _pending_record(bag)
             hashes = {}
         else:
-            for atom in bag["atoms"]:
+            for atom in bag.atoms:
                 old = prev_atoms.get(atom)
                 if old and old.get("archive_key") in prev_bags:
                     atoms[atom] = dict(old)
                     bags[old["archive_key"]] = dict(prev_bags[old["archive_key"]])
             continue
-        for atom in bag["atoms"]:
-            entry = dict(plan["atoms"][atom])
+        for atom in bag.atoms:
+            entry = dict(plan.atoms[atom])
             entry["last_metadata_hash"] = hashes.get(atom, entry["last_metadata_hash"])
             atoms[atom] = entry
         bags[key] = record
@@ -57,37 +58,37 @@ def build_inventory(plan: dict, markers: dict, previous: dict, pending_ok=False)
     for key, record in bags.items():
         record["atoms"] = sorted(a for a in record.get("atoms", [])
                                  if atoms.get(a, {}).get("archive_key") == key)
-    return {"version": 1, "year": plan["year"], "atoms": dict(sorted(atoms.items())),
+    return {"version": 1, "year": plan.year, "atoms": dict(sorted(atoms.items())),
             "bags": {k: r for k, r in sorted(bags.items()) if r["atoms"]}}
 
 
 def _keep_other_atoms(plan, atoms, bags, prev_bags):
     """Atoms of missing molecules are in the plan but in no planned bag of theirs."""
-    for atom, entry in plan["atoms"].items():
+    for atom, entry in plan.atoms.items():
         if atom not in atoms and entry.get("archive_key") in prev_bags:
             atoms[atom] = dict(entry)
             bags.setdefault(entry["archive_key"], dict(prev_bags[entry["archive_key"]]))
 
 
 def _uploaded_record(bag, marker) -> dict:
-    receipt, packed = marker["uploaded"], marker["packed"]
-    return {"tar_id": bag["tar_id"], "molecule": bag["molecule"],
-            "size": receipt["size"], "sha256": receipt["sha256"],
-            "storage_class": receipt["storage_class"],
-            "uploaded_at": receipt["uploaded_at"], "atoms": list(bag["atoms"]),
-            "manifest_key": bag["manifest_key"], "etag": receipt["etag"],
-            "crc64nvme": receipt.get("crc64nvme"), "content_key": packed["object_key"],
-            "files": bag["files"],
-            "manifest_sha256": marker.get("manifest", {}).get("sha256"),
-            "encryption": packed.get("encryption")}
+    receipt, packed = marker.uploaded, marker.packed
+    return {"tar_id": bag.tar_id, "molecule": bag.molecule,
+            "size": receipt.size, "sha256": receipt.sha256,
+            "storage_class": receipt.storage_class,
+            "uploaded_at": receipt.uploaded_at, "atoms": list(bag.atoms),
+            "manifest_key": bag.manifest_key, "etag": receipt.etag,
+            "crc64nvme": receipt.crc64nvme, "content_key": packed.content_key,
+            "files": bag.files,
+            "manifest_sha256": marker.manifest.sha256 if marker.manifest else None,
+            "encryption": packed.encryption}
 
 
 def _pending_record(bag) -> dict:
-    return {"tar_id": bag["tar_id"], "molecule": bag["molecule"], "size": bag["size"],
+    return {"tar_id": bag.tar_id, "molecule": bag.molecule, "size": bag.size,
             "sha256": None, "storage_class": None, "uploaded_at": None,
-            "atoms": list(bag["atoms"]), "manifest_key": bag["manifest_key"],
-            "content_key": bag["content_key"], "files": bag["files"], "pending": True,
-            "reasons": bag["reasons"]}
+            "atoms": list(bag.atoms), "manifest_key": bag.manifest_key,
+            "content_key": bag.content_key, "files": bag.files, "pending": True,
+            "reasons": bag.reasons}
 
 
 def find_atom(inventory: dict, path: str) -> str | None:

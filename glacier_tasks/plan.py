@@ -17,7 +17,9 @@ Rules (the spec's sections 5 and 9):
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+
+from .layout import archive_key, bag_name, manifest_key
 
 ARCHIVE_FORMAT = "gnu-tar-1"  # part of every content key: a new format rebuilds bags
 TAR_ID_RE = re.compile(r"^bag_(\d+)$")
@@ -46,25 +48,56 @@ class PlannedBag:
     reasons: list = field(default_factory=list)
     content_key: str = ""
 
+    @classmethod
+    def from_json(cls, data: dict) -> "PlannedBag":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
 
 @dataclass(frozen=True)
 class MoleculeState:
     spelling: str
     slug: str
     present: bool  # False: folder missing or unmounted; its atoms are kept untouched
+    path: str = ""  # where its atoms are read (a mount point for a remote molecule)
+    missing_reason: str = ""  # why it is not present, in words
 
 
-def archive_key(year: int, host: str, slug: str, tar_id: str) -> str:
-    return f"{year}-backup/{host}_{slug}_{tar_id}.tar"
+@dataclass
+class Plan:
+    """This year's run, decided: every bag to keep or upload, and what each atom becomes.
 
+    `atoms` maps an atom key to the inventory entry the plan gives it; the lists say
+    what left the inventory and why. Stored as STATE/plan.json between tasks."""
+    year: int
+    bags: list
+    atoms: dict
+    removed_atoms: list
+    missing_molecules: list
+    dropped_molecules: list
+    superseded_bags: list
+    superseded_molecules: dict
+    molecule_paths: dict = field(default_factory=dict)
+    missing_reasons: dict = field(default_factory=dict)
+    version: int = 1
 
-def manifest_key_for(archive: str) -> str:
-    folder, _, base = archive.rpartition("/")
-    return f"{folder}/manifests/{base.removesuffix('.tar')}.txt"
+    @property
+    def uploads(self) -> list:
+        return [b for b in self.bags if b.action == "upload"]
 
+    def bag(self, name: str):
+        """The planned bag of that name, or None."""
+        return next((b for b in self.bags if b.name == name), None)
 
-def bag_name(archive: str) -> str:
-    return archive.rpartition("/")[2].removesuffix(".tar")
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Plan":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["bags"] = [PlannedBag.from_json(b) for b in data["bags"]]
+        return cls(**values)
 
 
 def content_key(archive: str, atom_hashes: dict) -> str:
@@ -74,8 +107,8 @@ def content_key(archive: str, atom_hashes: dict) -> str:
 
 
 def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: dict,
-              target_bytes: int, year: int, host: str) -> dict:
-    """Return the plan as plain data: bags, atoms, and what happened to each molecule."""
+              target_bytes: int, year: int, host: str) -> Plan:
+    """Decide the bags of this run, and what happens to each molecule."""
     prev_atoms = previous.get("atoms", {})
     prev_bags = previous.get("bags", {})
     bags, plan_atoms, removed, missing = [], {}, [], []
@@ -103,16 +136,23 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
                     "pinned": bool(known.get(key, {}).get("pinned", False))}
     dropped = sorted({a.get("molecule") for a in prev_atoms.values()} - listed)
     superseded = sorted(set(prev_bags) - {b.archive_key for b in bags})
-    return {"version": 1, "year": year, "bags": [asdict(b) for b in bags],
-            "atoms": plan_atoms, "removed_atoms": removed, "missing_molecules": missing,
-            "dropped_molecules": dropped, "superseded_bags": superseded,
-            "superseded_molecules": {k: prev_bags[k].get("molecule") for k in superseded}}
+    return Plan(year=year, bags=bags, atoms=plan_atoms, removed_atoms=removed,
+                missing_molecules=missing, dropped_molecules=dropped,
+                superseded_bags=superseded,
+                superseded_molecules={k: prev_bags[k].get("molecule") for k in superseded},
+                molecule_paths={m.spelling: m.path for m in molecules if m.path},
+                missing_reasons={m: _missing_reason(molecules, m) for m in missing})
+
+
+def _missing_reason(molecules, spelling: str) -> str:
+    mol = next(m for m in molecules if m.spelling == spelling)
+    return mol.missing_reason or "folder is empty (drive not mounted?)"
 
 
 def _kept_bag(key: str, bag: dict) -> PlannedBag:
     return PlannedBag(name=bag_name(key), tar_id=bag["tar_id"], molecule=bag["molecule"],
                       archive_key=key, manifest_key=bag.get("manifest_key") or
-                      manifest_key_for(key), atoms=sorted(bag.get("atoms", [])),
+                      manifest_key(key), atoms=sorted(bag.get("atoms", [])),
                       size=bag.get("size", 0), files=bag.get("files", 0), action="keep",
                       content_key=bag.get("content_key", ""))
 
@@ -161,7 +201,7 @@ def _plan_molecule(mol, current, known, mine, taken_keys, target, year, host):
         hashes = {a: current[a].hash for a in keys}
         result.append(PlannedBag(
             name=bag_name(key), tar_id=tar_id, molecule=mol.spelling, archive_key=key,
-            manifest_key=manifest_key_for(key), atoms=sorted(keys), size=size,
+            manifest_key=manifest_key(key), atoms=sorted(keys), size=size,
             files=sum(current[a].files for a in keys), action="upload",
             reasons=sorted(reasons), content_key=content_key(key, hashes)))
     return sorted(result, key=lambda b: _tar_number(b.tar_id))

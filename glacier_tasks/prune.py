@@ -7,12 +7,10 @@ folders (tiny, and they are the archive's history).
 """
 
 import datetime
-import re
 from dataclasses import dataclass
 
 from . import cost
-
-BACKUP_KEY = re.compile(r"^\d{4}-backup/(?!system/)")
+from .layout import BACKUP_KEY
 MINIMUM_DAYS = {"DEEP_ARCHIVE": 180, "GLACIER": 90, "GLACIER_IR": 90, "STANDARD_IA": 30,
                 "ONEZONE_IA": 30}
 
@@ -28,7 +26,7 @@ class Prunable:
     free_from: datetime.date  # first day deleting costs nothing
 
 
-def referenced_keys(inventory: dict, plan: dict | None) -> set:
+def referenced_keys(inventory: dict, plan=None) -> set:
     """Every key the inventory or a (possibly unfinished) plan points at."""
     keys = set()
     for key, bag in inventory.get("bags", {}).items():
@@ -37,18 +35,19 @@ def referenced_keys(inventory: dict, plan: dict | None) -> set:
             keys.add(bag["manifest_key"])
     for entry in inventory.get("atoms", {}).values():
         keys.add(entry.get("archive_key"))
-    for bag in (plan or {}).get("bags", []):
-        keys.update((bag["archive_key"], bag["manifest_key"]))
+    for bag in plan.bags if plan else []:
+        keys.update((bag.archive_key, bag.manifest_key))
     return keys
 
 
 def plan_prune(objects: dict, referenced: set, today: datetime.date,
                prices: dict | None = None) -> list[Prunable]:
-    """objects: key -> (size, storage class, last modified datetime)."""
+    """objects: key -> ObjectInfo, as the bucket lists them."""
     found = []
-    for key, (size, storage_class, modified) in sorted(objects.items()):
+    for key, info in sorted(objects.items()):
         if not BACKUP_KEY.match(key) or key in referenced:
             continue
+        size, storage_class, modified = info.size, info.storage_class, info.last_modified
         uploaded = modified.date() if isinstance(modified, datetime.datetime) else modified
         age = (today - uploaded).days
         minimum = MINIMUM_DAYS.get(storage_class, 0)

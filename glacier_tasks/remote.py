@@ -66,22 +66,18 @@ def is_mounted(path: Path) -> bool:
         return any(line.split()[1] == target for line in mounts if len(line.split()) > 1)
 
 
-def _marker(settings, molecule) -> Path:
-    return settings.state_dir / "mounts" / f"{molecule.slug}.json"
-
-
-def mount(settings, molecule) -> str | None:
-    """Mount one remote molecule; return None, or the one-line reason it failed."""
+def mount(settings, molecule, marker: Path) -> str | None:
+    """Mount one remote molecule; return None, or the one-line reason it failed.
+    `marker` is the proof, kept in the state folder, that the mount is ours."""
     host = REMOTE_RE.match(molecule.spelling)["host"]
     if shutil.which("sshfs") is None:
         return "sshfs is not installed (Debian/Ubuntu: sudo apt install sshfs)"
     point = molecule.path
-    marker = _marker(settings, molecule)
     if is_mounted(point):
         if not marker.exists():
             return (f"{point} is already a mount point that glacier-tasks did not make; "
                     "unmount it or change mnt_base")
-        unmount(settings, molecule)  # left by a killed run: the lock says it is ours
+        unmount(marker)  # left by a killed run: the lock says it is ours
     probe = subprocess.run(ssh_probe_command(molecule.spelling, settings.sshfs_options),
                            capture_output=True, text=True, timeout=PROBE_SECONDS + 30,
                            stdin=subprocess.DEVNULL)
@@ -103,9 +99,8 @@ def mount(settings, molecule) -> str | None:
     return None
 
 
-def unmount(settings, molecule) -> None:
-    """Unmount a molecule this tool mounted (it has a marker); anything else is left."""
-    marker = _marker(settings, molecule)
+def unmount(marker: Path) -> None:
+    """Unmount what this tool mounted (its marker says where); anything else is left."""
     if not marker.exists():
         return
     point = Path(json.loads(marker.read_text())["mount_point"])

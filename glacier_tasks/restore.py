@@ -20,9 +20,8 @@ from .inventory import find_atom
 from .report import human
 
 TIER_DELAY = {"Bulk": "about 48 hours", "Standard": "about 12 hours",
-              "Expedited": "1-5 minutes (not offered for Deep Archive)"}
+              "Expedited": "1-5 minutes"}
 TIER_HOURS = {"Bulk": 48, "Standard": 12, "Expedited": 1}
-ARCHIVED = ("DEEP_ARCHIVE", "GLACIER")
 RANGE = 64 << 20
 
 
@@ -63,15 +62,16 @@ def _target(atom: str, entry: dict, path: str) -> Target:
     return Target(atom, entry["archive_key"], os.fsencode(member))
 
 
-def thaw_state(head: dict) -> str:
-    """'readable', 'thawing' or 'archived', from head-object's storage class and
-    Restore header (ongoing-request="true" while S3 is still thawing)."""
-    if head.get("StorageClass", "STANDARD") not in ARCHIVED:
-        return "readable"
-    restore = head.get("Restore") or ""
-    if not restore:
-        return "archived"
-    return "thawing" if 'ongoing-request="true"' in restore else "readable"
+def tier_problem(tier: str, storage_classes) -> str | None:
+    """Why this thaw tier cannot serve bags of these storage classes, or None."""
+    if tier not in TIER_DELAY:
+        return f"--tier {tier}: not a thaw tier; use Bulk (about 48 h, cheapest) or " \
+               "Standard (about 12 h)"
+    if tier == "Expedited" and "DEEP_ARCHIVE" in storage_classes:
+        return "--tier Expedited: Deep Archive offers no Expedited tier; use Bulk " \
+               "(about 48 h, cheapest) or Standard (about 12 h); only GLACIER class bags " \
+               "may use it"
+    return None
 
 
 def download_bag(store, key: str, folder: Path, size: int, sha256: str,
@@ -196,22 +196,24 @@ def thaw_plan_lines(bags: dict, options: RestoreOptions, prices) -> list[str]:
 
 
 def restore_from_bucket(settings, store, inventory: dict, targets: list[Target],
-                        options: RestoreOptions, say, sleep=time.sleep) -> bool:
+                        options: RestoreOptions, downloads: Path, say,
+                        sleep=time.sleep) -> bool:
     """Thaw, wait (with --wait), download, verify, extract. True once all is restored."""
     pending = {t.archive_key for t in targets}
     interval, deadline = options.poll_seconds, time.monotonic() + options.wait_hours * 3600
     while True:
         for key in sorted(pending):
-            state = thaw_state(store.head(key) or _missing(key))
+            state = (store.head(key) or _missing(key)).thaw_state
             if state == "archived":
                 store.request_restore(key, options.days, options.tier)
                 say(f"{key}: thaw requested ({options.tier}, "
                     f"{TIER_DELAY.get(options.tier, '?')})")
-                state = thaw_state(store.head(key) or _missing(key))
+                state = (store.head(key) or _missing(key)).thaw_state
             if state == "thawing":
                 say(f"{key}: still thawing")
             else:
-                _fetch_and_extract(settings, store, inventory, key, targets, options, say)
+                _fetch_and_extract(settings, store, inventory, key, targets, options,
+                                   downloads, say)
                 pending.discard(key)
         if not pending:
             say(f"Restored {options.path} into {options.dest}")
@@ -229,10 +231,9 @@ def _missing(key):
     raise StateError(f"{key}: not in the bucket; 'doit verify' checks every bag")
 
 
-def _fetch_and_extract(settings, store, inventory, key, targets, options, say):
+def _fetch_and_extract(settings, store, inventory, key, targets, options, downloads, say):
     bag = inventory["bags"][key]
-    folder = settings.state_dir / "downloads"
-    tar = download_bag(store, key, folder, bag["size"], bag["sha256"])
+    tar = download_bag(store, key, downloads, bag["size"], bag["sha256"])
     manifest_path = local_manifest(settings, store, bag)
     mine = [t for t in targets if t.archive_key == key]
     extract(tar, options.dest, members_for(mine, manifest_path), options.overwrite,

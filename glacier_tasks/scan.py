@@ -127,19 +127,25 @@ def scan_atom(molecule_path: Path, atom: str) -> AtomScan:
     return AtomScan(digest.hexdigest(), size, files)
 
 
-def scan_atoms(pairs: list, workers: int) -> dict:
-    """(molecule path, atom) -> AtomScan for many atoms at once, on every core: the
-    walk is mostly system calls and per-entry Python work, both of which parallelise."""
+def scan_atoms(pairs: list, workers: int):
+    """Yield ((molecule path, atom), AtomScan) for many atoms, on every core: the walk
+    is mostly system calls and per-entry Python work, both of which parallelise. An
+    atom that cannot be read yields its PermissionError instead of an AtomScan."""
     if workers < 2 or len(pairs) < 2:
-        return {pair: scan_atom(*pair) for pair in pairs}
+        for pair in pairs:
+            yield pair, _scan_pair(pair)
+        return
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        results = pool.map(_scan_pair, pairs, chunksize=max(1, len(pairs) // (workers * 8)))
-        return dict(zip(pairs, results))
+        chunk = max(1, len(pairs) // (workers * 8))
+        yield from zip(pairs, pool.map(_scan_pair, pairs, chunksize=chunk))
 
 
-def _scan_pair(pair) -> AtomScan:
-    return scan_atom(*pair)
+def _scan_pair(pair):
+    try:
+        return scan_atom(*pair)
+    except PermissionError as err:
+        return err
 
 
 def hash_file_for(state_dir: Path, atom_key: str) -> Path:

@@ -70,7 +70,7 @@ def write_starter(config_file: Path, values: dict) -> list[str]:
     else:
         config_file.parent.mkdir(parents=True, exist_ok=True)
         config_file.write_text(starter_toml(values), encoding="utf-8")
-        said.append(f"Wrote {config_file}: set s3_bucket and region, then run 'doit'")
+        said.append(f"Wrote {config_file}: set s3_bucket and region, then run 'glacier dryrun'")
     list_file = config_file.parent / "list.txt"
     if list_file.exists():
         said.append(f"{list_file} exists: left as it is")

@@ -46,12 +46,11 @@ def read_json(path: Path, default=None, what: str = "state file"):
                          f"{path.name}.bak or the bucket's system folder") from None
 
 
-def take_lock(state_dir: Path) -> None:
-    """Hold an exclusive lock on STATE/lock for the life of this process."""
-    if str(state_dir) in _held_locks:
+def take_lock(path: Path) -> None:
+    """Hold an exclusive lock on this file for the life of this process."""
+    if str(path) in _held_locks:
         return
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -63,4 +62,4 @@ def take_lock(state_dir: Path) -> None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
               .encode(), 0)
-    _held_locks[str(state_dir)] = fd
+    _held_locks[str(path)] = fd

@@ -1,4 +1,5 @@
-"""The only module that talks to S3 (boto3): head, put, multipart upload, list, errors.
+"""The only module that talks to S3 (boto3): head, put, multipart upload, list, the
+bucket's settings, errors. Callers get typed records (ObjectInfo), never boto's dicts.
 
 Uploads are multipart in few large parts (every part is billed like a PUT), streamed
 from the staged file so memory stays flat, with a full-object CRC64NVME checksum that
@@ -6,15 +7,16 @@ S3 checks against the one computed while the tar was written. An interrupted upl
 is resumed from its finished parts; any other open upload of the same key is aborted.
 """
 
+import datetime
 import hashlib
 import io
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
-
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from .errors import StoreError
 
@@ -31,6 +33,94 @@ MAX_PART = 5 << 30   # S3's ceiling
 TARGET_PARTS = 64    # a 40 GB bag: 64 parts of 640 MiB, ~66 requests in all
 UPLOAD_THREADS = 4
 MAX_ATTEMPTS = 8     # per request, with adaptive backoff: then the bag fails, cleanly
+
+
+ARCHIVED = ("DEEP_ARCHIVE", "GLACIER")  # classes that must be thawed before a GET
+# the object's metadata (x-amz-meta-*): what the uploader sent, to check S3's view against
+META_SHA256, META_CONTENT_KEY, META_SIZE, META_CRC = "sha256", "content-key", "size", \
+    "crc64nvme"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object as S3 reports it (HEAD or LIST; a LIST knows no metadata or checksum)."""
+    key: str
+    size: int
+    storage_class: str
+    last_modified: datetime.datetime
+    etag: str = ""
+    crc64nvme: str | None = None  # S3's own full-object checksum, base64
+    metadata: dict = field(default_factory=dict)
+    restore: str = ""  # the x-amz-restore header of an archived object
+
+    @property
+    def sha256(self) -> str | None:
+        return self.metadata.get(META_SHA256)
+
+    @property
+    def content_key(self) -> str | None:
+        return self.metadata.get(META_CONTENT_KEY)
+
+    @property
+    def encryption(self) -> str | None:
+        return self.metadata.get("encryption")
+
+    @property
+    def recipients(self) -> list[str]:
+        return [r for r in self.metadata.get("recipients", "").split(",") if r]
+
+    @property
+    def thaw_state(self) -> str:
+        """'readable', 'thawing' or 'archived' (ongoing-request="true" while thawing)."""
+        if self.storage_class not in ARCHIVED:
+            return "readable"
+        if not self.restore:
+            return "archived"
+        return "thawing" if 'ongoing-request="true"' in self.restore else "readable"
+
+    @property
+    def sent(self) -> dict:
+        """What the uploader recorded it sent (size, sha256, CRC64NVME), or {}."""
+        try:
+            return {"size": int(self.metadata[META_SIZE]), "sha256": self.metadata[META_SHA256],
+                    "crc64nvme": self.metadata[META_CRC]}
+        except (KeyError, ValueError):
+            return {}
+
+
+def bag_problem(info: ObjectInfo | None, size: int, sha256: str | None,
+                storage_class: str | None, crc64nvme: str | None = None) -> str | None:
+    """Does this object hold the bag we mean? None if so, else what differs, in words.
+
+    The one answer used after an upload, before adopting an object, and by verify."""
+    if info is None:
+        return "missing"
+    if info.size != size:
+        return f"has {info.size} bytes, expected {size}"
+    if storage_class and info.storage_class != storage_class:
+        return f"has storage class {info.storage_class}, expected {storage_class}"
+    if info.sha256 != sha256:
+        return "has another sha256 in its metadata"
+    if crc64nvme and info.crc64nvme and info.crc64nvme != crc64nvme:
+        return "has another CRC64NVME checksum"
+    return None
+
+
+def metadata_for(size: int, sha256: str, crc64nvme: str, content_key: str,
+                 extra: dict | None = None) -> dict:
+    """The metadata a bag is uploaded with: what was sent, so a later run can check it."""
+    return {META_SHA256: sha256, META_CONTENT_KEY: content_key, META_SIZE: str(size),
+            META_CRC: crc64nvme, **(extra or {})}
+
+
+def _info(key: str, answer: dict) -> ObjectInfo:
+    return ObjectInfo(key=key, size=answer.get("ContentLength", answer.get("Size", 0)),
+                      storage_class=answer.get("StorageClass", "STANDARD"),
+                      last_modified=answer["LastModified"],
+                      etag=answer.get("ETag", "").strip('"'),
+                      crc64nvme=answer.get("ChecksumCRC64NVME"),
+                      metadata=dict(answer.get("Metadata", {})),
+                      restore=answer.get("Restore") or "")
 
 
 def part_size_for(size: int) -> int:
@@ -114,7 +204,7 @@ class Store:
         self.endpoint = self.client.meta.endpoint_url
 
     @contextmanager
-    def errors(self, doing: str):
+    def _errors(self, doing: str):
         """Turn botocore's exceptions into one-line StoreErrors naming the bucket."""
         bx = self._bx
         try:
@@ -145,22 +235,22 @@ class Store:
         return f"S3 answered {code or status} while {doing}: {message}".rstrip(": ")
 
     def check_bucket(self) -> None:
-        with self.errors("checking the bucket"):
+        with self._errors("checking the bucket"):
             self.client.head_bucket(Bucket=self.bucket)
 
-    def head(self, key: str) -> dict | None:
-        """The object's headers (with checksum), or None if there is no such key."""
-        with self.errors(f"reading {key}"):
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object as S3 reports it (with its checksum), or None if there is none."""
+        with self._errors(f"reading {key}"):
             try:
-                return self.client.head_object(Bucket=self.bucket, Key=key,
-                                               ChecksumMode="ENABLED")
+                return _info(key, self.client.head_object(Bucket=self.bucket, Key=key,
+                                                          ChecksumMode="ENABLED"))
             except self._bx.ClientError as err:
                 if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                     return None
                 raise
 
     def put_bytes(self, key: str, data: bytes, storage_class: str, metadata: dict) -> dict:
-        with self.errors(f"uploading {key}"):
+        with self._errors(f"uploading {key}"):
             return self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
                                           StorageClass=storage_class, Metadata=metadata,
                                           ChecksumAlgorithm="CRC64NVME")
@@ -170,16 +260,17 @@ class Store:
         """Upload a staged file; `resume` is what `save_resume` stored on a past attempt."""
         size = path.stat().st_size
         if size <= MIN_PART:
-            with self.errors(f"uploading {key}"), open(path, "rb") as body:
+            with self._errors(f"uploading {key}"), open(path, "rb") as body:
                 answer = self.client.put_object(
                     Bucket=self.bucket, Key=key, Body=body, ContentLength=size,
                     StorageClass=storage_class, Metadata=metadata,
-                    ChecksumCRC64NVME=crc64nvme)
+                    ChecksumAlgorithm="CRC64NVME")  # computed from the bytes sent; the
+            # caller compares S3's figure with the one taken while the tar was written
             if progress:
                 progress(size)
             return {"etag": answer["ETag"].strip('"'), "parts": 1}
         part_size = part_size_for(size)
-        with self.errors(f"uploading {key}"):
+        with self._errors(f"uploading {key}"):
             upload_id, done = self._resume_upload(key, part_size, resume)
             if upload_id is None:
                 upload_id = self.client.create_multipart_upload(
@@ -218,15 +309,16 @@ class Store:
         """Abort open multipart uploads under prefix (or of exactly that key) not in keep:
         each holds billed parts that no object will ever use."""
         aborted = []
-        pages = self.client.get_paginator("list_multipart_uploads").paginate(
-            Bucket=self.bucket, Prefix=prefix)
-        for page in pages:
-            for upload in page.get("Uploads", []):
-                if (exact and upload["Key"] != prefix) or upload["UploadId"] in keep:
-                    continue
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
-                                                   UploadId=upload["UploadId"])
-                aborted.append(upload["Key"])
+        with self._errors("cleaning up unfinished uploads"):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=prefix)
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    if (exact and upload["Key"] != prefix) or upload["UploadId"] in keep:
+                        continue
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                    aborted.append(upload["Key"])
         return aborted
 
     def _send_parts(self, path, key, upload_id, size, part_size, done, progress):
@@ -256,12 +348,12 @@ class Store:
         return [finished[n] for n in sorted(finished)]
 
     def get_bytes(self, key: str) -> bytes:
-        with self.errors(f"downloading {key}"):
+        with self._errors(f"downloading {key}"):
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
 
     def request_restore(self, key: str, days: int, tier: str) -> None:
         """Ask S3 to thaw an archived object; 'already in progress' is progress."""
-        with self.errors(f"requesting the thaw of {key}"):
+        with self._errors(f"requesting the thaw of {key}"):
             try:
                 self.client.restore_object(Bucket=self.bucket, Key=key, RestoreRequest={
                     "Days": days, "GlacierJobParameters": {"Tier": tier}})
@@ -271,26 +363,99 @@ class Store:
 
     def read_range(self, key: str, start: int, end: int):
         """Yield the bytes start..end (inclusive) of an object, 1 MiB at a time."""
-        with self.errors(f"downloading {key}"):
+        with self._errors(f"downloading {key}"):
             body = self.client.get_object(Bucket=self.bucket, Key=key,
                                           Range=f"bytes={start}-{end}")["Body"]
             yield from iter(lambda: body.read(MIB), b"")
 
     def delete(self, key: str) -> None:
-        with self.errors(f"deleting {key}"):
+        with self._errors(f"deleting {key}"):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def list_keys(self, prefix: str = "") -> dict:
-        """key -> (size, storage class, last modified) of every object under prefix."""
+    def list_objects(self, prefix: str = "") -> dict[str, ObjectInfo]:
+        """key -> ObjectInfo (size, storage class, last modified) of every object under
+        prefix."""
         found = {}
-        with self.errors(f"listing {prefix or 'the bucket'}"):
+        with self._errors(f"listing {prefix or 'the bucket'}"):
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=prefix)
             for page in pages:
                 for obj in page.get("Contents", []):
-                    found[obj["Key"]] = (obj["Size"], obj.get("StorageClass", "STANDARD"),
-                                         obj["LastModified"])
+                    found[obj["Key"]] = _info(obj["Key"], obj)
         return found
+
+    # the bucket's own settings (setup_bucket, check): None or {} when there are none
+
+    def bucket_exists(self) -> bool:
+        with self._errors("checking the bucket"):
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+                return True
+            except self._bx.ClientError as err:
+                if err.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
+                    return False
+                raise
+
+    def create_bucket(self, region: str | None) -> None:
+        options = {} if region in (None, "us-east-1") else {
+            "CreateBucketConfiguration": {"LocationConstraint": region}}
+        with self._errors("creating the bucket"):
+            self.client.create_bucket(Bucket=self.bucket, **options)
+
+    def public_access_block(self) -> dict:
+        with self._errors("reading the public access block"):
+            try:
+                return self.client.get_public_access_block(
+                    Bucket=self.bucket)["PublicAccessBlockConfiguration"]
+            except self._bx.ClientError as err:
+                if "NoSuchPublicAccessBlock" in _code(err):
+                    return {}
+                raise
+
+    def put_public_access_block(self, block: dict) -> None:
+        with self._errors("blocking public access"):
+            self.client.put_public_access_block(Bucket=self.bucket,
+                                                PublicAccessBlockConfiguration=block)
+
+    def default_encryption(self) -> list:
+        """The bucket's default-encryption rules ([] when it has none)."""
+        with self._errors("reading the default encryption"):
+            try:
+                return self.client.get_bucket_encryption(
+                    Bucket=self.bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+            except self._bx.ClientError as err:
+                if "ServerSideEncryptionConfigurationNotFound" in _code(err):
+                    return []
+                raise
+
+    def put_default_encryption(self, algorithm: str) -> None:
+        with self._errors("turning on default encryption"):
+            self.client.put_bucket_encryption(
+                Bucket=self.bucket, ServerSideEncryptionConfiguration={"Rules": [
+                    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm}}]})
+
+    def lifecycle_rules(self) -> list:
+        with self._errors("reading the lifecycle rules"):
+            try:
+                return self.client.get_bucket_lifecycle_configuration(
+                    Bucket=self.bucket)["Rules"]
+            except self._bx.ClientError as err:
+                if _code(err) == "NoSuchLifecycleConfiguration":
+                    return []
+                raise
+
+    def put_lifecycle_rules(self, rules: list) -> None:
+        with self._errors("writing the lifecycle rules"):
+            self.client.put_bucket_lifecycle_configuration(
+                Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})
+
+    def has_credentials(self) -> bool:
+        """Does boto3's usual chain (config, environment, profile) find credentials?"""
+        return self.session.get_credentials() is not None
+
+
+def _code(err) -> str:
+    return err.response.get("Error", {}).get("Code", "")
 
 
 def _same_part(path: Path, offset: int, length: int, etag: str) -> bool:

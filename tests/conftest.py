@@ -1,67 +1,11 @@
-"""Shared fixtures: a real moto S3 server in its own process on a free loopback port."""
+"""Shared fixtures: a real moto S3 server (tests/s3server.py) and a fresh bucket."""
 
-import os
-import re
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
 
-import boto3
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class S3Server:
-    def __init__(self, tmp: Path, extra_env: dict | None = None):
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / f"moto-{self.port}.log"
-        self._log_file = open(self.log, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log_file, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS, **(extra_env or {})})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"moto server exited: {self.log.read_text()}")
-                time.sleep(0.1)
-        raise RuntimeError("moto server did not start within 30 s")
-
-    def client(self):
-        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
-
-    def requests(self) -> list[str]:
-        """The request lines the server logged so far, e.g. 'PUT /bucket/key?...'."""
-        lines = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            if '"' in line:  # werkzeug colours some lines (206, 4xx): drop the escapes
-                lines.append(re.sub(r"\x1b\[[0-9;]*m", "", line.split('"')[1]))
-        return lines
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._log_file.close()
+# CREDENTIALS and free_port stay importable from here for older imports
+from tests.s3server import CREDENTIALS, S3Server, free_port  # noqa: F401
 
 
 @pytest.fixture(scope="session")

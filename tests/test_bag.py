@@ -10,16 +10,27 @@ import tarfile
 from awscrt import checksums
 
 from glacier_tasks import bag, scan
+from glacier_tasks.layout import archive_key, bag_name, manifest_key
+from glacier_tasks.plan import PlannedBag
+from tests.tmpfs import mounted_tmpfs
 
 MOLECULE = "/data"
 
 
-def make_bag(molecule_path, *names):
+def make_bag(molecule_path, *names) -> PlannedBag:
     atoms = [scan.atom_key(MOLECULE, n) for n in names]
     size = sum(scan.scan_atom(molecule_path, n).size for n in names)
     files = sum(scan.scan_atom(molecule_path, n).files for n in names)
-    return {"name": "host_data_bag_001", "molecule": MOLECULE, "atoms": sorted(atoms),
-            "size": size, "files": files}
+    key = archive_key(2026, "host", "data", "bag_001")
+    return PlannedBag(name=bag_name(key), tar_id="bag_001", molecule=MOLECULE,
+                      archive_key=key, manifest_key=manifest_key(key),
+                      atoms=sorted(atoms), size=size, files=files, action="upload")
+
+
+def pack(planned, root, staging_dir, manifest_dir, progress=None):
+    """Pack into STAGING/NAME.tar and MANIFESTS/NAME.txt, as a backup run names them."""
+    return bag.pack_bag(planned, root, staging_dir / f"{planned.name}.tar",
+                        manifest_dir / f"{planned.name}.txt", progress)
 
 
 def sample(tmp_path):
@@ -37,7 +48,7 @@ def sample(tmp_path):
 def test_tar_reads_back_in_walk_order_with_matching_checksums(tmp_path):
     root = sample(tmp_path)
     planned = make_bag(root, "Books", "Music", scan.LOOSE_ATOM)
-    packed = bag.pack_bag(planned, root, tmp_path / "stage", tmp_path / "manifests")
+    packed = pack(planned, root, tmp_path / "stage", tmp_path / "manifests")
     data = packed.tar_path.read_bytes()
     assert packed.size == len(data)
     assert packed.sha256 == hashlib.sha256(data).hexdigest()
@@ -46,7 +57,7 @@ def test_tar_reads_back_in_walk_order_with_matching_checksums(tmp_path):
     subprocess.run(["tar", "-tf", str(packed.tar_path)], capture_output=True, check=True)
     with tarfile.open(packed.tar_path, encoding="utf-8", errors="surrogateescape") as tar:
         members = [m.name for m in tar.getmembers()]
-    walked = [os.fsdecode(rel) for key in planned["atoms"]
+    walked = [os.fsdecode(rel) for key in planned.atoms
               for rel, _ in scan.walk_atom(root, scan.atom_name(MOLECULE, key))]
     assert members == walked
     assert walked[:3] == ["loose.txt", "Books", "Books/-leading-dash"]
@@ -55,15 +66,15 @@ def test_tar_reads_back_in_walk_order_with_matching_checksums(tmp_path):
     assert "Books/deep/tab\\tand\\nnewline\t9\t" in "\n".join(manifest)
     assert packed.dirty == []
     assert packed.atom_hashes == {k: scan.scan_atom(root, scan.atom_name(MOLECULE, k)).hash
-                                  for k in planned["atoms"]}
+                                  for k in planned.atoms}
     assert not list((tmp_path / "stage").glob("*.partial"))
 
 
 def test_same_files_pack_to_the_same_bytes(tmp_path):
     root = sample(tmp_path)
     planned = make_bag(root, "Books", "Music")
-    first = bag.pack_bag(planned, root, tmp_path / "s1", tmp_path / "m1")
-    second = bag.pack_bag(planned, root, tmp_path / "s2", tmp_path / "m2")
+    first = pack(planned, root, tmp_path / "s1", tmp_path / "m1")
+    second = pack(planned, root, tmp_path / "s2", tmp_path / "m2")
     assert first.sha256 == second.sha256
 
 
@@ -77,8 +88,8 @@ def test_atom_changed_while_packed_is_recorded_dirty(tmp_path):
             (root / "Music" / "song.flac").write_bytes(b"re-encoded")
             touched.append(True)
 
-    packed = bag.pack_bag(planned, root, tmp_path / "stage", tmp_path / "manifests",
-                          change_during_tar)
+    packed = pack(planned, root, tmp_path / "stage", tmp_path / "manifests",
+                  change_during_tar)
     music = scan.atom_key(MOLECULE, "Music")
     assert packed.dirty == [music]
     assert packed.atom_hashes[music].startswith("dirty:")
@@ -96,8 +107,8 @@ def test_file_vanishing_while_packed_marks_the_atom_not_the_bag_failed(tmp_path)
             (root / "Music" / "song.flac").unlink()
             gone.append(True)
 
-    packed = bag.pack_bag(planned, root, tmp_path / "stage", tmp_path / "manifests",
-                          delete_during_tar)
+    packed = pack(planned, root, tmp_path / "stage", tmp_path / "manifests",
+                  delete_during_tar)
     assert packed.dirty == [scan.atom_key(MOLECULE, "Music")]
     subprocess.run(["tar", "-tf", str(packed.tar_path)], check=True, capture_output=True)
 
@@ -105,9 +116,9 @@ def test_file_vanishing_while_packed_marks_the_atom_not_the_bag_failed(tmp_path)
 def test_staging_room_is_checked_before_writing(tmp_path):
     root = sample(tmp_path)
     planned = make_bag(root, "Books")
-    planned["size"] = 10**15  # a petabyte bag cannot fit anywhere here
+    planned.size = 10**15  # a petabyte bag cannot fit anywhere here
     try:
-        bag.pack_bag(planned, root, tmp_path / "stage", tmp_path / "manifests")
+        pack(planned, root, tmp_path / "stage", tmp_path / "manifests")
     except bag.BagError as err:
         assert "staging_dir" in str(err) and "host_data_bag_001" in str(err)
     else:
@@ -120,8 +131,6 @@ def test_disk_filling_up_while_packing_leaves_no_partial_bag(tmp_path):
     planned = make_bag(root, "Books", "Music")  # about 2.5 MB: fits the check below
     stage = tmp_path / "stage"
     stage.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(stage)],
-                   check=True)
     filled = []
 
     def someone_else_fills_the_disk(_bytes):
@@ -133,16 +142,14 @@ def test_disk_filling_up_while_packing_leaves_no_partial_bag(tmp_path):
                 except OSError:
                     pass
 
-    try:
+    with mounted_tmpfs(stage, "4m"):
         try:
-            bag.pack_bag(planned, root, stage, tmp_path / "manifests",
-                         someone_else_fills_the_disk)
+            pack(planned, root, stage, tmp_path / "manifests",
+                 someone_else_fills_the_disk)
         except bag.BagError as err:
             message = str(err)
         else:
             raise AssertionError("packing into a full disk succeeded")
         left = sorted(p.name for p in stage.iterdir())
-    finally:
-        subprocess.run(["umount", str(stage)], check=True)
     assert "No space left on device" in message and "host_data_bag_001" in message
     assert left == ["other-program.bin"]

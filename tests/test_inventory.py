@@ -7,6 +7,7 @@ import pytest
 
 from glacier_tasks.errors import StateError
 from glacier_tasks.inventory import build_inventory, load_inventory, write_inventory
+from glacier_tasks.marker import BagMarker, ManifestReceipt, Packed, Receipt
 from glacier_tasks.plan import AtomState, MoleculeState, plan_bags
 
 MOL = "/data/m0"
@@ -27,23 +28,24 @@ def plan_for(year, sizes_and_hashes, previous=EMPTY, present=True):
 
 
 def bag(plan, tar_id):
-    return next(b for b in plan["bags"] if b["tar_id"] == tar_id)
+    return next(b for b in plan.bags if b.tar_id == tar_id)
 
 
 def done_marker(plan, planned, atom_hashes=None, size=12345):
-    hashes = atom_hashes or {x: plan["atoms"][x]["last_metadata_hash"]
-                             for x in planned["atoms"]}
-    return {"done": True,
-            "packed": {"atom_hashes": hashes, "object_key": planned["content_key"],
-                       "size": size, "sha256": "5" * 64},
-            "uploaded": {"key": planned["archive_key"], "size": size, "sha256": "5" * 64,
-                         "etag": "etag-" + planned["tar_id"], "crc64nvme": "crc==",
-                         "storage_class": "DEEP_ARCHIVE",
-                         "uploaded_at": "2026-01-15T10:00:00Z", "reused": False}}
+    hashes = atom_hashes or {x: plan.atoms[x]["last_metadata_hash"]
+                             for x in planned.atoms}
+    return BagMarker(
+        content_key=planned.content_key, done=True,
+        packed=Packed(atom_hashes=hashes, content_key=planned.content_key, size=size,
+                      sha256="5" * 64, crc64nvme="crc=="),
+        uploaded=Receipt(key=planned.archive_key, size=size, sha256="5" * 64,
+                         etag="etag-" + planned.tar_id, crc64nvme="crc==",
+                         storage_class="DEEP_ARCHIVE",
+                         uploaded_at="2026-01-15T10:00:00Z", reused=False))
 
 
 def all_done(plan):
-    return {b["name"]: done_marker(plan, b) for b in plan["bags"] if b["action"] == "upload"}
+    return {b.name: done_marker(plan, b) for b in plan.uploads}
 
 
 def check_consistent(inventory):
@@ -84,7 +86,7 @@ def test_uploaded_bags_are_recorded():
     assert record["uploaded_at"] == "2026-01-15T10:00:00Z"
     assert record["atoms"] == [a("A"), a("B")]
     assert record["manifest_key"] == "2025-backup/manifests/host_m0_bag_002.txt"
-    assert record["content_key"] == bag(plan, "bag_002")["content_key"]
+    assert record["content_key"] == bag(plan, "bag_002").content_key
     assert "pending" not in record
     assert inventory["atoms"][a("B")] == {
         "molecule": MOL, "last_metadata_hash": "b1", "tar_id": "bag_002",
@@ -93,12 +95,29 @@ def test_uploaded_bags_are_recorded():
     check_consistent(inventory)
 
 
+def test_uploaded_record_takes_the_receipts_of_the_marker():
+    plan = plan_for(2025, FIRST)
+    markers = all_done(plan)
+    planned = bag(plan, "bag_002")
+    marker = markers[planned.name]
+    marker.manifest = ManifestReceipt(key=planned.manifest_key, size=321, sha256="m" * 64)
+    marker.packed.encryption = {"method": "age", "recipients": ["age1xyz"]}
+    record = build_inventory(plan, markers, EMPTY)["bags"][planned.archive_key]
+    assert record["etag"] == "etag-bag_002"
+    assert record["crc64nvme"] == "crc=="
+    assert record["manifest_sha256"] == "m" * 64
+    assert record["encryption"] == {"method": "age", "recipients": ["age1xyz"]}
+    assert record["files"] == planned.files == 4
+    other = build_inventory(plan, all_done(plan), EMPTY)["bags"][planned.archive_key]
+    assert other["manifest_sha256"] is None and other["encryption"] is None
+
+
 def test_hash_recorded_is_the_one_packed():
     plan = plan_for(2025, FIRST)
     markers = all_done(plan)
     planned = bag(plan, "bag_002")
-    markers[planned["name"]] = done_marker(plan, planned,
-                                           {a("A"): "dirty:changed", a("B"): "b1"})
+    markers[planned.name] = done_marker(plan, planned,
+                                        {a("A"): "dirty:changed", a("B"): "b1"})
     inventory = build_inventory(plan, markers, EMPTY)
     # A changed while it was packed: the next run must see it as changed
     assert inventory["atoms"][a("A")]["last_metadata_hash"] == "dirty:changed"
@@ -108,12 +127,12 @@ def test_hash_recorded_is_the_one_packed():
 def test_next_year_all_done():
     previous = first_inventory()
     plan = plan_for(2026, SECOND, previous)
-    assert [(b["archive_key"], b["action"]) for b in plan["bags"]] == [
+    assert [(b.archive_key, b.action) for b in plan.bags] == [
         ("2025-backup/host_m0_bag_001.tar", "keep"),
         ("2026-backup/host_m0_bag_002.tar", "upload"),
         ("2026-backup/host_m0_bag_003.tar", "upload")]
     inventory = build_inventory(plan, all_done(plan), previous)
-    assert list(inventory["bags"]) == [b["archive_key"] for b in plan["bags"]]
+    assert list(inventory["bags"]) == [b.archive_key for b in plan.bags]
     kept = "2025-backup/host_m0_bag_001.tar"
     assert inventory["bags"][kept] == previous["bags"][kept]
     assert inventory["atoms"][a("C")] == previous["atoms"][a("C")]
@@ -126,7 +145,8 @@ def test_bag_not_done_keeps_previous_entries_and_record():
     previous = first_inventory()
     plan = plan_for(2026, SECOND, previous)
     markers = all_done(plan)
-    markers["host_m0_bag_003"] = {"packed": markers["host_m0_bag_003"]["packed"]}  # failed
+    packed_only = markers["host_m0_bag_003"]  # packed, then its upload failed
+    markers["host_m0_bag_003"] = BagMarker(packed_only.content_key, packed=packed_only.packed)
     inventory = build_inventory(plan, markers, previous)
 
     old = "2025-backup/host_m0_bag_002.tar"

@@ -1,12 +1,14 @@
 """plan_bags: property tests over several yearly runs, plus hand-worked cases."""
 
 import copy
+import json
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glacier_tasks.plan import AtomState, MoleculeState, archive_key, plan_bags
+from glacier_tasks.layout import archive_key
+from glacier_tasks.plan import AtomState, MoleculeState, Plan, plan_bags
 
 HOST = "host"
 TARGET = 100
@@ -25,32 +27,32 @@ def atom(mol: str, name: str, size: int, hash_: str = "h", files: int = 1) -> At
                      files=files)
 
 
-def as_inventory(plan: dict) -> dict:
+def as_inventory(plan: Plan) -> dict:
     """The inventory.json a fully successful run of this plan would leave behind."""
-    bags = {b["archive_key"]: {"tar_id": b["tar_id"], "molecule": b["molecule"],
-                               "size": b["size"], "files": b["files"],
-                               "atoms": list(b["atoms"]), "manifest_key": b["manifest_key"],
-                               "content_key": b["content_key"]}
-            for b in plan["bags"]}
-    return {"version": 1, "atoms": copy.deepcopy(plan["atoms"]), "bags": bags}
+    bags = {b.archive_key: {"tar_id": b.tar_id, "molecule": b.molecule,
+                            "size": b.size, "files": b.files,
+                            "atoms": list(b.atoms), "manifest_key": b.manifest_key,
+                            "content_key": b.content_key}
+            for b in plan.bags}
+    return {"version": 1, "atoms": copy.deepcopy(plan.atoms), "bags": bags}
 
 
 def run(atoms, molecules, previous=EMPTY, year=2025, target=TARGET):
     return plan_bags(atoms, molecules, previous, target, year, HOST)
 
 
-def bags_of(plan: dict) -> dict:
+def bags_of(plan: Plan) -> dict:
     """archive_key -> bag, checking on the way that no key appears twice."""
     out = {}
-    for bag in plan["bags"]:
-        assert bag["archive_key"] not in out, f"two bags share {bag['archive_key']}"
-        out[bag["archive_key"]] = bag
+    for bag in plan.bags:
+        assert bag.archive_key not in out, f"two bags share {bag.archive_key}"
+        out[bag.archive_key] = bag
     return out
 
 
-def by_atoms(plan: dict) -> dict:
+def by_atoms(plan: Plan) -> dict:
     """frozenset of atom keys -> bag: lets a test name a bag by what it holds."""
-    return {frozenset(b["atoms"]): b for b in plan["bags"]}
+    return {frozenset(b.atoms): b for b in plan.bags}
 
 
 def key(year: int, mol: str, tar_id: str) -> str:
@@ -68,22 +70,22 @@ def check_plan(plan, atoms, molecules, previous, year, target):
                if not m.present or (
                    not any(a.molecule == m.spelling for a in atoms) and
                    any(p["molecule"] == m.spelling for p in prev_atoms.values()))]
-    assert plan["missing_molecules"] == missing
-    assert plan["year"] == year
+    assert plan.missing_molecules == missing
+    assert plan.year == year
 
     for mol in molecules:
         spelling = mol.spelling
-        mine = {k: b for k, b in planned.items() if b["molecule"] == spelling}
+        mine = {k: b for k, b in planned.items() if b.molecule == spelling}
         prev_mine = {k: b for k, b in prev_bags.items() if b["molecule"] == spelling}
         known = {k: a for k, a in prev_atoms.items() if a["molecule"] == spelling}
         if spelling in missing:
             # an unmounted or emptied molecule keeps all it had, untouched
             assert set(mine) == set(prev_mine)
             for k, bag in mine.items():
-                assert bag["action"] == "keep"
-                assert bag["tar_id"] == prev_mine[k]["tar_id"]
-                assert bag["atoms"] == sorted(prev_mine[k]["atoms"])
-            assert {k: a for k, a in plan["atoms"].items()
+                assert bag.action == "keep"
+                assert bag.tar_id == prev_mine[k]["tar_id"]
+                assert bag.atoms == sorted(prev_mine[k]["atoms"])
+            assert {k: a for k, a in plan.atoms.items()
                     if a["molecule"] == spelling} == known
             continue
         check_present_molecule(plan, mol, mine, prev_mine, known, current, year, target)
@@ -91,51 +93,51 @@ def check_plan(plan, atoms, molecules, previous, year, target):
     removed = sorted(k for k, a in prev_atoms.items()
                      if a["molecule"] not in missing and
                      a["molecule"] in {m.spelling for m in molecules} and k not in current)
-    assert sorted(plan["removed_atoms"]) == removed
+    assert sorted(plan.removed_atoms) == removed
 
 
 def check_present_molecule(plan, mol, mine, prev_mine, known, current, year, target):
     cur = {k: a for k, a in current.items() if a.molecule == mol.spelling}
 
     # every current atom is in exactly one bag, and the plan's atom entry says which
-    holders = Counter(a for bag in mine.values() for a in bag["atoms"])
+    holders = Counter(a for bag in mine.values() for a in bag.atoms)
     assert set(holders) == set(cur)
     assert all(n == 1 for n in holders.values()), holders
     for bag in mine.values():
-        for a in bag["atoms"]:
-            entry = plan["atoms"][a]
-            assert entry["tar_id"] == bag["tar_id"]
-            assert entry["archive_key"] == bag["archive_key"]
+        for a in bag.atoms:
+            entry = plan.atoms[a]
+            assert entry["tar_id"] == bag.tar_id
+            assert entry["archive_key"] == bag.archive_key
             assert entry["last_metadata_hash"] == cur[a].hash
             assert entry["size"] == cur[a].size
             assert entry["molecule"] == mol.spelling
 
     # tar_ids are unique within the molecule
-    tar_ids = [b["tar_id"] for b in mine.values()]
+    tar_ids = [b.tar_id for b in mine.values()]
     assert len(tar_ids) == len(set(tar_ids)), tar_ids
 
     for k, bag in mine.items():
-        if bag["action"] == "keep":
+        if bag.action == "keep":
             # a kept bag is a previous bag, whole, holding only unchanged old atoms
             assert k in prev_mine
-            assert bag["tar_id"] == prev_mine[k]["tar_id"]
-            assert bag["atoms"] == sorted(prev_mine[k]["atoms"])
-            for a in bag["atoms"]:
+            assert bag.tar_id == prev_mine[k]["tar_id"]
+            assert bag.atoms == sorted(prev_mine[k]["atoms"])
+            for a in bag.atoms:
                 assert a in known, f"new atom {a} went into kept bag {k}"
                 assert known[a]["last_metadata_hash"] == cur[a].hash
         else:
-            assert bag["action"] == "upload"
-            assert k == key(year, mol.slug, bag["tar_id"])
+            assert bag.action == "upload"
+            assert k == key(year, mol.slug, bag.tar_id)
             assert k.startswith(f"{year}-backup/")
-            assert bag["size"] == sum(cur[a].size for a in bag["atoms"])
-            assert bag["files"] == sum(cur[a].files for a in bag["atoms"])
-            assert bag["manifest_key"] == \
-                f"{year}-backup/manifests/{HOST}_{mol.slug}_{bag['tar_id']}.txt"
-        if bag["size"] > target and len(bag["atoms"]) > 1:
+            assert bag.size == sum(cur[a].size for a in bag.atoms)
+            assert bag.files == sum(cur[a].files for a in bag.atoms)
+            assert bag.manifest_key == \
+                f"{year}-backup/manifests/{HOST}_{mol.slug}_{bag.tar_id}.txt"
+        if bag.size > target and len(bag.atoms) > 1:
             # the one documented exception: pinned atoms sharing their old tar_id
-            assert bag["action"] == "keep" or all(
-                known.get(a, {}).get("pinned") and known[a]["tar_id"] == bag["tar_id"]
-                for a in bag["atoms"]), bag
+            assert bag.action == "keep" or all(
+                known.get(a, {}).get("pinned") and known[a]["tar_id"] == bag.tar_id
+                for a in bag.atoms), bag
 
     # an unchanged previous bag is kept, never rebuilt
     for k, prev in prev_mine.items():
@@ -143,13 +145,13 @@ def check_present_molecule(plan, mol, mine, prev_mine, known, current, year, tar
             a in cur and cur[a].hash == known[a]["last_metadata_hash"] and
             known[a]["archive_key"] == k for a in prev["atoms"])
         if unchanged:
-            assert k in mine and mine[k]["action"] == "keep", f"{k} was rebuilt"
+            assert k in mine and mine[k].action == "keep", f"{k} was rebuilt"
 
     # a pinned atom keeps its tar_id and its pin
     for a, info in known.items():
         if info.get("pinned") and a in cur:
-            assert plan["atoms"][a]["tar_id"] == info["tar_id"], a
-            assert plan["atoms"][a]["pinned"] is True
+            assert plan.atoms[a]["tar_id"] == info["tar_id"], a
+            assert plan.atoms[a]["pinned"] is True
 
 
 # ---------------------------------------------------------------- the generator
@@ -211,6 +213,8 @@ def test_plan_properties_over_several_years(data):
         check_plan(plan, atoms, molecules, previous, year, target)
         assert plan_bags(atoms, molecules, copy.deepcopy(previous), target, year,
                          HOST) == plan, "same input, other plan"
+        # STATE/plan.json between tasks: what a later task reads is this very plan
+        assert Plan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
         previous = as_inventory(plan)
         change_world(data, world, previous)
 
@@ -221,13 +225,13 @@ def test_first_run_packs_every_atom_once_within_target(sizes, target):
     atoms = [atom("m0", f"a{i:02d}", s) for i, s in enumerate(sizes)]
     plan = run(atoms, [molecule("m0")], target=target)
     check_plan(plan, atoms, [molecule("m0")], EMPTY, 2025, target)
-    assert all(b["action"] == "upload" for b in plan["bags"])
+    assert all(b.action == "upload" for b in plan.bags)
     # first fit: an atom opens a new bag only if it fit in no earlier one, so no two
     # bags below the target could have been merged into one
-    small = [b for b in plan["bags"] if len(b["atoms"]) and b["size"] < target]
+    small = [b for b in plan.bags if len(b.atoms) and b.size < target]
     for i, one in enumerate(small):
         for other in small[i + 1:]:
-            assert one["size"] + other["size"] > target, (one, other)
+            assert one.size + other.size > target, (one, other)
 
 
 # ---------------------------------------------------------------- hand-worked cases
@@ -239,33 +243,33 @@ def test_first_fit_decreasing_with_known_sizes():
     sizes = {"s7": 7, "s5": 5, "s4": 4, "s3": 3, "s1": 1}
     atoms = [atom("m0", n, s) for n, s in sizes.items()]
     plan = run(atoms, [molecule("m0")], target=10, year=2026)
-    got = [(b["tar_id"], b["atoms"], b["size"], b["action"]) for b in plan["bags"]]
+    got = [(b.tar_id, b.atoms, b.size, b.action) for b in plan.bags]
     assert got == [
         ("bag_001", ["/data/m0/s3", "/data/m0/s7"], 10, "upload"),
         ("bag_002", ["/data/m0/s1", "/data/m0/s4", "/data/m0/s5"], 10, "upload"),
     ]
-    assert plan["bags"][0]["archive_key"] == "2026-backup/host_m0_bag_001.tar"
-    assert plan["bags"][0]["manifest_key"] == "2026-backup/manifests/host_m0_bag_001.txt"
-    assert plan["bags"][0]["name"] == "host_m0_bag_001"
-    assert plan["atoms"]["/data/m0/s1"]["archive_key"] == "2026-backup/host_m0_bag_002.tar"
+    assert plan.bags[0].archive_key == "2026-backup/host_m0_bag_001.tar"
+    assert plan.bags[0].manifest_key == "2026-backup/manifests/host_m0_bag_001.txt"
+    assert plan.bags[0].name == "host_m0_bag_001"
+    assert plan.atoms["/data/m0/s1"]["archive_key"] == "2026-backup/host_m0_bag_002.tar"
 
 
 def test_atom_at_or_above_target_gets_its_own_bag():
     atoms = [atom("m0", "huge", 15), atom("m0", "exact", 10), atom("m0", "x", 3),
              atom("m0", "y", 2)]
     plan = run(atoms, [molecule("m0")], target=10)
-    assert sorted(sorted(b["atoms"]) for b in plan["bags"]) == [
+    assert sorted(sorted(b.atoms) for b in plan.bags) == [
         ["/data/m0/exact"], ["/data/m0/huge"], ["/data/m0/x", "/data/m0/y"]]
-    assert [b["tar_id"] for b in plan["bags"]] == ["bag_001", "bag_002", "bag_003"]
-    assert by_atoms(plan)[frozenset(["/data/m0/huge"])]["size"] == 15
+    assert [b.tar_id for b in plan.bags] == ["bag_001", "bag_002", "bag_003"]
+    assert by_atoms(plan)[frozenset(["/data/m0/huge"])].size == 15
 
 
 def first_year():
     """2025, target 10: C8 -> bag_001; A6 -> bag_002; B3 joins A (9)."""
     atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b1"), atom("m0", "C", 8, "c1")]
     plan = run(atoms, [molecule("m0")], year=2025, target=10)
-    assert by_atoms(plan)[frozenset(["/data/m0/C"])]["tar_id"] == "bag_001"
-    assert by_atoms(plan)[frozenset(["/data/m0/A", "/data/m0/B"])]["tar_id"] == "bag_002"
+    assert by_atoms(plan)[frozenset(["/data/m0/C"])].tar_id == "bag_001"
+    assert by_atoms(plan)[frozenset(["/data/m0/A", "/data/m0/B"])].tar_id == "bag_002"
     return atoms, plan
 
 
@@ -273,53 +277,53 @@ def test_adding_an_atom_does_not_renumber_unchanged_bags():
     atoms, plan_2025 = first_year()
     atoms = atoms + [atom("m0", "D", 5, "d1")]
     plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
-    got = [(b["archive_key"], b["atoms"], b["action"]) for b in plan["bags"]]
+    got = [(b.archive_key, b.atoms, b.action) for b in plan.bags]
     assert got == [
         ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
         ("2025-backup/host_m0_bag_002.tar", ["/data/m0/A", "/data/m0/B"], "keep"),
         ("2026-backup/host_m0_bag_003.tar", ["/data/m0/D"], "upload"),
     ]
-    assert plan["bags"][2]["reasons"] == ["new atom"]
-    assert plan["removed_atoms"] == []
+    assert plan.bags[2].reasons == ["new atom"]
+    assert plan.removed_atoms == []
 
 
 def test_changed_atom_rebuilds_its_whole_bag_under_the_new_year_with_its_tar_id():
     atoms, plan_2025 = first_year()
     atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b2"), atom("m0", "C", 8, "c1")]
     plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
-    got = [(b["archive_key"], b["atoms"], b["action"]) for b in plan["bags"]]
+    got = [(b.archive_key, b.atoms, b.action) for b in plan.bags]
     assert got == [
         ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
         ("2026-backup/host_m0_bag_002.tar", ["/data/m0/A", "/data/m0/B"], "upload"),
     ]
-    rebuilt = plan["bags"][1]
-    assert rebuilt["reasons"] == ["changed atom"]
-    assert plan["atoms"]["/data/m0/B"]["last_metadata_hash"] == "b2"
-    assert plan["atoms"]["/data/m0/A"]["archive_key"] == "2026-backup/host_m0_bag_002.tar"
-    assert rebuilt["content_key"] != plan_2025["bags"][1]["content_key"]
+    rebuilt = plan.bags[1]
+    assert rebuilt.reasons == ["changed atom"]
+    assert plan.atoms["/data/m0/B"]["last_metadata_hash"] == "b2"
+    assert plan.atoms["/data/m0/A"]["archive_key"] == "2026-backup/host_m0_bag_002.tar"
+    assert rebuilt.content_key != plan_2025.bags[1].content_key
 
 
 def test_kept_bag_keeps_its_record_fields():
     atoms, plan_2025 = first_year()
     plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
-    assert [b["action"] for b in plan["bags"]] == ["keep", "keep"]
-    for old, new in zip(plan_2025["bags"], plan["bags"]):
+    assert [b.action for b in plan.bags] == ["keep", "keep"]
+    for old, new in zip(plan_2025.bags, plan.bags):
         for field in ("archive_key", "tar_id", "manifest_key", "content_key", "size",
                       "files", "atoms", "name"):
-            assert new[field] == old[field], field
+            assert getattr(new, field) == getattr(old, field), field
 
 
 def test_removed_atom_dissolves_its_bag_and_is_reported():
     atoms, plan_2025 = first_year()
     atoms = [atom("m0", "A", 6, "a1"), atom("m0", "C", 8, "c1")]
     plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
-    got = [(b["archive_key"], b["atoms"], b["action"]) for b in plan["bags"]]
+    got = [(b.archive_key, b.atoms, b.action) for b in plan.bags]
     assert got == [
         ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
         ("2026-backup/host_m0_bag_002.tar", ["/data/m0/A"], "upload"),
     ]
-    assert plan["removed_atoms"] == ["/data/m0/B"]
-    assert "/data/m0/B" not in plan["atoms"]
+    assert plan.removed_atoms == ["/data/m0/B"]
+    assert "/data/m0/B" not in plan.atoms
 
 
 def test_pinned_atom_keeps_its_tar_id_when_its_bag_is_dissolved():
@@ -329,14 +333,14 @@ def test_pinned_atom_keeps_its_tar_id_when_its_bag_is_dissolved():
     # A grows to 9: A and B no longer fit together; B keeps bag_002, A gets a new bag
     atoms = [atom("m0", "A", 9, "a2"), atom("m0", "B", 3, "b1"), atom("m0", "C", 8, "c1")]
     plan = run(atoms, [molecule("m0")], previous, year=2026, target=10)
-    got = [(b["archive_key"], b["atoms"], b["action"]) for b in plan["bags"]]
+    got = [(b.archive_key, b.atoms, b.action) for b in plan.bags]
     assert got == [
         ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
         ("2026-backup/host_m0_bag_002.tar", ["/data/m0/B"], "upload"),
         ("2026-backup/host_m0_bag_003.tar", ["/data/m0/A"], "upload"),
     ]
-    assert plan["atoms"]["/data/m0/B"]["pinned"] is True
-    assert "pinned" in plan["bags"][1]["reasons"]
+    assert plan.atoms["/data/m0/B"]["pinned"] is True
+    assert "pinned" in plan.bags[1].reasons
 
 
 def test_missing_molecule_keeps_everything():
@@ -345,10 +349,10 @@ def test_missing_molecule_keeps_everything():
     for mol in (molecule("m0", present=False), molecule("m0", present=True)):
         # present=False: unmounted; present with no atoms: an empty mount point
         plan = run([], [mol], previous, year=2026, target=10)
-        assert plan["missing_molecules"] == ["/data/m0"]
-        assert plan["removed_atoms"] == []
-        assert plan["atoms"] == previous["atoms"]
-        assert [(b["archive_key"], b["action"]) for b in plan["bags"]] == [
+        assert plan.missing_molecules == ["/data/m0"]
+        assert plan.removed_atoms == []
+        assert plan.atoms == previous["atoms"]
+        assert [(b.archive_key, b.action) for b in plan.bags] == [
             ("2025-backup/host_m0_bag_001.tar", "keep"),
             ("2025-backup/host_m0_bag_002.tar", "keep")]
 
@@ -360,9 +364,9 @@ def test_missing_molecule_does_not_disturb_its_neighbour():
                                 year=2025, target=10))
     plan = run([atom("m1", "X", 4, "x2")], [molecule("m0", False), molecule("m1")],
                previous, year=2026, target=10)
-    assert plan["missing_molecules"] == ["/data/m0"]
-    m1 = [b for b in plan["bags"] if b["molecule"] == "/data/m1"]
-    assert [(b["archive_key"], b["action"]) for b in m1] == [
+    assert plan.missing_molecules == ["/data/m0"]
+    m1 = [b for b in plan.bags if b.molecule == "/data/m1"]
+    assert [(b.archive_key, b.action) for b in m1] == [
         ("2026-backup/host_m1_bag_001.tar", "upload")]
 
 
@@ -370,16 +374,16 @@ def test_molecule_no_longer_listed_is_reported_dropped():
     _, plan_2025 = first_year()
     plan = run([atom("m1", "X", 4)], [molecule("m1")], as_inventory(plan_2025),
                year=2026, target=10)
-    assert plan["dropped_molecules"] == ["/data/m0"]
-    assert all(b["molecule"] == "/data/m1" for b in plan["bags"])
+    assert plan.dropped_molecules == ["/data/m0"]
+    assert all(b.molecule == "/data/m1" for b in plan.bags)
 
 
 def test_second_run_in_the_same_year_does_not_reuse_an_existing_key():
     atoms, plan_2025 = first_year()
     atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b2"), atom("m0", "C", 8, "c1")]
     plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2025, target=10)
-    rebuilt = [b for b in plan["bags"] if b["action"] == "upload"]
-    assert [(b["archive_key"], b["atoms"]) for b in rebuilt] == [
+    rebuilt = [b for b in plan.bags if b.action == "upload"]
+    assert [(b.archive_key, b.atoms) for b in rebuilt] == [
         ("2025-backup/host_m0_bag_003.tar", ["/data/m0/A", "/data/m0/B"])]
 
 
@@ -393,7 +397,7 @@ def test_pinned_atoms_sharing_a_tar_id_stay_together_even_above_target():
     atoms = [atom("m0", "A", 9, "a2"), atom("m0", "B", 3, "b1"), atom("m0", "C", 8, "c1"),
              atom("m0", "D", 1, "d1")]
     plan = run(atoms, [molecule("m0")], previous, year=2026, target=10)
-    got = [(b["archive_key"], b["atoms"], b["size"], b["action"]) for b in plan["bags"]]
+    got = [(b.archive_key, b.atoms, b.size, b.action) for b in plan.bags]
     assert got == [
         ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], 8, "keep"),
         ("2026-backup/host_m0_bag_002.tar", ["/data/m0/A", "/data/m0/B"], 12, "upload"),
@@ -410,7 +414,60 @@ def test_pinned_atom_rebuilt_in_the_same_year_never_overwrites_its_old_key():
     previous["atoms"]["/data/m0/B"]["pinned"] = True
     atoms = [atom("m0", "A", 9, "a2"), atom("m0", "B", 3, "b1"), atom("m0", "C", 8, "c1")]
     plan = run(atoms, [molecule("m0")], previous, year=2025, target=10)
-    uploads = {b["archive_key"] for b in plan["bags"] if b["action"] == "upload"}
+    uploads = {b.archive_key for b in plan.bags if b.action == "upload"}
     assert "2025-backup/host_m0_bag_002.tar" not in uploads
-    assert plan["atoms"]["/data/m0/B"]["pinned"] is True
+    assert plan.atoms["/data/m0/B"]["pinned"] is True
     assert len(uploads) == 2
+
+
+# ---------------------------------------------------------------- the Plan record
+
+def test_plan_json_round_trip_equals():
+    atoms, plan_2025 = first_year()
+    atoms = [atom("m0", "A", 9, "a2"), atom("m0", "B", 3, "b1"), atom("m0", "C", 8, "c1"),
+             atom("m1", "X", 2, "x1")]
+    molecules = [MoleculeState("/data/m0", "m0", True, path="/mnt/m0"),
+                 MoleculeState("/data/m1", "m1", True),
+                 MoleculeState("/data/m2", "m2", False, missing_reason="not mounted")]
+    plan = run(atoms, molecules, as_inventory(plan_2025), year=2026, target=10)
+    assert plan.uploads and plan.superseded_bags  # a plan with something in every list
+    text = json.dumps(plan.to_json())
+    again = Plan.from_json(json.loads(text))
+    assert again == plan
+    assert again.bags[0] == plan.bags[0] and type(again.bags[0]) is type(plan.bags[0])
+    assert json.dumps(again.to_json()) == text
+
+
+def test_uploads_and_bag_by_name():
+    atoms, plan_2025 = first_year()
+    atoms = atoms + [atom("m0", "D", 5, "d1")]
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
+    assert [b.name for b in plan.uploads] == ["host_m0_bag_003"]
+    assert plan.bag("host_m0_bag_003") is plan.uploads[0]
+    assert plan.bag("host_m0_bag_001").action == "keep"
+    assert plan.bag("host_m0_bag_999") is None
+
+
+def test_dissolved_bags_are_reported_superseded_with_their_molecule():
+    atoms, plan_2025 = first_year()
+    atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b2"), atom("m0", "C", 8, "c1")]
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
+    assert plan.superseded_bags == ["2025-backup/host_m0_bag_002.tar"]
+    assert plan.superseded_molecules == {"2025-backup/host_m0_bag_002.tar": "/data/m0"}
+    unchanged = run(first_year()[0], [molecule("m0")], as_inventory(plan_2025),
+                    year=2026, target=10)
+    assert unchanged.superseded_bags == [] and unchanged.uploads == []
+
+
+def test_missing_molecules_say_why_and_present_ones_where_they_are_read():
+    atoms, plan_2025 = first_year()
+    previous = as_inventory(run(atoms + [atom("m1", "X", 4, "x1")],
+                                [molecule("m0"), molecule("m1")], year=2025, target=10))
+    molecules = [MoleculeState("/data/m0", "m0", False, missing_reason="folder gone"),
+                 MoleculeState("/data/m1", "m1", True, path="/mnt/m1")]
+    plan = run([], molecules, previous, year=2026, target=10)
+    assert plan.missing_molecules == ["/data/m0", "/data/m1"]
+    # m1 is mounted but empty while the inventory knows atoms of it
+    assert plan.missing_reasons == {"/data/m0": "folder gone",
+                                    "/data/m1": "folder is empty (drive not mounted?)"}
+    assert plan.molecule_paths == {"/data/m1": "/mnt/m1"}

@@ -5,20 +5,26 @@ import datetime
 import pytest
 
 from glacier_tasks import cost, prune
+from glacier_tasks.plan import Plan, PlannedBag
+from glacier_tasks.store import ObjectInfo
 
 D = datetime.date
 
 
 def objects():
+    """key -> ObjectInfo, as Store.list_objects gives them."""
     when = datetime.datetime(2026, 1, 10, 3, 0, tzinfo=datetime.timezone.utc)
-    return {
-        "2026-backup/h_m_bag_001.tar": (1_000_000_000, "DEEP_ARCHIVE", when),
-        "2026-backup/manifests/h_m_bag_001.txt": (5_000, "STANDARD", when),
-        "2026-backup/h_m_bag_002.tar": (2_000_000_000, "DEEP_ARCHIVE", when),
-        "2026-backup/manifests/h_m_bag_002.txt": (5_000, "STANDARD", when),
-        "2026-backup/system/inventory.json": (900, "STANDARD", when),
-        "photos/not-ours.jpg": (10, "STANDARD", when),
-    }
+    listed = [
+        ("2026-backup/h_m_bag_001.tar", 1_000_000_000, "DEEP_ARCHIVE"),
+        ("2026-backup/manifests/h_m_bag_001.txt", 5_000, "STANDARD"),
+        ("2026-backup/h_m_bag_002.tar", 2_000_000_000, "DEEP_ARCHIVE"),
+        ("2026-backup/manifests/h_m_bag_002.txt", 5_000, "STANDARD"),
+        ("2026-backup/system/inventory.json", 900, "STANDARD"),
+        ("photos/not-ours.jpg", 10, "STANDARD"),
+    ]
+    return {key: ObjectInfo(key=key, size=size, storage_class=storage_class,
+                            last_modified=when)
+            for key, size, storage_class in listed}
 
 
 INVENTORY = {"atoms": {"/m/a": {"archive_key": "2026-backup/h_m_bag_002.tar"}},
@@ -34,8 +40,13 @@ def test_only_unreferenced_objects_under_year_backup_are_prunable():
 
 
 def test_unfinished_backup_plan_protects_its_keys():
-    plan = {"bags": [{"archive_key": "2026-backup/h_m_bag_001.tar",
-                      "manifest_key": "2026-backup/manifests/h_m_bag_001.txt"}]}
+    planned = PlannedBag(name="h_m_bag_001", tar_id="bag_001", molecule="/m",
+                         archive_key="2026-backup/h_m_bag_001.tar",
+                         manifest_key="2026-backup/manifests/h_m_bag_001.txt",
+                         atoms=["/m/b"], size=1_000_000_000, files=1, action="upload")
+    plan = Plan(year=2026, bags=[planned], atoms={}, removed_atoms=[],
+                missing_molecules=[], dropped_molecules=[], superseded_bags=[],
+                superseded_molecules={})
     found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, plan),
                              D(2026, 1, 30))
     assert found == []

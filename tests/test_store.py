@@ -1,6 +1,7 @@
 """store.py against a real S3 server: multipart uploads that resume, checksums, errors."""
 
 import base64
+import datetime
 import hashlib
 import os
 import time
@@ -9,7 +10,8 @@ import pytest
 from awscrt import checksums
 
 from glacier_tasks.errors import StoreError
-from glacier_tasks.store import MIB, Store, part_size_for
+from glacier_tasks.store import (MIB, ObjectInfo, Store, bag_problem, metadata_for,
+                                 part_size_for)
 
 
 def crc64(data: bytes) -> str:
@@ -60,8 +62,8 @@ def test_interrupted_multipart_upload_resumes_from_its_finished_parts(
     body = client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
     assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
     head = store.head(key)
-    assert head["StorageClass"] == "DEEP_ARCHIVE"
-    assert head["ChecksumCRC64NVME"] == crc64(data)
+    assert head.storage_class == "DEEP_ARCHIVE"
+    assert head.crc64nvme == crc64(data)
     assert client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
     assert stale not in str(client.list_multipart_uploads(Bucket=store.bucket))
 
@@ -78,7 +80,7 @@ def test_upload_without_resume_state_aborts_leftovers_and_uploads_whole(
                              saved.append)
     assert sent["parts"] == 2 and saved and saved[0]["key"] == key
     assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
-    assert store.head(key)["ContentLength"] == len(data)
+    assert store.head(key).size == len(data)
 
 
 def test_small_bag_is_one_put_with_its_checksum(store, tmp_path):
@@ -89,7 +91,7 @@ def test_small_bag_is_one_put_with_its_checksum(store, tmp_path):
                              {}, lambda _: None)
     assert sent["parts"] == 1
     head = store.head("k.tar")
-    assert head["ContentLength"] == len(data) and head["Metadata"] == {"sha256": "z"}
+    assert head.size == len(data) and head.metadata == {"sha256": "z"}
 
 
 def test_missing_key_heads_as_none_and_missing_bucket_is_named(store, s3_server):
@@ -101,7 +103,7 @@ def test_missing_key_heads_as_none_and_missing_bucket_is_named(store, s3_server)
 def test_interrupted_download_resumes_from_the_bytes_on_disk(store, s3_server, tmp_path):
     import hashlib as _hashlib
 
-    from glacier_tasks.restore import download_bag
+    from glacier_tasks.restore import RestoreError, download_bag
     data = os.urandom(5 * MIB)
     store.client.put_object(Bucket=store.bucket, Key="2026-backup/b.tar", Body=data)
     folder = tmp_path / "downloads"
@@ -120,7 +122,111 @@ def test_interrupted_download_resumes_from_the_bytes_on_disk(store, s3_server, t
     # a partial that does not match is thrown away, never extracted
     (folder / "b.tar").unlink()
     (folder / "b.tar.partial").write_bytes(b"x" * (2 * MIB))
-    with pytest.raises(Exception, match="do not match the inventory's sha256"):
+    with pytest.raises(RestoreError, match="do not match the inventory's sha256"):
         download_bag(store, "2026-backup/b.tar", folder, len(data),
                      _hashlib.sha256(data).hexdigest())
     assert not (folder / "b.tar.partial").exists() and not (folder / "b.tar").exists()
+
+
+def test_list_objects_gives_each_object_under_the_prefix(store):
+    client = store.client
+    client.put_object(Bucket=store.bucket, Key="2026-backup/a.tar", Body=b"a" * 10,
+                      StorageClass="DEEP_ARCHIVE")
+    client.put_object(Bucket=store.bucket, Key="2026-backup/manifests/a.txt", Body=b"m")
+    client.put_object(Bucket=store.bucket, Key="elsewhere/b", Body=b"b")
+    found = store.list_objects("2026-backup/")
+    assert sorted(found) == ["2026-backup/a.tar", "2026-backup/manifests/a.txt"]
+    bag = found["2026-backup/a.tar"]
+    assert isinstance(bag, ObjectInfo)
+    assert (bag.key, bag.size, bag.storage_class) == ("2026-backup/a.tar", 10,
+                                                      "DEEP_ARCHIVE")
+    assert found["2026-backup/manifests/a.txt"].storage_class == "STANDARD"
+    assert bag.last_modified.year >= 2024
+    assert sorted(store.list_objects()) == sorted([*found, "elsewhere/b"])
+
+
+# ---------------------------------------------------------------- ObjectInfo, pure
+
+WHEN = datetime.datetime(2026, 1, 10, tzinfo=datetime.timezone.utc)
+SHA = "a" * 64
+
+
+def info(storage_class="DEEP_ARCHIVE", restore="", size=100, metadata=None,
+         crc="crc=") -> ObjectInfo:
+    return ObjectInfo(key="2026-backup/h_m_bag_001.tar", size=size,
+                      storage_class=storage_class, last_modified=WHEN, etag="e",
+                      crc64nvme=crc, metadata=metadata or {}, restore=restore)
+
+
+@pytest.mark.parametrize("storage_class, restore, state", [
+    ("STANDARD", "", "readable"),
+    ("STANDARD_IA", "", "readable"),
+    ("DEEP_ARCHIVE", "", "archived"),
+    ("GLACIER", "", "archived"),
+    ("DEEP_ARCHIVE", 'ongoing-request="true"', "thawing"),
+    ("GLACIER", 'ongoing-request="true"', "thawing"),
+    ("DEEP_ARCHIVE", 'ongoing-request="false", expiry-date="Fri, 23 Jan 2026 00:00:00 GMT"',
+     "readable"),
+])
+def test_thaw_state(storage_class, restore, state):
+    assert info(storage_class, restore).thaw_state == state
+
+
+def test_sent_reads_what_the_uploader_recorded():
+    meta = metadata_for(100, SHA, "crc=", "content-1", {"encryption": "age"})
+    got = info(metadata=meta)
+    assert got.sent == {"size": 100, "sha256": SHA, "crc64nvme": "crc="}
+    assert got.sha256 == SHA and got.content_key == "content-1"
+    assert got.encryption == "age"
+    assert all(isinstance(v, str) for v in meta.values())  # S3 metadata is text
+
+
+@pytest.mark.parametrize("metadata", [
+    {},  # a LIST, or an object uploaded by something else
+    {"sha256": SHA, "crc64nvme": "crc="},  # no size
+    {"size": "many", "sha256": SHA, "crc64nvme": "crc="},  # a size that is no number
+    {"size": "100", "crc64nvme": "crc="},  # no sha256
+])
+def test_sent_is_empty_when_incomplete(metadata):
+    assert info(metadata=metadata).sent == {}
+
+
+def test_recipients_are_split():
+    assert info(metadata={"recipients": "age1a,age1b"}).recipients == ["age1a", "age1b"]
+    assert info().recipients == []
+
+
+def test_bag_problem_all_good():
+    good = info(metadata=metadata_for(100, SHA, "crc=", "k"))
+    assert bag_problem(good, 100, SHA, "DEEP_ARCHIVE", "crc=") is None
+    # a storage class or CRC not asked about is not checked
+    assert bag_problem(good, 100, SHA, None) is None
+    assert bag_problem(info(metadata={"sha256": SHA}, crc=None), 100, SHA, "DEEP_ARCHIVE",
+                       "crc=") is None
+
+
+def test_bag_problem_missing():
+    assert bag_problem(None, 100, SHA, "DEEP_ARCHIVE") == "missing"
+
+
+def test_bag_problem_size():
+    problem = bag_problem(info(size=99, metadata={"sha256": SHA}), 100, SHA, "DEEP_ARCHIVE")
+    assert "99" in problem and "100" in problem
+
+
+def test_bag_problem_storage_class():
+    problem = bag_problem(info("STANDARD", metadata={"sha256": SHA}), 100, SHA,
+                          "DEEP_ARCHIVE")
+    assert "STANDARD" in problem and "DEEP_ARCHIVE" in problem
+
+
+def test_bag_problem_sha256():
+    assert "sha256" in bag_problem(info(metadata={"sha256": "b" * 64}), 100, SHA,
+                                   "DEEP_ARCHIVE")
+    assert "sha256" in bag_problem(info(), 100, SHA, "DEEP_ARCHIVE")  # none recorded
+
+
+def test_bag_problem_crc():
+    problem = bag_problem(info(metadata={"sha256": SHA}, crc="other="), 100, SHA,
+                          "DEEP_ARCHIVE", "crc=")
+    assert "CRC64NVME" in problem

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import CREDENTIALS, REPO
+from tests.s3server import CREDENTIALS
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Project:
@@ -41,6 +43,18 @@ class Project:
     def run(self, *args, **env) -> subprocess.CompletedProcess:
         return subprocess.run(self.command(*args), env=self.env(**env), cwd=self.root,
                               capture_output=True, text=True, timeout=600)
+
+    def glacier(self, *args, cwd=None, **env) -> subprocess.CompletedProcess:
+        """The `glacier` command line, as a user types it."""
+        return subprocess.run([sys.executable, "-m", "glacier_tasks.cli", *args],
+                              env=self.env(**env), cwd=cwd or self.root,
+                              capture_output=True, text=True, timeout=600)
+
+    def doit_here(self, *args, **env) -> subprocess.CompletedProcess:
+        """`doit TASK` typed in the project folder, as the README says (pyproject.toml
+        there registers the bag-first `list`)."""
+        return subprocess.run([sys.executable, "-m", "doit", *args], env=self.env(**env),
+                              cwd=REPO, capture_output=True, text=True, timeout=600)
 
     def popen(self, *args, **env) -> subprocess.Popen:
         return subprocess.Popen(self.command(*args), env=self.env(**env), cwd=self.root,

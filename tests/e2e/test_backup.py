@@ -33,13 +33,13 @@ def test_no_task_means_dryrun(project):
 
 def test_backup_puts_archive_bags_and_standard_manifests_and_restores_byte_for_byte(
         project, tmp_path):
-    result = project.run("backup")
+    result = project.run("backup", GLACIER_TODAY="2026-06-15")
     assert result.returncode == 0, result.stdout + result.stderr
     objects = project.objects()
     inventory = project.inventory
     assert inventory["bags"], inventory
     for key, bag in inventory["bags"].items():
-        assert key.startswith(f"{time.strftime('%Y')}-backup/testhost_")
+        assert key.startswith("2026-backup/testhost_")
         assert objects[key] == (bag["size"], "DEEP_ARCHIVE")
         assert objects[bag["manifest_key"]][1] == "STANDARD"
         assert bag["storage_class"] == "DEEP_ARCHIVE" and len(bag["sha256"]) == 64
@@ -83,10 +83,15 @@ def test_second_run_uploads_nothing(project):
 
 
 def test_changed_file_reuploads_only_its_bag(project):
-    assert project.run("backup").returncode == 0
+    assert project.run("backup", GLACIER_TODAY="2026-06-15").returncode == 0
     first = project.inventory
-    time.sleep(0.01)
-    (project.data / "Books" / "sub" / "notes.txt").write_text("changed\n")
+    notes = project.data / "Books" / "sub" / "notes.txt"
+    before = notes.stat()
+    notes.write_text("changed\n")
+    # a later mtime, set rather than waited for: the scan sees size and mtime both move
+    os.utime(notes, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    after = notes.stat()
+    assert (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
     result = project.run("backup", GLACIER_TODAY="2027-01-15")
     assert result.returncode == 0, result.stderr
     second = project.inventory
@@ -101,17 +106,23 @@ def test_changed_file_reuploads_only_its_bag(project):
     assert uploaded_2027 == [second["atoms"][books]["archive_key"]]
 
 
-def test_list_shows_bags_by_name_and_pending_ones(project):
+def test_list_shows_bags_first_by_name_and_pending_ones(project):
     assert project.run("dryrun").returncode == 0
-    listed = project.run("list", "--status")
-    assert listed.returncode == 0, listed.stderr
-    bag_lines = [line for line in listed.stdout.splitlines() if " bag:" in line]
     plan = json.loads((project.state / "plan.json").read_text())
-    assert len(bag_lines) == len(plan["bags"]) > 1
-    assert all(line.startswith("R ") and str(project.data) in line for line in bag_lines)
+    for listed in (project.glacier("list", "--status"), project.doit_here("list", "--status")):
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        bag_lines = [line for line in lines if line.startswith("R bag:")]
+        assert lines[:len(bag_lines)] == bag_lines  # bags first, no command among them
+        assert len(bag_lines) == len(plan["bags"]) > 1
+        assert all(str(project.data) in line and "pending: new atom" in line
+                   for line in bag_lines)
+        assert not any(line.startswith(("R cost", "R policy", "U cost")) for line in lines)
+    plain = project.glacier("list").stdout.splitlines()
+    assert plain[0].startswith("bag:") and any(line.startswith("backup ") for line in plain)
     assert project.run("backup").returncode == 0
     assert project.run("dryrun").returncode == 0
-    listed = project.run("list", "--status").stdout
+    listed = project.glacier("list", "--status").stdout
     bag_lines = [line for line in listed.splitlines() if " bag:" in line]
     assert bag_lines and all(line.startswith("U ") for line in bag_lines)
 

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from tests.conftest import S3Server
+from tests.s3server import S3Server
+from tests.tmpfs import mounted_tmpfs
 
 
 
@@ -65,7 +66,7 @@ def test_missing_molecule_fails_after_the_others_are_done(project, tmp_path):
 
 @pytest.mark.parametrize("how", ["folder gone", "folder empty"])
 def test_unmounted_molecule_keeps_its_atoms(project, how):
-    assert project.run("backup").returncode == 0
+    assert project.run("backup", GLACIER_TODAY="2026-06-15").returncode == 0
     before = project.inventory
     hidden = project.root / "elsewhere"
     project.data.rename(hidden)
@@ -103,14 +104,10 @@ def test_bucket_that_denies_access(project, tmp_path):
 def test_staging_without_room_is_refused_before_packing(project, tmp_path):
     small = tmp_path / "small-stage"
     small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)],
-                   check=True)
-    try:
+    with mounted_tmpfs(small, "2m"):
         project.write_config(f'target_bag_gb = 0.004\nstaging_dir = "{small}"')
         result = project.run("backup")
         left = sorted(p.name for p in small.iterdir())
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
     assert result.returncode == 1
     assert f"staging_dir {small} has" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr

@@ -17,6 +17,8 @@ def make_atoms(data, *names):
 
 
 def after_days(days: int) -> str:
+    """GLACIER_TODAY that many days after the clock's today, when the server stamped the
+    uploads (prune ages objects by their LastModified, which no variable moves)."""
     return (datetime.date.today() + datetime.timedelta(days=days)).isoformat()
 
 
@@ -129,17 +131,17 @@ def test_system_folder_source_archive_installs_and_runs(tmp_path, s3_server, buc
     make_atoms(data, "A")
     project = Project(tmp_path, s3_server, bucket)
     project.write_list(data)
-    assert project.run("backup").returncode == 0
-    year = datetime.date.today().year
+    assert project.run("backup", GLACIER_TODAY="2026-06-15").returncode == 0
     archive = project.download(
-        f"{year}-backup/system/glacier-tasks-src.tar.gz", tmp_path / "src.tar.gz")
+        "2026-backup/system/glacier-tasks-src.tar.gz", tmp_path / "src.tar.gz")
     target = tmp_path / "installed"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--target", str(target), str(archive)],
                    check=True, capture_output=True)
-    assert (target / "glacier_tasks" / "tasks.py").exists()
+    assert (target / "glacier_tasks" / "cli.py").exists()
+    assert (target / "glacier_tasks" / "commands" / "backup.py").exists()
     env = {**project.env(), "PYTHONPATH": str(target)}
     listed = subprocess.run([sys.executable, "-m", "glacier_tasks.cli", "list"], env=env,
                             cwd=tmp_path, capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith("backup ") and "\nbag:" in listed.stdout
+    assert listed.stdout.startswith("bag:") and "\nbackup " in listed.stdout

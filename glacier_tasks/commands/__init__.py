@@ -1,0 +1,52 @@
+"""The doit layer: one module per user command, each holding its task generators and
+their actions side by side (like doit's own cmd_*.py). The modules below this package
+(scan, plan, bag, store, inventory...) know nothing of doit.
+
+A new command is one module here and one line in COMMANDS. Task generators read the
+Run of the config in use (commands.base.current_run); actions get the config path,
+which pickles, so `doit -n N` works.
+"""
+
+import os
+import sys
+import tempfile
+
+from doit.exceptions import InvalidDodoFile
+
+from ..config import find_config_file
+from ..errors import ConfigError
+from . import backup, bootstrap, bucket, find, init, pin, prune, restore, verify
+from .base import current_run, stop_cleanly
+from .reporter import GlacierReporter
+
+COMMANDS = (backup, restore, find, prune, verify, pin, bootstrap, bucket, init)
+
+
+def task_generators(modules=COMMANDS) -> dict:
+    return {name: value for module in modules for name, value in vars(module).items()
+            if name.startswith("task_")}
+
+
+def namespace(argv=None) -> dict:
+    """What doit loads (dodo.py's globals, or the `glacier` command's): DOIT_CONFIG and
+    every task generator. With no config file yet, only `init` exists (a new user's
+    first command); any other command says how to make one, in one line."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        find_config_file()
+    except ConfigError as err:
+        if "init" not in argv:
+            raise InvalidDodoFile(str(err)) from None
+        db = os.path.join(tempfile.gettempdir(), f"glacier-init-{os.getuid()}.json")
+        return {"DOIT_CONFIG": {**_COMMON, "dep_file": db}, **task_generators([init])}
+    run = current_run()
+    run.state_dir.mkdir(parents=True, exist_ok=True)  # doit opens its database there
+    stop_cleanly(lambda: backup.progress_line(run.config_file))
+    return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"],
+                            "dep_file": str(run.doit_db),
+                            "subtasks": True},  # doit's own list, outside this folder
+            **task_generators()}
+
+
+_COMMON = {"backend": "json", "reporter": GlacierReporter,
+           "verbosity": 2}  # uncaptured output: progress bars draw live

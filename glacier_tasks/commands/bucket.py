@@ -1,0 +1,52 @@
+"""`doit setup_bucket`, `doit check`, `doit policy`: the bucket's safety settings, a
+check of everything a backup needs, and the least-privilege IAM policy."""
+
+from doit.exceptions import TaskFailed
+
+from .. import hardening
+from ..bag import staging_need
+from ..run import load_run
+from ..store import store_for
+from .backup import read_plan
+from .base import current_run, say, user_errors
+
+
+@user_errors
+def setup_bucket_action(config):
+    settings = load_run(config).settings
+    say(line[0].upper() + line[1:]
+        for line in hardening.setup_bucket(store_for(settings), settings.region))
+
+
+@user_errors
+def check_action(config):
+    run = load_run(config)
+    plan = read_plan(run, required=False)
+    largest = max([staging_need(b.size, b.files) for b in plan.uploads] if plan else [],
+                  default=0)
+    findings = hardening.check(run.settings, store_for(run.settings), largest)
+    say(f"{'ok     ' if ok else 'PROBLEM'} {line}" for ok, line in findings)
+    problems = sum(1 for ok, _ in findings if not ok)
+    if problems:
+        return TaskFailed(f"{problems} problems found (see above)")
+
+
+def policy_action(config):
+    say([hardening.least_privilege_policy(load_run(config).settings.s3_bucket)])
+
+
+def task_setup_bucket():
+    """create and harden the bucket: public access block, encryption, abort rule"""
+    return {"actions": [(setup_bucket_action, [current_run().config_file])],
+            "uptodate": [False]}
+
+
+def task_check():
+    """check credentials, bucket, its hardening and the staging room; one line each"""
+    return {"actions": [(check_action, [current_run().config_file])], "uptodate": [False]}
+
+
+def task_policy():
+    """print the least-privilege IAM policy JSON for the configured bucket"""
+    return {"actions": [(policy_action, [current_run().config_file])],
+            "uptodate": [False]}

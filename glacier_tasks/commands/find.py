@@ -1,0 +1,43 @@
+"""`doit find PATTERN [--long] [--regex]`: search the manifests, nothing thawed."""
+
+import sys
+
+from doit.exceptions import TaskFailed
+
+from .. import find, inventory
+from ..run import load_run
+from ..store import store_for
+from .base import current_run, param, say, user_errors
+
+
+@user_errors
+def find_action(config, pattern, long, regex):
+    # doit hands every word after the task name to PATTERN, options included
+    words = [w for w in pattern if w not in ("--long", "--regex")]
+    long, regex = long or "--long" in pattern, regex or "--regex" in pattern
+    if not words:
+        return TaskFailed("say what to look for: doit find PATTERN [--long] [--regex]")
+    settings = load_run(config).settings
+    inv = inventory.load_inventory(settings.inventory_file, required_by="find")
+    matches = find.search(settings, store_for(settings), inv, " ".join(words), regex)
+    found = 0
+
+    def lines():
+        nonlocal found
+        for m in matches:
+            found += 1
+            yield f"{m.path}\t{m.bag}\t{m.archive_key}" + \
+                (f"\t{m.size}\t{m.mtime}" if long else "")
+
+    if say(lines()) and not found:
+        print(f"No file matches {' '.join(words)!r}", file=sys.stderr)
+
+
+FIND_PARAMS = [param("long", bool, False, "also print size and modification time"),
+               param("regex", bool, False, "PATTERN is a regular expression")]
+
+
+def task_find():
+    """search the manifests: doit find PATTERN [--long] [--regex]"""
+    return {"actions": [(find_action, [current_run().config_file])], "pos_arg": "pattern",
+            "uptodate": [False], "params": FIND_PARAMS}

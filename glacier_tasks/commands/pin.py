@@ -1,0 +1,34 @@
+"""`doit pin --path ATOM [--off]`: keep an atom's tar_id (and so its bag) forever."""
+
+from doit.exceptions import TaskFailed
+
+from .. import inventory
+from ..run import load_run
+from .base import current_run, param, user_errors
+
+
+@user_errors
+def pin_action(config, path, off):
+    if not path:
+        return TaskFailed("say which atom: doit pin --path /data/Photos [--off] "
+                          "(or: glacier pin /data/Photos)")
+    path_file = load_run(config).settings.inventory_file
+    inv = inventory.load_inventory(path_file, required_by="pin")
+    atom = inventory.find_atom(inv, path)
+    if atom is None:
+        return TaskFailed(f"{path}: no such atom in {path_file}")
+    inv["atoms"][atom]["pinned"] = not off
+    inventory.write_inventory(path_file, inv)
+    entry = inv["atoms"][atom]
+    print(f"{'Unpinned' if off else 'Pinned'} {atom} ({entry['tar_id']}, "
+          f"{entry['archive_key']})")
+
+
+PIN_PARAMS = [param("path", str, "", "the atom (or a path inside it)"),
+              param("off", bool, False, "clear the pin")]
+
+
+def task_pin():
+    """pin an atom to its tar_id forever (--path ATOM), or unpin it (--off)"""
+    return {"actions": [(pin_action, [current_run().config_file])], "task_dep": ["_lock"],
+            "uptodate": [False], "params": PIN_PARAMS}

@@ -1,0 +1,50 @@
+"""`doit verify [--deep --yes]`: the bucket holds every bag as the inventory records."""
+
+from doit.exceptions import TaskFailed
+
+from .. import cost, inventory, report, restore, verify
+from ..run import load_run
+from ..store import store_for
+from .base import current_run, param, say, user_errors
+
+
+@user_errors
+def verify_action(config, deep, yes, tier, days):
+    settings = load_run(config).settings
+    inv = inventory.load_inventory(settings.inventory_file, required_by="verify")
+    if deep:
+        problem = restore.tier_problem(tier, {b.get("storage_class")
+                                              for b in inv["bags"].values()})
+        if problem:
+            return TaskFailed(problem)
+    store = store_for(settings)
+    problems = verify.check_headers(store, inv)
+    waiting = 0
+    if deep and not yes:
+        total = sum(b["size"] for b in inv["bags"].values())
+        figures = cost.restore_cost(total, len(inv["bags"]), tier, settings.prices)
+        print(f"--deep thaws and downloads all {len(inv['bags'])} bags "
+              f"({report.human(total)}): slow ({restore.TIER_DELAY[tier]}) and paid "
+              f"(about ${figures['total']:.2f}); add --yes to do it")
+    elif deep:
+        deep_problems, waiting = verify.deep_check(store, inv, days, tier, print)
+        problems += deep_problems
+    say(f"PROBLEM {line}" for line in problems)
+    if problems:
+        return TaskFailed(f"{len(problems)} problems found (see above)")
+    if waiting:
+        return TaskFailed(f"{waiting} bags still thawing; run again later")
+    print(f"Verified {len(inv['bags'])} bags and their manifests: all as recorded")
+
+
+VERIFY_PARAMS = [
+    param("deep", bool, False, "also thaw, download and re-hash every bag (slow, paid)"),
+    param("yes", bool, False, "with --deep: really thaw and download"),
+    param("tier", str, "Bulk", "thaw tier for --deep: Bulk or Standard"),
+    param("days", int, 1, "days a thawed copy stays readable")]
+
+
+def task_verify():
+    """check every bag and manifest is in the bucket as recorded (--deep: re-hash)"""
+    return {"actions": [(verify_action, [current_run().config_file])],
+            "uptodate": [False], "params": VERIFY_PARAMS}

@@ -1,0 +1,176 @@
+"""Run: what one invocation knows before any task runs, and where its state lives.
+
+Built from the config path by `load_run` (cached: one per path and process), never at
+import. It is the one owner of every local state path: a new state file gets its
+name here. Reading it is where a bad config or list is found.
+"""
+
+import datetime
+import functools
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import NamedTuple
+
+from . import crypto, layout, scan
+from .config import Molecule, Settings, load_settings, read_molecules, today
+from .errors import ConfigError
+
+
+class AtomRef(NamedTuple):
+    molecule: Molecule
+    name: str  # the folder's name inside the molecule ('.' for the loose files)
+    key: str   # the atom's name in the inventory: MOLECULE/NAME
+
+
+@dataclass(frozen=True)
+class Run:
+    settings: Settings
+    molecules: tuple
+    list_problem: str | None  # the list file is missing: commands that need it say so
+    today: datetime.date
+
+    @property
+    def year(self) -> int:
+        return self.today.year
+
+    @property
+    def config_file(self) -> str:
+        """What every task action is given (a string pickles for `doit -n`)."""
+        return str(self.settings.config_file)
+
+    @property
+    def remote(self) -> list:
+        return [m for m in self.molecules if m.remote]
+
+    # every local state path, in one place
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.state_dir
+
+    @property
+    def lock_file(self) -> Path:
+        return self.state_dir / "lock"
+
+    @property
+    def doit_db(self) -> Path:
+        return self.state_dir / "doit-db.json"
+
+    @property
+    def plan_file(self) -> Path:
+        return self.state_dir / "plan.json"
+
+    @property
+    def remote_file(self) -> Path:
+        """The atoms of the mounted remote molecules (written by the _mount task)."""
+        return self.state_dir / "remote.json"
+
+    @property
+    def system_record(self) -> Path:
+        """sha256 of each system file already in the bucket: a no-op run sends nothing."""
+        return self.state_dir / "system.json"
+
+    @property
+    def markers_dir(self) -> Path:
+        return self.state_dir / "bags"
+
+    @property
+    def downloads_dir(self) -> Path:
+        return self.state_dir / "downloads"
+
+    @property
+    def dryrun_file(self) -> Path:
+        return self.settings.inventory_file.with_name("inventory_dryrun.json")
+
+    def hash_file(self, atom_key: str) -> Path:
+        return scan.hash_file_for(self.state_dir, atom_key)
+
+    def marker_file(self, bag_name: str) -> Path:
+        return self.markers_dir / f"{bag_name}.json"
+
+    def failure_file(self, bag_name: str) -> Path:
+        return self.state_dir / "failed" / f"{bag_name}.txt"
+
+    def mount_marker(self, molecule: Molecule) -> Path:
+        return self.state_dir / "mounts" / f"{molecule.slug}.json"
+
+    def bootstrap_dir(self, year: int) -> Path:
+        return self.state_dir / "bootstrap" / str(year)
+
+    def staged_tar(self, bag_name: str) -> Path:
+        return self.settings.staging_dir / f"{bag_name}.tar"
+
+    def manifest_file(self, key: str) -> Path:
+        """The local copy of the manifest with this key (or of this bag key's manifest)."""
+        return layout.local_manifest(self.settings.manifest_dir, key)
+
+    # the atoms now on disk
+
+    @cached_property
+    def _local(self) -> tuple:
+        atoms, missing = [], {}
+        for molecule in self.molecules:
+            if molecule.remote:
+                continue  # its atoms are listed once it is mounted (task _mount)
+            try:
+                names = scan.list_atoms(molecule.path)
+            except (FileNotFoundError, NotADirectoryError):
+                missing[molecule.spelling] = f"folder {molecule.path} not found"
+                continue
+            except PermissionError:
+                missing[molecule.spelling] = f"folder {molecule.path} cannot be read"
+                continue
+            atoms += [AtomRef(molecule, n, scan.atom_key(molecule.spelling, n))
+                      for n in names]
+        return atoms, missing
+
+    @property
+    def local_atoms(self) -> list:
+        return self._local[0]
+
+    @property
+    def local_missing(self) -> dict:
+        """molecule -> why its folder could not be listed."""
+        return self._local[1]
+
+    def remote_atoms(self) -> tuple[list, dict]:
+        """The atoms of the mounted remote molecules, and why the others are missing;
+        read afresh: _mount writes them during the run."""
+        if not self.remote:
+            return [], {}
+        try:
+            found = json.loads(self.remote_file.read_text())
+        except (OSError, ValueError):
+            found = {}
+        atoms, missing = [], {}
+        for molecule in self.remote:
+            entry = found.get(molecule.spelling, {"missing": "not mounted"})
+            if "missing" in entry:
+                missing[molecule.spelling] = entry["missing"]
+                continue
+            atoms += [AtomRef(molecule, n, scan.atom_key(molecule.spelling, n))
+                      for n in entry["atoms"]]
+        return atoms, missing
+
+    def require_list(self) -> None:
+        if self.list_problem:
+            raise ConfigError(self.list_problem)
+
+
+@functools.lru_cache(maxsize=None)
+def load_run(config_file: str) -> Run:
+    """The Run of this config, read once per process."""
+    settings = load_settings(Path(config_file))
+    try:
+        # an empty machine about to bootstrap has a config but no list yet: only the
+        # commands that read molecules fail, with this message
+        problem = None if settings.list_file.exists() else \
+            f"{settings.list_file}: list file not found (one folder to back up per line)"
+        molecules = () if problem else tuple(read_molecules(settings))
+    except OSError as err:
+        raise ConfigError(f"{err.filename}: {err.strerror}") from None
+    if settings.encryption == "age":
+        crypto.require_age()
+    return Run(settings, molecules, problem, today())

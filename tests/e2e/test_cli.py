@@ -1,0 +1,187 @@
+"""The `glacier` command line as a user meets it, and every mistake that once printed a
+traceback: each now ends in one line naming what was wrong."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+from .fault_proxy import FaultProxy
+from .helpers import REPO, Project, restore_all, tree_snapshot
+
+DOIT_INTERNALS = ("dumpdb", "strace", "forget", "clean", "ignore", "reset-dep")
+
+
+def one_line_error(result, *words, code=None):
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    assert result.returncode != 0 if code is None else result.returncode == code, output
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, errors
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]
+
+
+def test_help_lists_this_tools_commands_only(project):
+    for flag in ("--help", "-h"):
+        shown = project.glacier(flag)
+        assert shown.returncode == 0 and shown.stderr == ""
+        commands = [line.split()[0] for line in shown.stdout.splitlines()
+                    if line.startswith("  ") and line.split()
+                    and not line.strip().startswith("(")]
+        for command in ("backup", "dryrun", "restore", "find", "prune", "list", "init",
+                        "verify", "pin", "cost", "bootstrap"):
+            assert command in commands, shown.stdout
+        assert not set(DOIT_INTERNALS) & set(commands), shown.stdout
+
+
+def test_version_is_the_tools_own(project):
+    shown = project.glacier("--version")
+    assert shown.returncode == 0
+    assert shown.stdout.startswith("glacier-tasks 0.") and "(doit 0.37" in shown.stdout
+
+
+def test_every_command_has_help_anywhere_and_doit_forms_too(project):
+    for form in (("restore", "--help"), ("restore", "-h"), ("restore", "/x", "-h")):
+        shown = project.glacier(*form)
+        assert shown.returncode == 0, shown.stderr
+        assert "--to DIR" in shown.stdout and "--tier" in shown.stdout
+    assert "--min-age-days" in project.glacier("prune", "--help").stdout
+    # doit's own forms of the README keep working: help on a task, a task with options
+    assert project.run("help", "restore").returncode == 0
+
+
+def test_unknown_command_says_so_in_one_line(project):
+    one_line_error(project.glacier("bakup"), "bakup", "glacier --help", code=3)
+
+
+def test_no_config_anywhere_says_to_run_init(tmp_path, s3_server, bucket):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "GLACIER_CONFIG"}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+               PYTHONPATH=str(REPO))
+    for command in ([sys.executable, "-m", "glacier_tasks.cli", "backup"],
+                    # doit runs in dodo.py's folder unless told: the project's own
+                    # glacier.toml there is the ./glacier.toml of the lookup
+                    [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "-d",
+                     str(home), "backup"]):
+        result = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True)
+        one_line_error(result, "no glacier.toml found", "glacier init", code=3)
+    made = subprocess.run([sys.executable, "-m", "glacier_tasks.cli", "init"], env=env,
+                          cwd=home, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert made.returncode == 0, made.stderr
+    config = home / ".config" / "glacier-tasks" / "glacier.toml"
+    assert config.exists() and (config.parent / "list.txt").exists()
+    assert "~/.local/state/glacier-tasks" in config.read_text()
+    # never a config inside the installed package
+    assert not (REPO / "glacier_tasks" / "glacier.toml").exists()
+
+
+def test_positional_arguments_and_equals_signs_in_paths(tmp_path, s3_server, bucket):
+    data = tmp_path / "year=2024"
+    (data / "trip=rome").mkdir(parents=True)
+    (data / "trip=rome" / "a=b.jpg").write_bytes(os.urandom(5000))
+    (data / "plain").mkdir()
+    (data / "plain" / "c.txt").write_text("c\n")
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_list(data)
+    backup = project.glacier("backup", "-v", "0")
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    assert project.run("dryrun").returncode == 0  # doit itself with such a molecule
+    atom = f"{data}/trip=rome"
+    found = project.glacier("find", "a=b")
+    assert found.returncode == 0 and f"{atom}/a=b.jpg\t" in found.stdout
+    pinned = project.glacier("pin", atom)
+    assert pinned.returncode == 0, pinned.stderr
+    assert project.inventory["atoms"][atom]["pinned"] is True
+    asked = project.glacier("restore", atom)
+    assert asked.returncode == 0 and "Add --yes" in asked.stdout
+    dest = tmp_path / "out=here"
+    done = project.glacier("restore", atom, "--to", str(dest), "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (dest / "trip=rome" / "a=b.jpg").read_bytes() == \
+        (data / "trip=rome" / "a=b.jpg").read_bytes()
+
+
+def test_former_tracebacks_are_one_line_each(project, tmp_path):
+    assert project.run("backup").returncode == 0
+    atom = f"{project.data}/Books"
+    one_line_error(project.glacier("restore", atom, "--tier", "Expedited"),
+                   "Deep Archive offers no Expedited tier", "Bulk", "Standard")
+    one_line_error(project.run("restore", "--path", atom, "--tier", "Expedited"),
+                   "Expedited")
+    one_line_error(project.glacier("verify", "--deep", "--tier", "bogus"), "bogus",
+                   "Bulk")
+    one_line_error(project.glacier("find", "--regex", "(["), "not a regular expression")
+    one_line_error(project.glacier("restore", atom, "--to", "/proc/nope", "--yes"),
+                   "/proc/nope", "cannot make")
+    a_file = tmp_path / "a file"
+    a_file.write_text("in the way\n")
+    one_line_error(project.glacier("restore", atom, "--to", str(a_file)), "a file",
+                   "not a folder")
+    project.write_config("target_bag_gb = 1e300")
+    one_line_error(project.run("dryrun"), "target_bag_gb", "5000", code=3)
+
+
+def test_a_closed_pipe_ends_quietly(project):
+    assert project.run("backup").returncode == 0
+    for command in (project.command("find", "/"),
+                    [sys.executable, "-m", "glacier_tasks.cli", "find", "/"],
+                    [sys.executable, "-m", "glacier_tasks.cli", "--help"]):
+        piped = subprocess.run(" ".join(f"'{w}'" for w in command) + " | head -1",
+                               shell=True, env=project.env(), cwd=project.root,
+                               capture_output=True, text=True)
+        assert len(piped.stdout.splitlines()) == 1
+        assert piped.stderr == "", piped.stderr
+
+
+class SlowParts(FaultProxy):
+    """Forwards everything, each uploaded part a second late: an upload to stop."""
+
+    def forward(self, handler, body):
+        if "partNumber=" in handler.path:
+            time.sleep(1.0)
+        return super().forward(handler, body)
+
+
+def test_sigterm_during_an_upload_stops_in_one_line_and_the_rerun_resumes(
+        tmp_path, s3_server, bucket):
+    data = tmp_path / "data"
+    (data / "Big").mkdir(parents=True)
+    (data / "Big" / "blob.bin").write_bytes(os.urandom(80 << 20))  # 5 parts of 16 MiB
+    proxy = SlowParts(s3_server.port, rate=0.0, seed=1)
+    try:
+        project = Project(tmp_path, s3_server, bucket, target_gb=1)
+        project.write_list(data)
+        project.config.write_text(project.config.read_text().replace(
+            s3_server.endpoint, proxy.endpoint))
+        process = subprocess.Popen([sys.executable, "-m", "glacier_tasks.cli", "backup"],
+                                   env=project.env(), cwd=project.root, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        markers = project.state / "bags"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                '"upload_id"' in m.read_text() for m in markers.glob("*.json")):
+            time.sleep(0.05)
+        assert process.poll() is None, "the upload ended before it could be stopped"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode != 0
+        assert "Traceback" not in out + err, out + err
+        stopped = [line for line in err.splitlines() if line.strip()]
+        assert len(stopped) == 1 and stopped[0].startswith("glacier: stopped by SIGTERM")
+        assert "next run resumes" in stopped[0]
+        assert not project.objects(), "nothing may count as stored yet"
+        again = project.glacier("backup")
+        assert again.returncode == 0, again.stdout + again.stderr
+    finally:
+        proxy.stop()
+    creates = [line for line in s3_server.requests()
+               if line.startswith(f"POST /{bucket}/") and "?uploads" in line]
+    assert len(creates) == 1, creates  # the rerun finished the same multipart upload
+    restore_all(project, tmp_path / "restored")
+    assert tree_snapshot(tmp_path / "restored") == tree_snapshot(data)
