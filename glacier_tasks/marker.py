@@ -70,11 +70,14 @@ class BagMarker:
         packed = data.get("packed")
         if packed and "content_key" not in packed:  # written before the name was one
             packed = {**packed, "content_key": packed.get("object_key", "")}
-        return cls(content_key=data["content_key"], packed=_from(Packed, packed),
-                   upload=data.get("upload") or {},
-                   uploaded=_from(Receipt, data.get("uploaded")),
-                   manifest=_from(ManifestReceipt, data.get("manifest")),
-                   done=bool(data.get("done")))
+        marker = cls(content_key=data["content_key"], packed=_from(Packed, packed),
+                     upload=data.get("upload") or {},
+                     uploaded=_from(Receipt, data.get("uploaded")),
+                     manifest=_from(ManifestReceipt, data.get("manifest")))
+        # done only with the records that prove it: a damaged marker is not trusted
+        marker.done = bool(data.get("done")) and None not in (
+            marker.packed, marker.uploaded, marker.manifest)
+        return marker
 
 
 def read_marker(path: Path, content_key: str) -> BagMarker:

@@ -153,3 +153,14 @@ def test_disk_filling_up_while_packing_leaves_no_partial_bag(tmp_path):
         left = sorted(p.name for p in stage.iterdir())
     assert "No space left on device" in message and "host_data_bag_001" in message
     assert left == ["other-program.bin"]
+
+
+def test_write_manifest_alone_matches_what_packing_wrote(tmp_path):
+    root = sample(tmp_path)
+    planned = make_bag(root, "Books", "Music", scan.LOOSE_ATOM)
+    packed = pack(planned, root, tmp_path / "stage", tmp_path / "manifests")
+    again = tmp_path / "elsewhere" / "manifests" / f"{planned.name}.txt"
+    hashes = bag.write_manifest(planned, str(root), again)  # a str path is fine too
+    assert again.read_bytes() == packed.manifest_path.read_bytes()
+    assert hashes == packed.atom_hashes
+    assert sorted(p.name for p in again.parent.iterdir()) == [again.name]

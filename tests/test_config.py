@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from glacier_tasks.config import load_settings, read_molecules, today
+from glacier_tasks.config import (find_config_file, load_settings, read_molecules,
+                                  today)
 from glacier_tasks.errors import ConfigError
 
 
@@ -122,6 +123,14 @@ def test_target_must_be_a_positive_finite_number(tmp_path, line):
         write_config(tmp_path, f's3_bucket = "b"\n{line}\n'))
 
 
+def test_target_is_at_most_s3s_largest_object(tmp_path):
+    message = config_error(write_config(tmp_path,
+                                        's3_bucket = "b"\ntarget_bag_gb = 5001\n'))
+    assert "settings.target_bag_gb" in message and "5000" in message
+    s = load_settings(write_config(tmp_path, 's3_bucket = "b"\ntarget_bag_gb = 5000\n'))
+    assert s.target_bytes == 5_000_000_000_000
+
+
 def test_bad_storage_class_is_named(tmp_path):
     assert "settings.storage_class" in config_error(
         write_config(tmp_path, 's3_bucket = "b"\nstorage_class = "COLD"\n'))
@@ -157,6 +166,54 @@ def test_config_file_from_environment(tmp_path, monkeypatch):
     path = write_config(tmp_path / "cfg", 's3_bucket = "from-env"\n')
     monkeypatch.setenv("GLACIER_CONFIG", str(path))
     assert load_settings().s3_bucket == "from-env"
+
+
+@pytest.fixture
+def no_config(tmp_path, monkeypatch):
+    """An empty working folder, no GLACIER_CONFIG, an empty XDG config home."""
+    work, xdg = tmp_path / "work", tmp_path / "xdg"
+    work.mkdir()
+    xdg.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("GLACIER_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    return work, xdg
+
+
+def test_no_config_anywhere_is_one_line_saying_init(no_config):
+    _, xdg = no_config
+    with pytest.raises(ConfigError) as err:
+        find_config_file()
+    message = str(err.value)
+    assert "\n" not in message
+    assert "GLACIER_CONFIG" in message and "./glacier.toml" in message
+    assert str(xdg / "glacier-tasks" / "glacier.toml") in message
+    assert "glacier init" in message
+    with pytest.raises(ConfigError):
+        load_settings()
+
+
+def test_glacier_config_naming_a_missing_file_is_an_error(no_config, monkeypatch):
+    work, _ = no_config
+    write_config(work)  # ./glacier.toml exists, but the variable names another file
+    missing = work / "nope" / "glacier.toml"
+    monkeypatch.setenv("GLACIER_CONFIG", str(missing))
+    with pytest.raises(ConfigError) as err:
+        find_config_file()
+    assert f"GLACIER_CONFIG={missing}" in str(err.value)
+    assert "not found" in str(err.value)
+
+
+def test_config_lookup_order(no_config, monkeypatch):
+    work, xdg = no_config
+    in_xdg = write_config(xdg / "glacier-tasks", 's3_bucket = "xdg"\n')
+    assert find_config_file() == in_xdg
+    here = write_config(work, 's3_bucket = "here"\n')
+    assert find_config_file() == here  # ./glacier.toml before the XDG one
+    from_env = write_config(work / "env", 's3_bucket = "env"\n')
+    monkeypatch.setenv("GLACIER_CONFIG", str(from_env))
+    assert find_config_file() == from_env  # $GLACIER_CONFIG before both
+    assert load_settings().s3_bucket == "env"
 
 
 def test_prices_table_overrides(tmp_path):

@@ -146,7 +146,8 @@ def test_bag_not_done_keeps_previous_entries_and_record():
     plan = plan_for(2026, SECOND, previous)
     markers = all_done(plan)
     packed_only = markers["host_m0_bag_003"]  # packed, then its upload failed
-    markers["host_m0_bag_003"] = BagMarker(packed_only.content_key, packed=packed_only.packed)
+    markers["host_m0_bag_003"] = BagMarker(packed_only.content_key,
+                                           packed=packed_only.packed)
     inventory = build_inventory(plan, markers, previous)
 
     old = "2025-backup/host_m0_bag_002.tar"

@@ -1,11 +1,16 @@
 """Atoms of real folders and their metadata hashes."""
 
+import inspect
 import json
 import os
 from pathlib import Path
 
-from glacier_tasks.scan import (atom_key, atom_name, hash_file_for, list_atoms,
-                                read_atom_hash, scan_atom, walk_atom, write_atom_hash)
+import pytest
+
+from glacier_tasks import scan
+from glacier_tasks.scan import (AtomScan, atom_key, atom_name, hash_file_for, list_atoms,
+                                read_atom_hash, scan_atom, scan_atoms, walk_atom,
+                                write_atom_hash)
 
 T0 = 1_700_000_000_123_456_789  # a fixed mtime in ns
 
@@ -230,3 +235,38 @@ def test_hash_files_of_different_atoms_differ(tmp_path):
     assert len({one, two, odd}) == 3
     assert one.parent == state / "atoms"
     assert one == hash_file_for(state, "/data/mol/Books")
+
+
+# ---------------------------------------------------------------- many atoms at once
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_scan_atoms_yields_every_pair_with_its_scan(tmp_path, workers):
+    root = make_molecule(tmp_path)
+    (root / "loose.txt").write_text("l")
+    pairs = [(root, "Books"), (root, "Music"), (root, ".")]
+    results = scan_atoms(pairs, workers)
+    assert inspect.isgenerator(results)  # a caller can show progress as scans finish
+    got = list(results)
+    assert [pair for pair, _ in got] == pairs
+    assert [result for _, result in got] == [scan_atom(root, a) for _, a in pairs]
+    assert all(isinstance(result, AtomScan) for _, result in got)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scan_atoms_yields_the_permission_error_of_an_unreadable_atom(tmp_path,
+                                                                      monkeypatch,
+                                                                      workers):
+    root = make_molecule(tmp_path)
+    real = scan.scan_atom
+
+    def locked(molecule_path, atom):  # as root nothing is unreadable: pretend
+        if atom == "Music":
+            raise PermissionError(13, "cannot list folder", str(molecule_path / atom))
+        return real(molecule_path, atom)
+
+    monkeypatch.setattr(scan, "scan_atom", locked)
+    got = dict(scan_atoms([(root, "Books"), (root, "Music")], workers))
+    assert got[(root, "Books")] == real(root, "Books")
+    error = got[(root, "Music")]
+    assert isinstance(error, PermissionError)
+    assert error.filename == str(root / "Music")

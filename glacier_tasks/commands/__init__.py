@@ -7,6 +7,7 @@ Run of the config in use (commands.base.current_run); actions get the config pat
 which pickles, so `doit -n N` works.
 """
 
+import json
 import os
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from doit.exceptions import InvalidDodoFile
 from ..config import find_config_file
 from ..errors import ConfigError
 from . import backup, bootstrap, bucket, find, init, pin, prune, restore, verify
-from .base import current_run, stop_cleanly
+from .base import current_run, lock_early, stop_cleanly
 from .reporter import GlacierReporter
 
 COMMANDS = (backup, restore, find, prune, verify, pin, bootstrap, bucket, init)
@@ -41,11 +42,27 @@ def namespace(argv=None) -> dict:
         return {"DOIT_CONFIG": {**_COMMON, "dep_file": db}, **task_generators([init])}
     run = current_run()
     run.state_dir.mkdir(parents=True, exist_ok=True)  # doit opens its database there
+    lock_early(run, argv)
+    mend_doit_db(run.doit_db)
     stop_cleanly(lambda: backup.progress_line(run.config_file))
     return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"],
                             "dep_file": str(run.doit_db),
                             "subtasks": True},  # doit's own list, outside this folder
             **task_generators()}
+
+
+def mend_doit_db(path) -> None:
+    """doit's database is a cache (the markers and the bucket are the truth): one that
+    kill -9 left half-written is set aside, and doit starts a new one."""
+    try:
+        if path.exists():
+            json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        aside = path.with_name(path.name + ".damaged")
+        os.replace(path, aside)
+        sys.stderr.write(f"glacier: {path} was damaged (a run killed while writing it); "
+                         f"set it aside as {aside.name} and starting a new one: nothing is "
+                         "lost, finished bags are known from their markers\n")
 
 
 _COMMON = {"backend": "json", "reporter": GlacierReporter,

@@ -22,7 +22,7 @@ from ..marker import read_marker
 from ..plan import AtomState, MoleculeState, Plan, plan_bags
 from ..run import load_run
 from ..store import store_for
-from .base import current_run, lock_task, say, user_errors
+from .base import current_run, lock_task, locked, say, user_errors
 
 # -- the plan, as the actions read it ------------------------------------------------
 
@@ -46,6 +46,7 @@ def markers(run, plan) -> dict:
 
 
 @user_errors
+@locked
 def scan_action(config, remote_only=False):
     """Hash every atom's metadata on all cores; a hash file is rewritten only when its
     atom changed, so `plan` (which depends on them) reruns only then."""
@@ -70,6 +71,8 @@ def scan_action(config, remote_only=False):
                            else ""))
 
 
+@user_errors
+@locked
 def mount_action(config):
     """Mount every remote molecule and list its atoms, into STATE/remote.json."""
     run = load_run(config)
@@ -96,6 +99,7 @@ def unmount_action(config):
 
 
 @user_errors
+@locked
 def plan_action(config):
     run = load_run(config)
     run.require_list()
@@ -117,6 +121,7 @@ def plan_action(config):
 
 
 @user_errors
+@locked
 def dryrun_action(config):
     run = load_run(config)
     plan = read_plan(run)
@@ -134,6 +139,8 @@ def bucket_action(config):
     store_for(load_run(config).settings).check_bucket()
 
 
+@user_errors
+@locked
 def bag_action(config, name):
     """Bring one bag to done. A user-level failure is recorded and printed, not
     raised, so the other bags still run and the closing report fails the run."""
@@ -145,6 +152,7 @@ def bag_action(config, name):
 
 
 @user_errors
+@locked
 def inventory_action(config):
     run = load_run(config)
     plan = read_plan(run)
@@ -156,6 +164,7 @@ def inventory_action(config):
 
 
 @user_errors
+@locked
 def system_action(config):
     run = load_run(config)
     sent = system.upload_system(run.settings, run.system_record,
@@ -165,6 +174,7 @@ def system_action(config):
 
 
 @user_errors
+@locked
 def cleanup_action(config):
     """Abort this year's unfinished multipart uploads that no planned bag can resume
     (each holds billed parts), and forget the markers of bags no plan has any more."""

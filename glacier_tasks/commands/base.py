@@ -43,14 +43,48 @@ def param(name: str, kind, default, help: str, short: str = "") -> dict:
     return option
 
 
+def locked(func):
+    """An action that writes state or the bucket holds the run's lock, whatever doit
+    options or task names started it (`doit bag:NAME`, `-n 2`, `--continue`). Taken
+    once per process; a worker forked by `-n N` shares its parent's."""
+    @functools.wraps(func)
+    def wrapper(config, *args, **kwargs):
+        statefile.take_lock(load_run(config).lock_file)
+        return func(config, *args, **kwargs)
+    return wrapper
+
+
 @user_errors
+@locked
 def lock_action(config):
-    statefile.take_lock(load_run(config).lock_file)
+    """The first task of every command that writes: a second run stops here, in one
+    line, before anything else starts."""
 
 
 def lock_task(run) -> dict:
-    """The lock every task that writes state or the bucket depends on."""
     return {"actions": [(lock_action, [run.config_file])], "uptodate": [False]}
+
+
+def lock_early(run, argv) -> None:
+    """Take the lock while loading, in doit's main process, when the command line asks
+    for a task that writes: workers forked by `-n N -P process` then share it. If
+    another run holds it, the `_lock` task says so (exit 1)."""
+    words = [w for w in argv if not w.startswith("-")]
+    asked = next((w for w in words if w.partition(":")[0] in WRITERS | READERS
+                  | DOIT_COMMANDS), "dryrun")
+    if asked.partition(":")[0] in WRITERS:
+        try:
+            statefile.take_lock(run.lock_file)
+        except GlacierError:
+            pass
+
+
+# the first task named on the command line decides (the default task is dryrun)
+WRITERS = {"dryrun", "backup", "scan", "plan", "bag", "inventory", "system", "prune",
+           "pin", "bootstrap", "run"}
+READERS = {"find", "cost", "verify", "restore", "check", "policy", "setup_bucket", "init"}
+DOIT_COMMANDS = {"list", "help", "info", "forget", "clean", "ignore", "dumpdb", "strace",
+                 "tabcompletion", "reset-dep"}
 
 
 def say(lines) -> bool:

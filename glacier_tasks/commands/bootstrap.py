@@ -3,10 +3,11 @@
 from .. import bootstrap
 from ..run import load_run
 from ..store import store_for
-from .base import current_run, param, say, user_errors
+from .base import current_run, locked, param, say, user_errors
 
 
 @user_errors
+@locked
 def bootstrap_action(config, year):
     run = load_run(config)
     say(bootstrap.bootstrap(run.settings, store_for(run.settings), year, run.bootstrap_dir))

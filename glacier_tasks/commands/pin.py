@@ -4,10 +4,11 @@ from doit.exceptions import TaskFailed
 
 from .. import inventory
 from ..run import load_run
-from .base import current_run, param, user_errors
+from .base import current_run, locked, param, user_errors
 
 
 @user_errors
+@locked
 def pin_action(config, path, off):
     if not path:
         return TaskFailed("say which atom: doit pin --path /data/Photos [--off] "

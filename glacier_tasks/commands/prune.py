@@ -6,7 +6,7 @@ from .. import cost, inventory, prune, report
 from ..run import load_run
 from ..store import store_for
 from .backup import read_plan
-from .base import current_run, param, say, user_errors
+from .base import current_run, locked, param, say, user_errors
 
 
 def prunable(run, store, inv):
@@ -17,6 +17,7 @@ def prunable(run, store, inv):
 
 
 @user_errors
+@locked
 def prune_action(config, delete, force, min_age_days):
     run = load_run(config)
     settings = run.settings

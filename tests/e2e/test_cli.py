@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 
 from .fault_proxy import FaultProxy
 from .helpers import REPO, Project, restore_all, tree_snapshot
@@ -148,8 +150,9 @@ class SlowParts(FaultProxy):
         return super().forward(handler, body)
 
 
+@pytest.mark.parametrize("form", ["glacier", "doit"])
 def test_sigterm_during_an_upload_stops_in_one_line_and_the_rerun_resumes(
-        tmp_path, s3_server, bucket):
+        form, tmp_path, s3_server, bucket):
     data = tmp_path / "data"
     (data / "Big").mkdir(parents=True)
     (data / "Big" / "blob.bin").write_bytes(os.urandom(80 << 20))  # 5 parts of 16 MiB
@@ -159,8 +162,9 @@ def test_sigterm_during_an_upload_stops_in_one_line_and_the_rerun_resumes(
         project.write_list(data)
         project.config.write_text(project.config.read_text().replace(
             s3_server.endpoint, proxy.endpoint))
-        process = subprocess.Popen([sys.executable, "-m", "glacier_tasks.cli", "backup"],
-                                   env=project.env(), cwd=project.root, text=True,
+        command = [sys.executable, "-m", "glacier_tasks.cli", "backup"] \
+            if form == "glacier" else project.command("backup")
+        process = subprocess.Popen(command, env=project.env(), cwd=project.root, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         markers = project.state / "bags"
         deadline = time.monotonic() + 60

@@ -1,0 +1,107 @@
+"""Exit 0 means restorable: the bucket, not a marker or a metadata field, says what is
+stored; one run at a time whatever doit is asked; doit's database is only a cache."""
+
+import fcntl
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from .helpers import restore_all, tree_snapshot
+
+TODAY = {"GLACIER_TODAY": "2026-06-15"}
+
+
+def lose_local_state(project):
+    shutil.rmtree(project.state)
+    (project.root / "inventory.json").unlink()
+    shutil.rmtree(project.root / "manifests")
+
+
+def bag_keys(project):
+    return sorted(project.inventory["bags"])
+
+
+def assert_restorable(project, tmp_path):
+    verified = project.run("verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    restore_all(project, tmp_path / "restored")
+    assert tree_snapshot(tmp_path / "restored") == tree_snapshot(project.data)
+
+
+@pytest.mark.parametrize("damage", ["emptied", "standard class"])
+def test_only_an_object_that_provably_holds_the_bag_is_adopted(damage, project, tmp_path):
+    assert project.run("backup", **TODAY).returncode == 0
+    key = bag_keys(project)[0]
+    good = project.s3.head_object(Bucket=project.bucket, Key=key)
+    if damage == "emptied":  # what a racing run's failed write may leave, metadata intact
+        project.s3.put_object(Bucket=project.bucket, Key=key, Body=b"",
+                              StorageClass="DEEP_ARCHIVE", Metadata=good["Metadata"])
+    else:  # the same bytes and metadata, in a class that costs 23 times as much
+        data = project.thaw_and_download(key, tmp_path / "bag.tar").read_bytes()
+        project.s3.put_object(Bucket=project.bucket, Key=key, Body=data,
+                              StorageClass="STANDARD", Metadata=good["Metadata"],
+                              ChecksumAlgorithm="CRC64NVME")
+    lose_local_state(project)
+    again = project.run("backup", **TODAY)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"-> {key}" in again.stdout and "adopted" not in again.stdout.split(key)[0] \
+        .splitlines()[-1]
+    after = project.s3.head_object(Bucket=project.bucket, Key=key)
+    assert after["ContentLength"] == good["ContentLength"] == \
+        project.inventory["bags"][key]["size"]
+    assert after.get("StorageClass") == "DEEP_ARCHIVE"
+    assert_restorable(project, tmp_path)
+
+
+def test_lost_state_adopts_what_is_really_there(project):
+    assert project.run("backup", **TODAY).returncode == 0
+    before = {k: project.s3.head_object(Bucket=project.bucket, Key=k)["ETag"]
+              for k in bag_keys(project)}
+    lose_local_state(project)
+    again = project.run("backup", **TODAY)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.count("already in the bucket, adopted") == len(before)
+    assert {k: project.s3.head_object(Bucket=project.bucket, Key=k)["ETag"]
+            for k in bag_keys(project)} == before
+
+
+def test_no_task_name_or_doit_option_bypasses_the_lock(project):
+    assert project.run("dryrun", **TODAY).returncode == 0
+    bag = json.loads((project.state / "plan.json").read_text())["bags"][0]["name"]
+    with open(project.state / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a running backup holds
+        lock.write("pid 4242 since 2026-06-15 00:00:00")
+        lock.flush()
+        for args in (["--continue", "backup"], [f"bag:{bag}"], ["-n", "2", "backup"],
+                     ["--continue", f"bag:{bag}", "inventory", "system"]):
+            refused = project.run(*args, **TODAY)
+            assert refused.returncode != 0, args
+            assert "another glacier run holds" in refused.stdout + refused.stderr, args
+            assert "Traceback" not in refused.stdout + refused.stderr
+        assert project.objects() == {}, "a refused run sent something"
+        assert not (project.root / "inventory.json").exists()
+
+
+@pytest.mark.parametrize("kind", ["process", "thread"])
+def test_parallel_workers_share_the_runs_lock(kind, project, tmp_path):
+    done = project.run("-n", "2", "-P", kind, "backup", **TODAY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_restorable(project, tmp_path)
+
+
+def test_a_half_written_doit_database_is_rebuilt_with_one_line(project, tmp_path):
+    assert project.run("backup", **TODAY).returncode == 0
+    (project.state / "doit-db.json").write_text('{"plan": {"_values_:')  # cut by kill -9
+    for command in (project.command("backup"),
+                    [sys.executable, "-m", "glacier_tasks.cli", "list", "--status"]):
+        again = subprocess.run(command, env=project.env(**TODAY), cwd=project.root,
+                               capture_output=True, text=True)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "Traceback" not in again.stdout + again.stderr
+    warned = [line for line in again.stderr.splitlines() if "doit-db.json" in line]
+    assert not warned  # the first command mended it; the second found it whole
+    assert (project.state / "doit-db.json.damaged").exists()
+    assert_restorable(project, tmp_path)
