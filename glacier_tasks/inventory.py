@@ -33,8 +33,9 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
     for bag in plan.bags:
         key = bag.archive_key
         marker = markers.get(bag.name)
-        if bag.action == "keep":
-            record = dict(prev_bags.get(key, {}))
+        if bag.action == "keep":  # as it was, or as a repair re-uploaded it
+            record = _uploaded_record(bag, marker) if marker is not None and marker.done \
+                and marker.uploaded.key == key else dict(prev_bags.get(key, {}))
             hashes = {}
         elif marker is not None and marker.done:
             record = _uploaded_record(bag, marker)

@@ -67,9 +67,10 @@ def missing_reason(plan, molecule: str) -> str:
                                               "(drive not mounted?)")
 
 
-def run_report(plan, failures: dict) -> tuple[str, bool]:
+def run_report(plan, failures: dict, repaired=()) -> tuple[str, bool]:
     """The closing lines of a backup and whether every molecule was backed up."""
-    lines = [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
+    lines = [f"REPAIRED {line}" for line in repaired]
+    lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
     for molecule in plan.missing_molecules:
         lines.append(f"FAILED molecule {molecule}: {missing_reason(plan, molecule)}; "
                      "mount or fix it and run 'doit backup' again")
@@ -77,10 +78,11 @@ def run_report(plan, failures: dict) -> tuple[str, bool]:
         lines.append(f"Left the inventory (gone from disk): "
                      f"{', '.join(plan.removed_atoms)}")
     ok = not failures and not plan.missing_molecules
-    kept = len(plan.bags) - len(plan.uploads)
-    uploaded = len(plan.uploads) - len(failures)
+    uploads = {b.name for b in plan.uploads}
+    kept = len({b.name for b in plan.bags} - uploads - set(failures)) - len(repaired)
+    uploaded = len(uploads - set(failures))
     lines.append(f"Backup {plan.year}: {len(plan.bags)} bags, {kept} unchanged, "
-                 f"{uploaded} uploaded, {len(failures)} failed" +
+                 f"{uploaded} uploaded, {len(repaired)} repaired, {len(failures)} failed" +
                  ("" if ok else "; run 'doit backup' again once fixed"))
     return "\n".join(lines), ok
 

@@ -68,11 +68,6 @@ class Run:
         return self.state_dir / "remote.json"
 
     @property
-    def system_record(self) -> Path:
-        """sha256 of each system file already in the bucket: a no-op run sends nothing."""
-        return self.state_dir / "system.json"
-
-    @property
     def markers_dir(self) -> Path:
         return self.state_dir / "bags"
 
@@ -92,6 +87,10 @@ class Run:
 
     def failure_file(self, bag_name: str) -> Path:
         return self.state_dir / "failed" / f"{bag_name}.txt"
+
+    def repair_file(self, bag_name: str) -> Path:
+        """What this run repaired of a kept bag, for the closing report."""
+        return self.state_dir / "repaired" / f"{bag_name}.txt"
 
     def mount_marker(self, molecule: Molecule) -> Path:
         return self.state_dir / "mounts" / f"{molecule.slug}.json"

@@ -23,21 +23,52 @@ from .report import human
 from .store import bag_problem, metadata_for, store_for
 
 
-def bring_bag(run, plan, name: str) -> str:
-    """Bring one planned bag to done; return the line that says what happened.
+def bring_bag(run, plan, name: str, record: dict | None = None) -> str:
+    """Bring one planned bag to done; return the line that says what happened ("" for
+    a kept bag found whole). `record` is a kept bag's inventory entry: the bucket is
+    asked whether it still holds it, and what is missing or wrong is re-packed and
+    re-uploaded (a repair).
 
     A failure is recorded in STATE/failed/NAME.txt and raised as a BagError; the
     file is removed when the bag later succeeds."""
-    failed = run.failure_file(name)
+    failed, repaired = run.failure_file(name), run.repair_file(name)
     failed.unlink(missing_ok=True)
+    repaired.unlink(missing_ok=True)
     bag = plan.bag(name)
     try:
         if bag is None:
             raise BagError(f"{name}: not in the current plan; run 'doit backup' again")
+        if bag.action == "keep":
+            return _check_kept(run, plan, bag, record or {}, repaired)
         return _run_steps(run, plan, bag)
     except GlacierError as err:
         statefile.write_bytes(failed, (str(err) + "\n").encode())
         raise
+
+
+def _check_kept(run, plan, bag, record: dict, repaired) -> str:
+    """One HEAD for the bag, one for its manifest: the bucket, not a marker, says
+    whether a kept bag is still there as the inventory records it."""
+    store = store_for(run.settings)
+    problem = bag_problem(store.head(bag.archive_key), record.get("size"),
+                          record.get("sha256"), record.get("storage_class"),
+                          record.get("crc64nvme"))
+    if problem is None:
+        manifest = store.head(bag.manifest_key)
+        expected = record.get("manifest_sha256")
+        if manifest is not None and (expected is None or manifest.sha256 == expected):
+            return ""
+        problem, what = "its manifest is missing or differs", "manifest"
+        _upload_manifest(run, plan, bag, store, rewrite=True)
+    else:
+        marker = read_marker(run.marker_file(bag.name), bag.content_key)
+        if marker.done or marker.uploaded:  # the bucket says otherwise: start again
+            write_marker(run.marker_file(bag.name), BagMarker(bag.content_key))
+        _run_steps(run, plan, bag)
+        what = "bag"
+    line = f"{bag.archive_key} {problem}; repaired: {what} re-packed and uploaded"
+    statefile.write_bytes(repaired, (line + "\n").encode())
+    return f"bag {bag.name}: {line}"
 
 
 def is_done(run, name: str, content: str) -> bool:
@@ -52,6 +83,16 @@ def _run_steps(run, plan, bag) -> str:
     def save():
         write_marker(run.marker_file(bag.name), marker)
 
+    if marker.done:  # a marker never outranks the bucket: one HEAD to be sure
+        receipt = marker.uploaded
+        problem = bag_problem(store.head(receipt.key), receipt.size, receipt.sha256,
+                              receipt.storage_class, receipt.crc64nvme)
+        if problem is None:
+            return ""
+        marker = BagMarker(bag.content_key)
+        save()
+        statefile.write_bytes(run.repair_file(bag.name), (
+            f"{receipt.key} {problem}; repaired: bag re-packed and uploaded\n").encode())
     started = time.monotonic()
     if marker.uploaded is None:
         _pack_and_upload(run, plan, bag, marker, store, save)
@@ -160,15 +201,15 @@ def _receipt(found, reused: bool, parts: int | None = None) -> Receipt:
                    parts=parts)
 
 
-def _upload_manifest(run, plan, bag, store) -> ManifestReceipt:
+def _upload_manifest(run, plan, bag, store, rewrite=False) -> ManifestReceipt:
     settings = run.settings
     path = run.manifest_file(bag.manifest_key)
-    if not path.exists():
+    if rewrite or not path.exists():
         tarbag.write_manifest(bag, plan.molecule_paths[bag.molecule], path)
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()  # of the plain text, which stays local
     found = store.head(bag.manifest_key)
-    if not (found and found.sha256 == sha):
+    if rewrite or not (found and found.sha256 == sha):
         metadata = {"sha256": sha}
         if settings.encryption == "age":
             data = crypto.encrypt_bytes(data, settings.age_recipients)

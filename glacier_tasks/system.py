@@ -10,7 +10,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from . import crypto, statefile
+from . import crypto
 from .layout import SOURCE_ARCHIVE, system_key
 from .config import PROJECT_DIR
 
@@ -63,25 +63,17 @@ def system_files(settings) -> dict:
             SOURCE_ARCHIVE: source_archive()}
 
 
-def upload_system(settings, record_file: Path, get_store, year: int) -> list:
-    """Upload what differs from the bucket's copy (compared by sha256 metadata).
-
-    `record_file` remembers what is already there, so a run that changed nothing
-    sends no request at all; `doit verify` checks the bucket's copies."""
-    record = statefile.read_json(record_file, default={}, what="system record")
-    sent = []
+def upload_system(settings, get_store, year: int) -> list:
+    """Upload what the bucket lacks or holds otherwise (compared by sha256 metadata,
+    one HEAD each: the bucket, not a local record, says what is there)."""
+    sent, store = [], get_store()
     for name, data in system_files(settings).items():
         key = system_key(year, name)
         sha = hashlib.sha256(data).hexdigest()
-        if record.get(key) == sha:
-            continue
-        store = get_store()  # only now: a run that changed nothing never connects
         found = store.head(key)  # sha256 of the plain bytes: age output differs each time
         if not (found and found.sha256 == sha):
             if name.endswith(".age"):
                 data = crypto.encrypt_bytes(data, settings.age_recipients)
             store.put_bytes(key, data, "STANDARD", {"sha256": sha})
             sent.append(key)
-        record[key] = sha
-        statefile.write_json(record_file, record)
     return sent

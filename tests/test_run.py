@@ -41,7 +41,7 @@ def test_every_state_path_lives_under_state_dir(tmp_path):
     assert run.state_dir == state
     molecule = Molecule("/data/m", Path("/data/m"), "data-m")
     paths = [run.lock_file, run.doit_db, run.plan_file, run.remote_file,
-             run.system_record, run.markers_dir, run.downloads_dir,
+             run.repair_file("b"), run.markers_dir, run.downloads_dir,
              run.hash_file("/data/m/A"), run.marker_file("host_data-m_bag_001"),
              run.failure_file("host_data-m_bag_001"), run.mount_marker(molecule),
              run.bootstrap_dir(2026)]

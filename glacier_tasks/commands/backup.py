@@ -142,13 +142,22 @@ def bucket_action(config):
 @user_errors
 @locked
 def bag_action(config, name):
-    """Bring one bag to done. A user-level failure is recorded and printed, not
-    raised, so the other bags still run and the closing report fails the run."""
+    """Bring one bag to done, or check a kept one is still in the bucket (repairing it
+    if not). A user-level failure is recorded and printed, not raised, so the other
+    bags still run and the closing report fails the run."""
     run = load_run(config)
+    plan = read_plan(run)
+    bag = plan.bag(name)
+    record = None
+    if bag is not None and bag.action == "keep":
+        previous = inventory.load_inventory(run.settings.inventory_file)
+        record = previous["bags"].get(bag.archive_key, {})
     try:
-        print(steps.bring_bag(run, read_plan(run), name), flush=True)
+        line = steps.bring_bag(run, plan, name, record)
     except GlacierError as err:
-        print(f"FAILED {name}: {err}", flush=True)
+        line = f"FAILED {name}: {err}"
+    if line:
+        print(line, flush=True)
 
 
 @user_errors
@@ -167,8 +176,7 @@ def inventory_action(config):
 @locked
 def system_action(config):
     run = load_run(config)
-    sent = system.upload_system(run.settings, run.system_record,
-                                lambda: store_for(run.settings), run.year)
+    sent = system.upload_system(run.settings, lambda: store_for(run.settings), run.year)
     if sent:
         print(f"System folder {sent[0].rpartition('/')[0]}/: uploaded {len(sent)} files")
 
@@ -209,7 +217,9 @@ def report_action(config):
         path = run.failure_file(bag.name)
         if path.exists():
             failures[bag.name] = path.read_text().strip()
-    text, ok = report.run_report(plan, failures)
+    repaired = [run.repair_file(b.name).read_text().strip() for b in plan.bags
+                if run.repair_file(b.name).exists()]
+    text, ok = report.run_report(plan, failures, repaired)
     lines = [text]
     if run.settings.encryption != "age":
         lines.append("Not encrypted by this tool: the data is protected only by AWS (your "
@@ -287,20 +297,14 @@ def task_bag():
         plan = None  # `doit list` must still work; `plan` rewrites it
     remote_molecules = {m.spelling for m in run.remote}
     for bag in plan.bags if plan else []:
-        if bag.action == "keep":
-            yield {"name": bag.name, "doc": report.describe_bag(bag), "actions": [],
-                   "uptodate": [True]}
-            continue
-        done = steps.is_done(run, bag.name, bag.content_key)
+        done = bag.action == "keep" or steps.is_done(run, bag.name, bag.content_key)
         mount = ["_mount"] if bag.molecule in remote_molecules else []
+        # a bag done or kept runs too: one HEAD says it is still there, else it is
+        # repaired (markers and doit's database never outrank the bucket)
         yield {"name": bag.name, "doc": report.describe_bag(bag, done),
                "actions": [(bag_action, [run.config_file, bag.name])],
-               "task_dep": ["_lock", "_bucket"] + mount,
-               "uptodate": [(_bag_is_done, [run.config_file, bag.name, bag.content_key])]}
-
-
-def _bag_is_done(config, name, content):
-    return steps.is_done(load_run(config), name, content)
+               "task_dep": ["_lock", "_bucket"] + mount, "meta": {"settled": done},
+               "uptodate": [False]}
 
 
 def task__bucket():

@@ -39,4 +39,6 @@ class BagList(List):
         return 0
 
     def _mark(self, task, tasks) -> str:
-        return self.STATUS_MAP[self.dep_manager.get_status(task, tasks).status]
+        """U for a bag done or kept unchanged, from its marker (not doit's database: a
+        kept bag's task runs on every backup, to check the bucket still holds it)."""
+        return "U" if task.meta.get("settled") else "R"

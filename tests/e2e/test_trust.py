@@ -105,3 +105,45 @@ def test_a_half_written_doit_database_is_rebuilt_with_one_line(project, tmp_path
     assert not warned  # the first command mended it; the second found it whole
     assert (project.state / "doit-db.json.damaged").exists()
     assert_restorable(project, tmp_path)
+
+
+def test_backup_repairs_what_the_bucket_lost(project, tmp_path):
+    assert project.run("backup", **TODAY).returncode == 0
+    bags = bag_keys(project)
+    gone, torn = bags[0], bags[1]
+    manifest = project.inventory["bags"][bags[2]]["manifest_key"]
+    project.s3.delete_object(Bucket=project.bucket, Key=gone)
+    project.s3.put_object(Bucket=project.bucket, Key=torn, Body=b"not a bag",
+                          StorageClass="DEEP_ARCHIVE")
+    project.s3.delete_object(Bucket=project.bucket, Key=manifest)
+    system = "2026-backup/system/inventory.json"
+    project.s3.put_object(Bucket=project.bucket, Key=system, Body=b"{}")
+    checked = project.run("verify")
+    assert checked.returncode == 1 and checked.stdout.count("PROBLEM") >= 3
+    again = project.run("backup", **TODAY)
+    assert again.returncode == 0, again.stdout + again.stderr
+    repaired = [line for line in again.stdout.splitlines() if line.startswith("REPAIRED")]
+    assert len(repaired) == 3, again.stdout
+    assert any(gone in line and "missing" in line for line in repaired)
+    assert any(torn in line for line in repaired)
+    assert "3 repaired, 0 failed" in again.stdout
+    stored = json.loads(project.s3.get_object(Bucket=project.bucket, Key=system)["Body"]
+                        .read())
+    assert stored == project.inventory
+    assert_restorable(project, tmp_path)
+    # and a backup with nothing lost repairs nothing
+    quiet = project.run("backup", **TODAY)
+    assert quiet.returncode == 0 and "REPAIRED" not in quiet.stdout
+
+
+def test_markers_never_outrank_the_bucket(project, tmp_path):
+    """The documented state-loss path: inventory.json lost, markers kept, and a bag
+    deleted meanwhile: the marker's 'done' is checked, not believed."""
+    assert project.run("backup", **TODAY).returncode == 0
+    key = bag_keys(project)[0]
+    (project.root / "inventory.json").unlink()
+    project.s3.delete_object(Bucket=project.bucket, Key=key)
+    again = project.run("backup", **TODAY)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert key in project.objects()
+    assert_restorable(project, tmp_path)
