@@ -9,6 +9,7 @@ A bag's *name* is its key's stem (`rabbit_home-greenc-Backup_bag_003`): the doit
 the marker, the staged tar and the local manifest are all called by it.
 """
 
+import os
 import re
 from pathlib import Path
 
@@ -52,5 +53,30 @@ def system_years(keys) -> list[int]:
 
 
 def local_manifest(manifest_dir: Path, key: str) -> Path:
-    """The local copy of a manifest (or of the manifest written for a bag's key)."""
-    return manifest_dir / Path(key).name
+    """The local copy of the manifest with this key, laid out as in the bucket (year
+    included: two years may hold bags of the same name)."""
+    return manifest_dir / key
+
+
+def migrate_flat_manifests(manifest_dir: Path, inventory: dict) -> int:
+    """Move the copies an older version kept flat (manifest_dir/NAME.txt) to their
+    place; a name two bags share, or no bag has, is dropped: it may describe another
+    bag than the one its name says, and the bucket's copy is fetched when needed."""
+    flat = sorted(manifest_dir.glob("*.txt")) if manifest_dir.is_dir() else []
+    if not flat:
+        return 0
+    owners = {}
+    for bag in inventory.get("bags", {}).values():
+        key = bag.get("manifest_key") or ""
+        owners.setdefault(Path(key).name, []).append(key)
+    moved = 0
+    for path in flat:
+        keys = owners.get(path.name, [])
+        target = local_manifest(manifest_dir, keys[0]) if len(keys) == 1 else None
+        if target is not None and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+            moved += 1
+        else:
+            path.unlink()
+    return moved

@@ -102,7 +102,7 @@ class Run:
         return self.settings.staging_dir / f"{bag_name}.tar"
 
     def manifest_file(self, key: str) -> Path:
-        """The local copy of the manifest with this key (or of this bag key's manifest)."""
+        """The local copy of the manifest with this key."""
         return layout.local_manifest(self.settings.manifest_dir, key)
 
     # the atoms now on disk

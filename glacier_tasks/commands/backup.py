@@ -115,6 +115,7 @@ def plan_action(config):
     molecules = [MoleculeState(m.spelling, m.slug, m.spelling not in missing, str(m.path),
                                missing.get(m.spelling, "")) for m in run.molecules]
     previous = inventory.load_inventory(run.settings.inventory_file)
+    layout.migrate_flat_manifests(run.settings.manifest_dir, previous)
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
                      run.settings.host)
     statefile.write_json(run.plan_file, plan.to_json())

@@ -38,7 +38,8 @@ def prune_action(config, delete, force, min_age_days):
         if p.fee_now:
             print(f"Early-deletion fee for {p.key}: ${p.fee_now:.4f} (--force)")
         store.delete(p.key)
-        run.manifest_file(p.key).unlink(missing_ok=True)
+        if not p.key.endswith(".tar"):
+            run.manifest_file(p.key).unlink(missing_ok=True)
         print(f"Deleted {p.key}")
 
 

@@ -147,7 +147,7 @@ def test_bootstrap_decrypts_the_system_folder_and_manifests(project):
     assert result.returncode == 0, result.stdout + result.stderr
     assert project.inventory == original
     assert (project.root / "list.txt").read_text() == f"{project.data}\n"
-    manifests = list((project.root / "manifests").iterdir())
+    manifests = list((project.root / "manifests").rglob("*.txt"))
     assert manifests and all(b"Secret" in m.read_bytes() or b"Other" in m.read_bytes()
                              for m in manifests)
     assert project.run("backup").returncode == 0

@@ -114,8 +114,9 @@ def test_bootstrap_from_the_bucket_alone_then_backup_uploads_nothing(
     assert result.returncode == 0, result.stdout + result.stderr
     assert project.inventory == original
     assert (tmp_path / "list.txt").read_text() == list_text
-    assert sorted(p.name for p in (tmp_path / "manifests").iterdir()) == sorted(
-        b["manifest_key"].rpartition("/")[2] for b in original["bags"].values())
+    manifests = tmp_path / "manifests"
+    assert sorted(p.relative_to(manifests).as_posix() for p in manifests.rglob("*.txt")) \
+        == sorted(b["manifest_key"] for b in original["bags"].values())
 
     result = project.run("backup")
     assert result.returncode == 0, result.stdout + result.stderr

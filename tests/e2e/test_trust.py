@@ -147,3 +147,32 @@ def test_markers_never_outrank_the_bucket(project, tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     assert key in project.objects()
     assert_restorable(project, tmp_path)
+
+
+def test_local_manifests_are_laid_out_by_year_and_old_flat_ones_migrate(project):
+    assert project.run("backup", **TODAY).returncode == 0
+    manifests = project.root / "manifests"
+    keys = sorted(b["manifest_key"] for b in project.inventory["bags"].values())
+    assert sorted(p.relative_to(manifests).as_posix()
+                  for p in manifests.rglob("*.txt")) == keys
+    # the layout of the version before: flat, plus one describing a bag never sent
+    for key in keys:
+        (manifests / key).rename(manifests / key.rpartition("/")[2])
+    (manifests / "testhost_unsent_bag_009.txt").write_text("Books/x.bin\t1\t2026-01-01T"
+                                                         "00:00:00Z\n")
+    assert project.run("dryrun", **TODAY).returncode == 0
+    assert sorted(p.relative_to(manifests).as_posix()
+                  for p in manifests.rglob("*.txt")) == keys
+    found = project.run("find", "notes.txt")
+    assert found.returncode == 0 and "Books/sub/notes.txt\t" in found.stdout
+
+
+def test_prune_deletes_only_the_local_manifests_of_pruned_bags(project):
+    assert project.run("backup", GLACIER_TODAY="2026-06-15").returncode == 0
+    (project.data / "Books" / "new.txt").write_text("changed in 2027\n")
+    assert project.run("backup", GLACIER_TODAY="2027-06-15").returncode == 0
+    live = {b["manifest_key"] for b in project.inventory["bags"].values()}
+    pruned = project.run("prune", "--delete", "--force", GLACIER_TODAY="2027-06-15")
+    assert pruned.returncode == 0 and "Deleted" in pruned.stdout, pruned.stdout
+    manifests = project.root / "manifests"
+    assert {p.relative_to(manifests).as_posix() for p in manifests.rglob("*.txt")} == live
