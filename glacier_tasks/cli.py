@@ -21,12 +21,12 @@ from .commands import COMMANDS, namespace, task_generators
 from .commands.base import say, stop_message
 from .commands.listing import BagList
 
-POSITIONAL = {"restore": "path", "pin": "path"}  # the word after the command is --path
+POSITIONAL = {"restore": "path", "pin": "path", "drop": "molecule"}  # the word after it
 RUN_OPTIONS = {"-v": True, "--verbosity": True, "-n": True, "--process": True,
                "-P": True, "--parallel-type": True, "-c": False, "--continue": False,
                "-a": False, "--always-execute": False}  # doit's, True: takes a value
 STEPS = ("scan", "plan", "bag", "inventory", "system")  # shown apart: parts of backup
-METAVAR = {"to": "DIR", "from_file": "BAG.tar", "from_cfg": "glacier.cfg", "year": "YYYY",
+METAVAR = {"molecule": "MOLECULE", "to": "DIR", "from_file": "BAG.tar", "from_cfg": "glacier.cfg", "year": "YYYY",
            "tier": "TIER", "path": "PATH"}
 
 
@@ -81,7 +81,8 @@ def overview() -> str:
 
 def command_help(command: str) -> str:
     doc, params = commands()[command]
-    positional = {"restore": " [PATH]", "pin": " [ATOM]", "find": " PATTERN..."}
+    positional = {"restore": " [PATH]", "pin": " [ATOM]", "find": " PATTERN...",
+                  "drop": " MOLECULE"}
     lines = [f"usage: glacier {command}{positional.get(command, '')} [OPTIONS]", "",
              doc[0].upper() + doc[1:], ""]
     if params:

@@ -198,7 +198,7 @@ def read_molecules(settings: Settings) -> list[Molecule]:
         spelling = line.strip()
         if not spelling or spelling.startswith("#"):
             continue
-        spelling = _normalise(spelling)
+        spelling = normalise_spelling(spelling)
         if spelling in seen:
             raise ConfigError(f"{list_file}, line {number}: '{spelling}' is already "
                               f"listed on line {seen[spelling]}")
@@ -207,7 +207,7 @@ def read_molecules(settings: Settings) -> list[Molecule]:
     return _unique_slugs(molecules)
 
 
-def _normalise(spelling: str) -> str:
+def normalise_spelling(spelling: str) -> str:
     """Drop trailing slashes, keeping a root ('/' or 'user@host:/') as it is."""
     remote = REMOTE_RE.match(spelling)
     if remote:

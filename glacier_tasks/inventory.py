@@ -4,6 +4,8 @@ An atom whose new bag did not finish keeps its previous entry (and that bag's re
 so a failed or interrupted run never loses track of data that is safely in S3.
 """
 
+import datetime
+import os
 from pathlib import Path
 
 from . import statefile
@@ -59,8 +61,11 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
     for key, record in bags.items():
         record["atoms"] = sorted(a for a in record.get("atoms", [])
                                  if atoms.get(a, {}).get("archive_key") == key)
-    return {"version": 1, "year": plan.year, "atoms": dict(sorted(atoms.items())),
-            "bags": {k: r for k, r in sorted(bags.items()) if r["atoms"]}}
+    built = {"version": 1, "year": plan.year, "atoms": dict(sorted(atoms.items())),
+             "bags": {k: r for k, r in sorted(bags.items()) if r["atoms"]}}
+    if plan.date:  # which run wrote it: bootstrap picks the newest, a backup dated
+        built["run_date"] = plan.date  # before it is refused
+    return built
 
 
 def _keep_other_atoms(plan, atoms, bags, prev_bags):
@@ -92,6 +97,19 @@ def _pending_record(bag) -> dict:
             "reasons": bag.reasons}
 
 
+ALLOW_EARLIER = "GLACIER_ALLOW_EARLIER_DATE"
+
+
+def check_date(inventory: dict, today) -> None:
+    """A run dated before the one that wrote the inventory would file this year's bags
+    under an older year and make newer ones look prunable: refused unless forced."""
+    last = inventory.get("run_date", "")
+    if last and today.isoformat() < last and os.environ.get(ALLOW_EARLIER) != "1":
+        raise StateError(f"today is {today.isoformat()}, before the last backup "
+                         f"({last}) that wrote {inventory.get('year')}'s inventory: is the "
+                         f"clock (or GLACIER_TODAY) wrong? {ALLOW_EARLIER}=1 runs anyway")
+
+
 def find_atom(inventory: dict, path: str) -> str | None:
     """The atom a path names: the atom itself, or the atom holding that path."""
     path = path.rstrip("/")
@@ -106,8 +124,17 @@ def find_atom(inventory: dict, path: str) -> str | None:
 
 
 def write_inventory(path: Path, inventory: dict) -> bool:
-    """Write if the content changed, keeping the previous file as inventory.json.bak."""
-    if statefile.read_json(path, default=None, what="inventory") == inventory:
+    """Write if the content changed, keeping the previous file as inventory.json.bak.
+    `written_at` is the real clock's time of that write (never GLACIER_TODAY's): it
+    orders the runs for bootstrap even when a machine's date was wrong."""
+    old = statefile.read_json(path, default=None, what="inventory")
+    if old is not None and _content(old) == _content(inventory):
         return False
-    statefile.write_json(path, inventory, backup=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    statefile.write_json(path, {**inventory, "written_at": now.strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")}, backup=True)
     return True
+
+
+def _content(inventory: dict) -> dict:
+    return {k: v for k, v in inventory.items() if k != "written_at"}

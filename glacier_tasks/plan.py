@@ -11,7 +11,8 @@ Rules (the spec's sections 5 and 9):
 - new bags reuse the tar_ids of dissolved bags where the key is free, then take fresh
   numbers, so adding or removing an atom never renumbers an unchanged bag;
 - a molecule whose folder is missing, or empty while the inventory knows atoms of it,
-  keeps everything it had: an unmounted drive never looks like deleted data.
+  keeps everything it had: an unmounted drive never looks like deleted data; so does
+  one that left list.txt, until it is dropped on purpose.
 """
 
 import hashlib
@@ -79,6 +80,7 @@ class Plan:
     superseded_molecules: dict
     molecule_paths: dict = field(default_factory=dict)
     missing_reasons: dict = field(default_factory=dict)
+    date: str = ""  # the day of the run (YYYY-MM-DD); the inventory records it
     version: int = 1
 
     @property
@@ -107,7 +109,7 @@ def content_key(archive: str, atom_hashes: dict) -> str:
 
 
 def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: dict,
-              target_bytes: int, year: int, host: str) -> Plan:
+              target_bytes: int, year: int, host: str, date: str = "") -> Plan:
     """Decide the bags of this run, and what happens to each molecule."""
     prev_atoms = previous.get("atoms", {})
     prev_bags = previous.get("bags", {})
@@ -134,18 +136,30 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
                     "size": a.size, "files": a.files, "tar_id": bag.tar_id,
                     "archive_key": bag.archive_key,
                     "pinned": bool(known.get(key, {}).get("pinned", False))}
-    dropped = sorted({a.get("molecule") for a in prev_atoms.values()} - listed)
+    # a molecule that left list.txt keeps everything, like a missing one, until the
+    # user says to drop it (`glacier drop`): an edited list never deletes a backup
+    for spelling in sorted({a.get("molecule") for a in prev_atoms.values()} - listed):
+        missing.append(spelling)
+        bags += [_kept_bag(k, b) for k, b in sorted(prev_bags.items())
+                 if b.get("molecule") == spelling]
+        plan_atoms.update({k: a for k, a in prev_atoms.items()
+                           if a.get("molecule") == spelling})
+    dropped = []
     superseded = sorted(set(prev_bags) - {b.archive_key for b in bags})
     return Plan(year=year, bags=bags, atoms=plan_atoms, removed_atoms=removed,
                 missing_molecules=missing, dropped_molecules=dropped,
                 superseded_bags=superseded,
                 superseded_molecules={k: prev_bags[k].get("molecule") for k in superseded},
                 molecule_paths={m.spelling: m.path for m in molecules if m.path},
-                missing_reasons={m: _missing_reason(molecules, m) for m in missing})
+                missing_reasons={m: _missing_reason(molecules, m) for m in missing},
+                date=date)
 
 
 def _missing_reason(molecules, spelling: str) -> str:
-    mol = next(m for m in molecules if m.spelling == spelling)
+    mol = next((m for m in molecules if m.spelling == spelling), None)
+    if mol is None:
+        return (f"no longer in list.txt; its atoms stay in the inventory until "
+                f"'glacier drop {spelling}' drops them")
     return mol.missing_reason or "folder is empty (drive not mounted?)"
 
 

@@ -27,7 +27,7 @@ class Prunable:
 
 
 def referenced_keys(inventory: dict, plan=None) -> set:
-    """Every key the inventory or a (possibly unfinished) plan points at."""
+    """Every key the inventory or a (possibly unfinished) plan uploads points at."""
     keys = set()
     for key, bag in inventory.get("bags", {}).items():
         keys.add(key)
@@ -35,7 +35,7 @@ def referenced_keys(inventory: dict, plan=None) -> set:
             keys.add(bag["manifest_key"])
     for entry in inventory.get("atoms", {}).values():
         keys.add(entry.get("archive_key"))
-    for bag in plan.bags if plan else []:
+    for bag in plan.uploads if plan else []:  # kept ones are the inventory's
         keys.update((bag.archive_key, bag.manifest_key))
     return keys
 

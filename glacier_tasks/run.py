@@ -168,6 +168,9 @@ def load_run(config_file: str) -> Run:
         problem = None if settings.list_file.exists() else \
             f"{settings.list_file}: list file not found (one folder to back up per line)"
         molecules = () if problem else tuple(read_molecules(settings))
+        if not problem and not molecules:  # never read as "everything was deleted"
+            problem = f"{settings.list_file}: lists no folder to back up; add one per " \
+                      "line ('glacier drop' forgets a molecule on purpose)"
     except OSError as err:
         raise ConfigError(f"{err.filename}: {err.strerror}") from None
     if settings.encryption == "age":

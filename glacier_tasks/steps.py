@@ -53,19 +53,23 @@ def _check_kept(run, plan, bag, record: dict, repaired) -> str:
     problem = bag_problem(store.head(bag.archive_key), record.get("size"),
                           record.get("sha256"), record.get("storage_class"),
                           record.get("crc64nvme"))
+    what = "bag"
     if problem is None:
         manifest = store.head(bag.manifest_key)
         expected = record.get("manifest_sha256")
         if manifest is not None and (expected is None or manifest.sha256 == expected):
             return ""
-        problem, what = "its manifest is missing or differs", "manifest"
+        problem, what = "has its manifest missing or changed", "manifest"
+    if bag.molecule in plan.missing_molecules:  # its files are not here to pack again
+        raise BagError(f"{bag.archive_key} {problem}; it cannot be repaired while "
+                       f"{bag.molecule} is missing ({plan.missing_reasons[bag.molecule]})")
+    if what == "manifest":
         _upload_manifest(run, plan, bag, store, rewrite=True)
     else:
         marker = read_marker(run.marker_file(bag.name), bag.content_key)
         if marker.done or marker.uploaded:  # the bucket says otherwise: start again
             write_marker(run.marker_file(bag.name), BagMarker(bag.content_key))
         _run_steps(run, plan, bag)
-        what = "bag"
     line = f"{bag.archive_key} {problem}; repaired: {what} re-packed and uploaded"
     statefile.write_bytes(repaired, (line + "\n").encode())
     return f"bag {bag.name}: {line}"
@@ -173,11 +177,9 @@ def _pack(run, plan, bag) -> Packed:
     with _bar(bag.size, f"pack {bag.name}") as bar:
         packed = tarbag.pack_bag(bag, molecule_path, run.staged_tar(bag.name),
                                  run.manifest_file(bag.manifest_key), bar.update, encrypt)
-    for atom in packed.dirty:
-        print(f"WARNING {atom} changed while it was packed; the next backup packs it "
-              "again", flush=True)
+    # a file that moved while read fails the bag in pack_bag: nothing is ever "dirty"
     return Packed(size=packed.size, sha256=packed.sha256, crc64nvme=packed.crc64nvme,
-                  atom_hashes=packed.atom_hashes, dirty=packed.dirty,
+                  atom_hashes=packed.atom_hashes,
                   content_key=content_key(bag.archive_key, packed.atom_hashes),
                   encryption=encryption)
 

@@ -1,5 +1,6 @@
 """inventory.json from a plan and the bags' markers; atomic writes; damaged files."""
 
+import datetime
 import json
 import os
 
@@ -208,13 +209,13 @@ def test_write_inventory_atomically_with_backup(tmp_path):
     path = tmp_path / "inventory.json"
     first = first_inventory()
     assert write_inventory(path, first) is True
-    assert json.loads(path.read_text()) == first
+    assert without_written_at(json.loads(path.read_text())) == first
     assert not (tmp_path / "inventory.json.bak").exists()
     first_text = path.read_text()
 
     second = build_inventory(plan_for(2026, SECOND, first), {}, first, pending_ok=True)
     assert write_inventory(path, second) is True
-    assert json.loads(path.read_text()) == second
+    assert without_written_at(json.loads(path.read_text())) == second
     assert (tmp_path / "inventory.json.bak").read_text() == first_text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inventory.json",
                                                           "inventory.json.bak"]
@@ -237,7 +238,20 @@ def test_load_missing_inventory_is_empty(tmp_path):
 def test_load_round_trip(tmp_path):
     path = tmp_path / "inventory.json"
     write_inventory(path, first_inventory())
-    assert load_inventory(path) == first_inventory()
+    assert without_written_at(load_inventory(path)) == first_inventory()
+
+
+def test_written_at_is_the_real_time_of_a_write_that_changed_something(tmp_path):
+    path = tmp_path / "inventory.json"
+    write_inventory(path, first_inventory())
+    stamp = load_inventory(path)["written_at"]
+    assert stamp.startswith(str(datetime.date.today().year)) and stamp.endswith("Z")
+    assert write_inventory(path, load_inventory(path)) is False  # same content
+    assert write_inventory(path, first_inventory()) is False     # stamp alone differs
+
+
+def without_written_at(inventory: dict) -> dict:
+    return {k: v for k, v in inventory.items() if k != "written_at"}
 
 
 @pytest.mark.parametrize("text", ['{"version": 1, "atoms": {', "\xff garbage",

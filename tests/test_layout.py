@@ -61,10 +61,9 @@ def test_backup_key_matches_bags_and_manifests_not_system_files(key, ours):
     assert bool(BACKUP_KEY.match(key)) is ours
 
 
-def test_local_manifest_is_named_like_the_manifest_key(tmp_path):
-    assert local_manifest(tmp_path, MANIFEST) == \
-        tmp_path / "rabbit_home-greenc-Backup_bag_003.txt"
-    # the manifest of a bag's key: what a run writes beside the staged tar's name
-    assert local_manifest(tmp_path, manifest_key(BAG)) == \
-        tmp_path / f"{bag_name(BAG)}.txt"
-    assert local_manifest(Path("/m"), MANIFEST).parent == Path("/m")
+def test_local_manifest_is_laid_out_as_in_the_bucket(tmp_path):
+    assert local_manifest(tmp_path, MANIFEST) == tmp_path / MANIFEST
+    # two years may hold a bag of the same name: their copies never share a file
+    other_year = MANIFEST.replace("2026-", "2027-")
+    assert local_manifest(tmp_path, other_year) != local_manifest(tmp_path, MANIFEST)
+    assert local_manifest(tmp_path, manifest_key(BAG)).name == f"{bag_name(BAG)}.txt"

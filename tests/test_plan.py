@@ -370,12 +370,19 @@ def test_missing_molecule_does_not_disturb_its_neighbour():
         ("2026-backup/host_m1_bag_001.tar", "upload")]
 
 
-def test_molecule_no_longer_listed_is_reported_dropped():
+def test_molecule_no_longer_listed_keeps_everything_until_dropped():
     _, plan_2025 = first_year()
-    plan = run([atom("m1", "X", 4)], [molecule("m1")], as_inventory(plan_2025),
-               year=2026, target=10)
-    assert plan.dropped_molecules == ["/data/m0"]
-    assert all(b.molecule == "/data/m1" for b in plan.bags)
+    previous = as_inventory(plan_2025)
+    plan = run([atom("m1", "X", 4)], [molecule("m1")], previous, year=2026, target=10)
+    assert plan.missing_molecules == ["/data/m0"]
+    assert "no longer in list.txt" in plan.missing_reasons["/data/m0"]
+    assert "glacier drop /data/m0" in plan.missing_reasons["/data/m0"]
+    kept = [b for b in plan.bags if b.molecule == "/data/m0"]
+    assert {b.archive_key for b in kept} == set(previous["bags"])
+    assert all(b.action == "keep" for b in kept)
+    assert {k: a for k, a in plan.atoms.items() if a["molecule"] == "/data/m0"} == \
+        previous["atoms"]
+    assert plan.superseded_bags == [] and plan.removed_atoms == []
 
 
 def test_second_run_in_the_same_year_does_not_reuse_an_existing_key():

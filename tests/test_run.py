@@ -59,7 +59,7 @@ def test_files_outside_the_state(tmp_path):
     assert run.dryrun_file != run.settings.inventory_file
     assert run.staged_tar("host_m_bag_001") == conf / "stage" / "host_m_bag_001.tar"
     assert run.manifest_file("2027-backup/manifests/host_m_bag_001.txt") == \
-        conf / "manifests" / "host_m_bag_001.txt"
+        conf / "manifests" / "2027-backup" / "manifests" / "host_m_bag_001.txt"
     assert run.config_file == str(conf / "glacier.toml")
     assert run.today == datetime.date(2027, 1, 15) and run.year == 2027
 

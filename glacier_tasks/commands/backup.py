@@ -55,20 +55,16 @@ def scan_action(config, remote_only=False):
     pairs = {(a.molecule.path, a.name): a for a in atoms}
     bar = tqdm(total=len(pairs), desc="scan", unit=" atoms", leave=False,
                disable=not sys.stderr.isatty(), file=sys.stderr)
-    unreadable = []
     with bar:
         for pair, result in scan.scan_atoms(list(pairs), os.cpu_count() or 1):
             if isinstance(result, PermissionError):
-                unreadable.append(f"{result.filename}: {result.strerror}")
-                continue
+                # recorded, not raised: the bag holding this atom fails naming the
+                # folder, every other bag goes on
+                result = scan.unreadable_scan(result)
             atom = pairs[pair]
             scan.write_atom_hash(atom.molecule.path, atom.name, atom.key,
                                  run.hash_file(atom.key), result)
             bar.update(1)
-    if unreadable:
-        return TaskFailed(f"{unreadable[0]}; the backup needs to read it" +
-                          (f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1
-                           else ""))
 
 
 @user_errors
@@ -115,9 +111,10 @@ def plan_action(config):
     molecules = [MoleculeState(m.spelling, m.slug, m.spelling not in missing, str(m.path),
                                missing.get(m.spelling, "")) for m in run.molecules]
     previous = inventory.load_inventory(run.settings.inventory_file)
+    inventory.check_date(previous, run.today)
     layout.migrate_flat_manifests(run.settings.manifest_dir, previous)
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
-                     run.settings.host)
+                     run.settings.host, run.today.isoformat())
     statefile.write_json(run.plan_file, plan.to_json())
 
 

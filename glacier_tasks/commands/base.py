@@ -81,7 +81,7 @@ def lock_early(run, argv) -> None:
 
 # the first task named on the command line decides (the default task is dryrun)
 WRITERS = {"dryrun", "backup", "scan", "plan", "bag", "inventory", "system", "prune",
-           "pin", "bootstrap", "run"}
+           "pin", "drop", "bootstrap", "run"}
 READERS = {"find", "cost", "verify", "restore", "check", "policy", "setup_bucket", "init"}
 DOIT_COMMANDS = {"list", "help", "info", "forget", "clean", "ignore", "dumpdb", "strace",
                  "tabcompletion", "reset-dep"}

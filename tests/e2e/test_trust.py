@@ -2,6 +2,7 @@
 stored; one run at a time whatever doit is asked; doit's database is only a cache."""
 
 import fcntl
+import os
 import json
 import shutil
 import subprocess
@@ -108,6 +109,9 @@ def test_a_half_written_doit_database_is_rebuilt_with_one_line(project, tmp_path
 
 
 def test_backup_repairs_what_the_bucket_lost(project, tmp_path):
+    for name in ("Big1", "Big2", "Big3"):  # three bags at least, whatever the packing
+        (project.data / name).mkdir()
+        (project.data / name / "data.bin").write_bytes(os.urandom(5_000_000))
     assert project.run("backup", **TODAY).returncode == 0
     bags = bag_keys(project)
     gone, torn = bags[0], bags[1]
@@ -176,3 +180,66 @@ def test_prune_deletes_only_the_local_manifests_of_pruned_bags(project):
     assert pruned.returncode == 0 and "Deleted" in pruned.stdout, pruned.stdout
     manifests = project.root / "manifests"
     assert {p.relative_to(manifests).as_posix() for p in manifests.rglob("*.txt")} == live
+
+
+def test_a_molecule_leaving_the_list_is_kept_until_dropped(project, tmp_path):
+    other = tmp_path / "other"
+    (other / "Old").mkdir(parents=True)
+    (other / "Old" / "keep.txt").write_text("still wanted?\n")
+    project.write_list(project.data, other)
+    assert project.run("backup", **TODAY).returncode == 0
+    first = project.inventory
+    project.write_list(project.data)
+    again = project.run("backup", **TODAY)
+    assert again.returncode == 1
+    assert f"FAILED molecule {other}: no longer in list.txt" in again.stdout
+    assert f"glacier drop {other}" in again.stdout
+    assert project.inventory["atoms"] == first["atoms"]
+    assert "Nothing to prune" in project.run("prune", **TODAY).stdout
+    still = project.glacier("drop", str(other))
+    assert still.returncode == 0, still.stderr
+    assert f"{other}/Old" not in project.inventory["atoms"]
+    prunable = project.run("prune", **TODAY).stdout
+    assert "Would delete" in prunable and "other" in prunable
+    assert project.run("backup", **TODAY).returncode == 0
+    project.write_list()
+    emptied = project.run("backup", **TODAY)
+    assert emptied.returncode != 0 and "lists no folder to back up" in emptied.stderr
+    assert project.inventory["atoms"] and "Traceback" not in emptied.stderr
+
+
+def test_a_clock_moving_backwards_is_refused_and_bootstrap_follows_real_time(
+        project, tmp_path):
+    assert project.run("backup", GLACIER_TODAY="2027-03-01").returncode == 0
+    in_2027 = project.inventory
+    earlier = project.run("backup", GLACIER_TODAY="2025-03-01")
+    assert earlier.returncode == 1
+    line = one_line(earlier.stderr)
+    assert "2025-03-01" in line and "2027-03-01" in line and "GLACIER_ALLOW_EARLIER_DATE" \
+        in line
+    assert project.inventory == in_2027
+    assert not [k for k in project.objects() if k.startswith("2025-")]
+    (project.data / "Books" / "late.txt").write_text("written after the 2027 run\n")
+    forced = project.run("backup", GLACIER_TODAY="2025-03-01",
+                         GLACIER_ALLOW_EARLIER_DATE="1")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    in_2025 = project.inventory
+    lose_local_state(project)
+    (project.root / "list.txt").unlink()
+    booted = project.run("bootstrap", GLACIER_TODAY="2025-03-01")
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    assert "2025-backup/system/" in booted.stdout and "WARNING" not in booted.stdout
+    assert project.inventory == in_2025
+    # the 2027 folder's bags that 2025 superseded are pruned: asking for it warns
+    for key in set(in_2027["bags"]) - set(in_2025["bags"]):
+        project.s3.delete_object(Bucket=project.bucket, Key=key)
+    lose_local_state(project)
+    old = project.run("bootstrap", "--year", "2027", GLACIER_TODAY="2025-03-01")
+    assert old.returncode == 0
+    assert "WARNING the 2027 inventory names" in old.stdout and "2025 (0 of" in old.stdout
+
+
+def one_line(stderr):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]

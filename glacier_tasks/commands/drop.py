@@ -1,0 +1,47 @@
+"""`doit drop --molecule M` (`glacier drop M`): forget a molecule that left list.txt.
+
+Until then its atoms stay in the inventory and every backup fails naming it: an
+edited list must never make a backup disappear. Dropping only edits the inventory;
+its bags then become prunable, deleted by `prune --delete` alone."""
+
+from doit.exceptions import TaskFailed
+
+from .. import inventory
+from ..config import normalise_spelling
+from ..run import load_run
+from .base import current_run, locked, param, user_errors
+
+
+@user_errors
+@locked
+def drop_action(config, molecule):
+    if not molecule:
+        return TaskFailed("say which molecule: doit drop --molecule /data/Old "
+                          "(or: glacier drop /data/Old)")
+    run = load_run(config)
+    spelling = normalise_spelling(molecule)
+    if spelling in {m.spelling for m in run.molecules}:
+        return TaskFailed(f"{spelling} is still listed in {run.settings.list_file}; "
+                          "remove its line first")
+    path = run.settings.inventory_file
+    inv = inventory.load_inventory(path, required_by="drop")
+    atoms = [k for k, a in inv["atoms"].items() if a.get("molecule") == spelling]
+    if not atoms:
+        return TaskFailed(f"{spelling}: no atom of it in {path}")
+    for key in atoms:
+        del inv["atoms"][key]
+    bags = [k for k, b in inv["bags"].items() if b.get("molecule") == spelling]
+    for key in bags:
+        del inv["bags"][key]
+    inventory.write_inventory(path, inv)
+    print(f"Dropped {spelling}: {len(atoms)} atoms left the inventory; its {len(bags)} "
+          "bags are kept in the bucket until 'doit prune --delete' (prune lists them)")
+
+
+DROP_PARAMS = [param("molecule", str, "", "the molecule, as list.txt spelled it")]
+
+
+def task_drop():
+    """forget a molecule that left list.txt (--molecule M); its bags become prunable"""
+    return {"actions": [(drop_action, [current_run().config_file])],
+            "task_dep": ["_lock"], "uptodate": [False], "params": DROP_PARAMS}
