@@ -10,6 +10,7 @@ import signal
 import time
 
 from .helpers import Project, restore_all, tree_snapshot
+from .invariant import check_invariant
 
 KILLS = int(os.environ.get("GLACIER_DRILL_KILLS", "5"))
 SEED = int(os.environ.get("GLACIER_DRILL_SEED", "2026"))
@@ -63,6 +64,7 @@ def test_backup_survives_kill_9_anywhere(tmp_path, s3_server, bucket):
         final = project.run("backup")
         assert final.returncode == 0, final.stdout + final.stderr
         assert project.inventory["atoms"]  # parses, and is whole
+        check_invariant(project)
     print(f"kills: {kills} of {KILLS} runs killed before they ended")
     # kill moments are drawn over one run's length, so most rounds must land mid-run;
     # a drill whose kills all come too late would test nothing

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from .fault_proxy import FaultProxy
+from .invariant import check_invariant
 from .helpers import Project, make_sample_tree, restore_all, tree_snapshot
 
 SEEDS = [int(s) for s in os.environ.get("GLACIER_DRILL_SEEDS", "11").split(",")]
@@ -38,6 +39,7 @@ def test_everything_completes_at_a_10_percent_fault_rate(tmp_path, s3_server, bu
                 break
             backup = project.run("backup", **env)
         assert backup.returncode == 0, backup.stdout + backup.stderr
+        check_invariant(project)
         found = project.run("find", "notes.txt", **env)
         assert found.returncode == 0 and "Books/sub/notes.txt" in found.stdout
         dest = tmp_path / "via-tool"

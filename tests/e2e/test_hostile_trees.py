@@ -6,6 +6,7 @@ import socket
 import stat
 import tarfile
 
+from .invariant import check_invariant
 from .helpers import Project, restore_all
 
 ODD_NAMES = [b"new\nline", b"tab\there", b"back\\slash", b"-leading-dash", b"--help",
@@ -57,6 +58,7 @@ def test_hostile_tree_round_trips(tmp_path, s3_server, bucket):
     project.write_list(data)
     result = project.run("backup")
     assert result.returncode == 0, result.stdout + result.stderr
+    check_invariant(project)
     atoms = project.inventory["atoms"]
     assert {a.rpartition("/")[2] for a in atoms} == {"Odd", "Deep", "Links", "Special",
                                                     "Nothing", "Crowd"}

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from .helpers import restore_all, tree_snapshot
+from .invariant import check_invariant
 
 TODAY = {"GLACIER_TODAY": "2026-06-15"}
 
@@ -26,6 +27,7 @@ def bag_keys(project):
 
 
 def assert_restorable(project, tmp_path):
+    check_invariant(project)
     verified = project.run("verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     restore_all(project, tmp_path / "restored")

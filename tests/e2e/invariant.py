@@ -1,0 +1,54 @@
+"""The promise every backup keeps, whatever its exit status, checked from the bucket:
+
+every atom in inventory.json points at an object whose size, sha256 and CRC64NVME are
+what the inventory records; the bag's manifest (in S3 Standard) lists exactly the
+members the tar holds; and `prune` offers no bag the inventory references."""
+
+import codecs
+import hashlib
+import subprocess
+
+from glacier_tasks.manifest import parse_line
+
+
+def check_invariant(project) -> None:
+    inventory = project.inventory
+    s3, bucket = project.s3, project.bucket
+    for atom, entry in inventory["atoms"].items():
+        assert entry["archive_key"] in inventory["bags"], atom
+    for key, bag in inventory["bags"].items():
+        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        assert head["ContentLength"] == bag["size"], key
+        assert head["Metadata"].get("sha256") == bag["sha256"], key
+        if bag.get("crc64nvme") and head.get("ChecksumCRC64NVME"):
+            assert head["ChecksumCRC64NVME"] == bag["crc64nvme"], key
+        data = _thawed_bytes(s3, bucket, key)
+        assert hashlib.sha256(data).hexdigest() == bag["sha256"], key
+        if bag.get("encryption"):
+            continue  # the tar inside is checked by the encryption tests' restores
+        manifest = s3.get_object(Bucket=bucket, Key=bag["manifest_key"])["Body"].read()
+        listed = [parse_line(line)[0].rstrip(b"/")
+                  for line in manifest.decode().splitlines()
+                  if len(line.split("\t")) < 4 or not line.split("\t")[3]
+                  .startswith("skipped")]
+        assert _members(data) == listed, f"{key}: manifest and tar disagree"
+    prunable = project.run("prune")
+    assert prunable.returncode == 0, prunable.stdout + prunable.stderr
+    for key in inventory["bags"]:
+        assert key not in prunable.stdout, f"prune offers {key}, which the inventory needs"
+
+
+def _thawed_bytes(s3, bucket, key) -> bytes:
+    s3.restore_object(Bucket=bucket, Key=key, RestoreRequest={
+        "Days": 1, "GlacierJobParameters": {"Tier": "Bulk"}})
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def _members(tar_bytes: bytes) -> list:
+    """Member names as GNU tar reads them (C escapes undone: names may hold newlines)."""
+    listing = subprocess.run(["tar", "-t", "--quoting-style=escape", "-f", "-"],
+                             input=tar_bytes, capture_output=True, check=True,
+                             env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"})
+    return [codecs.escape_decode(name)[0].rstrip(b"/")
+            for name in listing.stdout.split(b"\n") if name]
+
