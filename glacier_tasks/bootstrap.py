@@ -1,10 +1,11 @@
 """Disaster recovery: rebuild the local state of an empty machine from the bucket.
 
-From the latest (or a chosen) YYYY-backup/system/ folder: the inventory goes where the
-config says, list.txt too (unless one is already there), every manifest the inventory
-names goes to manifest_dir, and the whole system folder is kept under
-STATE/bootstrap/YYYY/. With the inventory back, the next backup finds every unchanged
-atom in its bag and uploads nothing.
+From a host's latest (or a chosen year's) system folder, YYYY-backup/system/HOST/ (or
+the YYYY-backup/system/ that older versions shared, when its bags are that host's): the
+inventory goes where the config says, list.txt too (unless one is already there),
+every manifest the inventory names goes to manifest_dir, and the whole system folder
+is kept under STATE/bootstrap/YYYY/. With the inventory back, the next backup finds
+every unchanged atom in its bag and uploads nothing.
 """
 
 import datetime
@@ -15,74 +16,84 @@ from . import crypto, layout, statefile
 from .errors import StateError
 
 
-def choose_year(years: list[int], wanted: int | None, bucket: str) -> int:
-    if not years:
-        raise StateError(f"bucket '{bucket}' holds no YYYY-backup/system/inventory.json; "
-                         "nothing to bootstrap from")
-    if wanted is None:
-        return years[-1]
-    if wanted not in years:
-        raise StateError(f"bucket '{bucket}' has no system folder for {wanted}; it has "
-                         f"{', '.join(map(str, years))}")
-    return wanted
-
-
-def bootstrap(settings, store, wanted_year: int | None, keep_dir) -> list[str]:
-    """Do it; return the lines to print. keep_dir(year): where the system folder is kept."""
+def bootstrap(settings, store, wanted_year: int | None, keep_dir,
+              host: str | None = None) -> list[str]:
+    """Do it for `host` (default: this machine's); return the lines to print.
+    keep_dir(year): where the system folder is kept."""
+    host = host or settings.host
     if settings.inventory_file.exists():
         raise StateError(f"{settings.inventory_file} exists: bootstrap only fills an empty "
                          "machine; move it away first")
     keys = store.list_objects("")
-    years = layout.system_years(keys)
-    choose_year(years, wanted_year, settings.s3_bucket)  # none, or not that one: say so
-    found, damaged = {}, []
-    for year in years:  # all of them: the alternatives are named when one falls short
-        try:
-            found[year] = _read_system_folder(settings, store, keys, year)
-        except StateError:
-            if year == wanted_year or len(years) == 1:
-                raise
-            damaged.append(year)
-    if not found:
-        raise StateError(f"every system folder's inventory in bucket "
-                         f"'{settings.s3_bucket}' is damaged; nothing to bootstrap from")
+    found, damaged = _candidates(settings, store, keys, host)
+    if wanted_year is not None:
+        if wanted_year not in {year for year, _ in found}:
+            have = sorted({year for year, _ in found}) or "none"
+            raise StateError(f"bucket '{settings.s3_bucket}' has no system folder of "
+                             f"host {host} for {wanted_year}; it has {have}")
     # the newest run by the real time it wrote its inventory, not by its folder's year:
     # a machine whose clock was wrong may have written an older year later
-    year = wanted_year or max(found, key=lambda y: _written(found[y][1], keys, y))
-    files, inventory = found[year]
-    prefix = layout.system_prefix(year)
-    bags = inventory["bags"]
+    folder = max((f for f in found if wanted_year in (None, f[0])),
+                 key=lambda f: _written(found[f][1], keys, f))
+    files, inventory = found[folder]
+    year, prefix = folder[0], layout.system_prefix(*folder)
     kept = keep_dir(year)
     for name, data in files.items():
         statefile.write_bytes(kept / name, data)
     lines = [f"System folder {prefix}: {len(files)} files kept in {kept}"]
-    lines += _missing_bags(found, keys, year)
-    lines += [f"WARNING the {y} system folder's inventory is damaged; skipped" for y in
-              damaged]
+    lines += _missing_bags(found, keys, folder)
+    lines += [f"WARNING the {layout.system_prefix(*f)} inventory is damaged; skipped"
+              for f in damaged]
     statefile.write_bytes(settings.inventory_file, files["inventory.json"])
     lines.append(f"Wrote {settings.inventory_file}: {len(inventory['atoms'])} atoms in "
-                 f"{len(bags)} bags")
+                 f"{len(inventory['bags'])} bags")
     lines.append(_restore_list(settings.list_file, files.get("list.txt")))
-    count = 0
-    for key, bag in sorted(bags.items()):
-        manifest = bag.get("manifest_key")
-        if manifest and manifest in keys:
-            target = layout.local_manifest(settings.manifest_dir, manifest)
-            data = store.get_bytes(manifest)
-            if crypto.is_encrypted(data):
-                data = crypto.decrypt_bytes(data, settings.age_identity_file)
-            statefile.write_bytes(target, data)
-            count += 1
+    count = _fetch_manifests(settings, store, keys, inventory)
     lines.append(f"Downloaded {count} manifests to {settings.manifest_dir}")
+    if host != settings.host:
+        lines.append(f"This is host {host}'s inventory: restore and find its files with "
+                     f"this config; back this machine up with its own")
     lines.append("Next: 'doit dryrun' shows what changed since that backup")
     return lines
 
 
-def _read_system_folder(settings, store, keys, year) -> tuple[dict, dict]:
-    """name -> plain bytes of one year's system folder, and its inventory."""
-    prefix = layout.system_prefix(year)
+def _candidates(settings, store, keys, host) -> tuple[dict, list]:
+    """(year, folder host) -> (files, inventory) of every system folder of `host`, the
+    shared ones of older versions included when their bags are that host's."""
+    found, damaged = {}, []
+    for year, owner in layout.system_folders(keys):
+        if owner not in (host, None):
+            continue
+        try:
+            files, inventory = _read_system_folder(settings, store, keys, year, owner)
+        except StateError:
+            damaged.append((year, owner))
+            continue
+        if owner is None and not _holds_host(inventory, host):
+            continue
+        found[(year, owner)] = files, inventory
+    if not found:
+        if damaged:
+            raise StateError(f"every system folder of host {host} in bucket "
+                             f"'{settings.s3_bucket}' has a damaged inventory; nothing to "
+                             "bootstrap from")
+        others = sorted({h for _, h in layout.system_folders(keys) if h})
+        raise StateError(f"bucket '{settings.s3_bucket}' holds no system folder of host "
+                         f"{host}; nothing to bootstrap from" +
+                         (f" (hosts there: {', '.join(others)}; --host NAME)" if others
+                          else ""))
+    return found, damaged
+
+
+def _holds_host(inventory: dict, host: str) -> bool:
+    return any(layout.owner(key) == host for key in inventory["bags"])
+
+
+def _read_system_folder(settings, store, keys, year, host) -> tuple[dict, dict]:
+    """name -> plain bytes of one system folder, and its inventory."""
+    prefix = layout.system_prefix(year, host)
     files = {}
-    for key in (k for k in keys if k.startswith(prefix)):
+    for key in (k for k in keys if k.startswith(prefix) and "/" not in k[len(prefix):]):
         name, data = key[len(prefix):], store.get_bytes(key)
         if name.endswith(".age"):
             name, data = name[:-4], crypto.decrypt_bytes(data, settings.age_identity_file)
@@ -97,29 +108,44 @@ def _read_system_folder(settings, store, keys, year) -> tuple[dict, dict]:
     return files, inventory
 
 
-def _written(inventory: dict, keys: dict, year: int) -> str:
+def _written(inventory: dict, keys: dict, folder) -> str:
     """When the run that wrote it happened (older inventories: the object's date)."""
     when = inventory.get("written_at")
     if when:
         return when
-    info = keys.get(layout.system_key(year, "inventory.json")) or \
-        keys.get(layout.system_key(year, "inventory.json.age"))
+    year, host = folder
+    info = keys.get(layout.system_key(year, "inventory.json", host)) or \
+        keys.get(layout.system_key(year, "inventory.json.age", host))
     return info.last_modified.astimezone(datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _missing_bags(found: dict, keys: dict, chosen: int) -> list[str]:
+def _missing_bags(found: dict, keys: dict, chosen) -> list[str]:
     """A warning when the chosen inventory names bags the bucket lacks, with the other
     system folders and how complete each is."""
-    def gone(year):
-        return [k for k in found[year][1]["bags"] if k not in keys]
+    def gone(folder):
+        return [k for k in found[folder][1]["bags"] if k not in keys]
     if not gone(chosen):
         return []
-    others = [f"{y} ({len(gone(y))} of {len(found[y][1]['bags'])} bags missing)"
-              for y in sorted(found) if y != chosen]
-    return [f"WARNING the {chosen} inventory names {len(gone(chosen))} bags the bucket "
+    others = [f"{f[0]} ({len(gone(f))} of {len(found[f][1]['bags'])} bags missing)"
+              for f in sorted(found, key=lambda f: (f[0], f[1] or "")) if f != chosen]
+    return [f"WARNING the {chosen[0]} inventory names {len(gone(chosen))} bags the bucket "
             f"does not hold (e.g. {gone(chosen)[0]}); other system folders: "
             f"{', '.join(others) or 'none'}; 'doit bootstrap --year YYYY' picks one"]
+
+
+def _fetch_manifests(settings, store, keys, inventory) -> int:
+    count = 0
+    for key, bag in sorted(inventory["bags"].items()):
+        manifest = bag.get("manifest_key")
+        if manifest and manifest in keys:
+            data = store.get_bytes(manifest)
+            if crypto.is_encrypted(data):
+                data = crypto.decrypt_bytes(data, settings.age_identity_file)
+            statefile.write_bytes(layout.local_manifest(settings.manifest_dir, manifest),
+                                  data)
+            count += 1
+    return count
 
 
 def _restore_list(list_file: Path, data: bytes | None) -> str:

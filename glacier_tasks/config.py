@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .layout import HOST_RE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STORAGE_CLASSES = ("DEEP_ARCHIVE", "GLACIER", "GLACIER_IR", "STANDARD_IA",
@@ -34,6 +35,7 @@ SETTINGS_KEYS = {
     "encryption": ((str,), None),
     "age_recipients": ((list,), []),
     "age_identity_file": ((str,), None),
+    "max_age_days": ((int,), 400),  # `glacier status` fails when the last backup is older
 }
 PATH_KEYS = ("staging_dir", "manifest_dir", "inventory_file", "mnt_base", "list_file",
              "state_dir", "age_identity_file")
@@ -59,6 +61,7 @@ class Settings:
     encryption: str | None
     age_recipients: tuple = ()
     age_identity_file: Path | None = None
+    max_age_days: int = 400
     prices: dict = field(default_factory=dict)
 
     @property
@@ -150,6 +153,9 @@ def _check_settings(path: Path, table: dict) -> dict:
         raise ConfigError(f"{path}: key 'settings.target_bag_gb' must be a number above 0 "
                           "and at most 5000 (S3's largest object is 5 TB)")
     values["target_bag_gb"] = float(values["target_bag_gb"])
+    if values["max_age_days"] < 1:
+        raise ConfigError(f"{path}: key 'settings.max_age_days' must be a whole number "
+                          "of days, at least 1")
     if values["storage_class"] not in STORAGE_CLASSES:
         raise ConfigError(f"{path}: key 'settings.storage_class' must be one of "
                           f"{', '.join(STORAGE_CLASSES)}")
@@ -164,11 +170,21 @@ def _check_settings(path: Path, table: dict) -> dict:
     if values["encryption"] and not values["age_recipients"]:
         raise ConfigError(f"{path}: key 'settings.age_recipients' must list at least one "
                           "public key when encryption = \"age\"")
-    values["host"] = values["host"] or socket.gethostname().split(".")[0]
+    if values["host"] is not None and not HOST_RE.match(values["host"]):
+        raise ConfigError(f"{path}: key 'settings.host' must be letters, digits, '.' and "
+                          f"'-' (it starts every bag's name, up to a '_'), not "
+                          f"{values['host']!r}")
+    values["host"] = values["host"] or default_host()
     for key in PATH_KEYS:
         if values[key] is not None:
             values[key] = (path.parent / Path(values[key]).expanduser()).resolve()
     return values
+
+
+def default_host() -> str:
+    """This machine's short name, in the letters a bag's name allows."""
+    name = re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname().split(".")[0]).strip("-.")
+    return name or "host"
 
 
 def _check_prices(path: Path, table) -> dict:

@@ -55,12 +55,15 @@ def upload_estimate(bag_sizes: list, storage_class: str, overrides=None) -> dict
     return {"requests": bag_requests + manifests, "fee": fee}
 
 
-def restore_cost(size: int, objects: int, tier: str, overrides=None) -> dict:
-    """Thawing and downloading `objects` objects of `size` bytes in all, in one month."""
+def restore_cost(size: int, objects: int, tier: str, overrides=None,
+                 transfer_size: int | None = None) -> dict:
+    """Thawing and downloading `objects` objects of `size` bytes in all, in one month;
+    with transfer_size, only that many bytes of them are downloaded (ranged GETs)."""
     tier = tier.lower()
     retrieval = size / GB * price(f"retrieval_{tier}", overrides)
     requests = objects / 1000 * price(f"restore_requests_{tier}", overrides)
-    billable = max(0.0, size / GB - price("transfer_out_free_gb", overrides))
+    fetched = size if transfer_size is None else transfer_size
+    billable = max(0.0, fetched / GB - price("transfer_out_free_gb", overrides))
     transfer = billable * price("transfer_out", overrides)
     return {"retrieval": retrieval, "requests": requests, "transfer": transfer,
             "total": retrieval + requests + transfer}

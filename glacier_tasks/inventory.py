@@ -86,6 +86,7 @@ def _uploaded_record(bag, marker) -> dict:
             "crc64nvme": receipt.crc64nvme, "content_key": packed.content_key,
             "files": bag.files,
             "manifest_sha256": marker.manifest.sha256 if marker.manifest else None,
+            "index_sha256": marker.manifest.index_sha256 if marker.manifest else None,
             "encryption": packed.encryption}
 
 

@@ -3,10 +3,15 @@ of every S3 key name.
 
     YYYY-backup/{host}_{molecule slug}_{tar_id}.tar     a bag, in the bags' storage class
     YYYY-backup/manifests/{same stem}.txt               its manifest, STANDARD
-    YYYY-backup/system/                                 inventory, config, list, source
+    YYYY-backup/manifests/{same stem}.idx               its member index, STANDARD
+    YYYY-backup/system/{host}/                          inventory, config, list, source
+    glacier-hosts/{host}.json                           which machine owns the host name
 
 A bag's *name* is its key's stem (`rabbit_home-greenc-Backup_bag_003`): the doit task,
-the marker, the staged tar and the local manifest are all called by it.
+the marker, the staged tar and the local manifest are all called by it. Its first part,
+up to the first '_', is the host that wrote it (host names hold no '_'): several
+machines share a bucket, and each touches only its own keys. A bucket written before
+hosts had folders of their own has one YYYY-backup/system/ for all (`host=None` below).
 """
 
 import os
@@ -19,7 +24,9 @@ SECRET_SYSTEM_FILES = ("inventory.json", "list.txt")  # NAME.age when encryption
 
 # a bag or a manifest of some year; never a system folder
 BACKUP_KEY = re.compile(r"^\d{4}-backup/(?!system/)")
-SYSTEM_INVENTORY = re.compile(r"^(\d{4})-backup/system/inventory\.json(\.age)?$")
+SYSTEM_INVENTORY = re.compile(
+    r"^(\d{4})-backup/system/(?:([A-Za-z0-9][A-Za-z0-9.-]*)/)?inventory\.json(\.age)?$")
+HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")  # no '_': see above
 
 
 def year_prefix(year: int) -> str:
@@ -35,21 +42,42 @@ def manifest_key(archive: str) -> str:
     return f"{folder}/manifests/{base.removesuffix('.tar')}.txt"
 
 
+def index_key(archive: str) -> str:
+    """The bag's member index (see memberindex), beside its manifest."""
+    return manifest_key(archive).removesuffix(".txt") + ".idx"
+
+
 def bag_name(archive: str) -> str:
     return archive.rpartition("/")[2].removesuffix(".tar")
 
 
-def system_prefix(year: int) -> str:
-    return f"{year_prefix(year)}system/"
+def system_prefix(year: int, host: str | None = None) -> str:
+    """A host's system folder of that year (host None: the one older versions shared)."""
+    return f"{year_prefix(year)}system/" + (f"{host}/" if host else "")
 
 
-def system_key(year: int, name: str) -> str:
-    return system_prefix(year) + name
+def system_key(year: int, name: str, host: str | None = None) -> str:
+    return system_prefix(year, host) + name
 
 
-def system_years(keys) -> list[int]:
-    """The years whose system folder holds an inventory."""
-    return sorted({int(m.group(1)) for k in keys if (m := SYSTEM_INVENTORY.match(k))})
+def system_folders(keys) -> list[tuple[int, str | None]]:
+    """(year, host) of every system folder holding an inventory; host None: shared."""
+    return sorted({(int(m.group(1)), m.group(2)) for k in keys
+                   if (m := SYSTEM_INVENTORY.match(k))}, key=lambda f: (f[0], f[1] or ""))
+
+
+def system_years(keys, host: str | None = None) -> list[int]:
+    """The years with an inventory in that host's system folder (None: the shared)."""
+    return sorted({year for year, owner in system_folders(keys) if owner == host})
+
+
+def owner(key: str) -> str | None:
+    """The host that wrote a bag or a manifest; None for any other key."""
+    return bag_name(key).partition("_")[0] if BACKUP_KEY.match(key) else None
+
+
+def host_claim_key(host: str) -> str:
+    return f"glacier-hosts/{host}.json"
 
 
 def local_manifest(manifest_dir: Path, key: str) -> Path:

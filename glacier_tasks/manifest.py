@@ -1,6 +1,8 @@
 """Manifest lines: `path<TAB>size<TAB>mtime`, one entry per line, names escaped.
 
 An entry the bag could not hold (a socket) has a fourth field saying so: `skipped: socket`.
+The mtime is ISO 8601 UTC; one past the year 9999 is written as 9999-12-31T23:59:59Z
+(one before the year 1 as 0001-01-01T00:00:00Z).
 
 A name may hold any byte but NUL and '/'; backslash, TAB, newline, CR and bytes that
 are not UTF-8 are escaped (\\\\, \\t, \\n, \\r, \\xNN) so that one line is always one entry.
@@ -11,6 +13,9 @@ import datetime
 import re
 import stat
 
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00Z, Python's first date
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z, its last
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _SPECIAL = re.compile(r"[\\\t\n\r]|[\udc80-\udcff]")
 
@@ -47,14 +52,24 @@ def unescape_name(text: str) -> bytes:
 
 
 def manifest_line(rel: bytes, st, note: str = "") -> str:
+    return entry_line(rel, st.st_mode, st.st_size, st.st_mtime_ns, note)
+
+
+def entry_line(rel: bytes, mode: int, size: int, mtime_ns: int, note: str = "") -> str:
     name = escape_name(rel)
-    if stat.S_ISDIR(st.st_mode):
+    if stat.S_ISDIR(mode):
         name += "/"
-    size = st.st_size if stat.S_ISREG(st.st_mode) else 0
-    when = datetime.datetime.fromtimestamp(st.st_mtime_ns // 1_000_000_000,
-                                           datetime.timezone.utc)
+    size = size if stat.S_ISREG(mode) else 0
     note = f"\t{note}" if note else ""
-    return f"{name}\t{size}\t{when.strftime('%Y-%m-%dT%H:%M:%SZ')}{note}\n"
+    return f"{name}\t{size}\t{iso_time(mtime_ns)}{note}\n"
+
+
+def iso_time(mtime_ns: int) -> str:
+    """UTC, to the second; a time outside the years 1 to 9999 (a filesystem allows
+    them, Python's dates do not) is written as the nearest end of that range."""
+    seconds = min(max(mtime_ns // 1_000_000_000, FIRST_SECOND), LAST_SECOND)
+    when = EPOCH + datetime.timedelta(seconds=seconds)
+    return when.replace(tzinfo=None).isoformat() + "Z"  # isoformat pads the year
 
 
 def parse_line(line: str) -> tuple[bytes, int, str]:

@@ -51,6 +51,7 @@ class ManifestReceipt:
     key: str
     size: int
     sha256: str  # of the plain text, which stays local
+    index_sha256: str | None = None  # the member index uploaded beside it, if any
 
 
 @dataclass

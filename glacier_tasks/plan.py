@@ -31,8 +31,9 @@ class AtomState:
     key: str
     molecule: str
     hash: str
-    size: int
+    size: int  # what tar writes: a sparse file counts its allocated blocks
     files: int
+    apparent_size: int = 0  # what `ls -l` adds up to, for information
 
 
 @dataclass
@@ -133,7 +134,8 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
                 a = current[key]
                 plan_atoms[key] = {
                     "molecule": mol.spelling, "last_metadata_hash": a.hash,
-                    "size": a.size, "files": a.files, "tar_id": bag.tar_id,
+                    "size": a.size, "apparent_size": a.apparent_size or a.size,
+                    "files": a.files, "tar_id": bag.tar_id,
                     "archive_key": bag.archive_key,
                     "pinned": bool(known.get(key, {}).get("pinned", False))}
     # a molecule that left list.txt keeps everything, like a missing one, until the

@@ -2,15 +2,15 @@
 
 A decision first, as plain data (`plan_prune`: what is prunable, how old, what deleting
 it now would cost), then a short executor. Never touched: anything the inventory or the
-plan of an unfinished backup references, anything outside YYYY-backup/, and the system
-folders (tiny, and they are the archive's history).
+plan of an unfinished backup references, anything outside YYYY-backup/, the system
+folders (tiny, and they are the archive's history), and every other host's keys.
 """
 
 import datetime
 from dataclasses import dataclass
 
-from . import cost
-from .layout import BACKUP_KEY
+from . import cost, layout
+from .layout import BACKUP_KEY, owner
 MINIMUM_DAYS = {"DEEP_ARCHIVE": 180, "GLACIER": 90, "GLACIER_IR": 90, "STANDARD_IA": 30,
                 "ONEZONE_IA": 30}
 
@@ -30,22 +30,25 @@ def referenced_keys(inventory: dict, plan=None) -> set:
     """Every key the inventory or a (possibly unfinished) plan uploads points at."""
     keys = set()
     for key, bag in inventory.get("bags", {}).items():
-        keys.add(key)
+        keys.update((key, layout.index_key(key)))
         if bag.get("manifest_key"):
             keys.add(bag["manifest_key"])
     for entry in inventory.get("atoms", {}).values():
         keys.add(entry.get("archive_key"))
     for bag in plan.uploads if plan else []:  # kept ones are the inventory's
-        keys.update((bag.archive_key, bag.manifest_key))
+        keys.update((bag.archive_key, bag.manifest_key,
+                     layout.index_key(bag.archive_key)))
     return keys
 
 
 def plan_prune(objects: dict, referenced: set, today: datetime.date,
-               prices: dict | None = None) -> list[Prunable]:
-    """objects: key -> ObjectInfo, as the bucket lists them."""
+               prices: dict | None = None, host: str | None = None) -> list[Prunable]:
+    """objects: key -> ObjectInfo, as the bucket lists them. Only `host`'s bags and
+    manifests are candidates: another machine's keys never are, whatever this
+    inventory says (it knows nothing of them)."""
     found = []
     for key, info in sorted(objects.items()):
-        if not BACKUP_KEY.match(key) or key in referenced:
+        if not BACKUP_KEY.match(key) or key in referenced or owner(key) != host:
             continue
         size, storage_class, modified = info.size, info.storage_class, info.last_modified
         uploaded = modified.date() if isinstance(modified, datetime.datetime) else modified

@@ -1,6 +1,18 @@
 """What a run says: the dry run's plan summary and the backup's closing report (pure)."""
 
 from . import cost
+from .manifest import escape_name
+
+
+def shown(name: str) -> str:
+    """A molecule or atom as a line may show it: bytes that are not UTF-8 (kept as
+    surrogates) are escaped as in manifests, so a strict UTF-8 output never chokes."""
+    return escape_name(name.encode("utf-8", "surrogateescape"))
+
+
+def names(keys) -> str:
+    return ", ".join(shown(k) for k in keys)
+
 
 def human(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -14,7 +26,7 @@ def describe_bag(bag, done: bool = False) -> str:
     """What a planned bag is and why it is pending: the line `list` shows for it."""
     what = "unchanged" if bag.action == "keep" else \
         ("uploaded: " if done else "pending: ") + ", ".join(bag.reasons)
-    return f"{bag.molecule}  {len(bag.atoms)} atoms  {human(bag.size)}  {what}"
+    return f"{shown(bag.molecule)}  {len(bag.atoms)} atoms  {human(bag.size)}  {what}"
 
 
 def plan_summary(plan, settings) -> str:
@@ -30,7 +42,8 @@ def plan_summary(plan, settings) -> str:
     for molecule, bags in by_molecule.items():
         todo = [b for b in bags if b.action == "upload"]
         reasons = sorted({r for b in todo for r in b.reasons})
-        lines.append(f"  {molecule}: {len(bags)} bags, {len(bags) - len(todo)} unchanged, "
+        lines.append(f"  {shown(molecule)}: {len(bags)} bags, "
+                     f"{len(bags) - len(todo)} unchanged, "
                      f"{len(todo)} to upload" +
                      (f" ({', '.join(reasons)}), {human(sum(b.size for b in todo))}"
                       if todo else "") +
@@ -52,19 +65,17 @@ def _warnings(plan) -> list:
     lines = []
     if plan.removed_atoms:
         lines.append(f"Atoms gone from disk, leaving the inventory: "
-                     f"{', '.join(plan.removed_atoms)}")
-    for molecule in plan.dropped_molecules:
-        lines.append(f"Molecule {molecule} is no longer in the list; its atoms leave the "
-                     "inventory")
+                     f"{names(plan.removed_atoms)}")
     for molecule in plan.missing_molecules:
-        lines.append(f"MISSING molecule {molecule}: {missing_reason(plan, molecule)}; "
-                     "its atoms stay in the inventory untouched")
+        lines.append(f"MISSING molecule {shown(molecule)}: "
+                     f"{missing_reason(plan, molecule)}; its atoms stay in the inventory "
+                     "untouched")
     return lines
 
 
 def missing_reason(plan, molecule: str) -> str:
-    return plan.missing_reasons.get(molecule, "folder not found or empty "
-                                              "(drive not mounted?)")
+    return shown(plan.missing_reasons.get(molecule, "folder not found or empty "
+                                                    "(drive not mounted?)"))
 
 
 def run_report(plan, failures: dict, repaired=()) -> tuple[str, bool]:
@@ -72,11 +83,12 @@ def run_report(plan, failures: dict, repaired=()) -> tuple[str, bool]:
     lines = [f"REPAIRED {line}" for line in repaired]
     lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
     for molecule in plan.missing_molecules:
-        lines.append(f"FAILED molecule {molecule}: {missing_reason(plan, molecule)}; "
-                     "mount or fix it and run 'doit backup' again")
+        lines.append(f"FAILED molecule {shown(molecule)}: "
+                     f"{missing_reason(plan, molecule)}; mount or fix it and run "
+                     "'doit backup' again")
     if plan.removed_atoms:
         lines.append(f"Left the inventory (gone from disk): "
-                     f"{', '.join(plan.removed_atoms)}")
+                     f"{names(plan.removed_atoms)}")
     ok = not failures and not plan.missing_molecules
     uploads = {b.name for b in plan.uploads}
     kept = len({b.name for b in plan.bags} - uploads - set(failures)) - len(repaired)

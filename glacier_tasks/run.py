@@ -63,6 +63,16 @@ class Run:
         return self.state_dir / "plan.json"
 
     @property
+    def last_run_file(self) -> Path:
+        """The last backup's, dry run's or verify's status (glacier_tasks/status.py)."""
+        return self.state_dir / "last-run.json"
+
+    @property
+    def report_file(self) -> Path:
+        """Where `doit report` writes its page unless told: beside the inventory."""
+        return self.settings.inventory_file.with_name("report.html")
+
+    @property
     def remote_file(self) -> Path:
         """The atoms of the mounted remote molecules (written by the _mount task)."""
         return self.state_dir / "remote.json"
@@ -74,6 +84,14 @@ class Run:
     @property
     def downloads_dir(self) -> Path:
         return self.state_dir / "downloads"
+
+    def restore_state_file(self, request_id: str) -> Path:
+        """One restore request's steps done (see restorestate)."""
+        return self.state_dir / "restores" / f"{request_id}.json"
+
+    def restore_downloads(self, request_id: str) -> Path:
+        """Where that request's bags (or their members' runs) are downloaded."""
+        return self.downloads_dir / request_id
 
     @property
     def dryrun_file(self) -> Path:

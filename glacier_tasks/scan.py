@@ -3,6 +3,9 @@
 An atom's hash covers, for every entry in a fixed order: relative path, type, size,
 mtime in ns, mode and symlink target. The same walk feeds the tar member list and the
 manifest, so a hash taken while packing is comparable with the one taken by the scan.
+
+An atom's size is what tar will write for it: a regular file's allocated bytes (a thin
+disk image holds few), capped at its apparent size, which is kept beside it.
 """
 
 import hashlib
@@ -22,11 +25,16 @@ KIND = {stat.S_IFREG: "f", stat.S_IFDIR: "d", stat.S_IFLNK: "l", stat.S_IFIFO: "
         stat.S_IFSOCK: "s", stat.S_IFCHR: "c", stat.S_IFBLK: "b"}
 
 
+UNREADABLE = "unreadable"  # the hash of an atom the user cannot read: never a digest
+
+
 @dataclass(frozen=True)
 class AtomScan:
     hash: str
-    size: int
+    size: int  # bytes tar writes: allocated, not apparent, for a sparse file
     files: int
+    apparent_size: int = 0  # st_size summed, for information
+    unreadable: str = ""  # "<folder>: Permission denied" when the walk was refused
 
 
 def atom_key(molecule: str, name: str) -> str:
@@ -83,13 +91,20 @@ def walk_atom(molecule_path: Path, atom: str):
 
 
 def _sorted_entries(folder: bytes) -> list:
+    """A folder's (name, lstat) pairs by name. An entry gone between the listing and
+    its stat (a busy folder's temp file) is skipped alone; the rest is still walked."""
+    entries = []
     try:
         with os.scandir(folder) as it:
-            entries = [(e.name, e.stat(follow_symlinks=False)) for e in it]
+            for entry in it:
+                try:
+                    entries.append((entry.name, entry.stat(follow_symlinks=False)))
+                except FileNotFoundError:
+                    continue
     except (FileNotFoundError, NotADirectoryError):
         return []
     except PermissionError as err:
-        raise PermissionError(err.errno, "cannot list folder", os.fsdecode(folder))
+        raise PermissionError(err.errno, err.strerror, os.fsdecode(folder)) from None
     entries.sort()
     return entries
 
@@ -112,19 +127,29 @@ def entry_record(molecule_path: Path, rel: bytes, st) -> bytes:
 def scan_atom(molecule_path: Path, atom: str) -> AtomScan:
     """The hot loop of a no-change rerun: one lstat per entry, nothing kept."""
     digest = hashlib.sha256()
-    size = files = 0
+    size = apparent = files = 0
     for rel, st in walk_atom(molecule_path, atom):
         mode = st.st_mode
         if mode & 0o170000 == stat.S_IFREG:  # the common case, without entry_record's calls
             digest.update(b"%s\0f\0%d\0%d\0%o\0\n" % (rel, st.st_size, st.st_mtime_ns,
                                                         mode & 0o7777))
-            size += st.st_size
+            # what tar --sparse writes: the allocated blocks, at most the size (a small
+            # file's last block is not all data)
+            allocated = st.st_blocks * 512
+            size += allocated if allocated < st.st_size else st.st_size
+            apparent += st.st_size
             files += 1
             continue
         digest.update(entry_record(molecule_path, rel, st))
         if not stat.S_ISDIR(mode):
             files += 1
-    return AtomScan(digest.hexdigest(), size, files)
+    return AtomScan(digest.hexdigest(), size, files, apparent)
+
+
+def unreadable_scan(err: PermissionError) -> AtomScan:
+    """The scan of an atom whose walk was refused: its hash never matches, so its bag
+    is packed, and fails naming the folder; the other atoms go on."""
+    return AtomScan(UNREADABLE, 0, 0, 0, f"{err.filename}: {err.strerror}")
 
 
 def scan_atoms(pairs: list, workers: int):
@@ -160,7 +185,9 @@ def write_atom_hash(molecule_path: Path, atom: str, atom_key: str, hash_file: Pa
     differs, so its mtime, which doit checks first, moves only on a change."""
     result = result or scan_atom(molecule_path, atom)
     record = {"atom": atom_key, "hash": result.hash, "size": result.size,
-              "files": result.files}
+              "files": result.files, "apparent_size": result.apparent_size}
+    if result.unreadable:
+        record["unreadable"] = result.unreadable
     try:
         if json.loads(hash_file.read_text()) == record:
             return False

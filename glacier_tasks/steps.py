@@ -15,7 +15,7 @@ import time
 from tqdm import tqdm
 
 from . import bag as tarbag
-from . import crypto, statefile
+from . import crypto, layout, memberindex, statefile
 from .errors import BagError, GlacierError
 from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
@@ -101,7 +101,7 @@ def _run_steps(run, plan, bag) -> str:
     if marker.uploaded is None:
         _pack_and_upload(run, plan, bag, marker, store, save)
     if marker.manifest is None:
-        marker.manifest = _upload_manifest(run, plan, bag, store)
+        marker.manifest = _upload_manifest(run, plan, bag, store, packed=marker.packed)
         save()
     run.staged_tar(bag.name).unlink(missing_ok=True)
     marker.done = True
@@ -177,6 +177,12 @@ def _pack(run, plan, bag) -> Packed:
     with _bar(bag.size, f"pack {bag.name}") as bar:
         packed = tarbag.pack_bag(bag, molecule_path, run.staged_tar(bag.name),
                                  run.manifest_file(bag.manifest_key), bar.update, encrypt)
+    listing = memberindex.listing_for(run.staged_tar(bag.name))
+    if encryption:  # age has no random access: an index would serve nothing
+        listing.unlink(missing_ok=True)
+    elif listing.exists():
+        memberindex.write_index(listing, run.manifest_file(layout.index_key(
+            bag.archive_key)), packed.sha256)
     # a file that moved while read fails the bag in pack_bag: nothing is ever "dirty"
     return Packed(size=packed.size, sha256=packed.sha256, crc64nvme=packed.crc64nvme,
                   atom_hashes=packed.atom_hashes,
@@ -203,7 +209,8 @@ def _receipt(found, reused: bool, parts: int | None = None) -> Receipt:
                    parts=parts)
 
 
-def _upload_manifest(run, plan, bag, store, rewrite=False) -> ManifestReceipt:
+def _upload_manifest(run, plan, bag, store, rewrite=False,
+                     packed=None) -> ManifestReceipt:
     settings = run.settings
     path = run.manifest_file(bag.manifest_key)
     if rewrite or not path.exists():
@@ -217,7 +224,23 @@ def _upload_manifest(run, plan, bag, store, rewrite=False) -> ManifestReceipt:
             data = crypto.encrypt_bytes(data, settings.age_recipients)
             metadata["encryption"] = "age"
         store.put_bytes(bag.manifest_key, data, "STANDARD", metadata)
-    return ManifestReceipt(key=bag.manifest_key, size=len(data), sha256=sha)
+    return ManifestReceipt(key=bag.manifest_key, size=len(data), sha256=sha,
+                           index_sha256=_upload_index(run, bag, store, packed))
+
+
+def _upload_index(run, bag, store, packed) -> str | None:
+    """Upload the bag's member index (STANDARD) if the one on disk describes this very
+    tar, unencrypted; return its sha256, or None for a bag without one."""
+    key = layout.index_key(bag.archive_key)
+    path = run.manifest_file(key)
+    if packed is None or packed.encryption or memberindex.bag_of(path) != packed.sha256:
+        return None
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    found = store.head(key)
+    if not (found and found.sha256 == sha):
+        store.put_bytes(key, data, "STANDARD", {"sha256": sha})
+    return sha
 
 
 def _iso(when: datetime.datetime) -> str:

@@ -255,6 +255,20 @@ class Store:
                                           StorageClass=storage_class, Metadata=metadata,
                                           ChecksumAlgorithm="CRC64NVME")
 
+    def put_new(self, key: str, data: bytes, metadata: dict) -> bool:
+        """Create a STANDARD object only if the key is free (S3's conditional write,
+        If-None-Match: *); False when another writer was first."""
+        with self._errors(f"uploading {key}"):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
+                                       StorageClass="STANDARD", Metadata=metadata,
+                                       ChecksumAlgorithm="CRC64NVME", IfNoneMatch="*")
+                return True
+            except self._bx.ClientError as err:
+                if _code(err) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                    return False
+                raise
+
     def upload_file(self, path: Path, key: str, storage_class: str, metadata: dict,
                     crc64nvme: str, resume: dict, save_resume, progress=None) -> dict:
         """Upload a staged file; `resume` is what `save_resume` stored on a past attempt."""
@@ -305,16 +319,19 @@ class Store:
         """Abort every open multipart upload of exactly `key` except `keep`."""
         return self.abort_open_uploads(key, keep={keep}, exact=True)
 
-    def abort_open_uploads(self, prefix: str, keep=frozenset(), exact=False) -> list:
-        """Abort open multipart uploads under prefix (or of exactly that key) not in keep:
-        each holds billed parts that no object will ever use."""
+    def abort_open_uploads(self, prefix: str, keep=frozenset(), exact=False,
+                           mine=lambda key: True) -> list:
+        """Abort open multipart uploads under prefix (or of exactly that key) not in keep
+        and whose key is `mine` (another machine's are its own business): each holds
+        billed parts that no object will ever use."""
         aborted = []
         with self._errors("cleaning up unfinished uploads"):
             pages = self.client.get_paginator("list_multipart_uploads").paginate(
                 Bucket=self.bucket, Prefix=prefix)
             for page in pages:
                 for upload in page.get("Uploads", []):
-                    if (exact and upload["Key"] != prefix) or upload["UploadId"] in keep:
+                    if (exact and upload["Key"] != prefix) or upload["UploadId"] in keep \
+                            or not mine(upload["Key"]):
                         continue
                     self.client.abort_multipart_upload(
                         Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])

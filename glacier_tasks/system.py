@@ -64,11 +64,12 @@ def system_files(settings) -> dict:
 
 
 def upload_system(settings, get_store, year: int) -> list:
-    """Upload what the bucket lacks or holds otherwise (compared by sha256 metadata,
-    one HEAD each: the bucket, not a local record, says what is there)."""
+    """Upload into this host's folder, YYYY-backup/system/HOST/, what the bucket lacks
+    or holds otherwise (by sha256 metadata, one HEAD each: the bucket, not a local
+    record, says what is there)."""
     sent, store = [], get_store()
     for name, data in system_files(settings).items():
-        key = system_key(year, name)
+        key = system_key(year, name, settings.host)
         sha = hashlib.sha256(data).hexdigest()
         found = store.head(key)  # sha256 of the plain bytes: age output differs each time
         if not (found and found.sha256 == sha):

@@ -10,7 +10,7 @@ from . import layout
 from .store import bag_problem
 
 
-def check_headers(store, inventory: dict) -> list[str]:
+def check_headers(store, inventory: dict, host: str) -> list[str]:
     """One line per problem found; an empty list means all is as recorded."""
     problems = []
     for key, bag in sorted(inventory["bags"].items()):
@@ -27,7 +27,7 @@ def check_headers(store, inventory: dict) -> list[str]:
     year = inventory.get("year")
     if year:
         for name in layout.SYSTEM_FILES:
-            key = layout.system_key(year, name)
+            key = layout.system_key(year, name, host)
             # with encryption on, the inventory and the list are stored as NAME.age
             if store.head(key) is None and store.head(key + ".age") is None:
                 problems.append(f"{key}: missing")

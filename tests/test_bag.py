@@ -1,5 +1,5 @@
-"""bag.py on real folders: what GNU tar reads back, checksums, and atoms that move
-while they are packed."""
+"""bag.py on real folders: what GNU tar reads back, checksums, staging room. Files that
+move or vanish while they are packed: tests/test_walk_moving.py."""
 
 import base64
 import hashlib
@@ -64,7 +64,6 @@ def test_tar_reads_back_in_walk_order_with_matching_checksums(tmp_path):
     manifest = packed.manifest_path.read_text().splitlines()
     assert len(manifest) == len(walked)
     assert "Books/deep/tab\\tand\\nnewline\t9\t" in "\n".join(manifest)
-    assert packed.dirty == []
     assert packed.atom_hashes == {k: scan.scan_atom(root, scan.atom_name(MOLECULE, k)).hash
                                   for k in planned.atoms}
     assert not list((tmp_path / "stage").glob("*.partial"))
@@ -76,41 +75,6 @@ def test_same_files_pack_to_the_same_bytes(tmp_path):
     first = pack(planned, root, tmp_path / "s1", tmp_path / "m1")
     second = pack(planned, root, tmp_path / "s2", tmp_path / "m2")
     assert first.sha256 == second.sha256
-
-
-def test_atom_changed_while_packed_is_recorded_dirty(tmp_path):
-    root = sample(tmp_path)
-    planned = make_bag(root, "Books", "Music")
-    touched = []
-
-    def change_during_tar(_bytes):
-        if not touched:  # tar is running: its output is being read
-            (root / "Music" / "song.flac").write_bytes(b"re-encoded")
-            touched.append(True)
-
-    packed = pack(planned, root, tmp_path / "stage", tmp_path / "manifests",
-                  change_during_tar)
-    music = scan.atom_key(MOLECULE, "Music")
-    assert packed.dirty == [music]
-    assert packed.atom_hashes[music].startswith("dirty:")
-    assert packed.atom_hashes[scan.atom_key(MOLECULE, "Books")] == \
-        scan.scan_atom(root, "Books").hash
-
-
-def test_file_vanishing_while_packed_marks_the_atom_not_the_bag_failed(tmp_path):
-    root = sample(tmp_path)
-    planned = make_bag(root, "Books", "Music")
-    gone = []
-
-    def delete_during_tar(_bytes):
-        if not gone:
-            (root / "Music" / "song.flac").unlink()
-            gone.append(True)
-
-    packed = pack(planned, root, tmp_path / "stage", tmp_path / "manifests",
-                  delete_during_tar)
-    assert packed.dirty == [scan.atom_key(MOLECULE, "Music")]
-    subprocess.run(["tar", "-tf", str(packed.tar_path)], check=True, capture_output=True)
 
 
 def test_staging_room_is_checked_before_writing(tmp_path):

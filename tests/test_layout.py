@@ -37,6 +37,22 @@ def test_system_folder():
         assert system_key(2027, name).startswith(system_prefix(2027))
 
 
+def test_each_host_has_its_own_system_folder_and_owns_its_keys():
+    assert layout.system_prefix(2026, "rabbit") == "2026-backup/system/rabbit/"
+    assert layout.system_key(2026, "inventory.json", "nas") == \
+        "2026-backup/system/nas/inventory.json"
+    keys = [layout.system_key(2026, "inventory.json", "rabbit"),
+            layout.system_key(2027, "inventory.json.age", "nas"),
+            layout.system_key(2025, "inventory.json"),  # shared, as older versions wrote
+            layout.system_key(2027, "list.txt", "rabbit")]
+    assert layout.system_folders(keys) == [(2025, None), (2026, "rabbit"), (2027, "nas")]
+    assert layout.system_years(keys, "rabbit") == [2026]
+    assert layout.system_years(keys) == [2025]
+    assert layout.owner(BAG) == "rabbit" and layout.owner(manifest_key(BAG)) == "rabbit"
+    assert layout.owner(layout.system_key(2026, "inventory.json", "rabbit")) is None
+    assert layout.HOST_RE.match("nas-2.home") and not layout.HOST_RE.match("my_nas")
+
+
 def test_system_years_are_those_holding_an_inventory():
     keys = [system_key(2026, "inventory.json"), system_key(2024, "inventory.json.age"),
             system_key(2025, "glacier.toml"),  # no inventory that year

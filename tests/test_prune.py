@@ -34,9 +34,20 @@ INVENTORY = {"atoms": {"/m/a": {"archive_key": "2026-backup/h_m_bag_002.tar"}},
 
 def test_only_unreferenced_objects_under_year_backup_are_prunable():
     found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
-                             D(2026, 1, 30))
+                             D(2026, 1, 30), host="h")
     assert [p.key for p in found] == ["2026-backup/h_m_bag_001.tar",
                                       "2026-backup/manifests/h_m_bag_001.txt"]
+
+
+def test_another_hosts_keys_are_never_candidates():
+    """A second machine's bags are unknown to this inventory: never prunable here."""
+    theirs = {k.replace("/h_", "/nas_"): v for k, v in objects().items()}
+    assert prune.plan_prune({**objects(), **theirs}, prune.referenced_keys(INVENTORY),
+                            D(2027, 1, 30), host="h") == \
+        prune.plan_prune(objects(), prune.referenced_keys(INVENTORY), D(2027, 1, 30),
+                         host="h")
+    assert {p.key for p in prune.plan_prune(theirs, set(), D(2027, 1, 30), host="nas")} \
+        == {k for k in theirs if "/nas_" in k}
 
 
 def test_unfinished_backup_plan_protects_its_keys():
@@ -48,13 +59,13 @@ def test_unfinished_backup_plan_protects_its_keys():
                 missing_molecules=[], dropped_molecules=[], superseded_bags=[],
                 superseded_molecules={})
     found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, plan),
-                             D(2026, 1, 30))
+                             D(2026, 1, 30), host="h")
     assert found == []
 
 
 def test_age_fee_and_free_date_at_20_days():
     bag, manifest = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
-                                     D(2026, 1, 30))
+                                     D(2026, 1, 30), host="h")
     assert bag.age_days == 20 and bag.free_from == D(2026, 7, 9)  # 10 Jan + 180 days
     # 1 GB + 32 KB at $0.00099 = 0.000990032440; 8 KB at $0.023 = 0.000000188416;
     # a month: 0.000990220856; the 160 days left: x 160/30 = 0.005281177899
@@ -64,10 +75,10 @@ def test_age_fee_and_free_date_at_20_days():
 
 def test_no_fee_after_180_days_and_split_by_age():
     found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
-                             D(2026, 7, 9))
+                             D(2026, 7, 9), host="h")
     assert [p.fee_now for p in found] == [0.0, 0.0]
     young = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
-                             D(2026, 1, 30))
+                             D(2026, 1, 30), host="h")
     delete, keep = prune.split_by_age(young, 180, force=False)
     assert [p.key for p in keep] == ["2026-backup/h_m_bag_001.tar",
                                      "2026-backup/manifests/h_m_bag_001.txt"]

@@ -203,7 +203,8 @@ def test_write_atom_hash_rewrites_only_on_change(tmp_path):
 
     assert write_atom_hash(root, "Books", key, hash_file) is True
     record = read_atom_hash(hash_file)
-    assert record == {"atom": key, "hash": hash_of(root), "size": 11, "files": 3}
+    assert record == {"atom": key, "hash": hash_of(root), "size": 11, "files": 3,
+                      "apparent_size": 11}
     first_mtime = hash_file.stat().st_mtime_ns
 
     os.utime(hash_file, ns=(T0, T0))  # so a rewrite could not hide in the clock's tick

@@ -17,10 +17,12 @@ from doit.exceptions import InvalidDodoFile
 from ..config import find_config_file
 from ..errors import ConfigError
 from . import backup, bootstrap, bucket, drop, find, init, pin, prune, restore, verify
+from . import report, status
 from .base import current_run, lock_early, stop_cleanly
 from .reporter import GlacierReporter
 
-COMMANDS = (backup, restore, find, prune, verify, pin, drop, bootstrap, bucket, init)
+COMMANDS = (backup, restore, find, prune, verify, pin, drop, bootstrap, bucket, init,
+            report, status)
 
 
 def task_generators(modules=COMMANDS) -> dict:

@@ -16,7 +16,7 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 from tqdm import tqdm
 
-from .. import inventory, layout, remote, report, scan, statefile, steps, system
+from .. import hosts, inventory, layout, remote, report, scan, statefile, steps, system
 from ..errors import GlacierError, StateError
 from ..marker import read_marker
 from ..plan import AtomState, MoleculeState, Plan, plan_bags
@@ -107,7 +107,8 @@ def plan_action(config):
         if record is None:
             return TaskFailed(f"{ref.key}: no scan result; run 'doit backup' again")
         atoms.append(AtomState(ref.key, ref.molecule.spelling, record["hash"],
-                               record["size"], record["files"]))
+                               record["size"], record["files"],
+                               record.get("apparent_size", record["size"])))
     molecules = [MoleculeState(m.spelling, m.slug, m.spelling not in missing, str(m.path),
                                missing.get(m.spelling, "")) for m in run.molecules]
     previous = inventory.load_inventory(run.settings.inventory_file)
@@ -128,13 +129,19 @@ def dryrun_action(config):
     statefile.write_json(run.dryrun_file, draft)
     say([report.plan_summary(plan, run.settings),
          f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"])
+    from .. import status  # last-run.json, written last: a killed run leaves the old one
+    status.record_run(run, status.dryrun_record(run, plan, ok=not plan.missing_molecules))
     if plan.missing_molecules:
         return TaskFailed("some molecules are missing (see above)")
 
 
 @user_errors
+@locked
 def bucket_action(config):
-    store_for(load_run(config).settings).check_bucket()
+    run = load_run(config)
+    store = store_for(run.settings)
+    store.check_bucket()
+    hosts.claim_host(store, run.settings.host, hosts.machine_id(run.state_dir))
 
 
 @user_errors
@@ -190,8 +197,10 @@ def cleanup_action(config):
     if any(_open_upload(p) for p in files):  # else a no-op run sends no request
         resumable = {m.upload.get("upload_id") for m in markers(run, plan).values()}
         store = store_for(run.settings)
+        host = run.settings.host
         for key in store.abort_open_uploads(layout.year_prefix(run.year),
-                                            keep=resumable - {None}):
+                                            keep=resumable - {None},
+                                            mine=lambda k: layout.owner(k) == host):
             print(f"Aborted an unfinished upload of {key} (no bag needs it any more)")
     planned = {b.name for b in plan.bags}
     for path in files:
@@ -223,6 +232,8 @@ def report_action(config):
         lines.append("Not encrypted by this tool: the data is protected only by AWS (your "
                      "credentials and SSE-S3); see encryption = \"age\" in README.md")
     say(lines)
+    from .. import status  # last-run.json, written last: a killed run leaves the old one
+    status.record_run(run, status.backup_record(run, plan, failures, repaired, ok))
     if not ok:
         return TaskFailed("the backup is incomplete (see above)")
 

@@ -1,6 +1,6 @@
 """`doit bootstrap [--year YYYY]`: an empty machine's state, rebuilt from the bucket."""
 
-from .. import bootstrap
+from .. import bootstrap, hosts
 from ..run import load_run
 from ..store import store_for
 from .base import current_run, locked, param, say, user_errors
@@ -8,16 +8,21 @@ from .base import current_run, locked, param, say, user_errors
 
 @user_errors
 @locked
-def bootstrap_action(config, year):
+def bootstrap_action(config, year, host):
     run = load_run(config)
-    say(bootstrap.bootstrap(run.settings, store_for(run.settings), year, run.bootstrap_dir))
+    store = store_for(run.settings)
+    say(bootstrap.bootstrap(run.settings, store, year, run.bootstrap_dir, host or None))
+    if host in ("", run.settings.host):  # this machine now writes that namespace
+        hosts.claim_host(store, run.settings.host, hosts.machine_id(run.state_dir),
+                         take_over=True)
 
 
-BOOTSTRAP_PARAMS = [param("year", int, None, "the year's system folder to use (default: "
-                                            "the latest)")]
+BOOTSTRAP_PARAMS = [
+    param("year", int, None, "the year's system folder to use (default: the latest)"),
+    param("host", str, "", "another machine's (default: this one's, the config's host)")]
 
 
 def task_bootstrap():
-    """rebuild inventory, list and manifests of an empty machine from the bucket"""
+    """rebuild inventory, list and manifests of an empty machine from the bucket (--host)"""
     return {"actions": [(bootstrap_action, [current_run().config_file])],
             "task_dep": ["_lock"], "uptodate": [False], "params": BOOTSTRAP_PARAMS}

@@ -13,7 +13,8 @@ def prunable(run, store, inv):
     """Every object in the bucket, and the prunable ones among them."""
     objects = store.list_objects("")
     referenced = prune.referenced_keys(inv, read_plan(run, required=False))
-    return objects, prune.plan_prune(objects, referenced, run.today, run.settings.prices)
+    return objects, prune.plan_prune(objects, referenced, run.today, run.settings.prices,
+                                     run.settings.host)
 
 
 @user_errors

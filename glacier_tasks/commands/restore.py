@@ -1,12 +1,12 @@
-"""`doit restore --path P [--yes]`: what a restore needs and costs; with --yes, thaw,
-download, check and extract."""
+"""`doit restore --path P [--yes]` / `doit restore --all --to DIR [--yes]`: what a restore
+needs and costs; with --yes, thaw, download, extract and check, resuming on a rerun."""
 
 import os
 from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from .. import find, inventory, restore
+from .. import download, inventory, restore, restorecheck, untar
 from ..errors import GlacierError, UsageError
 from ..run import load_run
 from ..store import store_for
@@ -32,58 +32,82 @@ def destination(to: str, create: bool) -> Path:
 
 @user_errors
 def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrite,
-                   from_file, poll_seconds):
-    if not path:
+                   from_file, poll_seconds, all_molecules=False):
+    if all_molecules and (path or from_file):
+        return TaskFailed("--all restores every molecule: leave out --path and "
+                          "--from-file")
+    if not path and not all_molecules:
         return TaskFailed("say what to restore: doit restore --path /data/Photos [--yes] "
-                          "(or: glacier restore /data/Photos)")
+                          "(or: glacier restore /data/Photos), or --all --to DIR")
     if days < 1:
         return TaskFailed(f"--days {days}: a thawed copy stays readable 1 day or more")
     run = load_run(config)
     settings = run.settings
     options = restore.RestoreOptions(path, destination(to, create=yes or bool(from_file)),
                                      tier, days, yes, wait, wait_hours, overwrite,
-                                     poll_seconds)
+                                     poll_seconds, all_molecules)
     inv = inventory.load_inventory(settings.inventory_file,
                                    required_by=None if from_file else "restore")
     if from_file:
         return _restore_from_file(run, inv, Path(from_file), options)
-    targets = restore.resolve_targets(inv, path)
-    bags = {t.archive_key: inv["bags"][t.archive_key] for t in targets}
-    problem = restore.tier_problem(tier, {b.get("storage_class") for b in bags.values()})
+    targets = restore.resolve_all(inv) if all_molecules else \
+        restore.resolve_targets(inv, path)
+    problem = restore.tier_problem(tier, {inv["bags"][t.archive_key].get("storage_class")
+                                          for t in targets})
     if problem:
         return TaskFailed(problem)
+    store = store_for(settings)
+    restore.check_members(settings, store, inv, targets)
+    plans = restore.plan_bags(settings, store, inv, targets)
+    what = "everything (each molecule in its own folder)" if all_molecules else path
     if not yes:
-        say([f"Restoring {path} needs:",
-             *restore.thaw_plan_lines(bags, options, settings.prices),
+        say([f"Restoring {what} needs:",
+             *restore.estimate_lines(plans, tier, settings.prices),
              "Nothing was requested. Add --yes to thaw and restore."])
         return
-    store = store_for(settings)
-    for key, bag in bags.items():
-        restore.check_members([t for t in targets if t.archive_key == key],
-                              find.local_manifest(settings, store, bag), inv["atoms"])
-    if not restore.restore_from_bucket(settings, store, inv, targets, options,
-                                       run.downloads_dir, print):
+    outcome = restore.Restorer(run, store, options, print).restore(plans)
+    return _closing(outcome, what, options)
+
+
+def _closing(outcome, what, options):
+    """The last line: the check's summary, or what is left and what to do."""
+    if outcome.failed:
+        return TaskFailed(f"{len(outcome.failed)} bags could not be restored (named "
+                          "above); fix that and run the same command again")
+    if not outcome.finished:
+        hours = restore.TIER_HOURS.get(options.tier, 48)
+        print(f"{outcome.thawing} bags still thawing; run the same command again in "
+              f"about {hours} h (or add --wait)")
         return TaskFailed("the restore is not finished yet (bags still thawing)")
+    line = restorecheck.summary(outcome.check)
+    if outcome.check.bad:
+        return TaskFailed(line)
+    print(f"Restored {what} into {options.dest}: {line}")
 
 
 def _restore_from_file(run, inv, tar, options):
     if not tar.is_file():
         return TaskFailed(f"{tar}: no such file")
     name = next((k for k in inv["bags"] if k.endswith("/" + tar.name)), "")
-    restore.verify_file(tar, inv["bags"].get(name, {}).get("sha256"))
+    sha = inv["bags"].get(name, {}).get("sha256")
+    if sha and download.sha256_of(tar) != sha:
+        return TaskFailed(f"{tar}: sha256 differs from the inventory's; not extracted")
     try:
         targets = [t for t in restore.resolve_targets(inv, options.path)
                    if t.archive_key.endswith("/" + tar.name)]
-        members = [t.member for t in targets]
     except GlacierError:
-        members = [os.fsencode(options.path.strip("/"))]  # a path inside the bag itself
-    restore.extract(tar, options.dest, members, options.overwrite,
-                    run.settings.age_identity_file)
+        targets = []
+    if not targets:  # a path inside the bag itself
+        targets = [restore.Target("", "", os.fsencode(options.path.strip("/")))]
+    source = untar.source_for(tar, run.settings.age_identity_file)
+    untar.extract(source, options.dest, restore.wanted(targets), options.overwrite)
     print(f"Restored {options.path} from {tar} into {options.dest}")
 
 
 RESTORE_PARAMS = [
     param("path", str, "", "what to restore, as its original full path"),
+    {**param("all_molecules", bool, False, "restore every molecule, each in a folder "
+                                            "of its own under --to"), "long": "all"},
     param("to", str, "restore", "folder to restore into (default ./restore)"),
     param("tier", str, "Bulk", "thaw tier: Bulk (~48 h, cheapest) or Standard (~12 h)"),
     param("days", int, 7, "days the thawed copy stays readable"),
@@ -91,12 +115,12 @@ RESTORE_PARAMS = [
     param("wait", bool, False, "poll until every bag is thawed"),
     param("wait_hours", float, 72, "give up waiting after this many hours"),
     param("poll_seconds", float, 60, "first wait between status checks (doubles up to "
-                                     "30 min)"),
+                                     "30 min; at least 60 s)"),
     param("overwrite", bool, False, "replace files that already exist in the destination"),
     param("from_file", str, "", "restore from a bag already downloaded by hand")]
 
 
 def task_restore():
-    """restore a path (atom, folder or file): prints the cost; --yes thaws and restores"""
+    """restore a path (atom, folder or file) or --all: prints the cost; --yes restores"""
     return {"actions": [(restore_action, [current_run().config_file])],
             "uptodate": [False], "params": RESTORE_PARAMS}

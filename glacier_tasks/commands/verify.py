@@ -18,7 +18,7 @@ def verify_action(config, deep, yes, tier, days):
         if problem:
             return TaskFailed(problem)
     store = store_for(settings)
-    problems = verify.check_headers(store, inv)
+    problems = verify.check_headers(store, inv, settings.host)
     waiting = 0
     if deep and not yes:
         total = sum(b["size"] for b in inv["bags"].values())
@@ -30,6 +30,9 @@ def verify_action(config, deep, yes, tier, days):
         deep_problems, waiting = verify.deep_check(store, inv, days, tier, print)
         problems += deep_problems
     say(f"PROBLEM {line}" for line in problems)
+    from .. import status  # last-run.json (load_run is cached: the same Run)
+    status.record_run(load_run(config), status.verify_record(
+        load_run(config), len(inv["bags"]), problems, waiting, deep=bool(deep and yes)))
     if problems:
         return TaskFailed(f"{len(problems)} problems found (see above)")
     if waiting:

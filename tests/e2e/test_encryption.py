@@ -1,6 +1,7 @@
 """Client-side encryption with age: nothing readable leaves the machine, and both the
 tool and plain `age -d | tar -xS` restore the bytes."""
 
+import os
 import shutil
 import subprocess
 
@@ -29,6 +30,8 @@ def project(tmp_path, s3_server, bucket):
         f.truncate(30_000_000)
         f.seek(29_000_000)
         f.write(MARKER)
+    # real bytes, not holes: a bag of its own, whatever sparse files count for
+    (data / "Secret" / "bulk.bin").write_bytes(os.urandom(5_000_000))
     (data / "Other").mkdir()
     (data / "Other" / "note.txt").write_bytes(MARKER)
     p = Project(tmp_path, s3_server, bucket)

@@ -74,7 +74,8 @@ def test_two_years_with_pin_then_prune(tmp_path, s3_server, bucket):
     left = set(project.objects())
     assert not superseded & left
     referenced = set(second["bags"]) | {b["manifest_key"] for b in second["bags"].values()}
-    assert left - referenced == {k for k in left if "/system/" in k}
+    assert left - referenced == {k for k in left if "/system/" in k or
+                                 k.startswith("glacier-hosts/")}
     assert {k.split("/")[0] for k in left if "/system/" in k} == {"2026-backup",
                                                                 "2027-backup"}
     restored = tmp_path / "restored"
@@ -107,8 +108,8 @@ def test_bootstrap_from_the_bucket_alone_then_backup_uploads_nothing(
         (tmp_path / gone).unlink(missing_ok=True)
     for gone in (".glacier-state", "manifests", "stage"):
         shutil.rmtree(tmp_path / gone, ignore_errors=True)
-    writes = len([r for r in s3_server.requests() if r.startswith(("PUT ", "POST "))
-                  and f"/{bucket}/" in r])
+    writes = [r for r in s3_server.requests() if r.startswith(("PUT ", "POST "))
+              and f"/{bucket}/" in r]
 
     result = project.run("bootstrap")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -122,7 +123,9 @@ def test_bootstrap_from_the_bucket_alone_then_backup_uploads_nothing(
     assert result.returncode == 0, result.stdout + result.stderr
     after = [r for r in s3_server.requests() if r.startswith(("PUT ", "POST "))
              and f"/{bucket}/" in r]
-    assert len(after) == writes  # not a bag, not a manifest, not a system file
+    # not a bag, not a manifest, not a system file: only bootstrap's claim of the host
+    # name for this (new) machine
+    assert after[len(writes):] == [f"PUT /{bucket}/glacier-hosts/testhost.json HTTP/1.1"]
     again = project.run("bootstrap")
     assert again.returncode == 1 and "exists" in again.stderr
 
@@ -134,7 +137,7 @@ def test_system_folder_source_archive_installs_and_runs(tmp_path, s3_server, buc
     project.write_list(data)
     assert project.run("backup", GLACIER_TODAY="2026-06-15").returncode == 0
     archive = project.download(
-        "2026-backup/system/glacier-tasks-src.tar.gz", tmp_path / "src.tar.gz")
+        "2026-backup/system/testhost/glacier-tasks-src.tar.gz", tmp_path / "src.tar.gz")
     target = tmp_path / "installed"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--target", str(target), str(archive)],
