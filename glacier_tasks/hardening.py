@@ -13,18 +13,31 @@ BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True,
              "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
 
 
-def least_privilege_policy(bucket: str) -> str:
+ROLES = ("backup", "prune")
+
+
+def least_privilege_policy(bucket: str, role: str = "backup") -> str:
+    """The IAM policy of a key for this bucket alone. `backup`, the everyday key, cannot
+    delete (ransomware holding it cannot wipe the archive); `prune`, kept offline, may
+    delete bags and manifests, never a system folder or another bucket's objects."""
     arn = f"arn:aws:s3:::{bucket}"
-    return json.dumps({"Version": "2012-10-17", "Statement": [
+    statements = [
         {"Sid": "ListTheBucket", "Effect": "Allow",
          "Action": ["s3:ListBucket", "s3:ListBucketMultipartUploads",
                     "s3:GetBucketLocation", "s3:GetBucketPublicAccessBlock",
                     "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration"],
          "Resource": arn},
-        {"Sid": "ObjectsInTheBucket", "Effect": "Allow",
-         "Action": ["s3:GetObject", "s3:PutObject", "s3:RestoreObject", "s3:DeleteObject",
+        {"Sid": "ReadAndAddObjects", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:RestoreObject",
                     "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-         "Resource": f"{arn}/*"}]}, indent=2)
+         "Resource": f"{arn}/*"}]
+    if role == "prune":
+        statements += [
+            {"Sid": "DeleteBagsAndManifests", "Effect": "Allow",
+             "Action": ["s3:DeleteObject"], "Resource": f"{arn}/*-backup/*"},
+            {"Sid": "NeverTheSystemFolders", "Effect": "Deny",
+             "Action": ["s3:DeleteObject"], "Resource": f"{arn}/*-backup/system/*"}]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
 
 
 def setup_bucket(store, region: str | None) -> list[str]:
@@ -49,8 +62,9 @@ def setup_bucket(store, region: str | None) -> list[str]:
     return changed or [f"bucket {store.bucket} was already set up: nothing changed"]
 
 
-def check(settings, store, largest_bag: int) -> list[tuple[bool, str]]:
-    """(ok, finding) for each check, in order; one line each for the user."""
+def check(settings, store, largest_bag: int) -> list[tuple[bool | None, str]]:
+    """(ok, finding) for each check, in order; one line each for the user. ok None: a
+    warning (the run can go on, but the user should know)."""
     found = []
     text = settings.config_file.read_text(errors="replace").lower()
     leaked = "aws_secret_access_key" in text or "aws_access_key_id" in text
@@ -72,11 +86,16 @@ def check(settings, store, largest_bag: int) -> list[tuple[bool, str]]:
     sse = _encrypts(store.default_encryption())
     found.append((sse, "default encryption is on" if sse else
                   "default encryption is off: run 'doit setup_bucket'"))
+    can_delete = store.can_delete()
+    found.append((True if not can_delete else None,  # a warning, not a problem
+                  "these credentials cannot delete objects" if not can_delete else "these credentials can delete objects: give the everyday "
+                  "key the backup role ('doit policy --role backup') and keep a prune "
+                  "key offline"))
     rule = _abort_rule(store.lifecycle_rules())
     found.append((rule, "incomplete multipart uploads are aborted after "
                         f"{ABORT_DAYS} days or less" if rule else
-                  "no lifecycle rule aborts incomplete multipart uploads: run "
-                  "'doit setup_bucket'"))
+                  "no lifecycle rule aborts incomplete multipart uploads in the whole "
+                  "bucket: run 'doit setup_bucket'"))
     free = shutil.disk_usage(_existing_parent(settings.staging_dir)).free
     room = free >= largest_bag
     found.append((room, f"staging_dir has {free / 1e9:.1f} GB free, the largest bag needs "
@@ -97,6 +116,13 @@ def _encrypts(rules: list) -> bool:
 
 
 def _abort_rule(rules: list) -> bool:
-    return any(r.get("Status") == "Enabled" and
+    """An enabled rule aborting incomplete uploads within ABORT_DAYS, for the whole
+    bucket (a rule limited to a prefix or tag leaves the others billed for ever)."""
+    return any(r.get("Status") == "Enabled" and _whole_bucket(r) and
                r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation", 999)
                <= ABORT_DAYS for r in rules)
+
+
+def _whole_bucket(rule: dict) -> bool:
+    scope = rule.get("Filter", {"Prefix": rule.get("Prefix", "")})
+    return scope in ({}, {"Prefix": ""})

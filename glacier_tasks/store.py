@@ -466,6 +466,19 @@ class Store:
             self.client.put_bucket_lifecycle_configuration(
                 Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})
 
+    def can_delete(self) -> bool:
+        """Can these credentials delete objects? Asked by deleting a key that does not
+        exist (nothing is lost): S3 answers 204 when allowed, AccessDenied when not."""
+        probe = ".glacier-tasks-delete-probe/never-written"
+        with self._errors("checking whether these credentials can delete"):
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=probe)
+                return True
+            except self._bx.ClientError as err:
+                if _code(err) in ("AccessDenied", "403"):
+                    return False
+                raise
+
     def has_credentials(self) -> bool:
         """Does boto3's usual chain (config, environment, profile) find credentials?"""
         return self.session.get_credentials() is not None

@@ -8,7 +8,7 @@ from ..bag import staging_need
 from ..run import load_run
 from ..store import store_for
 from .backup import read_plan
-from .base import current_run, say, user_errors
+from .base import current_run, param, say, user_errors
 
 
 @user_errors
@@ -25,14 +25,19 @@ def check_action(config):
     largest = max([staging_need(b.size, b.files) for b in plan.uploads] if plan else [],
                   default=0)
     findings = hardening.check(run.settings, store_for(run.settings), largest)
-    say(f"{'ok     ' if ok else 'PROBLEM'} {line}" for ok, line in findings)
-    problems = sum(1 for ok, _ in findings if not ok)
+    mark = {True: "ok     ", None: "WARNING", False: "PROBLEM"}
+    say(f"{mark[ok]} {line}" for ok, line in findings)
+    problems = sum(1 for ok, _ in findings if ok is False)
     if problems:
         return TaskFailed(f"{problems} problems found (see above)")
 
 
-def policy_action(config):
-    say([hardening.least_privilege_policy(load_run(config).settings.s3_bucket)])
+@user_errors
+def policy_action(config, role):
+    if role not in hardening.ROLES:
+        return TaskFailed(f"--role {role}: use backup (the everyday key, cannot delete) "
+                          "or prune (deletes bags and manifests; keep it offline)")
+    say([hardening.least_privilege_policy(load_run(config).settings.s3_bucket, role)])
 
 
 def task_setup_bucket():
@@ -46,7 +51,11 @@ def task_check():
     return {"actions": [(check_action, [current_run().config_file])], "uptodate": [False]}
 
 
+POLICY_PARAMS = [param("role", str, "backup", "backup (no delete: the everyday key) or "
+                                              "prune (deletes bags: keep it offline)")]
+
+
 def task_policy():
-    """print the least-privilege IAM policy JSON for the configured bucket"""
+    """print a least-privilege IAM policy JSON for the bucket (--role backup|prune)"""
     return {"actions": [(policy_action, [current_run().config_file])],
-            "uptodate": [False]}
+            "uptodate": [False], "params": POLICY_PARAMS}

@@ -63,6 +63,8 @@ def test_setup_bucket_then_check_passes(tmp_path, s3_server):
     check = project.run("check")
     assert check.returncode == 0, check.stdout + check.stderr
     assert "PROBLEM" not in check.stdout and check.stdout.count("ok ") >= 6
+    # the test server enforces no IAM: these credentials may delete, which is said
+    assert "WARNING these credentials can delete objects" in check.stdout
 
 
 def test_check_names_a_bucket_without_the_public_access_block(tmp_path, s3_server, bucket):
@@ -77,11 +79,27 @@ def test_check_names_a_bucket_without_the_public_access_block(tmp_path, s3_serve
 def test_policy_is_least_privilege_for_the_bucket(tmp_path, s3_server, bucket):
     project = Project(tmp_path, s3_server, bucket)
     project.write_list(tmp_path)
-    result = project.run("policy")
-    policy = json.loads(result.stdout)
-    resources = {r for s in policy["Statement"] for r in
-                 ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
-    assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
-    actions = {a for s in policy["Statement"] for a in s["Action"]}
-    assert "s3:*" not in actions and "s3:RestoreObject" in actions
-    assert "s3:AbortMultipartUpload" in actions and "s3:DeleteBucket" not in actions
+    arn = f"arn:aws:s3:::{bucket}"
+    roles = {}
+    for args in ((), ("--role", "backup"), ("--role", "prune")):
+        result = project.run("policy", *args)
+        assert result.returncode == 0, result.stderr
+        roles[args[-1] if args else "default"] = json.loads(result.stdout)
+    assert roles["default"] == roles["backup"]
+    for role, policy in roles.items():
+        allowed = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+        resources = {r for s in policy["Statement"] for r in
+                     ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
+        assert all(r == arn or r.startswith(arn + "/") for r in resources), resources
+        assert "*" not in resources
+        actions = {a for s in allowed for a in s["Action"]}
+        assert "s3:*" not in actions and "s3:RestoreObject" in actions
+        assert "s3:AbortMultipartUpload" in actions and "s3:DeleteBucket" not in actions
+        assert ("s3:DeleteObject" in actions) == (role == "prune"), role
+    delete = next(s for s in roles["prune"]["Statement"] if s["Effect"] == "Allow"
+                  and "s3:DeleteObject" in s["Action"])
+    assert delete["Resource"] == f"{arn}/*-backup/*"
+    denied = next(s for s in roles["prune"]["Statement"] if s["Effect"] == "Deny")
+    assert denied["Resource"] == f"{arn}/*-backup/system/*"
+    wrong = project.run("policy", "--role", "admin")
+    assert wrong.returncode == 1 and "--role admin" in wrong.stderr
