@@ -42,6 +42,9 @@ def namespace(argv=None) -> dict:
             raise InvalidDodoFile(str(err)) from None
         db = os.path.join(tempfile.gettempdir(), f"glacier-init-{os.getuid()}.json")
         return {"DOIT_CONFIG": {**_COMMON, "dep_file": db}, **task_generators([init])}
+    # what this tool writes (staged tars, manifests of every file name, the inventory,
+    # downloads) is for its owner alone; a restore gives files their archived modes
+    os.umask(0o077)
     run = current_run()
     run.state_dir.mkdir(parents=True, exist_ok=True)  # doit opens its database there
     lock_early(run, argv)

@@ -3,10 +3,12 @@ stored; one run at a time whatever doit is asked; doit's database is only a cach
 
 import fcntl
 import os
+import signal
 import json
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -245,3 +247,22 @@ def one_line(stderr):
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, lines
     return lines[0]
+
+
+def test_what_the_tool_writes_is_its_owners_alone(project):
+    os.chmod(project.data / "Books" / "a.bin", 0o600)
+    assert project.run("backup", **TODAY).returncode == 0
+    (project.data / "Books" / "new.bin").write_bytes(os.urandom(3_000_000))
+    killed = project.popen("backup", GLACIER_TODAY="2027-06-15")
+    staged = project.root / "stage"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(staged.glob("*.tar*")):
+        time.sleep(0.01)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    written = [p for p in project.root.rglob("*") if "data" not in p.relative_to(
+        project.root).parts and p.name != "glacier.toml" and p.name != "list.txt"]
+    assert any(p.suffix in (".tar", ".partial") for p in written), "nothing was staged"
+    for path in written:
+        mode = path.stat().st_mode & 0o777
+        assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
