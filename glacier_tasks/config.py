@@ -149,6 +149,10 @@ def _check_settings(path: Path, table: dict) -> dict:
         values[key] = value
     if not values["s3_bucket"]:
         raise ConfigError(f"{path}: key 'settings.s3_bucket' is required")
+    problem = bucket_name_problem(values["s3_bucket"])
+    if problem:
+        raise ConfigError(f"{path}: key 'settings.s3_bucket': {values['s3_bucket']!r} "
+                          f"{problem}")
     if not (math.isfinite(values["target_bag_gb"]) and 0 < values["target_bag_gb"] <= 5000):
         raise ConfigError(f"{path}: key 'settings.target_bag_gb' must be a number above 0 "
                           "and at most 5000 (S3's largest object is 5 TB)")
@@ -179,6 +183,23 @@ def _check_settings(path: Path, table: dict) -> dict:
         if values[key] is not None:
             values[key] = (path.parent / Path(values[key]).expanduser()).resolve()
     return values
+
+
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BUCKET_TABOO = (("xn--", "sthree-", "amzn-s3-demo-"),
+                ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """What breaks S3's rules for a general purpose bucket's name, in words, or None."""
+    if not BUCKET_RE.match(name):
+        return ("is not a bucket name: 3 to 63 lower-case letters, digits, '.' and '-', "
+                "starting and ending with a letter or digit")
+    if ".." in name or re.match(r"^\d+\.\d+\.\d+\.\d+$", name):
+        return "is not a bucket name: no '..', and not shaped like an IP address"
+    if name.startswith(BUCKET_TABOO[0]) or name.endswith(BUCKET_TABOO[1]):
+        return "is not a bucket name: that prefix or suffix is reserved by S3"
+    return None
 
 
 def default_host() -> str:

@@ -8,12 +8,13 @@ name here. Reading it is where a bad config or list is found.
 import datetime
 import functools
 import json
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
-from . import crypto, layout, scan
+from . import crypto, layout, scan, statefile
 from .config import Molecule, Settings, load_settings, read_molecules, today
 from .errors import ConfigError
 
@@ -105,6 +106,19 @@ class Run:
 
     def failure_file(self, bag_name: str) -> Path:
         return self.state_dir / "failed" / f"{bag_name}.txt"
+
+    @cached_property
+    def fingerprint_key(self) -> bytes | None:
+        """With encryption on, the key of the keyed hashes in object metadata (see
+        crypto.fingerprint); made once, kept in the state folder, never uploaded."""
+        if self.settings.encryption != "age":
+            return None
+        path = self.state_dir / "fingerprint.key"
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            statefile.write_bytes(path, os.urandom(32))
+            return path.read_bytes()
 
     def repair_file(self, bag_name: str) -> Path:
         """What this run repaired of a kept bag, for the closing report."""

@@ -216,7 +216,7 @@ def _upload_manifest(run, plan, bag, store, rewrite=False,
     if rewrite or not path.exists():
         tarbag.write_manifest(bag, plan.molecule_paths[bag.molecule], path)
     data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()  # of the plain text, which stays local
+    sha = crypto.fingerprint(data, run.fingerprint_key)  # of the text, keyed if encrypted
     found = store.head(bag.manifest_key)
     if rewrite or not (found and found.sha256 == sha):
         metadata = {"sha256": sha}

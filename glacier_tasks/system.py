@@ -5,7 +5,6 @@ source archive (pip-installable), all in STANDARD so they download instantly.
 """
 
 import gzip
-import hashlib
 import io
 import tarfile
 from pathlib import Path
@@ -63,15 +62,16 @@ def system_files(settings) -> dict:
             SOURCE_ARCHIVE: source_archive()}
 
 
-def upload_system(settings, get_store, year: int) -> list:
+def upload_system(settings, get_store, year: int, secret: bytes | None = None) -> list:
     """Upload into this host's folder, YYYY-backup/system/HOST/, what the bucket lacks
     or holds otherwise (by sha256 metadata, one HEAD each: the bucket, not a local
-    record, says what is there)."""
+    record, says what is there). `secret`: the key that hashes what leaves encrypted."""
     sent, store = [], get_store()
     for name, data in system_files(settings).items():
         key = system_key(year, name, settings.host)
-        sha = hashlib.sha256(data).hexdigest()
-        found = store.head(key)  # sha256 of the plain bytes: age output differs each time
+        # of the plain bytes (age output differs each time), keyed when encrypted
+        sha = crypto.fingerprint(data, secret if name.endswith(".age") else None)
+        found = store.head(key)
         if not (found and found.sha256 == sha):
             if name.endswith(".age"):
                 data = crypto.encrypt_bytes(data, settings.age_recipients)

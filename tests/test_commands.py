@@ -174,7 +174,7 @@ def project(tmp_path, monkeypatch):
     conf.mkdir()
     (conf / "list.txt").write_text(f"{data}\n")
     config = conf / "glacier.toml"
-    config.write_text('[settings]\ns3_bucket = "b"\nhost = "h"\n')
+    config.write_text('[settings]\ns3_bucket = "bkt"\nhost = "h"\n')
     return config, data
 
 

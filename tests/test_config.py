@@ -63,7 +63,7 @@ def test_relative_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    path = write_config(tmp_path / "conf", 's3_bucket = "b"\n'
+    path = write_config(tmp_path / "conf", 's3_bucket = "bkt"\n'
                         'staging_dir = "big/stage"\n'
                         'inventory_file = "../state/inv.json"\n'
                         f'manifest_dir = "{tmp_path}/abs/manifests"\n')
@@ -78,13 +78,13 @@ def test_relative_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
 @pytest.mark.parametrize("value, expected_bytes", [
     ("0.5", 500_000_000), ("1.25", 1_250_000_000), ("40", 40_000_000_000)])
 def test_target_bag_gb_accepts_decimals(tmp_path, value, expected_bytes):
-    s = load_settings(write_config(tmp_path, f's3_bucket = "b"\ntarget_bag_gb = {value}\n'))
+    s = load_settings(write_config(tmp_path, f's3_bucket = "bkt"\ntarget_bag_gb = {value}\n'))
     assert s.target_bytes == expected_bytes
     assert isinstance(s.target_bag_gb, float)
 
 
 def test_explicit_settings_are_kept(tmp_path):
-    s = load_settings(write_config(tmp_path, 's3_bucket = "b"\nhost = "nas"\n'
+    s = load_settings(write_config(tmp_path, 's3_bucket = "bkt"\nhost = "nas"\n'
                                    'storage_class = "GLACIER"\n'
                                    'endpoint_url = "http://127.0.0.1:9000"\n'
                                    'age_recipients = ["age1xyz"]\n'))
@@ -94,7 +94,7 @@ def test_explicit_settings_are_kept(tmp_path):
 
 
 def test_unknown_key_is_named(tmp_path):
-    message = config_error(write_config(tmp_path, 's3_bucket = "b"\ncolour = "blue"\n'))
+    message = config_error(write_config(tmp_path, 's3_bucket = "bkt"\ncolour = "blue"\n'))
     assert "settings.colour" in message
     assert str(tmp_path / "glacier.toml") in message
 
@@ -112,7 +112,7 @@ def test_unknown_table_is_named(tmp_path):
     ("host = [1]", "settings.host"),
 ])
 def test_wrong_type_is_named(tmp_path, line, key):
-    message = config_error(write_config(tmp_path, f's3_bucket = "b"\n{line}\n'))
+    message = config_error(write_config(tmp_path, f's3_bucket = "bkt"\n{line}\n'))
     assert key in message
 
 
@@ -120,20 +120,20 @@ def test_wrong_type_is_named(tmp_path, line, key):
                                   "target_bag_gb = nan", "target_bag_gb = inf"])
 def test_target_must_be_a_positive_finite_number(tmp_path, line):
     assert "settings.target_bag_gb" in config_error(
-        write_config(tmp_path, f's3_bucket = "b"\n{line}\n'))
+        write_config(tmp_path, f's3_bucket = "bkt"\n{line}\n'))
 
 
 def test_target_is_at_most_s3s_largest_object(tmp_path):
     message = config_error(write_config(tmp_path,
-                                        's3_bucket = "b"\ntarget_bag_gb = 5001\n'))
+                                        's3_bucket = "bkt"\ntarget_bag_gb = 5001\n'))
     assert "settings.target_bag_gb" in message and "5000" in message
-    s = load_settings(write_config(tmp_path, 's3_bucket = "b"\ntarget_bag_gb = 5000\n'))
+    s = load_settings(write_config(tmp_path, 's3_bucket = "bkt"\ntarget_bag_gb = 5000\n'))
     assert s.target_bytes == 5_000_000_000_000
 
 
 def test_bad_storage_class_is_named(tmp_path):
     assert "settings.storage_class" in config_error(
-        write_config(tmp_path, 's3_bucket = "b"\nstorage_class = "COLD"\n'))
+        write_config(tmp_path, 's3_bucket = "bkt"\nstorage_class = "COLD"\n'))
 
 
 @pytest.mark.parametrize("settings", ['target_bag_gb = 10\n', 's3_bucket = ""\n'])
@@ -309,3 +309,15 @@ def test_today_bad_value(monkeypatch, value):
         today()
     assert "GLACIER_TODAY" in str(err.value)
     assert value in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["ab", "My-Bucket", "bucket_name", "-bucket", "a..b",
+                                  "192.168.1.2", "xn--bucket", "data-s3alias", "x" * 64])
+def test_a_name_s3_refuses_is_refused_before_use(tmp_path, name):
+    message = config_error(write_config(tmp_path, f's3_bucket = "{name}"\n'))
+    assert "s3_bucket" in message and "bucket name" in message
+
+
+@pytest.mark.parametrize("name", ["abc", "my-glacier-bucket", "photos.2026", "a" * 63])
+def test_a_good_bucket_name_is_accepted(tmp_path, name):
+    assert load_settings(write_config(tmp_path, f's3_bucket = "{name}"\n')).s3_bucket == name

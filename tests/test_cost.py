@@ -126,7 +126,7 @@ def test_overrides_replace_prices():
 
 def test_prices_from_glacier_toml(tmp_path):
     path = tmp_path / "glacier.toml"
-    path.write_text('[settings]\ns3_bucket = "b"\n\n[prices]\nput_deep_archive = 0.1\n'
+    path.write_text('[settings]\ns3_bucket = "bkt"\n\n[prices]\nput_deep_archive = 0.1\n'
                     "put_standard = 0\n")
     prices = load_settings(path).prices
     # 66 bag requests at 0.1/1000 = 0.0066; the manifest PUT is free here

@@ -21,7 +21,7 @@ def make_config(folder: Path, lines=None, settings: str = "") -> Path:
     unless lines is None, a list.txt of those lines."""
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "glacier.toml"
-    config.write_text('[settings]\ns3_bucket = "b"\nhost = "host"\n'
+    config.write_text('[settings]\ns3_bucket = "bkt"\nhost = "host"\n'
                       'state_dir = "state"\nstaging_dir = "stage"\n'
                       'manifest_dir = "manifests"\ninventory_file = "inv/inventory.json"\n'
                       + settings)

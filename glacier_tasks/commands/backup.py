@@ -181,7 +181,8 @@ def inventory_action(config):
 @locked
 def system_action(config):
     run = load_run(config)
-    sent = system.upload_system(run.settings, lambda: store_for(run.settings), run.year)
+    sent = system.upload_system(run.settings, lambda: store_for(run.settings), run.year,
+                                run.fingerprint_key)
     if sent:
         print(f"System folder {sent[0].rpartition('/')[0]}/: uploaded {len(sent)} files")
 

@@ -1,6 +1,7 @@
 """Client-side encryption with age: nothing readable leaves the machine, and both the
 tool and plain `age -d | tar -xS` restore the bytes."""
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -60,12 +61,21 @@ def test_nothing_readable_leaves_and_both_ways_restore(project, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "protected only by AWS" not in result.stdout
     objects = every_object(project)
-    assert any(k.endswith("system/inventory.json.age") for k in objects)
+    assert any(k.endswith("system/testhost/inventory.json.age") for k in objects)
     for key, body in objects.items():
         assert MARKER not in body, key
         assert str(project.data).encode() not in body or key.endswith("glacier.toml"), key
     for bag in project.inventory["bags"].values():
         assert bag["encryption"] == {"method": "age", "recipients": [project.public]}
+    # no metadata confirms a guess of the plain text: no hash of it is readable there
+    plain = [(project.root / "inventory.json").read_bytes(),
+             (project.root / "list.txt").read_bytes()]
+    plain += [p.read_bytes() for p in (project.root / "manifests").rglob("*.txt")]
+    hashes = {hashlib.sha256(text).hexdigest() for text in plain}
+    assert len(plain) >= 4
+    for key in objects:
+        metadata = project.s3.head_object(Bucket=project.bucket, Key=key)["Metadata"]
+        assert not hashes & set(metadata.values()), key
 
     by_tool = tmp_path / "by-tool"
     restored = project.run("restore", "--path", str(project.data), "--yes", "--to",
