@@ -57,6 +57,20 @@ def bootstrap(settings, store, wanted_year: int | None, keep_dir,
     return lines
 
 
+def latest_inventory(settings, store, host: str) -> dict:
+    """A host's inventory as its last run wrote it to the bucket (for `find --host`,
+    `verify --all-hosts`), read from the system folder without touching local state."""
+    keys = store.list_objects("")
+    found, _ = _candidates(settings, store, keys, host)
+    return found[max(found, key=lambda f: _written(found[f][1], keys, f))][1]
+
+
+def hosts_in(keys) -> list[str]:
+    """Every host that wrote a bag or a system folder of its own to this bucket."""
+    return sorted({layout.owner(k) for k in keys if layout.owner(k)} |
+                  {h for _, h in layout.system_folders(keys) if h})
+
+
 def _candidates(settings, store, keys, host) -> tuple[dict, list]:
     """(year, folder host) -> (files, inventory) of every system folder of `host`, the
     shared ones of older versions included when their bags are that host's."""

@@ -4,22 +4,27 @@ import sys
 
 from doit.exceptions import TaskFailed
 
-from .. import find, inventory
+from .. import bootstrap, find, inventory
 from ..run import load_run
 from ..store import store_for
 from .base import current_run, param, say, user_errors
 
 
 @user_errors
-def find_action(config, pattern, long, regex):
+def find_action(config, pattern, long, regex, host):
     # doit hands every word after the task name to PATTERN, options included
-    words = [w for w in pattern if w not in ("--long", "--regex")]
+    words, host = _host_option(list(pattern), host)
+    words = [w for w in words if w not in ("--long", "--regex")]
     long, regex = long or "--long" in pattern, regex or "--regex" in pattern
     if not words:
         return TaskFailed("say what to look for: doit find PATTERN [--long] [--regex]")
     settings = load_run(config).settings
-    inv = inventory.load_inventory(settings.inventory_file, required_by="find")
-    matches = find.search(settings, store_for(settings), inv, " ".join(words), regex)
+    store = store_for(settings)
+    if host and host != settings.host:  # another machine's files, from its system folder
+        inv = bootstrap.latest_inventory(settings, store, host)
+    else:
+        inv = inventory.load_inventory(settings.inventory_file, required_by="find")
+    matches = find.search(settings, store, inv, " ".join(words), regex)
     found = 0
 
     def lines():
@@ -33,11 +38,22 @@ def find_action(config, pattern, long, regex):
         print(f"No file matches {' '.join(words)!r}", file=sys.stderr)
 
 
+def _host_option(words: list, host: str) -> tuple[list, str]:
+    """`--host NAME` among the pattern's words (doit leaves it there)."""
+    if "--host" in words:
+        at = words.index("--host")
+        host = words[at + 1] if at + 1 < len(words) else ""
+        del words[at:at + 2]
+    return words, host
+
+
 FIND_PARAMS = [param("long", bool, False, "also print size and modification time"),
-               param("regex", bool, False, "PATTERN is a regular expression")]
+               param("regex", bool, False, "PATTERN is a regular expression"),
+               param("host", str, "", "search another machine's manifests (its host "
+                                      "name)")]
 
 
 def task_find():
-    """search the manifests: doit find PATTERN [--long] [--regex]"""
+    """search the manifests: doit find PATTERN [--long] [--regex] [--host NAME]"""
     return {"actions": [(find_action, [current_run().config_file])], "pos_arg": "pattern",
             "uptodate": [False], "params": FIND_PARAMS}

@@ -2,15 +2,17 @@
 
 from doit.exceptions import TaskFailed
 
-from .. import cost, inventory, report, restore, verify
+from .. import bootstrap, cost, inventory, report, restore, verify
 from ..run import load_run
 from ..store import store_for
 from .base import current_run, param, say, user_errors
 
 
 @user_errors
-def verify_action(config, deep, yes, tier, days):
+def verify_action(config, deep, yes, tier, days, all_hosts):
     settings = load_run(config).settings
+    if all_hosts:
+        return _verify_every_host(settings)
     inv = inventory.load_inventory(settings.inventory_file, required_by="verify")
     if deep:
         problem = restore.tier_problem(tier, {b.get("storage_class")
@@ -40,11 +42,27 @@ def verify_action(config, deep, yes, tier, days):
     print(f"Verified {len(inv['bags'])} bags and their manifests: all as recorded")
 
 
+def _verify_every_host(settings):
+    """The quick check of each host's latest inventory in the bucket, host by host."""
+    store = store_for(settings)
+    problems = []
+    for host in bootstrap.hosts_in(store.list_objects("")):
+        inv = bootstrap.latest_inventory(settings, store, host)
+        found = verify.check_headers(store, inv, host)
+        problems += [f"{host}: {line}" for line in found]
+        say([f"{host}: {len(inv['bags'])} bags, " +
+             (f"{len(found)} problems" if found else "all as recorded")])
+    say(f"PROBLEM {line}" for line in problems)
+    if problems:
+        return TaskFailed(f"{len(problems)} problems found (see above)")
+
+
 VERIFY_PARAMS = [
     param("deep", bool, False, "also thaw, download and re-hash every bag (slow, paid)"),
     param("yes", bool, False, "with --deep: really thaw and download"),
     param("tier", str, "Bulk", "thaw tier for --deep: Bulk or Standard"),
-    param("days", int, 1, "days a thawed copy stays readable")]
+    param("days", int, 1, "days a thawed copy stays readable"),
+    param("all_hosts", bool, False, "check every host's latest inventory in the bucket")]
 
 
 def task_verify():

@@ -125,3 +125,20 @@ def test_cleanup_aborts_only_this_hosts_unfinished_uploads(s3_server, bucket,
     left = [u["UploadId"] for u in client.list_multipart_uploads(Bucket=bucket)
             .get("Uploads", [])]
     assert left == [theirs["UploadId"]] and mine["UploadId"] not in left
+
+
+def test_find_and_verify_across_hosts(tmp_path, s3_server, bucket):
+    rabbit = host_project(tmp_path / "rabbit", s3_server, bucket, "rabbit")
+    nas = host_project(tmp_path / "nas", s3_server, bucket, "nas")
+    for project in (rabbit, nas):
+        assert project.run("backup").returncode == 0
+    theirs = rabbit.glacier("find", "nas.txt", "--host", "nas")
+    assert theirs.returncode == 0 and f"{nas.data}/Books/nas.txt\t" in theirs.stdout
+    assert "nas.txt" not in rabbit.run("find", "nas.txt").stdout  # its own by default
+    both = rabbit.run("verify", "--all-hosts")
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert "rabbit: " in both.stdout and "nas: " in both.stdout
+    gone = next(iter(nas.inventory["bags"]))
+    nas.s3.delete_object(Bucket=bucket, Key=gone)
+    broken = rabbit.run("verify", "--all-hosts")
+    assert broken.returncode == 1 and f"PROBLEM nas: {gone}: missing" in broken.stdout
