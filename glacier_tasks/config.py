@@ -36,6 +36,7 @@ SETTINGS_KEYS = {
     "age_recipients": ((list,), []),
     "age_identity_file": ((str,), None),
     "max_age_days": ((int,), 400),  # `glacier status` fails when the last backup is older
+    "obscure_keys": ((bool,), False),  # name new bags by a keyed hash, not the path
 }
 PATH_KEYS = ("staging_dir", "manifest_dir", "inventory_file", "mnt_base", "list_file",
              "state_dir", "age_identity_file")
@@ -62,15 +63,12 @@ class Settings:
     age_recipients: tuple = ()
     age_identity_file: Path | None = None
     max_age_days: int = 400
+    obscure_keys: bool = False
     prices: dict = field(default_factory=dict)
 
     @property
     def target_bytes(self) -> int:
         return int(self.target_bag_gb * 1e9)
-
-    @property
-    def dryrun_file(self) -> Path:
-        return self.inventory_file.with_name("inventory_dryrun.json")
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ def _check_settings(path: Path, table: dict) -> dict:
         if value is None:
             values[key] = None
             continue
-        if not isinstance(value, types) or isinstance(value, bool):
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             kind = " or ".join(t.__name__ for t in types)
             raise ConfigError(f"{path}: key 'settings.{key}' must be a {kind}, "
                               f"not {value!r}")

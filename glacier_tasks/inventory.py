@@ -65,6 +65,8 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
              "bags": {k: r for k, r in sorted(bags.items()) if r["atoms"]}}
     if plan.date:  # which run wrote it: bootstrap picks the newest, a backup dated
         built["run_date"] = plan.date  # before it is refused
+    if plan.key_salt:
+        built["key_salt"] = plan.key_salt
     return built
 
 

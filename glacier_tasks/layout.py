@@ -14,6 +14,8 @@ machines share a bucket, and each touches only its own keys. A bucket written be
 hosts had folders of their own has one YYYY-backup/system/ for all (`host=None` below).
 """
 
+import hashlib
+import hmac
 import os
 import re
 from pathlib import Path
@@ -27,6 +29,12 @@ BACKUP_KEY = re.compile(r"^\d{4}-backup/(?!system/)")
 SYSTEM_INVENTORY = re.compile(
     r"^(\d{4})-backup/system/(?:([A-Za-z0-9][A-Za-z0-9.-]*)/)?inventory\.json(\.age)?$")
 HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")  # no '_': see above
+
+
+def obscured_slug(slug: str, salt: str) -> str:
+    """With `obscure_keys`: a molecule's name in keys, a keyed hash of its path (the
+    salt is kept in the inventory, so every machine that restores it names it alike)."""
+    return "m" + hmac.new(salt.encode(), slug.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def year_prefix(year: int) -> str:

@@ -82,6 +82,7 @@ class Plan:
     molecule_paths: dict = field(default_factory=dict)
     missing_reasons: dict = field(default_factory=dict)
     date: str = ""  # the day of the run (YYYY-MM-DD); the inventory records it
+    key_salt: str = ""  # with obscure_keys: the salt of the bags' names (inventory keeps it)
     version: int = 1
 
     @property
@@ -110,7 +111,8 @@ def content_key(archive: str, atom_hashes: dict) -> str:
 
 
 def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: dict,
-              target_bytes: int, year: int, host: str, date: str = "") -> Plan:
+              target_bytes: int, year: int, host: str, date: str = "",
+              key_salt: str = "") -> Plan:
     """Decide the bags of this run, and what happens to each molecule."""
     prev_atoms = previous.get("atoms", {})
     prev_bags = previous.get("bags", {})
@@ -154,7 +156,7 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
                 superseded_molecules={k: prev_bags[k].get("molecule") for k in superseded},
                 molecule_paths={m.spelling: m.path for m in molecules if m.path},
                 missing_reasons={m: _missing_reason(molecules, m) for m in missing},
-                date=date)
+                date=date, key_salt=key_salt)
 
 
 def _missing_reason(molecules, spelling: str) -> str:

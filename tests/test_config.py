@@ -47,7 +47,6 @@ def test_defaults(tmp_path):
     assert s.staging_dir == tmp_path / "stage"
     assert s.manifest_dir == tmp_path / "manifests"
     assert s.inventory_file == tmp_path / "inventory.json"
-    assert s.dryrun_file == tmp_path / "inventory_dryrun.json"
     assert s.mnt_base == tmp_path / "mnt"
     assert s.list_file == tmp_path / "list.txt"
     assert s.state_dir == tmp_path / ".glacier-state"
@@ -70,7 +69,6 @@ def test_relative_paths_are_relative_to_the_config_folder(tmp_path, monkeypatch)
     s = load_settings(path)
     assert s.staging_dir == tmp_path / "conf" / "big" / "stage"
     assert s.inventory_file == tmp_path / "state" / "inv.json"
-    assert s.dryrun_file == tmp_path / "state" / "inventory_dryrun.json"
     assert s.manifest_dir == tmp_path / "abs" / "manifests"
     assert s.list_file == tmp_path / "conf" / "list.txt"
 

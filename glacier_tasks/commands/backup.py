@@ -9,6 +9,7 @@ Resume comes from each bag's marker on disk (see steps.py), not from doit's data
 
 import atexit
 import os
+import secrets
 import sys
 
 from doit import create_after
@@ -109,13 +110,17 @@ def plan_action(config):
         atoms.append(AtomState(ref.key, ref.molecule.spelling, record["hash"],
                                record["size"], record["files"],
                                record.get("apparent_size", record["size"])))
-    molecules = [MoleculeState(m.spelling, m.slug, m.spelling not in missing, str(m.path),
-                               missing.get(m.spelling, "")) for m in run.molecules]
     previous = inventory.load_inventory(run.settings.inventory_file)
+    salt = previous.get("key_salt") or \
+        (secrets.token_hex(16) if run.settings.obscure_keys else "")
+    molecules = [MoleculeState(m.spelling, layout.obscured_slug(m.slug, salt)
+                               if run.settings.obscure_keys else m.slug,
+                               m.spelling not in missing, str(m.path),
+                               missing.get(m.spelling, "")) for m in run.molecules]
     inventory.check_date(previous, run.today)
     layout.migrate_flat_manifests(run.settings.manifest_dir, previous)
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
-                     run.settings.host, run.today.isoformat())
+                     run.settings.host, run.today.isoformat(), salt)
     statefile.write_json(run.plan_file, plan.to_json())
 
 

@@ -165,3 +165,23 @@ def test_bootstrap_decrypts_the_system_folder_and_manifests(project):
                              for m in manifests)
     assert project.run("backup").returncode == 0
     assert len(project.bag_puts()) == puts
+
+
+def test_obscure_keys_hide_the_paths_and_survive_a_new_machine(project, tmp_path):
+    project.write_config('target_bag_gb = 0.004\nobscure_keys = true\n'
+                         'encryption = "age"\n'
+                         f'age_recipients = ["{project.public}"]\n'
+                         'age_identity_file = "key.txt"\n')
+    assert project.run("backup").returncode == 0
+    slug = "data"  # the molecule's path ends in data: keys must not say so
+    keys = list(project.objects())
+    assert all(slug not in k for k in keys if "system/" not in k), keys
+    puts = len(project.bag_puts())
+    for gone in ("inventory.json", "list.txt"):
+        (project.root / gone).unlink()
+    shutil.rmtree(project.state)
+    shutil.rmtree(project.root / "manifests")
+    assert project.run("bootstrap").returncode == 0
+    again = project.run("backup")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(project.bag_puts()) == puts  # same names from the kept salt: no upload
