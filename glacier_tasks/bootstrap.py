@@ -65,6 +65,24 @@ def latest_inventory(settings, store, host: str) -> dict:
     return found[max(found, key=lambda f: _written(found[f][1], keys, f))][1]
 
 
+def every_bag(settings, store, host: str, local: dict) -> dict:
+    """bag key -> its record (molecule, manifest_key) for every bag of `host` still in
+    the bucket, from every year's system inventory and `local`'s: `find --all-years`."""
+    keys = store.list_objects("")
+    try:
+        found, _ = _candidates(settings, store, keys, host)
+    except StateError:
+        found = {}
+    known = {}
+    for inventory in [f[1] for f in found.values()] + [local]:
+        for key, bag in {**inventory.get("history", {}), **inventory["bags"]}.items():
+            if bag.get("molecule") and bag.get("manifest_key"):
+                known[key] = {"molecule": bag["molecule"],
+                              "manifest_key": bag["manifest_key"]}
+    return {k: v for k, v in sorted(known.items())
+            if k in keys and v["manifest_key"] in keys}
+
+
 def hosts_in(keys) -> list[str]:
     """Every host that wrote a bag or a system folder of its own to this bucket."""
     return sorted({layout.owner(k) for k in keys if layout.owner(k)} |

@@ -37,6 +37,7 @@ SETTINGS_KEYS = {
     "age_identity_file": ((str,), None),
     "max_age_days": ((int,), 400),  # `glacier status` fails when the last backup is older
     "obscure_keys": ((bool,), False),  # name new bags by a keyed hash, not the path
+    "keep_years": ((int,), 0),  # how long a superseded bag stays as history (0: mirror)
 }
 PATH_KEYS = ("staging_dir", "manifest_dir", "inventory_file", "mnt_base", "list_file",
              "state_dir", "age_identity_file")
@@ -64,6 +65,7 @@ class Settings:
     age_identity_file: Path | None = None
     max_age_days: int = 400
     obscure_keys: bool = False
+    keep_years: int = 0
     prices: dict = field(default_factory=dict)
 
     @property
@@ -155,6 +157,9 @@ def _check_settings(path: Path, table: dict) -> dict:
         raise ConfigError(f"{path}: key 'settings.target_bag_gb' must be a number above 0 "
                           "and at most 5000 (S3's largest object is 5 TB)")
     values["target_bag_gb"] = float(values["target_bag_gb"])
+    if values["keep_years"] < 0:
+        raise ConfigError(f"{path}: key 'settings.keep_years' must be 0 (keep no history) "
+                          "or more years")
     if values["max_age_days"] < 1:
         raise ConfigError(f"{path}: key 'settings.max_age_days' must be a whole number "
                           "of days, at least 1")

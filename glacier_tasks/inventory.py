@@ -63,11 +63,27 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
                                  if atoms.get(a, {}).get("archive_key") == key)
     built = {"version": 1, "year": plan.year, "atoms": dict(sorted(atoms.items())),
              "bags": {k: r for k, r in sorted(bags.items()) if r["atoms"]}}
+    history = _history(previous, built["bags"], plan.date)
+    if history:
+        built["history"] = history
     if plan.date:  # which run wrote it: bootstrap picks the newest, a backup dated
         built["run_date"] = plan.date  # before it is refused
     if plan.key_salt:
         built["key_salt"] = plan.key_salt
     return built
+
+
+def _history(previous: dict, bags: dict, date: str) -> dict:
+    """Bags no atom points at any more, with the day they were superseded: `prune`
+    keeps them keep_years after it. Those back in use leave the history."""
+    history = {k: v for k, v in previous.get("history", {}).items() if k not in bags}
+    for key, record in previous.get("bags", {}).items():
+        if key not in bags and key not in history and date:
+            history[key] = {"superseded_on": date, "molecule": record.get("molecule"),
+                            "size": record.get("size"), "tar_id": record.get("tar_id"),
+                            "manifest_key": record.get("manifest_key"),
+                            "uploaded_at": record.get("uploaded_at")}
+    return dict(sorted(history.items()))
 
 
 def _keep_other_atoms(plan, atoms, bags, prev_bags):

@@ -59,6 +59,11 @@ def bag_name(archive: str) -> str:
     return archive.rpartition("/")[2].removesuffix(".tar")
 
 
+def slug_of(key: str) -> str:
+    """The molecule part of a bag's (or its manifest's) key: host_SLUG_bag_NNN."""
+    return Path(key).stem.partition("_")[2].rpartition("_bag_")[0]
+
+
 def system_prefix(year: int, host: str | None = None) -> str:
     """A host's system folder of that year (host None: the one older versions shared)."""
     return f"{year_prefix(year)}system/" + (f"{host}/" if host else "")

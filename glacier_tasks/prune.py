@@ -16,6 +16,14 @@ MINIMUM_DAYS = {"DEEP_ARCHIVE": 180, "GLACIER": 90, "GLACIER_IR": 90, "STANDARD_
 
 
 @dataclass(frozen=True)
+class Lost:
+    """What deleting a bag loses: its files that exist in no newer bag."""
+    files: int
+    size: int
+    names: tuple  # a few of them, as the manifest spells them
+
+
+@dataclass(frozen=True)
 class Prunable:
     key: str
     size: int
@@ -24,6 +32,46 @@ class Prunable:
     age_days: int
     fee_now: float          # early-deletion fee if deleted today
     free_from: datetime.date  # first day deleting costs nothing
+    history_until: datetime.date | None = None  # kept as history until (keep_years)
+    lost: Lost | None = None
+
+
+def history_dates(inventory: dict, keep_years: int) -> dict:
+    """key -> last day a superseded bag (and its manifest) is kept as history: keep_years
+    after the run that superseded it. Empty with keep_years 0 (a mirror)."""
+    dates = {}
+    for key, entry in inventory.get("history", {}).items() if keep_years > 0 else []:
+        on = datetime.date.fromisoformat(entry["superseded_on"])
+        until = _add_years(on, keep_years)
+        dates[key] = until
+        for other in (entry.get("manifest_key"), layout.index_key(key)):
+            if other:
+                dates[other] = until
+    return dates
+
+
+def entries(manifest_lines) -> set:
+    """(path, size, mtime) of every file a manifest lists: what identifies a version."""
+    found = set()
+    for line in manifest_lines:
+        path, size, mtime = (line.rstrip("\n").split("\t") + ["", ""])[:3]
+        if path and not path.endswith("/"):
+            found.add((path, size, mtime))
+    return found
+
+
+def lost_files(old: set, newer: set, shown: int = 3) -> Lost:
+    """The files of an older bag that no newer bag holds (deleted or changed since)."""
+    gone = sorted(old - newer)
+    return Lost(len(gone), sum(int(size or 0) for _, size, _ in gone),
+                tuple(path for path, _, _ in gone[:shown]))
+
+
+def _add_years(day: datetime.date, years: int) -> datetime.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def referenced_keys(inventory: dict, plan=None) -> set:
@@ -42,10 +90,13 @@ def referenced_keys(inventory: dict, plan=None) -> set:
 
 
 def plan_prune(objects: dict, referenced: set, today: datetime.date,
-               prices: dict | None = None, host: str | None = None) -> list[Prunable]:
+               prices: dict | None = None, host: str | None = None,
+               history: dict | None = None, lost: dict | None = None) -> list[Prunable]:
     """objects: key -> ObjectInfo, as the bucket lists them. Only `host`'s bags and
     manifests are candidates: another machine's keys never are, whatever this
-    inventory says (it knows nothing of them)."""
+    inventory says (it knows nothing of them). history: key -> last day kept as
+    history (history_dates); lost: key -> Lost, what deleting it loses."""
+    history, lost = history or {}, lost or {}
     found = []
     for key, info in sorted(objects.items()):
         if not BACKUP_KEY.match(key) or key in referenced or owner(key) != host:
@@ -56,8 +107,10 @@ def plan_prune(objects: dict, referenced: set, today: datetime.date,
         minimum = MINIMUM_DAYS.get(storage_class, 0)
         left = max(0, minimum - age)
         fee = early_deletion_fee(size, storage_class, left, prices)
+        until = history.get(key)
         found.append(Prunable(key, size, storage_class, uploaded, age, fee,
-                              uploaded + datetime.timedelta(days=minimum)))
+                              uploaded + datetime.timedelta(days=minimum),
+                              until if until and today <= until else None, lost.get(key)))
     return found
 
 
@@ -70,7 +123,9 @@ def early_deletion_fee(size: int, storage_class: str, days_left: int, prices=Non
 
 
 def split_by_age(prunable: list[Prunable], min_age_days: int, force: bool):
-    """(to delete, to keep) for `prune --delete`."""
-    delete = [p for p in prunable if force or p.age_days >= min_age_days]
+    """(to delete, to keep) for `prune --delete`: history and young objects are kept,
+    unless forced."""
+    delete = [p for p in prunable if force or (p.age_days >= min_age_days
+                                              and p.history_until is None)]
     keep = [p for p in prunable if p not in delete]
     return delete, keep

@@ -100,18 +100,46 @@ def run_report(plan, failures: dict, repaired=()) -> tuple[str, bool]:
 
 
 def prune_lines(found: list, delete: bool) -> list:
-    """`doit prune`: what would go, how old, and the fee if deleted today."""
+    """`doit prune`: what would go, how old, the fee if deleted today, what it loses;
+    bags kept as history say until when."""
     lines = []
     for p in found:
         fee = f", early-deletion fee now ${p.fee_now:.4f} (free from {p.free_from})" \
             if p.fee_now else ", no early-deletion fee"
+        lost = f"; {lost_words(p.lost)}" if p.lost and p.lost.files else ""
+        if p.history_until:
+            lines.append(f"History until {p.history_until} {p.key}  {human(p.size)} "
+                         f"{p.storage_class}, {p.age_days} days old{lost}")
+            continue
         lines.append(f"{'Prunable' if delete else 'Would delete'} {p.key}  "
-                     f"{human(p.size)} {p.storage_class}, {p.age_days} days old{fee}")
-    total = sum(p.size for p in found)
-    lines.append(f"{len(found)} objects, {human(total)} no longer referenced" +
+                     f"{human(p.size)} {p.storage_class}, {p.age_days} days old{fee}"
+                     f"{lost}")
+    total = sum(p.size for p in found if not p.history_until)
+    kept = [p for p in found if p.history_until]
+    lines.append(f"{len(found) - len(kept)} objects, {human(total)} no longer referenced" +
                  ("" if delete else "; 'doit prune --delete' deletes those past "
-                  "the minimum age"))
+                  "the minimum age") +
+                 (f"; {len(kept)} kept as history (keep_years)" if kept else ""))
     return lines
+
+
+def lost_words(lost) -> str:
+    """What deleting a bag loses, in words."""
+    if lost is None or not lost.files:
+        return "no file that a newer bag lacks"
+    names = ", ".join(shown(n) for n in lost.names)
+    more = ", ..." if lost.files > len(lost.names) else ""
+    return (f"{lost.files} files ({human(lost.size)}) exist in no newer bag: "
+            f"{names}{more}")
+
+
+def kept_line(p, min_age_days: int) -> str:
+    """`prune --delete`: why an object stays."""
+    if p.history_until:
+        return (f"Kept {p.key}: history until {p.history_until} (keep_years); "
+                f"{lost_words(p.lost)}")
+    return (f"Kept {p.key}: {p.age_days} days old, under --min-age-days {min_age_days}; "
+            f"free to delete from {p.free_from}")
 
 
 def cost_lines(bill: dict, prunable_bytes: int, restore: dict, per_file: dict,

@@ -20,6 +20,9 @@ STARTER = {
     "state_dir": (".glacier-state", "markers that let an interrupted run resume"),
     "storage_class": ("DEEP_ARCHIVE", "storage class of the bags"),
     "region": ("us-east-1", "the bucket's region"),
+    "keep_years": (1, "years a replaced or deleted file's old bag is kept (history); each "
+                      "year kept costs about $1 per TB-month of data changed that year; "
+                      "0 keeps only the latest copy"),
 }
 INI_KEYS = ("s3_bucket", "target_bag_gb", "staging_dir", "manifest_dir",
             "inventory_file", "mnt_base")

@@ -92,7 +92,7 @@ def test_uploaded_bags_are_recorded():
     assert inventory["atoms"][a("B")] == {
         "molecule": MOL, "last_metadata_hash": "b1", "tar_id": "bag_002",
         "archive_key": "2025-backup/host_m0_bag_002.tar", "pinned": False,
-        "size": 4, "files": 2}
+        "size": 4, "apparent_size": 4, "files": 2}
     check_consistent(inventory)
 
 
@@ -263,3 +263,20 @@ def test_load_damaged_inventory_names_the_path(tmp_path, text):
         load_inventory(path)
     assert str(path) in str(err.value)
     assert ".bak" in str(err.value)
+
+
+def test_superseded_bags_enter_the_history_with_their_day():
+    first = first_inventory()
+    plan = plan_for(2026, SECOND, first)
+    plan.date = "2026-03-01"
+    second = build_inventory(plan, all_done(plan), first)
+    gone = set(first["bags"]) - set(second["bags"])
+    assert gone and set(second["history"]) == gone
+    for key in gone:
+        entry = second["history"][key]
+        assert entry["superseded_on"] == "2026-03-01"
+        assert entry["manifest_key"] == first["bags"][key]["manifest_key"]
+    plan = plan_for(2026, SECOND, second)  # a later run keeps the first day
+    plan.date = "2026-09-01"
+    third = build_inventory(plan, all_done(plan), second)
+    assert third["history"] == second["history"]

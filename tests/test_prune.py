@@ -114,3 +114,38 @@ def test_storage_bill_groups_by_class_with_overrides():
     # (3e9 + 2 x 32768) / 1e9 x 0.002 + 2 x 8192 / 1e9 x 0.023
     assert monthly == pytest.approx(3.000065536 * 0.002 + 0.000016384 * 0.023)
     assert bill["STANDARD"][1] == 4
+
+
+HISTORY = {**INVENTORY, "history": {"2026-backup/h_m_bag_001.tar": {
+    "superseded_on": "2026-03-01", "manifest_key": "2026-backup/manifests/h_m_bag_001.txt"}}}
+
+
+def test_history_keeps_a_superseded_bag_keep_years_after_the_run_that_superseded_it():
+    until = prune.history_dates(HISTORY, keep_years=1)
+    assert until["2026-backup/h_m_bag_001.tar"] == D(2027, 3, 1)
+    assert until["2026-backup/manifests/h_m_bag_001.txt"] == D(2027, 3, 1)
+    assert prune.history_dates(HISTORY, keep_years=0) == {}  # a mirror keeps nothing
+    assert prune.history_dates(HISTORY, 2)["2026-backup/h_m_bag_001.tar"] == D(2028, 3, 1)
+    leap = {"history": {"k": {"superseded_on": "2028-02-29"}}}
+    assert prune.history_dates(leap, 1)["k"] == D(2029, 2, 28)
+    referenced = prune.referenced_keys(HISTORY)
+    inside = prune.plan_prune(objects(), referenced, D(2027, 3, 1), host="h",
+                              history=until)
+    assert [p.history_until for p in inside] == [D(2027, 3, 1)] * 2
+    assert prune.split_by_age(inside, 180, force=False) == ([], inside)
+    assert prune.split_by_age(inside, 180, force=True) == (inside, [])
+    after = prune.plan_prune(objects(), referenced, D(2027, 3, 2), host="h", history=until)
+    assert [p.history_until for p in after] == [None, None]
+    assert prune.split_by_age(after, 180, force=False) == (after, [])
+
+
+def test_what_deleting_a_bag_loses():
+    old = prune.entries(["Photos/\t0\t2026-01-01T00:00:00Z\n",
+                         "Photos/a.jpg\t100\t2026-01-01T00:00:00Z\n",
+                         "Photos/b.jpg\t200\t2026-01-01T00:00:00Z\n",
+                         "Photos/c.jpg\t300\t2026-01-01T00:00:00Z\tskipped: socket\n"])
+    newer = prune.entries(["Photos/a.jpg\t100\t2026-01-01T00:00:00Z\n",   # unchanged
+                           "Photos/b.jpg\t250\t2026-06-01T00:00:00Z\n"])  # changed
+    lost = prune.lost_files(old, newer)
+    assert (lost.files, lost.size, lost.names) == (2, 500, ("Photos/b.jpg", "Photos/c.jpg"))
+    assert prune.lost_files(old, old).files == 0

@@ -11,11 +11,12 @@ from .base import current_run, param, say, user_errors
 
 
 @user_errors
-def find_action(config, pattern, long, regex, host):
+def find_action(config, pattern, long, regex, host, all_years):
     # doit hands every word after the task name to PATTERN, options included
     words, host = _host_option(list(pattern), host)
-    words = [w for w in words if w not in ("--long", "--regex")]
+    words = [w for w in words if w not in ("--long", "--regex", "--all-years")]
     long, regex = long or "--long" in pattern, regex or "--regex" in pattern
+    all_years = all_years or "--all-years" in pattern
     if not words:
         return TaskFailed("say what to look for: doit find PATTERN [--long] [--regex]")
     settings = load_run(config).settings
@@ -24,6 +25,8 @@ def find_action(config, pattern, long, regex, host):
         inv = bootstrap.latest_inventory(settings, store, host)
     else:
         inv = inventory.load_inventory(settings.inventory_file, required_by="find")
+    if all_years:  # every bag still in the bucket, history included
+        inv = {"bags": bootstrap.every_bag(settings, store, host or settings.host, inv)}
     matches = find.search(settings, store, inv, " ".join(words), regex)
     found = 0
 
@@ -32,7 +35,8 @@ def find_action(config, pattern, long, regex, host):
         for m in matches:
             found += 1
             yield f"{m.path}\t{m.bag}\t{m.archive_key}" + \
-                (f"\t{m.size}\t{m.mtime}" if long else "")
+                (f"\t{m.size}\t{m.mtime}" if long else "") + \
+                (f"\t{m.archive_key[:4]}" if all_years else "")
 
     if say(lines()) and not found:
         print(f"No file matches {' '.join(words)!r}", file=sys.stderr)
@@ -50,10 +54,12 @@ def _host_option(words: list, host: str) -> tuple[list, str]:
 FIND_PARAMS = [param("long", bool, False, "also print size and modification time"),
                param("regex", bool, False, "PATTERN is a regular expression"),
                param("host", str, "", "search another machine's manifests (its host "
-                                      "name)")]
+                                      "name)"),
+               param("all_years", bool, False, "search every year's manifests, history "
+                                               "included, and print the year")]
 
 
 def task_find():
-    """search the manifests: doit find PATTERN [--long] [--regex] [--host NAME]"""
+    """search the manifests: doit find PATTERN [--long] [--regex] [--all-years]"""
     return {"actions": [(find_action, [current_run().config_file])], "pos_arg": "pattern",
             "uptodate": [False], "params": FIND_PARAMS}

@@ -2,19 +2,57 @@
 (the monthly bill, what pruning frees, what a restore costs)."""
 
 
-from .. import cost, inventory, prune, report
+from .. import cost, find, inventory, layout, prune, report
+from ..errors import GlacierError
 from ..run import load_run
 from ..store import store_for
 from .backup import read_plan
 from .base import current_run, locked, param, say, user_errors
 
 
-def prunable(run, store, inv):
-    """Every object in the bucket, and the prunable ones among them."""
+def prunable(run, store, inv, with_losses=False):
+    """Every object in the bucket, and the prunable ones among them (with what deleting
+    each bag loses, when asked: it reads their manifests)."""
     objects = store.list_objects("")
     referenced = prune.referenced_keys(inv, read_plan(run, required=False))
+    history = prune.history_dates(inv, run.settings.keep_years)
+    found = prune.plan_prune(objects, referenced, run.today, run.settings.prices,
+                             run.settings.host, history)
+    if not with_losses:
+        return objects, found
+    lost = losses(run, store, inv, objects, [p.key for p in found if p.key.endswith(".tar")])
     return objects, prune.plan_prune(objects, referenced, run.today, run.settings.prices,
-                                     run.settings.host)
+                                     run.settings.host, history, lost)
+
+
+def losses(run, store, inv, objects, doomed) -> dict:
+    """key -> prune.Lost for each bag about to go: its files that no newer bag of the
+    same molecule holds (the current ones, or any uploaded after it)."""
+    host, found = run.settings.host, {}
+    mine = {k: o for k, o in objects.items() if k.endswith(".tar") and
+            layout.owner(k) == host}
+    listed = {}
+
+    def files_of(key):
+        if key not in listed:
+            bag = inv["bags"].get(key) or {"manifest_key": layout.manifest_key(key)}
+            try:
+                with open(find.local_manifest(run.settings, store, bag),
+                          encoding="utf-8") as lines:
+                    listed[key] = prune.entries(lines)
+            except GlacierError:  # no manifest in the bucket any more: nothing known
+                listed[key] = set()
+        return listed[key]
+
+    for key in doomed:
+        slug = layout.slug_of(key)
+        newer = set()
+        for other, info in mine.items():
+            if other != key and layout.slug_of(other) == slug and (
+                    other in inv["bags"] or info.last_modified > mine[key].last_modified):
+                newer |= files_of(other)
+        found[key] = prune.lost_files(files_of(key), newer)
+    return found
 
 
 @user_errors
@@ -24,7 +62,7 @@ def prune_action(config, delete, force, min_age_days):
     settings = run.settings
     inv = inventory.load_inventory(settings.inventory_file, required_by="prune")
     store = store_for(settings)
-    _, found = prunable(run, store, inv)
+    _, found = prunable(run, store, inv, with_losses=True)
     if not found:
         say(["Nothing to prune: every object under YYYY-backup/ is referenced"])
         return
@@ -33,15 +71,20 @@ def prune_action(config, delete, force, min_age_days):
         return
     doomed, kept = prune.split_by_age(found, min_age_days, force)
     for p in kept:
-        print(f"Kept {p.key}: {p.age_days} days old, under --min-age-days "
-              f"{min_age_days}; free to delete from {p.free_from}")
+        print(report.kept_line(p, min_age_days))
     for p in doomed:
         if p.fee_now:
             print(f"Early-deletion fee for {p.key}: ${p.fee_now:.4f} (--force)")
+        if force and (p.history_until or (p.lost and p.lost.files)):
+            print(f"Deleting {p.key} loses {report.lost_words(p.lost)} (--force)")
         store.delete(p.key)
         if not p.key.endswith(".tar"):
             run.manifest_file(p.key).unlink(missing_ok=True)
         print(f"Deleted {p.key}")
+    gone = {p.key for p in doomed}
+    if gone & set(inv.get("history", {})):  # what is deleted is no longer history
+        inv["history"] = {k: v for k, v in inv["history"].items() if k not in gone}
+        inventory.write_inventory(settings.inventory_file, inv)
 
 
 @user_errors

@@ -1,0 +1,77 @@
+"""History: a file deleted or changed at home stays recoverable for keep_years, and
+prune says what deleting an old bag would lose."""
+
+import shutil
+
+import pytest
+
+from .helpers import Project, make_sample_tree
+
+Y1, Y2, Y3 = "2026-06-15", "2027-06-15", "2028-06-15"
+
+
+def three_years(tmp_path, s3_server, bucket, keep_years):
+    data = tmp_path / "data"
+    data.mkdir()
+    make_sample_tree(data)
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_config(f"target_bag_gb = 0.004\nkeep_years = {keep_years}\n")
+    project.write_list(data)
+    project.data = data
+    assert project.run("backup", GLACIER_TODAY=Y1).returncode == 0
+    first = project.inventory
+    (data / "Photos" / "été à Zürich.jpg").unlink()           # deleted at home
+    (data / "Books" / "sub" / "notes.txt").write_text("hello, changed\n")  # changed
+    shutil.rmtree(data / "Empty")                              # a whole atom gone
+    assert project.run("backup", GLACIER_TODAY=Y2).returncode == 0
+    assert project.run("backup", GLACIER_TODAY=Y3).returncode == 0
+    return project, first
+
+
+def old_bag(first, project, atom):
+    return first["atoms"][f"{project.data}/{atom}"]["archive_key"]
+
+
+def test_history_is_kept_keep_years_then_prune_says_what_it_loses(tmp_path, s3_server,
+                                                                   bucket):
+    project, first = three_years(tmp_path, s3_server, bucket, keep_years=1)
+    photos = old_bag(first, project, "Photos")
+    assert photos in project.inventory["history"]
+    assert project.inventory["history"][photos]["superseded_on"] == Y2
+    inside = project.run("prune", GLACIER_TODAY="2028-03-01")  # > 180 days, < 1 year
+    assert inside.returncode == 0, inside.stderr
+    line = next(l for l in inside.stdout.splitlines() if photos in l)
+    assert line.startswith(f"History until {Y3} ") and "1 files" in line
+    assert "Photos/été à Zürich.jpg" in line
+    kept = project.run("prune", "--delete", GLACIER_TODAY="2028-03-01")
+    assert f"Kept {photos}: history until {Y3}" in kept.stdout
+    assert photos in project.objects()
+    after = project.run("prune", GLACIER_TODAY="2028-06-16")
+    line = next(l for l in after.stdout.splitlines() if photos in l)
+    assert line.startswith(f"Would delete {photos}") and "exist in no newer bag" in line
+    books = old_bag(first, project, "Books")
+    assert "Books/sub/notes.txt" in next(l for l in after.stdout.splitlines()
+                                         if books in l)
+    done = project.run("prune", "--delete", GLACIER_TODAY="2028-06-16")
+    assert f"Deleted {photos}" in done.stdout and photos not in project.objects()
+    assert photos not in project.inventory.get("history", {})
+
+
+def test_find_all_years_finds_a_deleted_file_with_its_year(tmp_path, s3_server, bucket):
+    project, first = three_years(tmp_path, s3_server, bucket, keep_years=1)
+    now = project.run("find", "Zürich")
+    assert now.returncode == 0 and "Zürich" not in now.stdout  # gone from the mirror
+    ever = project.glacier("find", "Zürich", "--all-years")
+    assert ever.returncode == 0, ever.stderr
+    assert f"{project.data}/Photos/été à Zürich.jpg\t" in ever.stdout
+    assert ever.stdout.rstrip("\n").endswith("\t2026")
+    notes = project.glacier("find", "notes.txt", "--all-years").stdout.splitlines()
+    assert {line.rsplit("\t", 1)[1] for line in notes} == {"2026", "2027"}
+
+
+@pytest.mark.parametrize("today", ["2027-12-15", "2028-06-16"])
+def test_keep_years_0_is_the_original_mirror(tmp_path, s3_server, bucket, today):
+    project, first = three_years(tmp_path, s3_server, bucket, keep_years=0)
+    listed = project.run("prune", GLACIER_TODAY=today).stdout
+    assert "History until" not in listed
+    assert f"Would delete {old_bag(first, project, 'Photos')}" in listed
