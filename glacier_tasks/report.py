@@ -29,7 +29,8 @@ def describe_bag(bag, done: bool = False) -> str:
     return f"{shown(bag.molecule)}  {len(bag.atoms)} atoms  {human(bag.size)}  {what}"
 
 
-def plan_summary(plan, settings) -> str:
+def plan_summary(plan, settings, history: dict | None = None) -> str:
+    """The dry run's text; `history`: the superseded bags the inventory still keeps."""
     prices = settings.prices
     lines = [f"Plan for {plan.year}: bucket {settings.s3_bucket}, "
              f"{settings.storage_class}, bags up to {settings.target_bag_gb:g} GB"]
@@ -57,6 +58,12 @@ def plan_summary(plan, settings) -> str:
                  f"{upload['requests']} PUT requests, fee about ${upload['fee']:.4f}")
     lines.append(f"Stored after the run: {len(plan.bags)} bags, {human(total)}, about "
                  f"${monthly:.2f} per month (prices of {cost.PRICES_DATE})")
+    if history:
+        held = sum(h.get("size") or 0 for h in history.values())
+        kept = cost.monthly_storage(held, len(history), settings.storage_class, prices)
+        lines.append(f"History (superseded bags not pruned yet, keep_years = "
+                     f"{settings.keep_years}): {len(history)} bags, {human(held)}, about "
+                     f"${kept:.2f} per month more")
     lines += _warnings(plan)
     return "\n".join(lines)
 

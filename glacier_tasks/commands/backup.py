@@ -132,7 +132,7 @@ def dryrun_action(config):
     previous = inventory.load_inventory(run.settings.inventory_file)
     draft = inventory.build_inventory(plan, markers(run, plan), previous, pending_ok=True)
     statefile.write_json(run.dryrun_file, draft)
-    say([report.plan_summary(plan, run.settings),
+    say([report.plan_summary(plan, run.settings, draft.get("history")),
          f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"])
     from .. import status  # last-run.json, written last: a killed run leaves the old one
     status.record_run(run, status.dryrun_record(run, plan, ok=not plan.missing_molecules))

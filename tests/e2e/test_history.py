@@ -38,6 +38,8 @@ def test_history_is_kept_keep_years_then_prune_says_what_it_loses(tmp_path, s3_s
     photos = old_bag(first, project, "Photos")
     assert photos in project.inventory["history"]
     assert project.inventory["history"][photos]["superseded_on"] == Y2
+    planned = project.run("dryrun", GLACIER_TODAY=Y3)
+    assert "History (superseded bags not pruned yet, keep_years = 1): " in planned.stdout
     inside = project.run("prune", GLACIER_TODAY="2028-03-01")  # > 180 days, < 1 year
     assert inside.returncode == 0, inside.stderr
     line = next(l for l in inside.stdout.splitlines() if photos in l)
