@@ -89,7 +89,7 @@ def command_help(command: str) -> str:
         lines.append("options:")
     for p in params:
         flag = f"--{p['long']}" + ("" if p["type"] is bool else
-                                   f" {METAVAR.get(p['name'], 'N')}")
+                                   f" {p.get('metavar') or METAVAR.get(p['name'], 'N')}")
         default = "" if p["type"] is bool or p["default"] in (None, "") or \
             "default" in p["help"] else f" (default {p['default']})"
         lines.append(f"  {flag:<24}{p['help']}{default}")

@@ -34,12 +34,16 @@ def user_errors(func):
     return wrapper
 
 
-def param(name: str, kind, default, help: str, short: str = "") -> dict:
-    """A command-line option of a task: --name-with-dashes."""
+def param(name: str, kind, default, help: str, short: str = "",
+          metavar: str = "") -> dict:
+    """A command-line option of a task: --name-with-dashes (metavar: its value's name in
+    help texts)."""
     option = {"name": name, "long": name.replace("_", "-"), "type": kind,
               "default": default, "help": help}
     if short:
         option["short"] = short
+    if metavar:
+        option["metavar"] = metavar
     return option
 
 
@@ -82,7 +86,8 @@ def lock_early(run, argv) -> None:
 # the first task named on the command line decides (the default task is dryrun)
 WRITERS = {"dryrun", "backup", "scan", "plan", "bag", "inventory", "system", "prune",
            "pin", "drop", "bootstrap", "run"}
-READERS = {"find", "cost", "verify", "restore", "check", "policy", "setup_bucket", "init"}
+READERS = {"find", "cost", "verify", "restore", "check", "policy", "setup_bucket", "init",
+           "report", "status"}
 DOIT_COMMANDS = {"list", "help", "info", "forget", "clean", "ignore", "dumpdb", "strace",
                  "tabcompletion", "reset-dep"}
 

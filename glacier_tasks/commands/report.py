@@ -41,7 +41,7 @@ def report_page_action(config, to):
 
 REPORT_PARAMS = [
     param("to", str, "", "the HTML file to write (default: report.html beside the "
-                         "inventory)")]
+                         "inventory)", metavar="FILE")]
 
 
 def task_report():
