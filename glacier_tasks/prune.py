@@ -74,6 +74,18 @@ def _add_years(day: datetime.date, years: int) -> datetime.date:
         return day.replace(year=day.year + years, day=28)
 
 
+def own_objects(objects: dict, host: str) -> dict:
+    """The part of a bucket listing that is this host's: its bags, manifests and
+    indexes, its system folders (and the shared one of older versions), its claim."""
+    def mine(key):
+        if BACKUP_KEY.match(key):
+            return owner(key) == host
+        folder = key.rpartition("/")[0]
+        return folder.endswith(("-backup/system", f"-backup/system/{host}")) or \
+            key == layout.host_claim_key(host)
+    return {k: o for k, o in objects.items() if mine(k)}
+
+
 def referenced_keys(inventory: dict, plan=None) -> set:
     """Every key the inventory or a (possibly unfinished) plan uploads points at."""
     keys = set()

@@ -149,6 +149,20 @@ def kept_line(p, min_age_days: int) -> str:
             f"free to delete from {p.free_from}")
 
 
+def history_lines(figures: dict) -> list:
+    """`doit cost`: the bill split into current data and history, and the price of
+    keep_years."""
+    count, held, monthly = figures["current"]
+    h_count, h_held, h_monthly = figures["history"]
+    year_held, year_monthly = figures["per_year"]
+    return [f"Current data: {count} bags, {human(held)}, ${monthly:.2f}/month; history "
+            f"(superseded, not pruned yet): {h_count} bags, {human(h_held)}, "
+            f"${h_monthly:.2f}/month",
+            f"Each year of keep_years (now {figures['keep_years']}) keeps about "
+            f"{human(year_held)} more (what the last year superseded): "
+            f"${year_monthly:.2f}/month"]
+
+
 def cost_lines(bill: dict, prunable_bytes: int, restore: dict, per_file: dict,
                bags: int) -> list:
     lines = [f"Monthly storage (prices of {cost.PRICES_DATE}, 40 KB overhead per "

@@ -2,7 +2,7 @@
 (the monthly bill, what pruning frees, what a restore costs)."""
 
 
-from .. import cost, find, inventory, layout, prune, report
+from .. import bootstrap, cost, find, inventory, layout, prune, report
 from ..errors import GlacierError
 from ..run import load_run
 from ..store import store_for
@@ -11,9 +11,9 @@ from .base import current_run, locked, param, say, user_errors
 
 
 def prunable(run, store, inv, with_losses=False):
-    """Every object in the bucket, and the prunable ones among them (with what deleting
-    each bag loses, when asked: it reads their manifests)."""
-    objects = store.list_objects("")
+    """This host's objects in the bucket, and the prunable ones among them (with what
+    deleting each bag loses, when asked: it reads their manifests)."""
+    objects = prune.own_objects(store.list_objects(""), run.settings.host)
     referenced = prune.referenced_keys(inv, read_plan(run, required=False))
     history = prune.history_dates(inv, run.settings.keep_years)
     found = prune.plan_prune(objects, referenced, run.today, run.settings.prices,
@@ -88,11 +88,14 @@ def prune_action(config, delete, force, min_age_days):
 
 
 @user_errors
-def cost_action(config):
+def cost_action(config, all_hosts):
     run = load_run(config)
     settings = run.settings
+    store = store_for(settings)
+    if all_hosts:
+        return _cost_of_every_host(settings, store)
     inv = inventory.load_inventory(settings.inventory_file, required_by="cost")
-    objects, found = prunable(run, store_for(settings), inv)
+    objects, found = prunable(run, store, inv)
     held = [bag["size"] for bag in inv["bags"].values()]
     files = sum(a.get("files", 0) for a in inv["atoms"].values())
     restore = {tier: cost.restore_cost(sum(held), len(held), tier, settings.prices)
@@ -100,7 +103,42 @@ def cost_action(config):
     per_file = cost.one_object_per_file(files, sum(held), settings.storage_class,
                                         settings.prices)
     say(report.cost_lines(cost.storage_bill(objects, settings.prices),
-                          sum(p.size for p in found), restore, per_file, len(held)))
+                          sum(p.size for p in found if not p.history_until), restore,
+                          per_file, len(held)) +
+        report.history_lines(_history_figures(run, inv, objects)))
+
+
+def _history_figures(run, inv, objects) -> dict:
+    """What the current data and the history (superseded bags not pruned yet) cost a
+    month, and what one year of keep_years adds (the bags superseded in the last
+    365 days)."""
+    prices, storage_class = run.settings.prices, run.settings.storage_class
+    history = {k: h for k, h in inv.get("history", {}).items() if k in objects}
+    year_ago = (run.today.replace(year=run.today.year - 1)).isoformat()
+    last_year = [h for h in history.values() if h["superseded_on"] > year_ago]
+
+    def monthly(sizes):
+        return cost.monthly_storage(sum(sizes), len(sizes), storage_class, prices)
+    current = [b["size"] for b in inv["bags"].values()]
+    return {"keep_years": run.settings.keep_years,
+            "current": (len(current), sum(current), monthly(current)),
+            "history": (len(history), sum(h.get("size") or 0 for h in history.values()),
+                        monthly([h.get("size") or 0 for h in history.values()])),
+            "per_year": (sum(h.get("size") or 0 for h in last_year),
+                         monthly([h.get("size") or 0 for h in last_year]))}
+
+
+def _cost_of_every_host(settings, store):
+    """`cost --all-hosts`: each host's share of the bucket's bill."""
+    listing = store.list_objects("")
+    lines = []
+    for host in bootstrap.hosts_in(listing):
+        bill = cost.storage_bill(prune.own_objects(listing, host), settings.prices)
+        held = sum(size for size, _, _ in bill.values())
+        count = sum(n for _, n, _ in bill.values())
+        lines.append(f"  {host:<20} {count:>6} objects  {report.human(held):>9}  "
+                     f"${sum(m for _, _, m in bill.values()):.2f}/month")
+    say([f"Monthly storage by host (prices of {cost.PRICES_DATE}):", *lines])
 
 
 PRUNE_PARAMS = [
@@ -115,6 +153,10 @@ def task_prune():
             "task_dep": ["_lock"], "uptodate": [False], "params": PRUNE_PARAMS}
 
 
+COST_PARAMS = [param("all_hosts", bool, False, "each host's share of the bucket's bill")]
+
+
 def task_cost():
-    """monthly bill, prunable bytes, full-restore cost"""
-    return {"actions": [(cost_action, [current_run().config_file])], "uptodate": [False]}
+    """monthly bill (current data and history), prunable bytes, full-restore cost"""
+    return {"actions": [(cost_action, [current_run().config_file])], "uptodate": [False],
+            "params": COST_PARAMS}
