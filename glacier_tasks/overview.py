@@ -251,6 +251,8 @@ def money_by_year(objects: dict, today, prices) -> list[YearMoney]:
 def restore_costs(inventory: dict, prices) -> list[RestoreCost]:
     """A full restore by tier (as `doit cost` prices it), then each molecule's."""
     bags = inventory.get("bags", {}).values()
+    if not bags:
+        return []
     scopes = {"everything": [b["size"] for b in bags]}
     for bag in bags:
         scopes.setdefault(bag.get("molecule", ""), []).append(bag["size"])
@@ -282,17 +284,9 @@ def health_checks(overview: Overview, data, inventory, plan, unfinished) -> list
         checks.append(Check("ok", f"Last successful backup {good['run_date']}, "
                                   f"{status.age_days(good, today)} days ago "
                                   f"(max_age_days {limit})"))
-    verify = (data or {}).get("latest", {}).get("verify")
-    if verify is None:
-        checks.append(Check("warn", "Never verified: 'glacier verify' checks every bag "
-                                    "in the bucket"))
-    elif verify["exit_status"] == 0:
-        checks.append(Check("ok", f"Last verify {verify['run_date']}: all "
-                                  f"{verify['bags']['checked']} bags as recorded"))
-    else:
-        checks.append(Check("fail", f"Last verify {verify['run_date']}: "
-                                    f"{verify.get('problem_count', 0)} problems, "
-                                    f"{verify['bags'].get('thawing', 0)} bags thawing"))
+    verify = _verify_check((data or {}).get("latest", {}).get("verify"),
+                           overview.has_inventory)
+    checks += [verify] if verify else []
     missing = dict((overview.last_backup or {}).get("missing_molecules", {}))
     missing.update(dict.fromkeys(plan.missing_molecules if plan else [], ""))
     for molecule in sorted(missing):
@@ -309,3 +303,15 @@ def health_checks(overview: Overview, data, inventory, plan, unfinished) -> list
                                     "target_bag_gb" + (" (one atom larger than the target)"
                                                        if bag.atoms == 1 else "")))
     return checks
+
+
+def _verify_check(verify: dict | None, has_inventory: bool) -> Check | None:
+    if verify is None:
+        return Check("warn", "Never verified: 'glacier verify' checks every bag in the "
+                             "bucket") if has_inventory else None
+    if verify["exit_status"] == 0:
+        return Check("ok", f"Last verify {verify['run_date']}: all "
+                           f"{verify['bags']['checked']} bags as recorded")
+    return Check("fail", f"Last verify {verify['run_date']}: "
+                         f"{verify.get('problem_count', 0)} problems, "
+                         f"{verify['bags'].get('thawing', 0)} bags thawing")

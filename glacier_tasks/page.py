@@ -12,6 +12,7 @@ import html
 from . import cost
 from .overview import EXTRA, OTHER
 from .report import human, shown
+from .status import plural
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
            "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6")
@@ -92,6 +93,15 @@ def folded(summary: str, inner: str, rows: int, limit: int = 12) -> str:
     return f"<details><summary>{esc(summary)}</summary>{inner}</details>"
 
 
+def small(text: str) -> str:
+    return f'<small>{esc(text)}</small>'
+
+
+def when(iso_time: str) -> str:
+    """'2026-11-26T11:16:31Z' as people read it: '2026-11-26 11:16 UTC'."""
+    return iso_time[:16].replace("T", " ") + " UTC" if iso_time else ""
+
+
 def card(key: str, value_html: str, note: str, level: str = "") -> str:
     return (f'<div class="card {level}"><div class="k">{esc(key)}</div>'
             f'<div class="v">{value_html}</div><div class="n">{esc(note)}</div></div>')
@@ -126,6 +136,9 @@ def _header(ov) -> str:
              card("Prunable", figure("prunable-bytes", human(ov.prunable_bytes)),
                   f"{len(ov.prunable)} objects nothing references"),
              last,
+             card("Bags", esc(str(sum(1 for b in ov.bags if not b.pending))),
+                  f"{sum(1 for b in ov.bags if b.pending)} pending upload, "
+                  f"{len(ov.oversized)} past the target"),
              card("Full restore", figure("card-restore-bulk", usd(bulk.total))
                   if bulk else "nothing yet", "Bulk tier, " + (bulk.delay if bulk else
                                                               "about 48 hours"))]
@@ -164,8 +177,9 @@ def _storage(ov) -> str:
     return ('<section id="storage"><h2>Storage</h2><h3>By year and molecule</h3>'
             f"{by_year}<h3>By storage class</h3>"
             + table(["Class", "Objects", "Size", "Per month"], bill, "num", wrap=()) +
-            f'<p class="note">Every object in the bucket, with the 40 KB S3 adds to each '
-            f"archived object; prices of {cost.PRICES_DATE}.</p></section>")
+            f'<p class="note">Every object in the bucket (other: keys outside '
+            f"YYYY-backup/), with the 40 KB S3 adds to each archived object; prices of "
+            f"{cost.PRICES_DATE}.</p></section>")
 
 
 def _bags(ov) -> str:
@@ -184,12 +198,11 @@ def _bags(ov) -> str:
     oversized = ov.oversized
     over = ""
     if oversized:
-        rows = [[esc(b.key), esc(b.molecule), human(b.size), f"{b.fill:.0%}", str(b.atoms)]
-                for b in oversized]
+        rows = [[f"{esc(b.key)}<br>" + small(f"{b.molecule} · {plural(b.atoms, 'atom')}"),
+                 human(b.size), f"{b.fill:.0%}"] for b in oversized]
         over = (f"<h3>Past the target size ({len(oversized)})</h3>" +
                 folded(f"{len(oversized)} bags", table(
-                    ["Bag", "Molecule", "Size", "Fill", "Atoms"], rows, wrap=(0, 1)),
-                    len(rows)))
+                    ["Bag", "Size", "Fill"], rows, "num"), len(rows)))
     return (f'<section id="bags"><h2>Bags</h2>{intro}{legend(palette)}'
             f"{_fill_chart(ov.bags, palette)}{over}</section>")
 
@@ -239,7 +252,7 @@ def _bill_by_year(ov) -> str:
     sent = ""
     if ov.last_backup and ov.last_backup.get("sent"):
         s = ov.last_backup["sent"]
-        sent = (f'<p class="note">The last backup sent {s["bags"]} bags, '
+        sent = (f'<p class="note">The last backup sent {plural(s["bags"], "bag")}, '
                 f'{human(s["bytes"])}, in {s["requests"]} requests: fee about '
                 f'{figure("last-run-fee", usd(s["fee"], 4))}.</p>')
     return ("<h3>Monthly bill by year</h3>"
@@ -258,25 +271,33 @@ def _prunable(ov) -> str:
                 "is referenced.</p>")
     by_date = {}
     for p in ov.prunable:
-        day = max(p.free_from, ov.today)
+        day = max(p.free_from, _history(p) or p.free_from, ov.today)
         by_date[day] = by_date.get(day, 0) + p.size
     scale = max(by_date.values())
     rows = [bar_row("now" if day <= ov.today else str(day),
                     [(PALETTE[2], size, human(size))], scale, human(size))
             for day, size in sorted(by_date.items())]
-    lines = [[esc(p.key), human(p.size), esc(p.storage_class), f"{p.age_days} d",
+    lines = [[f"{esc(p.key)}<br>" + small(f"{human(p.size)} · {p.storage_class} · "
+                                           f"{p.age_days} days old" +
+                                           (f" · history until {_history(p)} (keep_years)"
+                                            if _history(p) else "")),
               figure(f"fee-now:{p.key}", usd(p.fee_now, 4)),
               figure(f"free-from:{p.key}", str(p.free_from))] for p in ov.prunable]
     return (f"<h3>Prunable</h3><p>{len(ov.prunable)} objects, "
             f"{human(ov.prunable_bytes)} no longer referenced. Deleting an archived "
             "object before its minimum time (180 days in Deep Archive) costs the rest of "
             "that time; each becomes free to delete on this date:</p>"
-            f'<div class="chart">{"".join(rows)}</div>' +
+            f'<div class="chart dates">{"".join(rows)}</div>' +
             folded(f"the {len(lines)} prunable objects", table(
-                ["Object", "Size", "Class", "Age", "Fee if deleted now", "Free from"],
-                lines, "num"), len(lines)) +
+                ["Object", "Fee if<br>deleted now", "Free from"], lines, "num"),
+                len(lines)) +
             "<p class=\"note\">'glacier prune --delete' deletes those past "
             "--min-age-days (default 180).</p>")
+
+
+def _history(prunable):
+    """The day keep_years keeps a superseded bag as history until, if it does."""
+    return getattr(prunable, "history_until", None)
 
 
 def _restore(ov) -> str:
@@ -285,13 +306,14 @@ def _restore(ov) -> str:
     scopes = {}
     for r in ov.restore:
         scopes.setdefault(r.scope, {})[r.tier] = r
-    head = ["What", "Bags", "Size"] + [f"{t}<br><small>{esc(scopes['everything'][t].delay)}"
-                                       "</small>" for t in cost.TIERS]
+    head = ["What"] + [f"{t}<br>" + small(scopes["everything"][t].delay)
+                       for t in cost.TIERS]
     rows = []
     for scope, tiers in scopes.items():
         first = tiers[cost.TIERS[0]]
         name = "<b>everything</b>" if scope == "everything" else esc(scope)
-        rows.append([name, str(first.bags), human(first.size)] +
+        rows.append([f"{name}<br>" + small(f"{plural(first.bags, 'bag')}, "
+                                           f"{human(first.size)}")] +
                     [figure(f"restore-{scope}-{t}", usd(tiers[t].total)) if scope ==
                      "everything" else usd(tiers[t].total) for t in cost.TIERS])
     return ("<h3>Restore</h3><p>Thawing, requests and download (the first 100 GB a "
@@ -330,17 +352,18 @@ def _planned(record) -> str:
 def _backup_facts(b) -> str:
     bags, atoms, sent = b["bags"], b["atoms"], b["sent"]
     facts = [
-        ("When", f"{esc(b['run_date'])} <small>({esc(b['started_at'])} to "
-                 f"{esc(b['ended_at'])})</small>"),
+        ("When", f"{esc(b['run_date'])} " + small(f"(from {when(b['started_at'])} to "
+                                                  f"{when(b['ended_at'])})")),
         ("How long", esc(duration(b["seconds"]))),
         ("Result", figure("last-run-result", _result(b))),
-        ("Atoms", " ".join(f"{figure('atoms-' + k, str(atoms[k]))} {k}"
+        ("Atoms", ", ".join(f"{figure('atoms-' + k, str(atoms[k]))} {k}"
                            for k in ("added", "changed", "removed"))),
         ("Bags", f"{figure('last-run-planned', str(bags['planned']))} in the plan: " +
          ", ".join(f"{figure('last-run-' + k, str(bags[k]))} {k}"
                    for k in ("unchanged", "uploaded", "repaired", "failed"))),
-        ("Sent", f"{figure('last-run-bytes', human(sent['bytes']))} in {sent['bags']} "
-                 f"bags, {sent['requests']} requests, fee about {usd(sent['fee'], 4)}")]
+        ("Sent", f"{figure('last-run-bytes', human(sent['bytes']))} in "
+                 f"{plural(sent['bags'], 'bag')}, {plural(sent['requests'], 'request')}, "
+                 f"fee about {usd(sent['fee'], 4)}")]
     for name, why in b.get("failed", {}).items():
         facts.append(("Failed", f"{esc(name)}: {esc(why)}"))
     for line in b.get("repaired", []):
@@ -381,7 +404,7 @@ padding:.6rem .8rem;border-top:4px solid #4e79a7}
 .card.good{border-top-color:var(--ok)}.card.bad{border-top-color:var(--bad)}
 .card.warn{border-top-color:var(--warn)}
 .card .k{font-size:.8rem;color:var(--soft);text-transform:uppercase;letter-spacing:.03em}
-.card .v{font-size:1.35rem;font-weight:650;margin:.1rem 0}
+.card .v{font-size:1.25rem;font-weight:650;margin:.1rem 0;white-space:nowrap}
 .card .n{font-size:.8rem;color:var(--soft)}
 section{background:var(--card);border:1px solid var(--line);border-radius:.6rem;
 padding:1rem;margin:1rem 0}
@@ -397,7 +420,7 @@ height:.6rem;border-radius:50%}
 gap:.3rem 1rem;font-size:.85rem;color:var(--soft)}
 .sw{display:inline-block;width:.8rem;height:.8rem;border-radius:.15rem;
 margin-right:.35rem;vertical-align:-.1rem}
-.chart .row{display:grid;grid-template-columns:minmax(3.5rem,auto) 1fr 5.5rem;
+.chart .row{display:grid;grid-template-columns:3.5rem 1fr 5.5rem;
 gap:.6rem;align-items:center;margin:.25rem 0}
 .chart .lab{font-variant-numeric:tabular-nums;white-space:nowrap}
 .chart .val{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -416,7 +439,7 @@ th,td{padding:.3rem .5rem;border-bottom:1px solid var(--line);text-align:left;
 vertical-align:top}
 th{font-weight:600;color:var(--soft);white-space:nowrap}
 table.num td:not(:first-child),table.num th:not(:first-child){text-align:right;
-white-space:nowrap;font-variant-numeric:tabular-nums}
+font-variant-numeric:tabular-nums}
 td{white-space:nowrap}
 td.w{white-space:normal;overflow-wrap:anywhere;min-width:10rem}
 details summary{cursor:pointer;color:#4e79a7;margin:.3rem 0}
@@ -425,7 +448,11 @@ details summary{cursor:pointer;color:#4e79a7;margin:.3rem 0}
 .note{font-size:.85rem;color:var(--soft)}
 .empty{color:var(--soft);font-style:italic}
 footer{font-size:.8rem;color:var(--soft);padding-bottom:2rem}
-@media (max-width:30rem){body{font-size:14px}
+small{color:var(--soft)}
+.chart.dates .row{grid-template-columns:6.2rem 1fr 5.5rem}
+@media (max-width:30rem){body{font-size:14px}th,td{padding:.3rem .3rem}
+th{white-space:normal}.chart.dates .row{grid-template-columns:5.8rem 1fr 4.6rem}
+td.w{min-width:8rem}
 .chart .row{grid-template-columns:3.2rem 1fr 4.6rem;gap:.4rem}
 .card .v{font-size:1.15rem}section{padding:.8rem}}
 """

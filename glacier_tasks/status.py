@@ -307,11 +307,15 @@ def summary_lines(data: dict | None, inventory: dict, pending: list, unfinished:
         lines.append("A newer run did not finish (its plan or bags changed after this "
                      "record): killed, or it stopped before its report")
     shown_pending = ", ".join(pending[:5]) + (", ..." if len(pending) > 5 else "")
-    lines.append(f"Pending now: {len(pending)} bags to upload" +
+    lines.append(f"Pending now: {plural(len(pending), 'bag')} to upload" +
                  (f" ({shown_pending})" if pending else ""))
     problems = health(data, inventory, today, max_age_days)
     lines += [f"PROBLEM {p}" for p in problems] or ["OK"]
     return lines
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def _result(record: dict) -> str:
@@ -332,8 +336,8 @@ def _backup_lines(data: dict) -> list[str]:
              f"{bags['failed']} failed",
              f"  atoms: {atoms['added']} added, {atoms['changed']} changed, "
              f"{atoms['removed']} removed",
-             f"  sent: {sent['bags']} bags, {human(sent['bytes'])}, {sent['requests']} "
-             f"requests, fee about ${sent['fee']:.4f}"]
+             f"  sent: {plural(sent['bags'], 'bag')}, {human(sent['bytes'])}, "
+             f"{plural(sent['requests'], 'request')}, fee about ${sent['fee']:.4f}"]
     lines += [f"  FAILED bag {name}: {why}" for name, why in data["failed"].items()]
     lines += [f"  MISSING molecule {shown(m)}: {shown(why)}"
               for m, why in data["missing_molecules"].items()]

@@ -3,6 +3,7 @@ listing, and the page draws them offline, escaping every name."""
 
 import datetime
 import re
+from dataclasses import replace
 
 from glacier_tasks import cost, overview, page, prune
 from glacier_tasks.plan import Plan, PlannedBag
@@ -132,3 +133,13 @@ def test_the_page_is_self_contained_and_escapes_names():
     assert figures["monthly-total"] == f"${ov.monthly_total:.2f}"
     assert figures["restore-everything-Bulk"] == \
         f"${cost.restore_cost(1_600_000_000, 2, 'Bulk', Settings.prices)['total']:.2f}"
+
+
+def test_a_bag_kept_as_history_becomes_free_on_its_later_date():
+    ov = gathered()
+    kept = prune.Prunable("2026-backup/h_m_bag_009.tar", 10**9, "DEEP_ARCHIVE",
+                          D(2026, 1, 10), 387, 0.0, D(2026, 7, 9),
+                          history_until=D(2028, 1, 10))
+    html = page.render(replace(ov, prunable=(kept,)), "0.1.0")
+    assert "history until 2028-01-10 (keep_years)" in html
+    assert '<span class="lab">2028-01-10</span>' in html  # the chart's date is the later
