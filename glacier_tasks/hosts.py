@@ -3,11 +3,11 @@
 name is refused, so two machines never write one namespace."""
 
 import datetime
-import hashlib
 import json
+import uuid
 from pathlib import Path
 
-from . import layout
+from . import layout, statefile
 from .errors import GlacierError
 
 
@@ -16,13 +16,15 @@ class ClaimError(GlacierError):
 
 
 def machine_id(state_dir: Path) -> str:
-    """This machine and this state folder: two configs on one machine with the same host
-    name would write one namespace from two lock files, so they count as two."""
+    """This writer's identity: a random id kept in its state folder (it moves with the
+    folder; two state folders, on one machine or two, are two writers, each with its
+    own lock, so they must not share a host name)."""
+    path = state_dir / "machine-id"
     try:
-        base = Path("/etc/machine-id").read_text().strip()
-    except OSError:
-        base = ""
-    return hashlib.sha256(f"{base}\0{state_dir}".encode()).hexdigest()[:24]
+        return path.read_text().strip()
+    except FileNotFoundError:
+        statefile.write_bytes(path, (uuid.uuid4().hex + "\n").encode())
+        return path.read_text().strip()
 
 
 def claim_host(store, host: str, machine: str, take_over: bool = False) -> None:
@@ -44,5 +46,6 @@ def claim_host(store, host: str, machine: str, take_over: bool = False) -> None:
         raise ClaimError(
             f"host name '{host}' is already used in bucket '{store.bucket}' by another "
             f"machine (claimed {owner.get('claimed_at', '?')[:10]}); set host = "
-            "\"a-name-of-its-own\" in glacier.toml, or, if this machine replaces it, "
-            "run 'doit bootstrap' here, which takes the name over")
+            "\"a-name-of-its-own\" in glacier.toml; or, if this machine replaces that "
+            "one (its state folder was lost), move inventory.json aside and run 'doit "
+            "bootstrap', which takes the name over")

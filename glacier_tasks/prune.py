@@ -86,6 +86,24 @@ def own_objects(objects: dict, host: str) -> dict:
     return {k: o for k, o in objects.items() if mine(k)}
 
 
+def unsafe_to_delete(inventory: dict, objects: dict, host: str) -> str | None:
+    """Why `prune --delete` must not run now, or None: deleting old bags is safe only
+    while every bag the inventory names is this host's and in the bucket whole (else
+    an old bag may hold the only good copy of an atom)."""
+    theirs = sorted({owner(k) for k in inventory.get("bags", {}) if owner(k) != host})
+    if theirs:
+        return (f"this inventory names bags of host {', '.join(map(str, theirs))} (a "
+                f"'bootstrap --host'?); prune with that host's own config")
+    for key, bag in sorted(inventory.get("bags", {}).items()):
+        found = objects.get(key)
+        if found is None or found.size != bag.get("size"):
+            what = "missing" if found is None else f"{found.size} bytes, not {bag['size']}"
+            return (f"{key} is {what} in the bucket, and an older bag may be the only "
+                    "good copy of its atoms; run 'doit backup' (it repairs) before "
+                    "'prune --delete'")
+    return None
+
+
 def referenced_keys(inventory: dict, plan=None) -> set:
     """Every key the inventory or a (possibly unfinished) plan uploads points at."""
     keys = set()

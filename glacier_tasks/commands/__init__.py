@@ -7,8 +7,10 @@ Run of the config in use (commands.base.current_run); actions get the config pat
 which pickles, so `doit -n N` works.
 """
 
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -17,12 +19,12 @@ from doit.exceptions import InvalidDodoFile
 from ..config import find_config_file
 from ..errors import ConfigError
 from . import backup, bootstrap, bucket, drop, find, init, pin, prune, restore, verify
-from . import report, status
-from .base import current_run, lock_early, stop_cleanly
+from . import bags, doitfix, report, status
+from .base import current_run, lock_early, quiet_on_closed_pipe, stop_cleanly, wants_lock
 from .reporter import GlacierReporter
 
-COMMANDS = (backup, restore, find, prune, verify, pin, drop, bootstrap, bucket, init,
-            report, status)
+COMMANDS = (backup, bags, restore, find, prune, verify, pin, drop, bootstrap, bucket,
+            init, report, status)
 
 
 def task_generators(modules=COMMANDS) -> dict:
@@ -45,15 +47,28 @@ def namespace(argv=None) -> dict:
     # what this tool writes (staged tars, manifests of every file name, the inventory,
     # downloads) is for its owner alone; a restore gives files their archived modes
     os.umask(0o077)
+    doitfix.install()
     run = current_run()
+    run.progress  # made here, in the main thread, before doit starts its workers
     run.state_dir.mkdir(parents=True, exist_ok=True)  # doit opens its database there
+    quiet_on_closed_pipe()
+    stop_cleanly(lambda: backup.progress_line(run.config_file))
+    if not wants_lock(argv):  # a reader never touches the database a backup may be using
+        return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"], "subtasks": True,
+                               "dep_file": str(_reader_db())}, **task_generators()}
     lock_early(run, argv)
     mend_doit_db(run.doit_db)
-    stop_cleanly(lambda: backup.progress_line(run.config_file))
     return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"],
                             "dep_file": str(run.doit_db),
                             "subtasks": True},  # doit's own list, outside this folder
             **task_generators()}
+
+
+def _reader_db():
+    """doit wants a database even for commands whose tasks always run: a private one."""
+    folder = tempfile.mkdtemp(prefix="glacier-reader-")
+    atexit.register(shutil.rmtree, folder, True)
+    return os.path.join(folder, "doit-db.json")
 
 
 def mend_doit_db(path) -> None:
@@ -71,4 +86,7 @@ def mend_doit_db(path) -> None:
 
 
 _COMMON = {"backend": "json", "reporter": GlacierReporter,
-           "verbosity": 2}  # uncaptured output: progress bars draw live
+           "verbosity": 2,  # uncaptured output: progress bars draw live
+           # one bag packs while another uploads: doit's own runner, in threads (they
+           # share the Run, its lock and its progress); -n and -P override
+           "num_process": 2, "par_type": "thread"}

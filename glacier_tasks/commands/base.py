@@ -8,7 +8,7 @@ import sys
 
 from doit.exceptions import InvalidDodoFile, TaskFailed
 
-from .. import statefile
+from .. import progress, statefile
 from ..config import find_config_file
 from ..errors import GlacierError
 from ..run import load_run
@@ -73,19 +73,26 @@ def lock_early(run, argv) -> None:
     """Take the lock while loading, in doit's main process, when the command line asks
     for a task that writes: workers forked by `-n N -P process` then share it. If
     another run holds it, the `_lock` task says so (exit 1)."""
-    words = [w for w in argv if not w.startswith("-")]
-    asked = next((w for w in words if w.partition(":")[0] in WRITERS | READERS
-                  | DOIT_COMMANDS), "dryrun")
-    if asked.partition(":")[0] in WRITERS:
+    if wants_lock(argv):
         try:
             statefile.take_lock(run.lock_file)
         except GlacierError:
             pass
 
 
-# the first task named on the command line decides (the default task is dryrun)
-WRITERS = {"dryrun", "backup", "scan", "plan", "bag", "inventory", "system", "prune",
-           "pin", "drop", "bootstrap", "run"}
+def wants_lock(argv) -> bool:
+    """Does this command line run a task that writes? Any writer named does; a doit
+    command (list, help...) first does not; no task at all is the dry run."""
+    names = [w.partition(":")[0] for w in argv if not w.startswith("-")]
+    known = [n for n in names if n in WRITERS | READERS | DOIT_COMMANDS]
+    if not known:
+        return True  # the default task, dryrun
+    return known[0] not in DOIT_COMMANDS and any(n in WRITERS for n in known)
+
+
+# the tasks named on a command line decide (the default task is dryrun)
+WRITERS = {"dryrun", "backup", "scan", "plan", "tar", "upload", "manifest", "bag",
+           "inventory", "system", "prune", "pin", "drop", "bootstrap", "run"}
 READERS = {"find", "cost", "verify", "restore", "check", "policy", "setup_bucket", "init",
            "report", "status"}
 DOIT_COMMANDS = {"list", "help", "info", "forget", "clean", "ignore", "dumpdb", "strace",
@@ -105,6 +112,38 @@ def say(lines) -> bool:
         return False
 
 
+class QuietPipe:
+    """sys.stdout that ends quietly when its reader goes away (`glacier backup | head`):
+    the run goes on, its output goes to /dev/null, no traceback."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._silence()
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._silence()
+
+    def _silence(self):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def quiet_on_closed_pipe() -> None:
+    if not isinstance(sys.stdout, QuietPipe):
+        sys.stdout = QuietPipe(sys.stdout)
+
+
 class Stopped(KeyboardInterrupt):
     """Ctrl-C or SIGTERM: the run ends between two steps; what finished is kept."""
 
@@ -114,6 +153,7 @@ _stop_line = None
 
 
 def _on_signal(number, frame):
+    progress.stop(seconds=30)  # the steps in doit's worker threads end first
     raise Stopped(_signal_name.get(number, f"signal {number}"))
 
 

@@ -2,6 +2,8 @@
 (the monthly bill, what pruning frees, what a restore costs)."""
 
 
+from doit.exceptions import TaskFailed
+
 from .. import bootstrap, cost, find, inventory, layout, prune, report
 from ..errors import GlacierError
 from ..run import load_run
@@ -58,11 +60,17 @@ def losses(run, store, inv, objects, doomed) -> dict:
 @user_errors
 @locked
 def prune_action(config, delete, force, min_age_days):
+    if min_age_days < 0:
+        return TaskFailed(f"--min-age-days {min_age_days}: a number of days, 0 or more")
     run = load_run(config)
     settings = run.settings
     inv = inventory.load_inventory(settings.inventory_file, required_by="prune")
     store = store_for(settings)
-    _, found = prunable(run, store, inv, with_losses=True)
+    objects, found = prunable(run, store, inv, with_losses=True)
+    if delete:
+        unsafe = prune.unsafe_to_delete(inv, objects, settings.host)
+        if unsafe:
+            return TaskFailed(unsafe)
     if not found:
         say(["Nothing to prune: every object under YYYY-backup/ is referenced"])
         return
