@@ -20,12 +20,15 @@ from . import __version__
 from .commands import COMMANDS, namespace, task_generators
 from .commands.base import say, stop_message
 from .commands.listing import BagList
+from .errors import UsageError
 
 POSITIONAL = {"restore": "path", "pin": "path", "drop": "molecule"}  # the word after it
 RUN_OPTIONS = {"-v": True, "--verbosity": True, "-n": True, "--process": True,
                "-P": True, "--parallel-type": True, "-c": False, "--continue": False,
                "-a": False, "--always-execute": False}  # doit's, True: takes a value
-STEPS = ("scan", "plan", "bag", "inventory", "system")  # shown apart: parts of backup
+STEPS = ("scan", "plan", "tar", "upload", "manifest", "bag", "inventory",
+         "system")  # shown apart: parts of backup
+BAG_STEPS = ("tar", "upload", "manifest", "bag")
 METAVAR = {"molecule": "MOLECULE", "to": "DIR", "from_file": "BAG.tar", "from_cfg": "glacier.cfg", "year": "YYYY",
            "tier": "TIER", "path": "PATH"}
 
@@ -69,12 +72,13 @@ def overview() -> str:
     width = max(map(len, known)) + 2
     main = [f"  {name:<{width}}{doc}" for name, (doc, _) in sorted(known.items())
             if name not in STEPS]
-    steps = ", ".join(s for s in STEPS if s != "bag")
+    steps = ", ".join(s for s in STEPS if s not in BAG_STEPS)
     return "\n".join([
         "usage: glacier COMMAND [ARGS]    (the same commands as `doit COMMAND`)",
         "", "Yearly backups of big folders into S3 Glacier Deep Archive.", "",
         "commands:", *main,
-        f"  {'':<{width}}(the steps of backup: {steps}, bag:NAME)", "",
+        f"  {'':<{width}}(the steps of backup: {steps}; per bag: "
+        f"{', '.join(f'{s}:NAME' for s in BAG_STEPS)})", "",
         "glacier COMMAND --help shows its options; glacier --version the version.",
         "Config: $GLACIER_CONFIG, ./glacier.toml or ~/.config/glacier-tasks/glacier.toml"])
 
@@ -112,7 +116,7 @@ def doit_args(command: str, rest: list) -> list:
         if word in RUN_OPTIONS:
             run_options.append(word)
             if RUN_OPTIONS[word]:
-                run_options.append(next(words, ""))
+                run_options.append(_value(word, words))
         elif word.partition("=")[0] in ("--verbosity", "--process", "--parallel-type"):
             run_options.append(word)
         elif command in POSITIONAL and not word.startswith("-"):
@@ -120,8 +124,15 @@ def doit_args(command: str, rest: list) -> list:
         else:
             task_args.append(word)
             if word in takes_value:
-                task_args.append(next(words, ""))
+                task_args.append(_value(word, words))
     return [*run_options, command, *task_args]
+
+
+def _value(option: str, words) -> str:
+    value = next(words, None)
+    if value is None:
+        raise UsageError(f"{option} needs a value; 'glacier COMMAND --help' shows them")
+    return value
 
 
 def main(argv=None) -> int:
@@ -141,8 +152,12 @@ def main(argv=None) -> int:
         say([command_help(command) if command in known else overview()])
         return 0
     try:
-        return GlacierMain(Loader([command]), config_filenames=()).run(
-            doit_args(command, rest))
+        args = doit_args(command, rest)
+    except UsageError as err:
+        sys.stderr.write(f"glacier: {err}\n")
+        return 3
+    try:
+        return GlacierMain(Loader([command, *rest]), config_filenames=()).run(args)
     except KeyboardInterrupt as stop:
         sys.stderr.write(stop_message(stop) + "\n")
         return 130

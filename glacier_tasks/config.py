@@ -38,6 +38,8 @@ SETTINGS_KEYS = {
     "max_age_days": ((int,), 400),  # `glacier status` fails when the last backup is older
     "obscure_keys": ((bool,), False),  # name new bags by a keyed hash, not the path
     "keep_years": ((int,), 0),  # how long a superseded bag stays as history (0: mirror)
+    "staging_bags": ((int,), 2),  # staged tars at most at once (packing overlaps uploads)
+    "progress_interval": ((int, float), 300),  # seconds between heartbeats in a log
 }
 PATH_KEYS = ("staging_dir", "manifest_dir", "inventory_file", "mnt_base", "list_file",
              "state_dir", "age_identity_file")
@@ -66,6 +68,8 @@ class Settings:
     max_age_days: int = 400
     obscure_keys: bool = False
     keep_years: int = 0
+    staging_bags: int = 2
+    progress_interval: float = 300
     prices: dict = field(default_factory=dict)
 
     @property
@@ -160,12 +164,23 @@ def _check_settings(path: Path, table: dict) -> dict:
     if values["keep_years"] < 0:
         raise ConfigError(f"{path}: key 'settings.keep_years' must be 0 (keep no history) "
                           "or more years")
+    if values["staging_bags"] < 1:
+        raise ConfigError(f"{path}: key 'settings.staging_bags' must be a whole number of "
+                          "bags, at least 1 (1: pack only while nothing uploads)")
+    if not (math.isfinite(values["progress_interval"]) and values["progress_interval"] > 0):
+        raise ConfigError(f"{path}: key 'settings.progress_interval' must be a number of "
+                          "seconds above 0")
+    values["progress_interval"] = float(values["progress_interval"])
     if values["max_age_days"] < 1:
         raise ConfigError(f"{path}: key 'settings.max_age_days' must be a whole number "
                           "of days, at least 1")
     if values["storage_class"] not in STORAGE_CLASSES:
         raise ConfigError(f"{path}: key 'settings.storage_class' must be one of "
                           f"{', '.join(STORAGE_CLASSES)}")
+    endpoint = values["endpoint_url"]
+    if endpoint is not None and not re.match(r"^https?://[^/\s]+", endpoint):
+        raise ConfigError(f"{path}: key 'settings.endpoint_url' must be a URL such as "
+                          f"\"https://s3.example.com\", not {endpoint!r}")
     if values["encryption"] not in (None, "age"):
         raise ConfigError(f"{path}: key 'settings.encryption' must be \"age\" or absent")
     values["age_recipients"] = tuple(values["age_recipients"])
@@ -185,6 +200,14 @@ def _check_settings(path: Path, table: dict) -> dict:
     for key in PATH_KEYS:
         if values[key] is not None:
             values[key] = (path.parent / Path(values[key]).expanduser()).resolve()
+    for key in ("inventory_file", "list_file", "age_identity_file"):
+        if values[key] is not None and values[key].is_dir():
+            raise ConfigError(f"{path}: key 'settings.{key}' names a folder, "
+                              f"{values[key]}; name a file")
+    for key in ("state_dir", "staging_dir", "manifest_dir", "mnt_base"):
+        if values[key].exists() and not values[key].is_dir():
+            raise ConfigError(f"{path}: key 'settings.{key}' names a file, "
+                              f"{values[key]}; name a folder")
     return values
 
 
@@ -238,6 +261,9 @@ def read_molecules(settings: Settings) -> list[Molecule]:
         spelling = line.strip()
         if not spelling or spelling.startswith("#"):
             continue
+        if "\0" in spelling:
+            raise ConfigError(f"{list_file}, line {number}: holds a NUL byte; one folder "
+                              "per line, as text")
         spelling = normalise_spelling(spelling)
         if spelling in seen:
             raise ConfigError(f"{list_file}, line {number}: '{spelling}' is already "

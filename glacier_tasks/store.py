@@ -12,7 +12,7 @@ import hashlib
 import io
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -136,12 +136,13 @@ def upload_requests(size: int) -> int:
 
 
 class FilePart(io.RawIOBase):
-    """A read-only window on a file, so a part streams from disk instead of memory."""
+    """A read-only window on a file, so a part streams from disk instead of memory.
+    It counts nothing: botocore reads a part more than once (its checksum pass, a
+    retry), so bytes are counted when S3 acknowledges the part (Store._send_parts)."""
 
-    def __init__(self, path: Path, offset: int, length: int, progress=None):
+    def __init__(self, path: Path, offset: int, length: int):
         self._file = open(path, "rb")
         self._offset, self._length, self._pos = offset, length, 0
-        self._progress = progress
         self._file.seek(offset)
 
     def readable(self):
@@ -168,8 +169,6 @@ class FilePart(io.RawIOBase):
             return 0
         got = self._file.readinto(memoryview(buffer)[:want])
         self._pos += got
-        if self._progress:
-            self._progress(got)
         return got
 
     def read(self, size=-1):
@@ -192,8 +191,8 @@ class Store:
         boto3, self._bx = _import_boto()
         from botocore.config import Config
         # a stalled connection fails after `timeout` seconds and is retried, boundedly
-        timeout = float(os.environ.get("GLACIER_S3_TIMEOUT", "120"))
-        attempts = int(os.environ.get("GLACIER_S3_ATTEMPTS", MAX_ATTEMPTS))
+        timeout = _env_number("GLACIER_S3_TIMEOUT", 120.0, float)
+        attempts = _env_number("GLACIER_S3_ATTEMPTS", MAX_ATTEMPTS, int)
         config = Config(retries={"mode": "adaptive", "max_attempts": attempts},
                         connect_timeout=min(10.0, timeout), read_timeout=timeout,
                         max_pool_connections=UPLOAD_THREADS + 2)
@@ -271,7 +270,11 @@ class Store:
 
     def upload_file(self, path: Path, key: str, storage_class: str, metadata: dict,
                     crc64nvme: str, resume: dict, save_resume, progress=None) -> dict:
-        """Upload a staged file; `resume` is what `save_resume` stored on a past attempt."""
+        """Upload a staged file; `resume` is what `save_resume` stored on a past attempt.
+
+        progress(nbytes, resumed) is called once per part, when S3 has acknowledged it
+        (resumed=True for the parts an earlier attempt left in S3): the calls add up to
+        the file's size exactly."""
         size = path.stat().st_size
         if size <= MIN_PART:
             with self._errors(f"uploading {key}"), open(path, "rb") as body:
@@ -281,7 +284,7 @@ class Store:
                     ChecksumAlgorithm="CRC64NVME")  # computed from the bytes sent; the
             # caller compares S3's figure with the one taken while the tar was written
             if progress:
-                progress(size)
+                progress(size, False)
             return {"etag": answer["ETag"].strip('"'), "parts": 1}
         part_size = part_size_for(size)
         with self._errors(f"uploading {key}"):
@@ -344,11 +347,11 @@ class Store:
         finished = {n: _part_entry(p) for n, p in done.items()
                     if n in lengths and p.get("Size") == lengths[n]
                     and _same_part(path, (n - 1) * part_size, lengths[n], p["ETag"])}
-        if progress:
-            progress(sum(lengths[n] for n in finished))
+        if progress and finished:
+            progress(sum(lengths[n] for n in finished), True)
 
         def send(number):
-            body = FilePart(path, (number - 1) * part_size, lengths[number], progress)
+            body = FilePart(path, (number - 1) * part_size, lengths[number])
             try:
                 answer = self.client.upload_part(
                     Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
@@ -360,8 +363,17 @@ class Store:
 
         todo = [n for n in lengths if n not in finished]
         with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
-            for number, entry in pool.map(send, todo):
-                finished[number] = entry
+            futures = [pool.submit(send, n) for n in todo]
+            try:
+                for future in as_completed(futures):
+                    number, entry = future.result()
+                    finished[number] = entry
+                    if progress:  # may raise to stop the run: the parts not begun are
+                        progress(lengths[number], False)  # dropped, the others finish
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
         return [finished[n] for n in sorted(finished)]
 
     def get_bytes(self, key: str) -> bytes:
@@ -482,6 +494,20 @@ class Store:
     def has_credentials(self) -> bool:
         """Does boto3's usual chain (config, environment, profile) find credentials?"""
         return self.session.get_credentials() is not None
+
+
+def _env_number(name: str, default, kind):
+    """A positive number from the environment; a wrong one is the user's to fix."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise StoreError(f"{name}={text!r}: must be a number above 0")
+    return value
 
 
 def _code(err) -> str:

@@ -1,5 +1,7 @@
 """`doit pin --path ATOM [--off]`: keep an atom's tar_id (and so its bag) forever."""
 
+import os
+
 from doit.exceptions import TaskFailed
 
 from .. import inventory
@@ -16,8 +18,10 @@ def pin_action(config, path, off):
     path_file = load_run(config).settings.inventory_file
     inv = inventory.load_inventory(path_file, required_by="pin")
     atom = inventory.find_atom(inv, path)
-    if atom is None:
-        return TaskFailed(f"{path}: no such atom in {path_file}")
+    loose_guess = atom is not None and atom.endswith("/.") and path.rstrip("/") != atom
+    if atom is None or (loose_guess and not os.path.lexists(path)):
+        return TaskFailed(f"{path}: no such atom in {path_file} (nor a file lying in a "
+                          "molecule's folder)")
     inv["atoms"][atom]["pinned"] = not off
     inventory.write_inventory(path_file, inv)
     entry = inv["atoms"][atom]

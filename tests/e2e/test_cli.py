@@ -190,3 +190,25 @@ def test_sigterm_during_an_upload_stops_in_one_line_and_the_rerun_resumes(
     assert len(creates) == 1, creates  # the rerun finished the same multipart upload
     restore_all(project, tmp_path / "restored")
     assert tree_snapshot(tmp_path / "restored") == tree_snapshot(data)
+
+
+def test_more_mistakes_are_one_line_each(project, tmp_path):
+    assert project.run("backup").returncode == 0
+    for args in (["restore", "--path"], ["restore", "/x", "--to"],
+                 ["prune", "--min-age-days"], ["backup", "-v"]):
+        one_line_error(project.glacier(*args), "needs a value", code=3)
+    one_line_error(project.glacier("pin", f"{project.data}/Typo"), "no such atom")
+    assert not any(a["pinned"] for a in project.inventory["atoms"].values())
+    one_line_error(project.glacier("prune", "--delete", "--min-age-days", "-5"),
+                   "--min-age-days -5")
+    one_line_error(project.glacier("verify", GLACIER_S3_TIMEOUT="abc"),
+                   "GLACIER_S3_TIMEOUT")
+    project.write_config('inventory_file = "/tmp"')
+    one_line_error(project.run("dryrun"), "inventory_file", "folder", code=3)
+    project.write_config()
+    good = project.config.read_text()
+    project.config.write_text(good.replace(f'"{project.server.endpoint}"', '"not a url"'))
+    one_line_error(project.run("dryrun"), "endpoint_url", "URL", code=3)
+    project.config.write_text(good)
+    (project.root / "list.txt").write_text(f"{project.data}\n/data/\0nul\n")
+    one_line_error(project.run("dryrun"), "line 2", "NUL", code=3)
