@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 
 from . import tarstream
-from .errors import GlacierError
+from .errors import RestoreError
 
 RANGE = 64 << 20  # one GET at most
 
 
-class DownloadError(GlacierError):
+class DownloadError(RestoreError):
     """The downloaded bytes are not the ones expected."""
 
 
@@ -63,8 +63,10 @@ def check_runs(path: Path, runs: list) -> None:
         for run in runs:
             for member in run.members:
                 expected = offset + member.start - run.start
-                if reader.pos != expected:
-                    reader.skip(expected - reader.pos)
+                if reader.pos > expected:
+                    raise tarstream.TarStreamError(f"the member before {member.name!r} "
+                                                   "runs into it")
+                reader.skip(expected - reader.pos)
                 header = reader.next_header()
                 if header is None or header.name != member.name:
                     found = "the end" if header is None else repr(header.name)

@@ -27,3 +27,8 @@ class BagError(GlacierError):
 
 class UsageError(GlacierError):
     """A command-line value is wrong (a pattern, a tier, a destination)."""
+
+
+class RestoreError(GlacierError):
+    """A restore cannot go on with a bag (a file in the way, bytes that do not check
+    out); the other bags go on."""

@@ -58,6 +58,22 @@ def tar_options(tar_path: Path) -> list[str]:
     return ["--verbose", "--block-number", f"--index-file={listing_for(tar_path)}"]
 
 
+def index_beside(manifest_path: Path) -> Path:
+    """The local copy of the index, beside the local manifest (NAME.idx by NAME.txt)."""
+    return manifest_path.with_suffix(".idx")
+
+
+def settle(tar_path: Path, manifest_path: Path, bag_sha256: str, encrypted: bool) -> None:
+    """Once the tar is complete: its listing becomes the index beside the manifest;
+    an encrypted bag gets none (and loses any an earlier packing left)."""
+    listing = listing_for(tar_path)
+    if encrypted or not listing.exists():
+        listing.unlink(missing_ok=True)
+        index_beside(manifest_path).unlink(missing_ok=True)
+        return
+    write_index(listing, index_beside(manifest_path), bag_sha256)
+
+
 def write_index(listing: Path, out: Path, bag_sha256: str) -> str:
     """Turn tar's listing (`block N: NAME`, names in tar's escape quoting) into the
     index at `out`; return the index's sha256. The listing is removed."""

@@ -25,7 +25,7 @@ class TarStreamError(GlacierError):
 class Header:
     offset: int      # where the member's first block starts in the stream
     name: bytes      # as tar stores it: a folder's ends in '/'
-    kind: bytes      # GNU typeflag: b'0' file, b'1' hard link, b'2' symlink, b'5' folder...
+    kind: bytes      # typeflag: b'0' file, b'1' hard link, b'2' symlink, b'5' folder...
     linkname: bytes  # a link's target
     head: bytes      # the member's blocks before its data
     data: int        # bytes of data after them (a multiple of 512)
@@ -77,7 +77,8 @@ class Reader:
             block = self.read(BLOCK)
             if len(block) < BLOCK or block == ZERO:
                 if head:
-                    raise TarStreamError(f"the tar ends inside a header at byte {self.pos}")
+                    raise TarStreamError(f"the tar ends inside a header at byte "
+                                         f"{self.pos}")
                 return None
             _check(block, self.pos - BLOCK)
             head += block
@@ -86,7 +87,10 @@ class Reader:
                 text = self.read(_padded(size))
                 head += text
                 value = text[:size].split(b"\0", 1)[0]
-                longname, longlink = (value, longlink) if kind == b"L" else (longname, value)
+                if kind == b"L":
+                    longname = value
+                else:
+                    longlink = value
                 continue
             extended = kind == b"S" and block[482]
             while extended:

@@ -19,11 +19,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from . import crypto, tarstream
-from .errors import GlacierError
+from . import crypto, manifest, tarstream
+from .errors import RestoreError
 
 
-class ExtractError(GlacierError):
+class ExtractError(RestoreError):
     """tar could not write what was asked for (a file in the way, a full disk)."""
 
 
@@ -126,8 +126,9 @@ def _link_orphans(targets, dest: Path, orphans: list, overwrite: bool) -> None:
         for orphan in orphans:
             path = os.path.join(root, orphan.name)
             if not overwrite and os.path.lexists(path):
-                raise ExtractError(f"{os.fsdecode(orphan.name)}: exists; nothing was "
-                                   "overwritten (use --overwrite to replace existing files)")
+                raise ExtractError(f"{manifest.escape_name(orphan.name)}: exists; "
+                                   "nothing was overwritten (use --overwrite to replace "
+                                   "existing files)")
             folder = os.path.dirname(path)
             os.makedirs(folder, exist_ok=True)
             times = os.stat(folder)

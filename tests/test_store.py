@@ -103,7 +103,8 @@ def test_missing_key_heads_as_none_and_missing_bucket_is_named(store, s3_server)
 def test_interrupted_download_resumes_from_the_bytes_on_disk(store, s3_server, tmp_path):
     import hashlib as _hashlib
 
-    from glacier_tasks.restore import RestoreError, download_bag
+    from glacier_tasks.download import download_bag
+    from glacier_tasks.errors import RestoreError
     data = os.urandom(5 * MIB)
     store.client.put_object(Bucket=store.bucket, Key="2026-backup/b.tar", Body=data)
     folder = tmp_path / "downloads"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from .. import download, inventory, restore, restorecheck, untar
+from .. import download, inventory, restore, restorecheck, restorer, untar
 from ..errors import GlacierError, UsageError
 from ..run import load_run
 from ..store import store_for
@@ -43,7 +43,7 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
         return TaskFailed(f"--days {days}: a thawed copy stays readable 1 day or more")
     run = load_run(config)
     settings = run.settings
-    options = restore.RestoreOptions(path, destination(to, create=yes or bool(from_file)),
+    options = restorer.RestoreOptions(path, destination(to, create=yes or bool(from_file)),
                                      tier, days, yes, wait, wait_hours, overwrite,
                                      poll_seconds, all_molecules)
     inv = inventory.load_inventory(settings.inventory_file,
@@ -65,7 +65,7 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
              *restore.estimate_lines(plans, tier, settings.prices),
              "Nothing was requested. Add --yes to thaw and restore."])
         return
-    outcome = restore.Restorer(run, store, options, print).restore(plans)
+    outcome = restorer.Restorer(run, store, options, print).restore(plans)
     return _closing(outcome, what, options)
 
 

@@ -66,14 +66,16 @@ def test_two_years_with_pin_then_prune(tmp_path, s3_server, bucket):
     assert "Deleted" not in listed.stdout
     young = project.run("prune", "--delete", GLACIER_TODAY=after_days(20))
     assert young.returncode == 0, young.stderr
-    assert "Deleted" not in young.stdout and young.stdout.count("Kept ") == 6
+    # each superseded bag: its tar, its manifest and its member index
+    assert "Deleted" not in young.stdout and young.stdout.count("Kept ") == 9
     assert superseded <= set(project.objects())
     old = project.run("prune", "--delete", GLACIER_TODAY=after_days(200))
     assert old.returncode == 0, old.stderr
-    assert old.stdout.count("Deleted ") == 6
+    assert old.stdout.count("Deleted ") == 9
     left = set(project.objects())
     assert not superseded & left
-    referenced = set(second["bags"]) | {b["manifest_key"] for b in second["bags"].values()}
+    referenced = set(second["bags"]) | {b["manifest_key"] for b in second["bags"].values()} \
+        | {b["manifest_key"][:-len(".txt")] + ".idx" for b in second["bags"].values()}
     assert left - referenced == {k for k in left if "/system/" in k or
                                  k.startswith("glacier-hosts/")}
     assert {k.split("/")[0] for k in left if "/system/" in k} == {"2026-backup",

@@ -96,7 +96,8 @@ def test_restore_polls_a_slow_thaw_until_done(project, tmp_path):
         assert first.returncode == 1
         assert "still thawing" in first.stdout and "run the same command again" in \
             first.stdout
-        waited = project.run(*args, "--wait", "--poll-seconds", "0.05")
+        waited = project.run(*args, "--wait", "--poll-seconds", "0.05",
+                             GLACIER_MIN_POLL_SECONDS="0.05")
         assert waited.returncode == 0, waited.stdout + waited.stderr
         assert waited.stdout.count("still thawing") >= 1
         assert sum(proxy.checks.values()) > 3

@@ -1,5 +1,7 @@
 """A small HTTP proxy on loopback, in front of the S3 server, that makes a thaw slow:
-for its first `slow_checks` HEADs of a bag, it answers ongoing-request="true"."""
+for its first `slow_checks` HEADs of a bag (of the bags whose key holds `only`, if
+given), it answers ongoing-request="true". It counts the body bytes it passes on per
+request path (`sent`), so a test can tell how much of a bag was downloaded."""
 
 import http.client
 import threading
@@ -10,9 +12,10 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 
 
 class ThawProxy:
-    def __init__(self, upstream_port: int, slow_checks: int = 3):
-        self.upstream_port, self.slow_checks = upstream_port, slow_checks
-        self.checks = {}
+    def __init__(self, upstream_port: int, slow_checks: int = 3, only: str = ""):
+        self.upstream_port, self.slow_checks, self.only = upstream_port, slow_checks, only
+        self.checks, self.sent = {}, {}
+        lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +40,9 @@ class ThawProxy:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
+                    with lock:
+                        key = (self.command, self.path.split("?")[0])
+                        proxy.sent[key] = proxy.sent.get(key, 0) + len(data)
                 upstream.close()
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_any
@@ -50,7 +56,8 @@ class ThawProxy:
 
     def rewrite(self, method, path, headers):
         restore = [v for k, v in headers if k.lower() == "x-amz-restore"]
-        if method != "HEAD" or not path.split("?")[0].endswith(".tar") or not restore:
+        if method != "HEAD" or not path.split("?")[0].endswith(".tar") or not restore \
+                or self.only not in path:
             return headers
         seen = self.checks[path] = self.checks.get(path, 0) + 1
         if seen > self.slow_checks:
