@@ -65,6 +65,18 @@ def latest_inventory(settings, store, host: str) -> dict:
     return found[max(found, key=lambda f: _written(found[f][1], keys, f))][1]
 
 
+def year_inventory(settings, store, host: str, year: int) -> dict:
+    """The inventory that year's run of `host` archived (`restore --year`)."""
+    keys = store.list_objects("")
+    found, _ = _candidates(settings, store, keys, host)
+    folders = [f for f in found if f[0] == year]
+    if not folders:
+        have = ", ".join(str(y) for y in sorted({f[0] for f in found})) or "none"
+        raise StateError(f"bucket '{settings.s3_bucket}' has no system folder of host "
+                         f"{host} for {year}; it has {have}")
+    return found[max(folders, key=lambda f: _written(found[f][1], keys, f))][1]
+
+
 def every_bag(settings, store, host: str, local: dict) -> dict:
     """bag key -> its record (molecule, manifest_key) for every bag of `host` still in
     the bucket, from every year's system inventory and `local`'s: `find --all-years`."""

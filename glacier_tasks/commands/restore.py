@@ -6,7 +6,7 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from .. import download, inventory, restore, restorecheck, restorer, untar
+from .. import bootstrap, download, inventory, restore, restorecheck, restorer, untar
 from ..errors import GlacierError, UsageError
 from ..run import load_run
 from ..store import store_for
@@ -32,7 +32,7 @@ def destination(to: str, create: bool) -> Path:
 
 @user_errors
 def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrite,
-                   from_file, poll_seconds, all_molecules=False):
+                   from_file, poll_seconds, all_molecules=False, year=None):
     if all_molecules and (path or from_file):
         return TaskFailed("--all restores every molecule: leave out --path and "
                           "--from-file")
@@ -46,8 +46,11 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
     options = restorer.RestoreOptions(path, destination(to, create=yes or bool(from_file)),
                                      tier, days, yes, wait, wait_hours, overwrite,
                                      poll_seconds, all_molecules)
-    inv = inventory.load_inventory(settings.inventory_file,
-                                   required_by=None if from_file else "restore")
+    if year is not None:  # as that year's run archived it, from its system folder
+        inv = bootstrap.year_inventory(settings, store_for(settings), settings.host, year)
+    else:
+        inv = inventory.load_inventory(settings.inventory_file,
+                                       required_by=None if from_file else "restore")
     if from_file:
         return _restore_from_file(run, inv, Path(from_file), options)
     targets = restore.resolve_all(inv) if all_molecules else \
@@ -117,7 +120,8 @@ RESTORE_PARAMS = [
     param("poll_seconds", float, 60, "first wait between status checks (doubles up to "
                                      "30 min; at least 60 s)"),
     param("overwrite", bool, False, "replace files that already exist in the destination"),
-    param("from_file", str, "", "restore from a bag already downloaded by hand")]
+    param("from_file", str, "", "restore from a bag already downloaded by hand"),
+    param("year", int, None, "as that year's run archived it (history)", metavar="YYYY")]
 
 
 def task_restore():

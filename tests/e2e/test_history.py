@@ -77,3 +77,17 @@ def test_keep_years_0_is_the_original_mirror(tmp_path, s3_server, bucket, today)
     listed = project.run("prune", GLACIER_TODAY=today).stdout
     assert "History until" not in listed
     assert f"Would delete {old_bag(first, project, 'Photos')}" in listed
+
+
+def test_restore_year_returns_a_deleted_file_and_an_old_version(tmp_path, s3_server,
+                                                                bucket):
+    project, first = three_years(tmp_path, s3_server, bucket, keep_years=1)
+    dest = tmp_path / "as-in-2026"
+    for atom in ("Photos", "Books"):
+        done = project.glacier("restore", f"{project.data}/{atom}", "--year", "2026",
+                               "--to", str(dest), "--yes", GLACIER_TODAY="2028-07-01")
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert (dest / "Photos" / "été à Zürich.jpg").stat().st_size == 1_500_000
+    assert (dest / "Books" / "sub" / "notes.txt").read_text() == "hello\n"  # the old one
+    missing = project.glacier("restore", f"{project.data}/Books", "--year", "2019")
+    assert missing.returncode != 0 and "no system folder" in missing.stderr
