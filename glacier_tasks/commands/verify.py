@@ -2,7 +2,7 @@
 
 from doit.exceptions import TaskFailed
 
-from .. import bootstrap, cost, inventory, report, restore, verify
+from .. import bootstrap, cost, inventory, report, restore, status, verify
 from ..run import load_run
 from ..store import store_for
 from .base import current_run, param, say, user_errors
@@ -32,7 +32,6 @@ def verify_action(config, deep, yes, tier, days, all_hosts):
         deep_problems, waiting = verify.deep_check(store, inv, days, tier, print)
         problems += deep_problems
     say(f"PROBLEM {line}" for line in problems)
-    from .. import status  # last-run.json (load_run is cached: the same Run)
     status.record_run(load_run(config), status.verify_record(
         load_run(config), len(inv["bags"]), problems, waiting, deep=bool(deep and yes)))
     if problems:
