@@ -3,11 +3,12 @@
 name is refused, so two machines never write one namespace."""
 
 import datetime
+import hashlib
 import json
-import uuid
+import os
 from pathlib import Path
 
-from . import layout, statefile
+from . import layout
 from .errors import GlacierError
 
 
@@ -15,16 +16,22 @@ class ClaimError(GlacierError):
     """Another machine owns this host name in the bucket."""
 
 
+TAKE_OVER = "GLACIER_TAKE_OVER_HOST"
+
+
 def machine_id(state_dir: Path) -> str:
-    """This writer's identity: a random id kept in its state folder (it moves with the
-    folder; two state folders, on one machine or two, are two writers, each with its
-    own lock, so they must not share a host name)."""
-    path = state_dir / "machine-id"
+    """This writer: this machine and this state folder (two state folders are two
+    writers, each with its own lock, so they must not share a host name). Losing the
+    state folder keeps the id; moving it, or a new machine, needs a take-over."""
     try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        statefile.write_bytes(path, (uuid.uuid4().hex + "\n").encode())
-        return path.read_text().strip()
+        base = Path("/etc/machine-id").read_text().strip()
+    except OSError:
+        base = ""
+    return hashlib.sha256(f"{base}\0{state_dir}".encode()).hexdigest()[:24]
+
+
+def taking_over() -> bool:
+    return os.environ.get(TAKE_OVER) == "1"
 
 
 def claim_host(store, host: str, machine: str, take_over: bool = False) -> None:
@@ -47,5 +54,4 @@ def claim_host(store, host: str, machine: str, take_over: bool = False) -> None:
             f"host name '{host}' is already used in bucket '{store.bucket}' by another "
             f"machine (claimed {owner.get('claimed_at', '?')[:10]}); set host = "
             "\"a-name-of-its-own\" in glacier.toml; or, if this machine replaces that "
-            "one (its state folder was lost), move inventory.json aside and run 'doit "
-            "bootstrap', which takes the name over")
+            f"one (or its state folder moved), run once with {TAKE_OVER}=1")

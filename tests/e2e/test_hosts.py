@@ -64,6 +64,11 @@ def test_a_second_machine_cannot_take_a_used_host_name(tmp_path, s3_server, buck
     assert "Traceback" not in refused.stdout + refused.stderr
     assert not [k for k in second.objects() if "two" in k]  # nothing of it was sent
     assert first.run("backup").returncode == 0  # the owner goes on
+    # the first machine's state folder moved (or a new machine replaces it): said once
+    moved = second.run("backup", GLACIER_TAKE_OVER_HOST="1")
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert second.run("backup").returncode == 0
+    assert "already used" in first.run("backup").stdout + first.run("backup").stderr
 
 
 def test_bootstrap_another_host_to_restore_its_files(tmp_path, s3_server, bucket):
