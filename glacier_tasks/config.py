@@ -104,9 +104,12 @@ def config_file_choice() -> Path:
 
 def find_config_file() -> Path:
     """The config file to load; a one-line ConfigError when there is none."""
-    path = config_file_choice()
-    if path.exists():
-        return path
+    try:
+        path = config_file_choice()
+        if path.exists():
+            return path
+    except OSError as err:  # a folder on the way cannot be read
+        raise ConfigError(f"{err.filename}: cannot read: {err.strerror}") from None
     if os.environ.get("GLACIER_CONFIG"):
         raise ConfigError(f"GLACIER_CONFIG={path}: config file not found; run 'glacier init' to "
                           "write one there, or fix the variable")

@@ -86,7 +86,9 @@ def extract(source, dest: Path, wanted=None, overwrite: bool = False,
 def _run_tar(dest: Path, overwrite: bool, feed, path: Path | None = None) -> None:
     """tar -xS into dest, from `path` or from what `feed(stdin)` writes."""
     keep = "--overwrite" if overwrite else "--keep-old-files"
-    command = ["tar", "-x", "-S", "-f", str(path or "-"), "-C", str(dest), keep]
+    # --preserve-permissions: archived modes, not this process's owner-only umask
+    command = ["tar", "-x", "-S", "--preserve-permissions", "-f", str(path or "-"), "-C",
+               str(dest), keep]
     with tempfile.TemporaryFile() as err:
         tar = subprocess.Popen(command, stdin=subprocess.PIPE if feed else None,
                                stderr=err, env={**os.environ, "LC_ALL": "C"})

@@ -1,6 +1,7 @@
 """Find, restore and verify, as a user runs them, against the S3 server (whose thaws
 complete at once; a proxy makes them slow for the polling path)."""
 
+import subprocess
 import shutil
 
 import pytest
@@ -126,3 +127,29 @@ def test_verify_deep_rehashes_every_bag(project):
     deep = project.run("verify", "--deep", "--yes")
     assert deep.returncode == 0, deep.stdout + deep.stderr
     assert deep.stdout.count("re-hashed, sha256 matches") == len(project.inventory["bags"])
+
+
+def test_a_restore_by_a_normal_user_gives_files_their_archived_modes(project, tmp_path):
+    """The tool runs with an owner-only umask; what it restores keeps its own modes."""
+    (project.data / "Books" / "a.bin").chmod(0o644)
+    (project.data / "Books" / "sub").chmod(0o755)
+    assert project.run("backup").returncode == 0
+    dest = tmp_path / "out"
+    dest.mkdir(mode=0o777)
+    dest.chmod(0o777)
+    for folder in [tmp_path, *tmp_path.parents]:  # pytest's folders are root's alone
+        if str(folder).startswith("/tmp/pytest-of"):
+            folder.chmod(0o755)
+    project.config.chmod(0o644)
+    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                 "--inh-caps=-all", "--"]
+    state = project.state
+    subprocess.run(["chmod", "-R", "a+rwX", str(state), str(project.root / "manifests")],
+                   check=True)
+    (project.root / "inventory.json").chmod(0o644)
+    done = subprocess.run(as_nobody + project.command(
+        "restore", "--path", f"{project.data}/Books", "--to", str(dest), "--yes"),
+        env=project.env(), cwd=dest, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (dest / "Books" / "a.bin").stat().st_mode & 0o777 == 0o644
+    assert (dest / "Books" / "sub").stat().st_mode & 0o777 == 0o755
