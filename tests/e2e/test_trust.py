@@ -124,7 +124,7 @@ def test_backup_repairs_what_the_bucket_lost(project, tmp_path):
     project.s3.put_object(Bucket=project.bucket, Key=torn, Body=b"not a bag",
                           StorageClass="DEEP_ARCHIVE")
     project.s3.delete_object(Bucket=project.bucket, Key=manifest)
-    system = "2026-backup/system/inventory.json"
+    system = "2026-backup/system/testhost/inventory.json"
     project.s3.put_object(Bucket=project.bucket, Key=system, Body=b"{}")
     checked = project.run("verify")
     assert checked.returncode == 1 and checked.stdout.count("PROBLEM") >= 3
