@@ -98,11 +98,13 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
             if not moving[1]:
                 os.replace(draft, manifest_path)
                 os.replace(partial, tar_path)
+                memberindex.settle(partial, manifest_path, tar.sha256, bool(encrypt))
                 return PackedTar(tar_path, manifest_path, tar.size, tar.sha256,
                                  tar.crc64nvme, hashes)
     finally:
         partial.unlink(missing_ok=True)
         draft.unlink(missing_ok=True)
+        memberindex.listing_for(partial).unlink(missing_ok=True)
     raise BagError(f"{bag.name}: {_moving_text(molecule_path, moving)} changed while it "
                    f"was read, twice; stop what writes it (or move it out of "
                    f"{bag.molecule}) and run backup again")

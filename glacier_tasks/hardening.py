@@ -62,9 +62,11 @@ def setup_bucket(store, region: str | None) -> list[str]:
     return changed or [f"bucket {store.bucket} was already set up: nothing changed"]
 
 
-def check(settings, store, largest_bag: int) -> list[tuple[bool | None, str]]:
+def check(settings, store, staging_need: int,
+          staged: int = 1) -> list[tuple[bool | None, str]]:
     """(ok, finding) for each check, in order; one line each for the user. ok None: a
-    warning (the run can go on, but the user should know)."""
+    warning (the run can go on, but the user should know). `staging_need`: the bytes
+    of the `staged` largest bags, what staging_dir holds at most at once."""
     found = []
     text = settings.config_file.read_text(errors="replace").lower()
     leaked = "aws_secret_access_key" in text or "aws_access_key_id" in text
@@ -97,10 +99,13 @@ def check(settings, store, largest_bag: int) -> list[tuple[bool | None, str]]:
                   "no lifecycle rule aborts incomplete multipart uploads in the whole "
                   "bucket: run 'doit setup_bucket'"))
     free = shutil.disk_usage(_existing_parent(settings.staging_dir)).free
-    room = free >= largest_bag
-    found.append((room, f"staging_dir has {free / 1e9:.1f} GB free, the largest bag needs "
-                        f"{largest_bag / 1e9:.1f} GB" + ("" if room else
-                                                         ": make room or move it")))
+    room = free >= staging_need
+    what = "the largest bag needs" if staged <= 1 else \
+        f"the {staged} largest bags, staged at once (staging_bags = " \
+        f"{settings.staging_bags}), need"
+    found.append((room, f"staging_dir has {free / 1e9:.1f} GB free, {what} "
+                        f"{staging_need / 1e9:.1f} GB" + ("" if room else
+                                                          ": make room or move it")))
     return found
 
 

@@ -44,6 +44,7 @@ class Receipt:
     reused: bool  # adopted: already in the bucket, not sent by this run
     recorded_at: str = ""
     parts: int | None = None
+    seconds: float | None = None  # how long the upload took (None: adopted)
 
 
 @dataclass
@@ -62,6 +63,7 @@ class BagMarker:
     uploaded: Receipt | None = None
     manifest: ManifestReceipt | None = None
     done: bool = False
+    repair: str = ""  # why the bucket's copy is being replaced (it lost or broke it)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -74,7 +76,8 @@ class BagMarker:
         marker = cls(content_key=data["content_key"], packed=_from(Packed, packed),
                      upload=data.get("upload") or {},
                      uploaded=_from(Receipt, data.get("uploaded")),
-                     manifest=_from(ManifestReceipt, data.get("manifest")))
+                     manifest=_from(ManifestReceipt, data.get("manifest")),
+                     repair=data.get("repair") or "")
         # done only with the records that prove it: a damaged marker is not trusted
         marker.done = bool(data.get("done")) and None not in (
             marker.packed, marker.uploaded, marker.manifest)

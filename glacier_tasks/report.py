@@ -1,6 +1,6 @@
 """What a run says: the dry run's plan summary and the backup's closing report (pure)."""
 
-from . import cost
+from . import cost, staging
 from .manifest import escape_name
 
 
@@ -56,6 +56,12 @@ def plan_summary(plan, settings, history: dict | None = None) -> str:
     monthly = cost.monthly_storage(total, len(plan.bags), settings.storage_class, prices)
     lines.append(f"To upload: {len(todo)} bags, {human(sum(b.size for b in todo))}, "
                  f"{upload['requests']} PUT requests, fee about ${upload['fee']:.4f}")
+    if todo:
+        need, held = staging.budget_need(plan, settings.staging_bags)
+        lines.append(f"Staging: up to {held} bag{'s' if held > 1 else ''} at a time "
+                     f"(staging_bags = "
+                     f"{settings.staging_bags}), about {human(need)} in "
+                     f"{settings.staging_dir}")
     lines.append(f"Stored after the run: {len(plan.bags)} bags, {human(total)}, about "
                  f"${monthly:.2f} per month (prices of {cost.PRICES_DATE})")
     if history:
@@ -104,6 +110,23 @@ def run_report(plan, failures: dict, repaired=()) -> tuple[str, bool]:
                  f"{uploaded} uploaded, {len(repaired)} repaired, {len(failures)} failed" +
                  ("" if ok else "; run 'doit backup' again once fixed"))
     return "\n".join(lines), ok
+
+
+def stopped_report(plan, failures: dict, repaired: list, done: set) -> list[str]:
+    """The closing lines of a backup that ended before its report (a task failed, the
+    network went, Ctrl-C): what was uploaded, kept, repaired, failed and why, and how
+    many bags it did not reach."""
+    lines = [f"REPAIRED {line}" for line in repaired]
+    lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
+    uploads = {b.name for b in plan.uploads}
+    kept = len({b.name for b in plan.bags} - uploads - set(failures)) - len(repaired)
+    uploaded = len((uploads & done) - set(failures))
+    waiting = len(uploads - done - set(failures))
+    lines.append(f"Backup {plan.year} stopped before its end: {len(plan.bags)} bags, "
+                 f"{kept} unchanged, {uploaded} uploaded, {len(repaired)} repaired, "
+                 f"{len(failures)} failed, {waiting} not reached; finished steps are "
+                 "kept, run 'doit backup' again")
+    return lines
 
 
 def prune_lines(found: list, delete: bool) -> list:

@@ -101,6 +101,18 @@ class Run:
     def hash_file(self, atom_key: str) -> Path:
         return scan.hash_file_for(self.state_dir, atom_key)
 
+    @property
+    def walk_file(self) -> Path:
+        """What the last walk found: the atoms whose hash file is not what it saw."""
+        return self.state_dir / "walk.json"
+
+    @cached_property
+    def progress(self):
+        """What a person watching this run sees (bars, or timestamped lines in a log):
+        one per Run, shared by the tasks that run in this process's threads."""
+        from .progress import Progress
+        return Progress(self.settings)
+
     def marker_file(self, bag_name: str) -> Path:
         return self.markers_dir / f"{bag_name}.json"
 

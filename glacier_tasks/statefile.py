@@ -4,12 +4,14 @@ import fcntl
 import json
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
 from .errors import LockError, StateError
 
 _held_locks = {}
+_taking = threading.Lock()  # doit's worker threads share their process's lock
 
 
 def write_bytes(path: Path, data: bytes, backup: bool = False) -> None:
@@ -48,6 +50,11 @@ def read_json(path: Path, default=None, what: str = "state file"):
 
 def take_lock(path: Path) -> None:
     """Hold an exclusive lock on this file for the life of this process."""
+    with _taking:
+        _take_lock(path)
+
+
+def _take_lock(path: Path) -> None:
     if str(path) in _held_locks:
         return
     path.parent.mkdir(parents=True, exist_ok=True)

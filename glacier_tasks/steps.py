@@ -1,155 +1,243 @@
-"""One bag's way into the bucket: pack, upload, check, upload its manifest, free the
-staging space.
+"""One bag's way into the bucket, in three steps that doit runs as tasks of their own
+(commands/bags.py), so that one bag packs while another uploads:
+
+    tar       check a kept or done bag with one HEAD (repairing it if the bucket lost
+              it), adopt what the bucket already holds, else pack into staging_dir
+    upload    send the staged tar, check it with a HEAD, free its staging space
+    manifest  upload the manifest (and member index); the bag is done
 
 Each finished step is written to the bag's marker (see marker.py) before the next
 starts, so the markers, not doit's database (which kill -9 loses), say what is left
-to do. The bucket is asked last: an object that provably holds these contents is
-adopted, never uploaded twice.
+to do. The bucket is asked first: an object that provably holds these contents is
+adopted, never uploaded twice. A failed step is recorded in STATE/failed/NAME.txt and
+the bag's later steps stand aside; the other bags go on.
 """
 
 import datetime
 import hashlib
-import sys
 import time
-
-from tqdm import tqdm
+from contextlib import contextmanager
 
 from . import bag as tarbag
-from . import crypto, layout, memberindex, statefile
+from . import crypto, layout, memberindex, staging, statefile
 from .errors import BagError, GlacierError
 from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
+from .progress import duration
 from .report import human
 from .store import bag_problem, metadata_for, store_for
-
-
-def bring_bag(run, plan, name: str, record: dict | None = None) -> str:
-    """Bring one planned bag to done; return the line that says what happened ("" for
-    a kept bag found whole). `record` is a kept bag's inventory entry: the bucket is
-    asked whether it still holds it, and what is missing or wrong is re-packed and
-    re-uploaded (a repair).
-
-    A failure is recorded in STATE/failed/NAME.txt and raised as a BagError; the
-    file is removed when the bag later succeeds."""
-    failed, repaired = run.failure_file(name), run.repair_file(name)
-    failed.unlink(missing_ok=True)
-    repaired.unlink(missing_ok=True)
-    bag = plan.bag(name)
-    try:
-        if bag is None:
-            raise BagError(f"{name}: not in the current plan; run 'doit backup' again")
-        if bag.action == "keep":
-            return _check_kept(run, plan, bag, record or {}, repaired)
-        return _run_steps(run, plan, bag)
-    except GlacierError as err:
-        statefile.write_bytes(failed, (str(err) + "\n").encode())
-        raise
-
-
-def _check_kept(run, plan, bag, record: dict, repaired) -> str:
-    """One HEAD for the bag, one for its manifest: the bucket, not a marker, says
-    whether a kept bag is still there as the inventory records it."""
-    store = store_for(run.settings)
-    problem = bag_problem(store.head(bag.archive_key), record.get("size"),
-                          record.get("sha256"), record.get("storage_class"),
-                          record.get("crc64nvme"))
-    what = "bag"
-    if problem is None:
-        manifest = store.head(bag.manifest_key)
-        expected = record.get("manifest_sha256")
-        if manifest is not None and (expected is None or manifest.sha256 == expected):
-            return ""
-        problem, what = "has its manifest missing or changed", "manifest"
-    if bag.molecule in plan.missing_molecules:  # its files are not here to pack again
-        raise BagError(f"{bag.archive_key} {problem}; it cannot be repaired while "
-                       f"{bag.molecule} is missing ({plan.missing_reasons[bag.molecule]})")
-    if what == "manifest":
-        _upload_manifest(run, plan, bag, store, rewrite=True)
-    else:
-        marker = read_marker(run.marker_file(bag.name), bag.content_key)
-        if marker.done or marker.uploaded:  # the bucket says otherwise: start again
-            write_marker(run.marker_file(bag.name), BagMarker(bag.content_key))
-        _run_steps(run, plan, bag)
-    line = f"{bag.archive_key} {problem}; repaired: {what} re-packed and uploaded"
-    statefile.write_bytes(repaired, (line + "\n").encode())
-    return f"bag {bag.name}: {line}"
 
 
 def is_done(run, name: str, content: str) -> bool:
     return read_marker(run.marker_file(name), content).done
 
 
-def _run_steps(run, plan, bag) -> str:
-    settings = run.settings
-    marker = read_marker(run.marker_file(bag.name), bag.content_key)
-    store = store_for(settings)
+def tar_step(run, plan, name: str, record: dict | None = None) -> str:
+    """tar:NAME. A kept bag (`record`: its inventory entry), or one already done: one
+    HEAD says whether the bucket still holds it; if not, it is packed again (a repair).
+    Any other bag is adopted if the bucket provably holds its contents, else packed into
+    staging_dir, unless its staged tar is already complete and intact. Returns the line
+    to print ("" when there is nothing to say)."""
+    run.failure_file(name).unlink(missing_ok=True)
+    run.repair_file(name).unlink(missing_ok=True)
+    with _recorded(run, name):
+        bag = _planned(plan, name)
+        store = store_for(run.settings)
+        marker = read_marker(run.marker_file(name), bag.content_key)
+        if bag.action == "keep" and not marker.repair or marker.done:
+            line, problem = _check_in_bucket(run, plan, bag, record or {}, marker, store)
+            if problem is None:
+                return line
+            marker = _repairing(run, bag, marker, problem)
+        if marker.uploaded is None:
+            _adopt_or_pack(run, plan, bag, marker, store)
+        return ""
 
-    def save():
-        write_marker(run.marker_file(bag.name), marker)
 
-    if marker.done:  # a marker never outranks the bucket: one HEAD to be sure
-        receipt = marker.uploaded
-        problem = bag_problem(store.head(receipt.key), receipt.size, receipt.sha256,
-                              receipt.storage_class, receipt.crc64nvme)
-        if problem is None:
+def upload_step(run, plan, name: str) -> str:
+    """upload:NAME: send the staged tar (resuming an unfinished multipart upload), check
+    it with a HEAD, then free its staging space. A bag the bucket already holds (a
+    stopped run's upload, finished after all) is adopted instead."""
+    with _recorded(run, name):
+        bag = _planned(plan, name)
+        marker = read_marker(run.marker_file(name), bag.content_key)
+        if marker.uploaded is not None:
             return ""
-        marker = BagMarker(bag.content_key)
-        save()
-        statefile.write_bytes(run.repair_file(bag.name), (
-            f"{receipt.key} {problem}; repaired: bag re-packed and uploaded\n").encode())
-    started = time.monotonic()
-    if marker.uploaded is None:
-        _pack_and_upload(run, plan, bag, marker, store, save)
-    if marker.manifest is None:
-        marker.manifest = _upload_manifest(run, plan, bag, store, packed=marker.packed)
-        save()
-    run.staged_tar(bag.name).unlink(missing_ok=True)
-    marker.done = True
-    save()
-    receipt = marker.uploaded
-    how = "already in the bucket, adopted" if receipt.reused else \
-        f"uploaded in {time.monotonic() - started:.0f} s"
-    return (f"bag {bag.name}: {len(bag.atoms)} atoms, {human(receipt.size)}, {how} -> "
-            f"{receipt.key}")
+        if not staging.tar_ready(run, name, marker):
+            if bag.action == "keep" and marker.packed is None:
+                return ""  # still in the bucket: nothing to send
+            if run.failure_file(name).exists():
+                return ""  # its tar step failed and said so
+            raise BagError(f"{name}: not packed yet; run 'doit backup' again")
+        # packed and whole (its tar step may have had nothing to do this run): an
+        # earlier run's failure is retried now
+        run.failure_file(name).unlink(missing_ok=True)
+        store = store_for(run.settings)
+        if not _adopted(run, plan, bag, marker, store):
+            _upload(run, bag, marker, store)
+        _free(run, name)
+        return ""
 
 
-def _pack_and_upload(run, plan, bag, marker: BagMarker, store, save):
-    settings, key = run.settings, bag.archive_key
-    found = store.head(key)
-    if adoptable(found, bag.content_key, settings.storage_class):
-        # already there (an earlier run, or state lost): adopt it, never upload again
-        if not (marker.packed and marker.packed.sha256 == found.sha256):
-            marker.packed = _adopt(run, plan, bag, found)
-        marker.uploaded = _receipt(found, reused=True)
-        save()
-        return
+def manifest_step(run, plan, name: str) -> str:
+    """manifest:NAME: upload the manifest (and the member index), then mark the bag
+    done; return the bag's closing line."""
+    with _recorded(run, name):
+        bag = _planned(plan, name)
+        marker = read_marker(run.marker_file(name), bag.content_key)
+        if marker.done or marker.uploaded is None:
+            return ""  # done, kept and whole, or its upload failed and said so
+        if marker.manifest is None:
+            progress = run.progress
+            progress.step("manifest", name, "started")
+            marker.manifest = _upload_manifest(run, plan, bag, store_for(run.settings),
+                                               packed=marker.packed)
+            _save(run, marker, name)
+            progress.step("manifest", name, "done")
+        _free(run, name)
+        marker.done = True
+        _save(run, marker, name)
+        run.progress.finished(name)
+        if marker.repair:
+            statefile.write_bytes(run.repair_file(name), (marker.repair + "\n").encode())
+            return f"bag {name}: {marker.repair}"
+        receipt = marker.uploaded
+        how = "already in the bucket, adopted" if receipt.reused else \
+            f"uploaded in {receipt.seconds or 0:.0f} s"
+        return (f"bag {name}: {len(bag.atoms)} atoms, {human(receipt.size)}, {how} -> "
+                f"{receipt.key}")
+
+
+@contextmanager
+def _recorded(run, name: str):
+    """A bag's failure is written to STATE/failed/NAME.txt (for the closing report, and
+    so that its later steps stand aside), then raised."""
+    try:
+        yield
+    except GlacierError as err:
+        statefile.write_bytes(run.failure_file(name), (str(err) + "\n").encode())
+        raise
+
+
+def _planned(plan, name: str):
+    bag = plan.bag(name)
+    if bag is None:
+        raise BagError(f"{name}: not in the current plan; run 'doit backup' again")
+    return bag
+
+
+def _save(run, marker: BagMarker, name: str) -> None:
+    write_marker(run.marker_file(name), marker)
+
+
+def _free(run, name: str) -> None:
+    """The staged tar's upload is checked: its staging space is free again."""
+    staged = run.staged_tar(name)
+    staged.unlink(missing_ok=True)
+    memberindex.listing_for(staged).unlink(missing_ok=True)
+
+
+def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
+    """(line, problem): problem is None when the bucket holds the bag as recorded (a
+    kept bag's inventory entry, or a done bag's receipt); a kept bag's lost manifest is
+    rewritten here, and `line` says so. A marker never outranks the bucket."""
+    if bag.action == "keep":
+        want = (record.get("size"), record.get("sha256"), record.get("storage_class"),
+                record.get("crc64nvme"))
+        key = bag.archive_key
+    else:
+        receipt = marker.uploaded
+        want = (receipt.size, receipt.sha256, receipt.storage_class, receipt.crc64nvme)
+        key = receipt.key
+    problem = bag_problem(store.head(key), *want)
+    if problem is None and bag.action == "keep":
+        manifest = store.head(bag.manifest_key)
+        expected = record.get("manifest_sha256")
+        if manifest is None or (expected is not None and manifest.sha256 != expected):
+            _needs_molecule(plan, bag, "has its manifest missing or changed")
+            _upload_manifest(run, plan, bag, store, rewrite=True)
+            line = f"{key} has its manifest missing or changed; repaired: manifest " \
+                   "re-packed and uploaded"
+            statefile.write_bytes(run.repair_file(bag.name), (line + "\n").encode())
+            return f"bag {bag.name}: {line}", None
+    if problem is None:
+        return "", None
+    _needs_molecule(plan, bag, problem)
+    return "", f"{key} {problem}; repaired: bag re-packed and uploaded"
+
+
+def _needs_molecule(plan, bag, problem: str) -> None:
+    if bag.molecule in plan.missing_molecules:  # its files are not here to pack again
+        raise BagError(f"{bag.archive_key} {problem}; it cannot be repaired while "
+                       f"{bag.molecule} is missing ({plan.missing_reasons[bag.molecule]})")
+
+
+def _repairing(run, bag, marker: BagMarker, repair: str) -> BagMarker:
+    """The bucket lost (or broke) the bag: its steps start again. A repair a stopped
+    run began goes on from where it was."""
+    if marker.repair and not (marker.done or marker.uploaded):
+        return marker
+    marker = BagMarker(bag.content_key, repair=repair)
+    _save(run, marker, bag.name)
+    run.progress.add_bag(bag.name, bag.size)
+    return marker
+
+
+def _adopt_or_pack(run, plan, bag, marker: BagMarker, store) -> None:
+    if staging.tar_ready(run, bag.name, marker) or _adopted(run, plan, bag, marker, store):
+        return  # packed and intact (the upload step asks the bucket first), or adopted
+    staging.make_room(run, plan, bag)
+    marker.upload = {}
+    marker.packed = _pack(run, plan, bag)
+    _save(run, marker, bag.name)
+
+
+def _adopted(run, plan, bag, marker: BagMarker, store) -> bool:
+    """Already in the bucket (an earlier run, a stopped run's upload that finished, or
+    state lost): adopt it, never upload it again."""
+    found = store.head(bag.archive_key)
+    if not adoptable(found, bag.content_key, run.settings.storage_class):
+        return False
+    if not (marker.packed and marker.packed.sha256 == found.sha256):
+        marker.packed = _adopt(run, plan, bag, found)
+    marker.uploaded = _receipt(found, reused=True)
+    _save(run, marker, bag.name)
+    run.progress.adopted(bag.name)
+    return True
+
+
+def _upload(run, bag, marker: BagMarker, store) -> None:
+    settings, key, packed = run.settings, bag.archive_key, marker.packed
     staged = run.staged_tar(bag.name)
-    packed = marker.packed
-    if not packed or not staged.exists() or staged.stat().st_size != packed.size:
-        marker.upload = {}
-        packed = marker.packed = _pack(run, plan, bag)
-        save()
 
     def remember(resume):
         marker.upload = resume
-        save()
+        _save(run, marker, bag.name)
 
     extra = {}
     if packed.encryption:  # so that a bag adopted later is known to be encrypted
         extra = {"encryption": "age", "recipients": ",".join(packed.encryption["recipients"])}
     metadata = metadata_for(packed.size, packed.sha256, packed.crc64nvme, packed.content_key,
                             extra)
-    with _bar(packed.size, f"upload {bag.name}") as bar:
+    progress = run.progress
+    progress.resize(bag.name, packed.size)
+    progress.step("upload", bag.name, "started", human(packed.size))
+    started = time.monotonic()
+    with progress.upload_bar(bag.name, packed.size) as acknowledged:
         sent = store.upload_file(staged, key, settings.storage_class, metadata,
-                                 packed.crc64nvme, marker.upload, remember, bar.update)
+                                 packed.crc64nvme, marker.upload, remember, acknowledged)
+    seconds = time.monotonic() - started
     found = store.head(key)
     problem = bag_problem(found, packed.size, packed.sha256, settings.storage_class,
                           packed.crc64nvme)
     if problem:
         raise BagError(f"{key} {problem} after upload; run backup again to re-upload it")
-    marker.uploaded = _receipt(found, reused=False, parts=sent["parts"])
+    marker.uploaded = _receipt(found, reused=False, parts=sent["parts"], seconds=seconds)
     marker.upload = {}
-    save()
+    _save(run, marker, bag.name)
+    progress.step("upload", bag.name, "done",
+                  f"{human(packed.size)} in {duration(seconds)}, "
+                  f"{human(packed.size / max(seconds, 1e-3))}/s")
 
 
 def adoptable(found, content: str, storage_class: str) -> bool:
@@ -174,15 +262,15 @@ def _pack(run, plan, bag) -> Packed:
     molecule_path = plan.molecule_paths[bag.molecule]
     encryption = encryption_of(settings)
     encrypt = crypto.encrypt_command(settings.age_recipients) if encryption else None
-    with _bar(bag.size, f"pack {bag.name}") as bar:
+    progress = run.progress
+    progress.step("tar", bag.name, "started", f"{human(bag.size)} planned")
+    started = time.monotonic()
+    with progress.pack_bar(bag.name, bag.size) as written:
         packed = tarbag.pack_bag(bag, molecule_path, run.staged_tar(bag.name),
-                                 run.manifest_file(bag.manifest_key), bar.update, encrypt)
-    listing = memberindex.listing_for(run.staged_tar(bag.name))
-    if encryption:  # age has no random access: an index would serve nothing
-        listing.unlink(missing_ok=True)
-    elif listing.exists():
-        memberindex.write_index(listing, run.manifest_file(layout.index_key(
-            bag.archive_key)), packed.sha256)
+                                 run.manifest_file(bag.manifest_key), written, encrypt)
+    progress.resize(bag.name, packed.size)
+    progress.step("tar", bag.name, "done",
+                  f"{human(packed.size)} in {duration(time.monotonic() - started)}")
     # a file that moved while read fails the bag in pack_bag: nothing is ever "dirty"
     return Packed(size=packed.size, sha256=packed.sha256, crc64nvme=packed.crc64nvme,
                   atom_hashes=packed.atom_hashes,
@@ -201,12 +289,13 @@ def _adopt(run, plan, bag, found) -> Packed:
                   if method else None)
 
 
-def _receipt(found, reused: bool, parts: int | None = None) -> Receipt:
+def _receipt(found, reused: bool, parts: int | None = None,
+             seconds: float | None = None) -> Receipt:
     return Receipt(key=found.key, size=found.size, etag=found.etag, sha256=found.sha256,
                    crc64nvme=found.crc64nvme, storage_class=found.storage_class,
                    uploaded_at=_iso(found.last_modified), reused=reused,
                    recorded_at=_iso(datetime.datetime.now(datetime.timezone.utc)),
-                   parts=parts)
+                   parts=parts, seconds=seconds)
 
 
 def _upload_manifest(run, plan, bag, store, rewrite=False,
@@ -246,7 +335,3 @@ def _upload_index(run, bag, store, packed) -> str | None:
 def _iso(when: datetime.datetime) -> str:
     return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-def _bar(total: int, label: str):
-    return tqdm(total=total, desc=label, unit="B", unit_scale=True, leave=False,
-                disable=not sys.stderr.isatty(), file=sys.stderr)

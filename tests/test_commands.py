@@ -15,6 +15,7 @@ from glacier_tasks.commands.restore import destination, restore_action
 from glacier_tasks.config import slugify
 from glacier_tasks.errors import ConfigError, UsageError
 from glacier_tasks.inventory import load_inventory, write_inventory
+from glacier_tasks.run import load_run
 
 # ---------------------------------------------------------------- restore --to
 
@@ -246,9 +247,17 @@ def test_restore_argument_errors(project, path, days, words):
     assert isinstance(failed, TaskFailed) and words in str(failed.get_msg())
 
 
+def scan_now(config) -> None:
+    """What `doit scan` does: the walk, then each changed atom's _scan task."""
+    assert backup.walk_action(str(config)) is None
+    run = load_run(str(config))
+    for key, record in json.loads(run.walk_file.read_text())["changed"].items():
+        assert backup.hash_action(str(config), str(run.hash_file(key)), record) is None
+
+
 def test_scan_plan_and_dryrun_need_no_bucket(project, capsys):
     config, data = project
-    assert backup.scan_action(str(config)) is None
+    scan_now(config)
     assert backup.plan_action(str(config)) is None
     assert backup.dryrun_action(str(config)) is None
     out = capsys.readouterr().out
@@ -268,7 +277,7 @@ def test_scan_plan_and_dryrun_need_no_bucket(project, capsys):
 def test_dryrun_of_a_missing_molecule_fails_naming_it(project, capsys):
     config, data = project
     (config.parent / "list.txt").write_text(f"{data}\n{data.parent / 'unmounted'}\n")
-    backup.scan_action(str(config))
+    scan_now(config)
     backup.plan_action(str(config))
     failed = backup.dryrun_action(str(config))
     assert isinstance(failed, TaskFailed)

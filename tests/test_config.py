@@ -319,3 +319,25 @@ def test_a_name_s3_refuses_is_refused_before_use(tmp_path, name):
 @pytest.mark.parametrize("name", ["abc", "my-glacier-bucket", "photos.2026", "a" * 63])
 def test_a_good_bucket_name_is_accepted(tmp_path, name):
     assert load_settings(write_config(tmp_path, f's3_bucket = "{name}"\n')).s3_bucket == name
+
+
+def test_staging_budget_and_progress_interval_defaults(tmp_path):
+    s = load_settings(write_config(tmp_path))
+    assert s.staging_bags == 2 and s.progress_interval == 300.0
+    s = load_settings(write_config(tmp_path, 's3_bucket = "bkt"\nstaging_bags = 1\n'
+                                             'progress_interval = 0.5\n'))
+    assert s.staging_bags == 1 and s.progress_interval == 0.5
+
+
+@pytest.mark.parametrize("line, key", [
+    ("staging_bags = 0", "settings.staging_bags"),
+    ("staging_bags = 1.5", "settings.staging_bags"),
+    ("staging_bags = true", "settings.staging_bags"),
+    ("progress_interval = 0", "settings.progress_interval"),
+    ("progress_interval = -5", "settings.progress_interval"),
+    ("progress_interval = inf", "settings.progress_interval"),
+    ('progress_interval = "5 min"', "settings.progress_interval"),
+])
+def test_a_bad_staging_budget_or_progress_interval_is_named(tmp_path, line, key):
+    message = config_error(write_config(tmp_path, f's3_bucket = "bkt"\n{line}\n'))
+    assert key in message and "\n" not in message

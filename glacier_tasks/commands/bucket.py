@@ -4,7 +4,7 @@ check of everything a backup needs, and the least-privilege IAM policy."""
 from doit.exceptions import TaskFailed
 
 from .. import hardening
-from ..bag import staging_need
+from ..staging import budget_need
 from ..run import load_run
 from ..store import store_for
 from .backup import read_plan
@@ -22,9 +22,8 @@ def setup_bucket_action(config):
 def check_action(config):
     run = load_run(config)
     plan = read_plan(run, required=False)
-    largest = max([staging_need(b.size, b.files) for b in plan.uploads] if plan else [],
-                  default=0)
-    findings = hardening.check(run.settings, store_for(run.settings), largest)
+    need, staged = budget_need(plan, run.settings.staging_bags) if plan else (0, 0)
+    findings = hardening.check(run.settings, store_for(run.settings), need, staged)
     mark = {True: "ok     ", None: "WARNING", False: "PROBLEM"}
     say(f"{mark[ok]} {line}" for ok, line in findings)
     problems = sum(1 for ok, _ in findings if ok is False)

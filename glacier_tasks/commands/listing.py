@@ -1,6 +1,7 @@
 """`doit list` for this tool: the bags of the last plan first, one line each (molecule,
-atom count, size, why it is pending), then the commands. `--status` marks each bag R
-(still to run) or U (done or unchanged) and leaves the commands out. Registered as
+atom count, size, why it is pending, and which of its steps, tar, upload or manifest,
+it waits for), then the commands. `--status` marks each bag R (still to run) or U
+(done or unchanged) and leaves the commands out. Registered as
 doit's `list` through pyproject.toml, and used by the `glacier` command."""
 
 from doit.cmd_list import List

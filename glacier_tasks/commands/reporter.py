@@ -1,5 +1,9 @@
 """doit reporter: the tasks speak for themselves (one line per bag); failures are one
-line each, with a traceback only for errors that are bugs rather than user mistakes."""
+line each, with a traceback only for errors that are bugs rather than user mistakes.
+
+A backup that reached its bags always ends with its summary: when `_report` did not
+run (a task failed, the network went, Ctrl-C), the reporter, which doit calls at the
+end of every run in its main process, prints it (commands/bags.py closing_lines)."""
 
 import sys
 
@@ -10,8 +14,16 @@ from doit.reporter import ConsoleReporter
 class GlacierReporter(ConsoleReporter):
     desc = "glacier-tasks: one line per bag, failures without tracebacks"
 
+    def __init__(self, outstream, options):
+        super().__init__(outstream, options)
+        self.started = set()  # tasks whose actions began, from any worker
+        self.selected = ()
+
+    def initialize(self, tasks, selected_tasks):
+        self.selected = tuple(selected_tasks or ())
+
     def execute_task(self, task):
-        pass
+        self.started.add(task.name)
 
     def skip_uptodate(self, task):
         pass
@@ -29,3 +41,17 @@ class GlacierReporter(ConsoleReporter):
     def complete_run(self):
         if self.runtime_errors:
             sys.stderr.write("glacier: " + "\n".join(self.runtime_errors) + "\n")
+        if "_bucket" in self.started:  # a backup (or a bag's step) ran
+            self._close_backup(summary="backup" in self.selected
+                               and "_report" not in self.started)
+
+    def _close_backup(self, summary: bool) -> None:
+        from .bags import closing_lines
+        from .base import current_run, say
+        try:
+            run = current_run()
+        except Exception:  # noqa: BLE001  (the run's end must never fail here)
+            return
+        run.progress.finish()
+        if summary:
+            say(closing_lines(run.config_file))
