@@ -87,6 +87,13 @@ def manifest_step(run, plan, name: str) -> str:
         marker = read_marker(run.marker_file(name), bag.content_key)
         if marker.done or marker.uploaded is None:
             return ""  # done, kept and whole, or its upload failed and said so
+        receipt, store = marker.uploaded, store_for(run.settings)
+        problem = bag_problem(store.head(receipt.key), receipt.size, receipt.sha256,
+                              receipt.storage_class, receipt.crc64nvme)
+        if problem:  # gone since its upload (a stopped run's marker): start it again
+            _save(run, BagMarker(bag.content_key, repair=marker.repair), name)
+            raise BagError(f"{receipt.key} {problem} since it was uploaded; run "
+                           "'doit backup' again to send it anew")
         if marker.manifest is None:
             progress = run.progress
             progress.step("manifest", name, "started")
@@ -155,7 +162,12 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
         expected = record.get("manifest_sha256")
         if manifest is None or (expected is not None and manifest.sha256 != expected):
             _needs_molecule(plan, bag, "has its manifest missing or changed")
-            _upload_manifest(run, plan, bag, store, rewrite=True)
+            if bag.atoms and _moved(plan, tarbag.write_manifest(
+                    bag, plan.molecule_paths[bag.molecule],
+                    run.manifest_file(bag.manifest_key))):
+                raise BagError(f"{key}: its manifest is missing and its atoms changed "
+                               "since the scan; the next backup packs them anew")
+            _upload_manifest(run, plan, bag, store)
             line = f"{key} has its manifest missing or changed; repaired: manifest " \
                    "re-packed and uploaded"
             statefile.write_bytes(run.repair_file(bag.name), (line + "\n").encode())
@@ -199,7 +211,10 @@ def _adopted(run, plan, bag, marker: BagMarker, store) -> bool:
     if not adoptable(found, bag.content_key, run.settings.storage_class):
         return False
     if not (marker.packed and marker.packed.sha256 == found.sha256):
-        marker.packed = _adopt(run, plan, bag, found)
+        packed = _adopt(run, plan, bag, found)
+        if packed is None:
+            return False  # the atoms moved since the scan: the bucket's copy is older
+        marker.packed = packed
     marker.uploaded = _receipt(found, reused=True)
     _save(run, marker, bag.name)
     run.progress.adopted(bag.name)
@@ -278,15 +293,25 @@ def _pack(run, plan, bag) -> Packed:
                   encryption=encryption)
 
 
-def _adopt(run, plan, bag, found) -> Packed:
-    """The bucket already holds this bag's contents: only the manifest is rewritten."""
+def _adopt(run, plan, bag, found) -> Packed | None:
+    """The bucket already holds this bag's contents: only the manifest is rewritten,
+    from a walk that must see the atoms as the plan (and so the object) had them; None
+    when it does not (a file added since: the object lacks it, so it is packed anew)."""
     hashes = tarbag.write_manifest(bag, plan.molecule_paths[bag.molecule],
                                    run.manifest_file(bag.manifest_key))
+    if _moved(plan, hashes):
+        return None
     method = found.encryption
     return Packed(size=found.size, sha256=found.sha256, crc64nvme=found.crc64nvme,
                   atom_hashes=hashes, content_key=bag.content_key,
                   encryption={"method": method, "recipients": found.recipients}
                   if method else None)
+
+
+def _moved(plan, hashes: dict) -> bool:
+    """Do these atom hashes differ from the plan's (taken when the atoms were scanned)?"""
+    return any(plan.atoms.get(atom, {}).get("last_metadata_hash") != digest
+               for atom, digest in hashes.items())
 
 
 def _receipt(found, reused: bool, parts: int | None = None,

@@ -266,3 +266,23 @@ def test_what_the_tool_writes_is_its_owners_alone(project):
     for path in written:
         mode = path.stat().st_mode & 0o777
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+
+
+def test_an_uploaded_marker_is_checked_before_the_bag_is_done(project, tmp_path):
+    """A run stopped between a bag's upload and its manifest leaves a marker saying
+    'uploaded'; if the object is gone since, the next run must not call it done."""
+    assert project.run("backup", **TODAY).returncode == 0
+    key = bag_keys(project)[0]
+    marker_file = next(p for p in (project.state / "bags").glob("*.json")
+                       if json.loads(p.read_text()).get("uploaded", {}).get("key") == key)
+    marker = json.loads(marker_file.read_text())
+    marker.update(done=False, manifest=None)
+    marker_file.write_text(json.dumps(marker))
+    (project.root / "inventory.json").unlink()  # state lost: the bag is planned anew
+    project.s3.delete_object(Bucket=project.bucket, Key=key)
+    first = project.run("backup", **TODAY)
+    assert first.returncode != 0, first.stdout + first.stderr
+    assert f"{key} missing since it was uploaded" in first.stdout
+    again = project.run("backup", **TODAY)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert_restorable(project, tmp_path)
