@@ -161,6 +161,10 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
         manifest = store.head(bag.manifest_key)
         expected = record.get("manifest_sha256")
         if manifest is None or (expected is not None and manifest.sha256 != expected):
+            if layout.owner(key) != run.settings.host:
+                raise BagError(f"{key} has its manifest missing or changed; it is host "
+                               f"{layout.owner(key)}'s bag, which this machine never "
+                               "writes")
             _needs_molecule(plan, bag, "has its manifest missing or changed")
             if bag.atoms and _moved(plan, tarbag.write_manifest(
                     bag, plan.molecule_paths[bag.molecule],
@@ -174,6 +178,9 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
             return f"bag {bag.name}: {line}", None
     if problem is None:
         return "", None
+    if layout.owner(key) != run.settings.host:  # e.g. an inventory from bootstrap --host
+        raise BagError(f"{key} {problem}; it is host {layout.owner(key)}'s bag, which "
+                       "this machine never writes")
     _needs_molecule(plan, bag, problem)
     return "", f"{key} {problem}; repaired: bag re-packed and uploaded"
 
