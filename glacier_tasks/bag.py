@@ -38,8 +38,6 @@ VANISHED = re.compile(rb"^tar: (.*): (?:Cannot (?:stat|open|readlink): (?:No suc
 CHANGED = re.compile(rb"^tar: (.*): (?:file changed as we read it|"
                      rb"File shrank by \d+ bytes; padding with zeros)$")
 SUMMARY = b"tar: Exiting with failure status due to previous errors"
-TAR_ESCAPES = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r",
-               b"t": b"\t", b"v": b"\v"}
 
 
 
@@ -223,18 +221,6 @@ def _moving_text(molecule_path, moving: tuple) -> str:
     return path + (f" (and {count - 1} more files)" if count > 1 else "")
 
 
-def _unquote(name: bytes) -> bytes:
-    """A member name as tar's messages quote it (escape style) back to its bytes."""
-    return re.sub(rb"\\([0-7]{3}|.)", _unescape, name)
-
-
-def _unescape(match) -> bytes:
-    code = match.group(1)
-    if len(code) == 3:
-        return bytes([int(code, 8) & 0xFF])
-    return TAR_ESCAPES.get(code, code)
-
-
 def _read_messages(err) -> tuple[list, set, set]:
     """Sort tar's stderr: errors that fail the bag, names gone, names changed."""
     errors, vanished, changed = [], set(), set()
@@ -244,9 +230,9 @@ def _read_messages(err) -> tuple[list, set, set]:
         if not line.startswith(b"tar: ") or line == SUMMARY:
             continue
         if match := VANISHED.match(line):
-            vanished.add(_unquote(match.group(1)))
+            vanished.add(memberindex.unquote(match.group(1)))
         elif match := CHANGED.match(line):
-            changed.add(_unquote(match.group(1)))
+            changed.add(memberindex.unquote(match.group(1)))
         else:
             errors.append(line.decode(errors="replace"))
     return errors, vanished, changed

@@ -82,7 +82,7 @@ def write_index(listing: Path, out: Path, bag_sha256: str) -> str:
         for line in raw:
             found = _LISTED.match(line.rstrip(b"\n"))
             if found:
-                name = _unquote(found.group(2))
+                name = unquote(found.group(2))
                 lines.append(f"{int(found.group(1))}\t{manifest.escape_name(name)}\n")
     data = "".join(lines).encode()
     statefile.write_bytes(out, data)
@@ -125,8 +125,8 @@ def runs(members: list[Member], wanted, tar_size: int) -> list[Run]:
     return found
 
 
-def _unquote(name: bytes) -> bytes:
-    """A name in tar's 'escape' quoting back to its bytes."""
+def unquote(name: bytes) -> bytes:
+    """A name in GNU tar's 'escape' quoting (its listings and messages) back to bytes."""
     return re.sub(rb"\\([0-7]{3}|.)", _unescape, name)
 
 

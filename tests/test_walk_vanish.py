@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from glacier_tasks import bag, scan
+from glacier_tasks import bag, memberindex, scan
 from glacier_tasks.errors import BagError
 from glacier_tasks.layout import archive_key, bag_name, manifest_key
 from glacier_tasks.manifest import escape_name, parse_line
@@ -120,7 +120,7 @@ def test_tar_quoted_names_read_back_to_their_bytes():
                           (b"\r", b"\\r")):
             quoted = quoted.replace(raw, text)
         quoted = b"".join(b"\\%03o" % c if c > 126 else bytes([c]) for c in quoted)
-        assert bag._unquote(quoted) == name, quoted
+        assert memberindex.unquote(quoted) == name, quoted
 
 
 # -- a folder the user cannot read -----------------------------------------------------
