@@ -132,6 +132,18 @@ class Run:
             statefile.write_bytes(path, os.urandom(32))
             return path.read_bytes()
 
+    def tag_own_folders(self) -> None:
+        """Make the state, staging, manifest and mount folders, each tagged so that a
+        molecule holding them (a backed-up home folder) never packs them."""
+        settings = self.settings
+        for folder in (self.state_dir, settings.staging_dir, settings.manifest_dir,
+                       settings.mnt_base):
+            tag = folder / scan.OWN_FOLDER_TAG
+            if not tag.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                tag.write_text("glacier-tasks keeps its own files here; backups skip "
+                               "this folder\n")
+
     def repair_file(self, bag_name: str) -> Path:
         """What this run repaired of a kept bag, for the closing report."""
         return self.state_dir / "repaired" / f"{bag_name}.txt"

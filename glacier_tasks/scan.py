@@ -76,18 +76,31 @@ def walk_atom(molecule_path: Path, atom: str):
         st = os.lstat(os.path.join(root, name))
     except FileNotFoundError:
         return
+    if stat.S_ISDIR(st.st_mode) and _own_folder(os.path.join(root, name)):
+        return
     yield name, st
     stack = [(name, iter(_sorted_entries(os.path.join(root, name))))]
     while stack:
         prefix, entries = stack[-1]
         for child, st in entries:
             rel = prefix + b"/" + child
+            if stat.S_ISDIR(st.st_mode) and _own_folder(os.path.join(root, rel)):
+                continue
             yield rel, st
             if stat.S_ISDIR(st.st_mode):
                 stack.append((rel, iter(_sorted_entries(os.path.join(root, rel)))))
                 break
         else:
             stack.pop()
+
+
+OWN_FOLDER_TAG = ".glacier-tasks-own-folder"  # in state, staging, manifest, mount folders
+
+
+def _own_folder(folder: bytes) -> bool:
+    """One of this tool's own folders (tagged when made): never walked, never packed,
+    even inside a molecule (backing up $HOME with the state under ~/.local)."""
+    return os.path.lexists(os.path.join(folder, os.fsencode(OWN_FOLDER_TAG)))
 
 
 def _sorted_entries(folder: bytes) -> list:

@@ -57,6 +57,7 @@ def namespace(argv=None) -> dict:
         return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"], "subtasks": True,
                                "dep_file": str(_reader_db())}, **task_generators()}
     lock_early(run, argv)
+    run.tag_own_folders()
     mend_doit_db(run.doit_db)
     return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"],
                             "dep_file": str(run.doit_db),

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from .helpers import restore_all, tree_snapshot
+from .helpers import Project, restore_all, tree_snapshot
 from .invariant import check_invariant
 
 TODAY = {"GLACIER_TODAY": "2026-06-15"}
@@ -286,3 +286,28 @@ def test_an_uploaded_marker_is_checked_before_the_bag_is_done(project, tmp_path)
     again = project.run("backup", **TODAY)
     assert again.returncode == 0, again.stdout + again.stderr
     assert_restorable(project, tmp_path)
+
+
+def test_a_molecule_holding_the_tools_own_folders_never_packs_them(tmp_path, s3_server,
+                                                                   bucket):
+    """Backing up a home folder whose ~/.local holds the state, staging and manifests
+    (glacier init's layout): those folders are skipped, the backup completes, twice."""
+    home = tmp_path / "home"
+    (home / "Documents").mkdir(parents=True)
+    (home / "Documents" / "letter.txt").write_text("dear\n")
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_config('target_bag_gb = 0.004\n'
+                         f'state_dir = "{home}/.local/state/glacier-tasks"\n'
+                         f'staging_dir = "{home}/.cache/glacier-tasks/stage"\n'
+                         f'manifest_dir = "{home}/.local/share/glacier-tasks/manifests"\n')
+    project.write_list(home)
+    for run in range(2):
+        done = project.run("backup", **TODAY)
+        assert done.returncode == 0, done.stdout + done.stderr
+    names = {line.split("\t")[0] for key in bag_keys(project) for line in project.s3
+             .get_object(Bucket=bucket, Key=project.inventory["bags"][key]
+                         ["manifest_key"])["Body"].read().decode().splitlines()}
+    assert "Documents/letter.txt" in names
+    own = (".local/state/glacier-tasks", ".cache/glacier-tasks/stage",
+           ".local/share/glacier-tasks/manifests")
+    assert not [n for n in names if n.startswith(own)], names
