@@ -22,7 +22,8 @@ from doit.task import Task
 from doit.tools import config_changed
 from tqdm import tqdm
 
-from .. import hosts, inventory, layout, remote, report, scan, statefile, steps, system
+from .. import (hosts, inventory, layout, remote, report, scan, statefile, status, steps,
+               system)
 from ..errors import GlacierError, StateError
 from ..marker import read_marker
 from ..plan import AtomState, MoleculeState, Plan, plan_bags
@@ -173,7 +174,7 @@ def dryrun_action(config):
     statefile.write_json(run.dryrun_file, draft)
     say([report.plan_summary(plan, run.settings, draft.get("history")),
          f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"])
-    from .. import status  # last-run.json, written last: a killed run leaves the old one
+    # last-run.json, written last: a killed run leaves the old one
     status.record_run(run, status.dryrun_record(run, plan, ok=not plan.missing_molecules))
     if plan.missing_molecules:
         return TaskFailed("some molecules are missing (see above)")
@@ -257,7 +258,7 @@ def report_action(config):
         lines.append("Not encrypted by this tool: the data is protected only by AWS (your "
                      "credentials and SSE-S3); see encryption = \"age\" in README.md")
     say(lines)
-    from .. import status  # last-run.json, written last: a killed run leaves the old one
+    # last-run.json, written last: a killed run leaves the old one
     status.record_run(run, status.backup_record(run, plan, failures, repaired, ok))
     if not ok:
         return TaskFailed("the backup is incomplete (see above)")
