@@ -1,11 +1,12 @@
 """Disaster recovery: rebuild the local state of an empty machine from the bucket.
 
 From a host's latest (or a chosen year's) system folder, YYYY-backup/system/HOST/ (or
-the YYYY-backup/system/ that older versions shared, when its bags are that host's): the
-inventory goes where the config says, list.txt too (unless one is already there),
-every manifest the inventory names goes to manifest_dir, and the whole system folder
-is kept under STATE/bootstrap/YYYY/. With the inventory back, the next backup finds
-every unchanged atom in its bag and uploads nothing.
+the YYYY-backup/system/ that older versions shared, when its bags are that host's),
+the newest copy of each file in it (see layout.py): the inventory goes where the
+config says, list.txt too (unless one is already there), every manifest the inventory
+names goes to manifest_dir, and those files are kept under STATE/bootstrap/YYYY/. With
+the inventory back, the next backup finds every unchanged atom in its bag and uploads
+nothing.
 """
 
 import datetime
@@ -134,20 +135,21 @@ def _holds_host(inventory: dict, host: str) -> bool:
 
 
 def _read_system_folder(settings, store, keys, year, host) -> tuple[dict, dict]:
-    """name -> plain bytes of one system folder, and its inventory."""
-    prefix = layout.system_prefix(year, host)
+    """name -> plain bytes of the newest copy of each file of one system folder, and
+    its inventory."""
+    newest = layout.newest_system_keys(keys, year, host)
     files = {}
-    for key in (k for k in keys if k.startswith(prefix) and "/" not in k[len(prefix):]):
-        name, data = key[len(prefix):], store.get_bytes(key)
-        if name.endswith(".age"):
-            name, data = name[:-4], crypto.decrypt_bytes(data, settings.age_identity_file)
+    for name, key in newest.items():
+        data = store.get_bytes(key)
+        if key.endswith(".age"):
+            data = crypto.decrypt_bytes(data, settings.age_identity_file)
         files[name] = data
     try:
         inventory = json.loads(files["inventory.json"])
         if not isinstance(inventory["bags"], dict):
             raise TypeError
     except (KeyError, ValueError, TypeError):
-        raise StateError(f"{prefix}inventory.json in the bucket is damaged; try "
+        raise StateError(f"{newest.get('inventory.json')} in the bucket is damaged; try "
                          "another year with --year") from None
     return files, inventory
 
@@ -157,9 +159,7 @@ def _written(inventory: dict, keys: dict, folder) -> str:
     when = inventory.get("written_at")
     if when:
         return when
-    year, host = folder
-    info = keys.get(layout.system_key(year, "inventory.json", host)) or \
-        keys.get(layout.system_key(year, "inventory.json.age", host))
+    info = keys[layout.newest_system_keys(keys, *folder)["inventory.json"]]
     return info.last_modified.astimezone(datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -55,7 +55,18 @@ def fingerprint(data: bytes, key: bytes | None) -> str:
     never leaves this machine), so reading the bucket confirms no guess of the text."""
     if key is None:
         return hashlib.sha256(data).hexdigest()
-    return "hmac-sha256:" + hmac.new(key, data, hashlib.sha256).hexdigest()
+    return f"hmac-sha256:{_key_id(key)}:" + hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def keyed_by(fingerprint_: str | None, key: bytes | None) -> bool:
+    """Was this keyed hash made with this key? (Lost state makes a new key: its hashes
+    cannot be compared with the old ones.)"""
+    return key is not None and (fingerprint_ or "").startswith(
+        f"hmac-sha256:{_key_id(key)}:")
+
+
+def _key_id(key: bytes) -> str:
+    return hashlib.sha256(b"glacier-tasks key id\0" + key).hexdigest()[:12]
 
 
 def is_encrypted(head: bytes) -> bool:

@@ -32,3 +32,8 @@ class UsageError(GlacierError):
 class RestoreError(GlacierError):
     """A restore cannot go on with a bag (a file in the way, bytes that do not check
     out); the other bags go on."""
+
+
+class ObjectExists(StoreError):
+    """A write-once key is already taken in the bucket: what is there gets checked, and
+    is never replaced."""

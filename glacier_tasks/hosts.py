@@ -1,6 +1,7 @@
 """Which machine owns a host name in a shared bucket: the first backup claims it
 (glacier-hosts/HOST.json, written only if absent), and a second machine using the same
-name is refused, so two machines never write one namespace."""
+name is refused, so two machines never write one namespace. A take-over adds
+glacier-hosts/HOST/NNNNNN.json rather than replacing the claim."""
 
 import datetime
 import hashlib
@@ -36,22 +37,37 @@ def taking_over() -> bool:
 
 def claim_host(store, host: str, machine: str, take_over: bool = False) -> None:
     """Make sure `host` is this machine's in the bucket, claiming it if free;
-    take_over (a bootstrap rebuilding this host on a new machine) claims it anyway."""
-    key = layout.host_claim_key(host)
-    body = json.dumps({"host": host, "machine": machine, "claimed_at":
-                       datetime.datetime.now(datetime.timezone.utc).isoformat()}).encode()
-    if take_over:
-        store.put_bytes(key, body, "STANDARD", {})
+    take_over (a bootstrap rebuilding this host on a new machine) claims it anyway.
+    A claim is never replaced: a take-over writes the next one, the newest counts."""
+    number, owner = newest_claim(store, host)
+    if owner is not None and owner.get("machine") == machine:
         return
-    if store.head(key) is None and store.put_new(key, body, {}):
-        return
+    if owner is None or take_over:
+        body = json.dumps({"host": host, "machine": machine, "claimed_at":
+                           datetime.datetime.now(datetime.timezone.utc).isoformat()})
+        if store.put_new(layout.host_claim_key(host, number + 1), body.encode(), {}):
+            return
+        number, owner = newest_claim(store, host)  # another machine was first
+        if owner is not None and owner.get("machine") == machine:
+            return
+    raise ClaimError(
+        f"host name '{host}' is already used in bucket '{store.bucket}' by another "
+        f"machine (claimed {(owner or {}).get('claimed_at', '?')[:10]}); set host = "
+        "\"a-name-of-its-own\" in glacier.toml; or, if this machine replaces that "
+        f"one (or its state folder moved), run once with {TAKE_OVER}=1")
+
+
+def newest_claim(store, host: str) -> tuple[int, dict | None]:
+    """(number, contents) of the host's newest claim; (-1, None) when unclaimed."""
+    numbers = [n for key in store.list_objects(layout.host_claims_prefix(host))
+               if (n := layout.claim_number(key, host)) is not None]
+    if not numbers:
+        numbers = [0] if store.head(layout.host_claim_key(host, 0)) else []
+    if not numbers:
+        return -1, None
+    number = max(numbers)
     try:
-        owner = json.loads(store.get_bytes(key))
+        owner = json.loads(store.get_bytes(layout.host_claim_key(host, number)))
     except ValueError:
         owner = {}
-    if owner.get("machine") != machine:
-        raise ClaimError(
-            f"host name '{host}' is already used in bucket '{store.bucket}' by another "
-            f"machine (claimed {owner.get('claimed_at', '?')[:10]}); set host = "
-            "\"a-name-of-its-own\" in glacier.toml; or, if this machine replaces that "
-            f"one (or its state folder moved), run once with {TAKE_OVER}=1")
+    return number, owner if isinstance(owner, dict) else {}

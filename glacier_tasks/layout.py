@@ -4,14 +4,23 @@ of every S3 key name.
     YYYY-backup/{host}_{molecule slug}_{tar_id}.tar     a bag, in the bags' storage class
     YYYY-backup/manifests/{same stem}.txt               its manifest, STANDARD
     YYYY-backup/manifests/{same stem}.idx               its member index, STANDARD
-    YYYY-backup/system/{host}/                          inventory, config, list, source
+    YYYY-backup/system/{host}/{stem}.{NNNNNN}.{rest}    a system file, STANDARD:
+        inventory.000007.json(.age), glacier.000007.toml, list.000007.txt(.age),
+        glacier-tasks-src.000007.tar.gz
     glacier-hosts/{host}.json                           which machine owns the host name
+    glacier-hosts/{host}/NNNNNN.json                    ... after a take-over (newest counts)
 
 A bag's *name* is its key's stem (`rabbit_home-greenc-Backup_bag_003`): the doit task,
 the marker, the staged tar and the local manifest are all called by it. Its first part,
 up to the first '_', is the host that wrote it (host names hold no '_'): several
 machines share a bucket, and each touches only its own keys. A bucket written before
 hosts had folders of their own has one YYYY-backup/system/ for all (`host=None` below).
+
+System files are written once, never replaced: a key that cannot delete could still
+overwrite, and an older inventory is what a bad run would destroy. Each run that
+changes a system file writes it under the run's number, one more than the highest in
+that folder of that year; readers take the highest number of each file. Older
+versions wrote the names without a number, which count as number 0.
 """
 
 import hashlib
@@ -26,8 +35,11 @@ SECRET_SYSTEM_FILES = ("inventory.json", "list.txt")  # NAME.age when encryption
 
 # a bag or a manifest of some year; never a system folder
 BACKUP_KEY = re.compile(r"^\d{4}-backup/(?!system/)")
-SYSTEM_INVENTORY = re.compile(
-    r"^(\d{4})-backup/system/(?:([A-Za-z0-9][A-Za-z0-9.-]*)/)?inventory\.json(\.age)?$")
+SYSTEM_INVENTORY = re.compile(r"^(\d{4})-backup/system/(?:([A-Za-z0-9][A-Za-z0-9.-]*)/)?"
+                              r"inventory(?:\.\d{6,})?\.json(\.age)?$")
+# year, host folder (none: the shared one), stem, run number (none: unnumbered), rest
+SYSTEM_KEY = re.compile(r"^(\d{4})-backup/system/(?:([A-Za-z0-9][A-Za-z0-9.-]*)/)?"
+                        r"([^/.]+)(?:\.(\d{6,}))?(\.[^/]+)$")
 HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")  # no '_': see above
 
 
@@ -55,6 +67,15 @@ def index_key(archive: str) -> str:
     return manifest_key(archive).removesuffix(".txt") + ".idx"
 
 
+def archive_of(key: str) -> str:
+    """The bag key a bag, manifest or member index key belongs to."""
+    folder, _, base = key.rpartition("/")
+    if folder.endswith("/manifests"):
+        folder = folder.removesuffix("/manifests")
+        base = base.removesuffix(".txt").removesuffix(".idx") + ".tar"
+    return f"{folder}/{base}"
+
+
 def bag_name(archive: str) -> str:
     return archive.rpartition("/")[2].removesuffix(".tar")
 
@@ -69,8 +90,48 @@ def system_prefix(year: int, host: str | None = None) -> str:
     return f"{year_prefix(year)}system/" + (f"{host}/" if host else "")
 
 
-def system_key(year: int, name: str, host: str | None = None) -> str:
-    return system_prefix(year, host) + name
+def system_key(year: int, name: str, host: str | None = None,
+               number: int | None = None) -> str:
+    """The key of run `number`'s copy of a system file (`inventory.json.age`): the
+    number after the name's first part, `inventory.000007.json.age`; None: the name
+    without a number, as older versions wrote it."""
+    if number is None:
+        return system_prefix(year, host) + name
+    stem, _, rest = name.partition(".")
+    return f"{system_prefix(year, host)}{stem}.{number:06d}.{rest}"
+
+
+def parse_system_key(key: str) -> tuple[int, str | None, str, int] | None:
+    """(year, host, name, number) of a system file's key, name as system_key takes it
+    and number 0 when unnumbered; None for any other key."""
+    match = SYSTEM_KEY.match(key)
+    if not match:
+        return None
+    year, host, stem, number, rest = match.groups()
+    name = stem + rest
+    if name.removesuffix(".age") not in SYSTEM_FILES or (
+            name.endswith(".age") and name[:-4] not in SECRET_SYSTEM_FILES):
+        return None
+    return int(year), host, name, int(number or 0)
+
+
+def newest_system_keys(keys, year: int, host: str | None = None) -> dict[str, str]:
+    """{file: key} of the highest-numbered copy of each system file in that folder,
+    the file named as in SYSTEM_FILES whether or not that copy is encrypted (its key
+    then ends in .age; at the same number the .age one, as older versions read)."""
+    best = {}
+    for key in keys:
+        parsed = parse_system_key(key)
+        if parsed and parsed[:2] == (year, host):
+            file, rank = parsed[2].removesuffix(".age"), (parsed[3], key)
+            best[file] = max(best.get(file, rank), rank)
+    return {file: key for file, (_, key) in sorted(best.items())}
+
+
+def next_system_number(keys, year: int, host: str | None = None) -> int:
+    """The number the next run writes its system files under in that folder."""
+    return 1 + max((p[3] for k in keys if (p := parse_system_key(k)) and
+                    p[:2] == (year, host)), default=0)
 
 
 def system_folders(keys) -> list[tuple[int, str | None]]:
@@ -89,8 +150,24 @@ def owner(key: str) -> str | None:
     return bag_name(key).partition("_")[0] if BACKUP_KEY.match(key) else None
 
 
-def host_claim_key(host: str) -> str:
-    return f"glacier-hosts/{host}.json"
+def host_claim_key(host: str, number: int = 0) -> str:
+    """A host's claims: the first, then each take-over's (numbered, never replaced)."""
+    return f"glacier-hosts/{host}.json" if number == 0 else \
+        f"{host_claims_prefix(host)}{number:06d}.json"
+
+
+def host_claims_prefix(host: str) -> str:
+    return f"glacier-hosts/{host}/"
+
+
+def claim_number(key: str, host: str) -> int | None:
+    """The number of a host's claim key, or None for any other key."""
+    if key == host_claim_key(host):
+        return 0
+    rest = key.removeprefix(host_claims_prefix(host))
+    if rest != key and re.fullmatch(r"\d{6}\.json", rest):
+        return int(rest[:6])
+    return None
 
 
 def local_manifest(manifest_dir: Path, key: str) -> Path:

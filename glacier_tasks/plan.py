@@ -10,6 +10,10 @@ Rules (the spec's sections 5 and 9):
   under the new year's prefix (within the same year its old key is never overwritten);
 - new bags reuse the tar_ids of dissolved bags where the key is free, then take fresh
   numbers, so adding or removing an atom never renumbers an unchanged bag;
+- keys are written once: a key is free only if the bucket has nothing under it (nor
+  under its manifest's key), or holds exactly these contents (a stopped run's upload,
+  adopted); a previous bag whose key was found holding something else (`broken`) is
+  dissolved, its atoms packed into a bag of a new name;
 - a molecule whose folder is missing, or empty while the inventory knows atoms of it,
   keeps everything it had: an unmounted drive never looks like deleted data; so does
   one that left list.txt, until it is dropped on purpose.
@@ -49,6 +53,7 @@ class PlannedBag:
     action: str  # "keep" or "upload"
     reasons: list = field(default_factory=list)
     content_key: str = ""
+    repairs: list = field(default_factory=list)  # broken bags whose atoms it takes in
 
     @classmethod
     def from_json(cls, data: dict) -> "PlannedBag":
@@ -83,6 +88,7 @@ class Plan:
     missing_reasons: dict = field(default_factory=dict)
     date: str = ""  # the day of the run (YYYY-MM-DD); the inventory records it
     key_salt: str = ""  # with obscure_keys: the salt of the bags' names (inventory keeps it)
+    bucket_checked: bool = False  # were the names checked against the bucket's keys?
     version: int = 1
 
     @property
@@ -112,8 +118,13 @@ def content_key(archive: str, atom_hashes: dict) -> str:
 
 def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: dict,
               target_bytes: int, year: int, host: str, date: str = "",
-              key_salt: str = "") -> Plan:
-    """Decide the bags of this run, and what happens to each molecule."""
+              key_salt: str = "", occupied: dict | None = None,
+              broken: dict | None = None) -> Plan:
+    """Decide the bags of this run, and what happens to each molecule.
+
+    `occupied`: this year's keys of this host in the bucket that no previous bag has,
+    each with the content key its object holds (None: unknown, or not a bag); `broken`:
+    previous bags' keys found holding something else -> what, in words."""
     prev_atoms = previous.get("atoms", {})
     prev_bags = previous.get("bags", {})
     bags, plan_atoms, removed, missing = [], {}, [], []
@@ -127,8 +138,10 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
             bags += [_kept_bag(k, b) for k, b in sorted(mine.items())]
             plan_atoms.update(known)
             continue
-        mol_bags = _plan_molecule(mol, current, known, mine, set(prev_bags),
-                                  target_bytes, year, host)
+        taken = _Taken(set(prev_bags), occupied or {}, year, host, mol.slug,
+                       {k: a.hash for k, a in current.items()})
+        mol_bags = _plan_molecule(mol, current, known, mine, taken, target_bytes,
+                                  broken or {})
         bags += mol_bags
         removed += sorted(set(known) - set(current))
         for bag in mol_bags:
@@ -156,7 +169,7 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
                 superseded_molecules={k: prev_bags[k].get("molecule") for k in superseded},
                 molecule_paths={m.spelling: m.path for m in molecules if m.path},
                 missing_reasons={m: _missing_reason(molecules, m) for m in missing},
-                date=date, key_salt=key_salt)
+                date=date, key_salt=key_salt, bucket_checked=occupied is not None)
 
 
 def _missing_reason(molecules, spelling: str) -> str:
@@ -175,13 +188,54 @@ def _kept_bag(key: str, bag: dict) -> PlannedBag:
                       content_key=bag.get("content_key", ""))
 
 
-def _plan_molecule(mol, current, known, mine, taken_keys, target, year, host):
-    kept, dissolved, why = [], [], {}
+@dataclass
+class _Taken:
+    """Which of a molecule's bag keys this run may write: none a previous bag has, and
+    none the bucket holds, unless it holds exactly the contents planned for it."""
+    previous: set
+    occupied: dict
+    year: int
+    host: str
+    slug: str
+    hashes: dict
+
+    def key(self, tar_id: str) -> str:
+        return archive_key(self.year, self.host, self.slug, tar_id)
+
+    def free(self, tar_id: str, atoms=None) -> bool:
+        key = self.key(tar_id)
+        if key in self.previous:
+            return False
+        if key not in self.occupied:
+            return True
+        held = self.occupied[key]
+        return atoms is not None and held is not None and held == content_key(
+            key, {a: self.hashes[a] for a in atoms})
+
+    def holding(self, atoms) -> str | None:
+        """The tar_id of a key the bucket holds with exactly these atoms (a stopped
+        run's upload, whatever number it had): adopted rather than sent again."""
+        prefix = self.key("").removesuffix(".tar")
+        for key in sorted(self.occupied):
+            tar_id = key[len(prefix):].removesuffix(".tar")
+            if key.startswith(prefix) and TAR_ID_RE.match(tar_id) \
+                    and self.free(tar_id, atoms):
+                return tar_id
+        return None
+
+
+def _plan_molecule(mol, current, known, mine, taken, target, broken):
+    kept, dissolved, why, repairs = [], [], {}, {}
+    year, host = taken.year, taken.host
     for key, bag in sorted(mine.items()):
         reasons = _bag_changes(key, bag, current, known)
+        if key in broken:
+            reasons.add("changed in the bucket")
         (dissolved if reasons else kept).append((key, bag))
         for atom in bag.get("atoms", []):
             why[atom] = reasons or {"repacked"}
+            if key in broken:
+                repairs[atom] = broken[key]
     in_kept = {a for _, b in kept for a in b.get("atoms", [])}
     used_ids = {b["tar_id"] for _, b in kept}
     pinned = {}
@@ -189,9 +243,8 @@ def _plan_molecule(mol, current, known, mine, taken_keys, target, year, host):
         info = known.get(key, {})
         # a second run in the same year would overwrite the pinned bag's own key, which
         # other atoms may still point at if their new bag fails: it takes a new tar_id
-        own_key = archive_key(year, host, mol.slug, info.get("tar_id", ""))
         if info.get("pinned") and info.get("tar_id") and info["tar_id"] not in used_ids \
-                and own_key not in taken_keys:
+                and taken.free(info["tar_id"]):
             pinned.setdefault(info["tar_id"], []).append(key)
     loose = sorted((k for k in current if k not in in_kept and
                     not any(k in v for v in pinned.values())),
@@ -206,8 +259,7 @@ def _plan_molecule(mol, current, known, mine, taken_keys, target, year, host):
         else:
             home[1].append(key)
             home[2] += size
-    _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken_keys, year, host,
-                    mol.slug)
+    _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken)
     result = [_kept_bag(k, b) for k, b in kept]
     for tar_id, keys, size in bins:
         key = archive_key(year, host, mol.slug, tar_id)
@@ -221,7 +273,8 @@ def _plan_molecule(mol, current, known, mine, taken_keys, target, year, host):
             name=bag_name(key), tar_id=tar_id, molecule=mol.spelling, archive_key=key,
             manifest_key=manifest_key(key), atoms=sorted(keys), size=size,
             files=sum(current[a].files for a in keys), action="upload",
-            reasons=sorted(reasons), content_key=content_key(key, hashes)))
+            reasons=sorted(reasons), content_key=content_key(key, hashes),
+            repairs=sorted({repairs[a] for a in keys if a in repairs})))
     return sorted(result, key=lambda b: _tar_number(b.tar_id))
 
 
@@ -240,12 +293,10 @@ def _bag_changes(key, bag, current, known) -> set:
     return reasons
 
 
-def _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken_keys, year, host, slug):
-    def free(tar_id):
-        return (tar_id not in used_ids and
-                archive_key(year, host, slug, tar_id) not in taken_keys)
-    reusable = sorted({b["tar_id"] for _, b in dissolved if free(b["tar_id"])},
-                      key=_tar_number)
+def _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken):
+    def free(tar_id, atoms=None):
+        return tar_id not in used_ids and taken.free(tar_id, atoms)
+    reusable = sorted({b["tar_id"] for _, b in dissolved}, key=_tar_number)
     seen = [b.get("tar_id", "") for b in mine.values()] + \
            [a.get("tar_id", "") for a in known.values()]
     counter = max([_tar_number(t) for t in seen] + [0])
@@ -253,12 +304,17 @@ def _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken_keys, year, ho
     for b in bins:
         if b[0]:
             continue
-        reusable = [t for t in reusable if t not in used_ids]
-        if reusable:
-            b[0] = reusable.pop(0)
+        # free: unused, or holding these very contents (then adopted, not sent again)
+        reuse = taken.holding(b[1])
+        if reuse is None or reuse in used_ids:
+            reuse = next((t for t in reusable if free(t, b[1])), None)
+        if reuse is not None:
+            if reuse in reusable:
+                reusable.remove(reuse)
+            b[0] = reuse
         else:
             counter += 1
-            while not free(f"bag_{counter:03d}"):
+            while not free(f"bag_{counter:03d}", b[1]):
                 counter += 1
             b[0] = f"bag_{counter:03d}"
         used_ids.add(b[0])

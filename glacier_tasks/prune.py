@@ -1,9 +1,10 @@
 """Prune: find the objects under YYYY-backup/ that nothing references any more.
 
 A decision first, as plain data (`plan_prune`: what is prunable, how old, what deleting
-it now would cost), then a short executor. Never touched: anything the inventory or the
-plan of an unfinished backup references, anything outside YYYY-backup/, the system
-folders (tiny, and they are the archive's history), and every other host's keys.
+it now would cost; `holds`: what S3's Object Lock keeps for now), then a short
+executor. Never touched: anything the inventory or the plan of an unfinished backup
+references, anything outside YYYY-backup/, the system folders (tiny, and they are the
+archive's history), and every other host's keys.
 """
 
 import datetime
@@ -82,7 +83,7 @@ def own_objects(objects: dict, host: str) -> dict:
             return owner(key) == host
         folder = key.rpartition("/")[0]
         return folder.endswith(("-backup/system", f"-backup/system/{host}")) or \
-            key == layout.host_claim_key(host)
+            layout.claim_number(key, host) is not None
     return {k: o for k, o in objects.items() if mine(k)}
 
 
@@ -159,3 +160,39 @@ def split_by_age(prunable: list[Prunable], min_age_days: int, force: bool):
                                               and p.history_until is None)]
     keep = [p for p in prunable if p not in delete]
     return delete, keep
+
+
+@dataclass(frozen=True)
+class Held:
+    """An object S3 will not delete yet: its version is under Object Lock retention
+    until a date, or under a legal hold (until someone releases it), or it is the
+    manifest or member index of a bag that is held."""
+    key: str
+    until: datetime.datetime | None = None  # the retention's end, when still ahead
+    mode: str | None = None                 # GOVERNANCE or COMPLIANCE
+    legal_hold: bool = False
+    bag: str | None = None                  # held with this bag
+
+
+def holds(infos: dict, now: datetime.datetime) -> dict:
+    """key -> Held for each object (key -> ObjectInfo from a HEAD) S3 would refuse to
+    delete now, and for the manifest and index of each held bag: a bag that stays
+    keeps what describes it. `now` is the real time, not the tool's date: S3's clock
+    decides when a retention ends."""
+    found = {}
+    for key, info in infos.items():
+        retained = info.retain_until is not None and info.retain_until > now
+        if retained or info.legal_hold:
+            found[key] = Held(key, info.retain_until if retained else None,
+                              info.lock_mode if retained else None, info.legal_hold)
+    for key in [k for k in found if k.endswith(".tar")]:
+        for other in (layout.manifest_key(key), layout.index_key(key)):
+            if other in infos and other not in found:
+                found[other] = Held(other, bag=key)
+    return found
+
+
+def free_after(held: list) -> datetime.datetime | None:
+    """When the first held object can go: the earliest retention end with no legal
+    hold (None if every one waits for a legal hold to be released)."""
+    return min((h.until for h in held if h.until and not h.legal_hold), default=None)

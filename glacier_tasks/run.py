@@ -144,6 +144,15 @@ class Run:
                 tag.write_text("glacier-tasks keeps its own files here; backups skip "
                                "this folder\n")
 
+    def occupied_file(self, bag_name: str) -> Path:
+        """A key of this bag found holding something else in the bucket: written once,
+        it is never replaced, so the next plan packs the bag's atoms under a new name."""
+        return self.occupied_dir / f"{bag_name}.json"
+
+    @property
+    def occupied_dir(self) -> Path:
+        return self.state_dir / "occupied"
+
     def repair_file(self, bag_name: str) -> Path:
         """What this run repaired of a kept bag, for the closing report."""
         return self.state_dir / "repaired" / f"{bag_name}.txt"

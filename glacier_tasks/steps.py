@@ -11,6 +11,10 @@ starts, so the markers, not doit's database (which kill -9 loses), say what is l
 to do. The bucket is asked first: an object that provably holds these contents is
 adopted, never uploaded twice. A failed step is recorded in STATE/failed/NAME.txt and
 the bag's later steps stand aside; the other bags go on.
+
+Keys are written once (store.py): what the bucket lost is sent again under its own key,
+which is free; a key found holding something else is never replaced: it is recorded
+in STATE/occupied/ and the next plan packs the bag's atoms under a new name.
 """
 
 import datetime
@@ -20,7 +24,7 @@ from contextlib import contextmanager
 
 from . import bag as tarbag
 from . import crypto, layout, memberindex, staging, statefile
-from .errors import BagError, GlacierError
+from .errors import BagError, GlacierError, ObjectExists
 from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
 from .progress import duration
@@ -49,6 +53,10 @@ def tar_step(run, plan, name: str, record: dict | None = None) -> str:
             if problem is None:
                 return line
             marker = _repairing(run, bag, marker, problem)
+        if bag.repairs and not marker.repair and marker.uploaded is None:
+            marker.repair = f"{'; '.join(bag.repairs)}; repaired: its atoms re-packed " \
+                            f"into {bag.archive_key}"
+            _save(run, marker, name)
         if marker.uploaded is None:
             _adopt_or_pack(run, plan, bag, marker, store)
         return ""
@@ -98,7 +106,8 @@ def manifest_step(run, plan, name: str) -> str:
             progress = run.progress
             progress.step("manifest", name, "started")
             marker.manifest = _upload_manifest(run, plan, bag, store_for(run.settings),
-                                               packed=marker.packed)
+                                               packed=marker.packed,
+                                               adopted=marker.uploaded.reused)
             _save(run, marker, name)
             progress.step("manifest", name, "done")
         _free(run, name)
@@ -160,20 +169,25 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
     if problem is None and bag.action == "keep":
         manifest = store.head(bag.manifest_key)
         expected = record.get("manifest_sha256")
-        if manifest is None or (expected is not None and manifest.sha256 != expected):
+        changed = manifest is not None and expected is not None \
+            and manifest.sha256 != expected
+        if manifest is None or changed:
             if layout.owner(key) != run.settings.host:
                 raise BagError(f"{key} has its manifest missing or changed; it is host "
                                f"{layout.owner(key)}'s bag, which this machine never "
                                "writes")
             _needs_molecule(plan, bag, "has its manifest missing or changed")
+            if changed:
+                _occupied(run, bag, bag.manifest_key, "holds another manifest than the "
+                          "one recorded")
             if bag.atoms and _moved(plan, tarbag.write_manifest(
                     bag, plan.molecule_paths[bag.molecule],
                     run.manifest_file(bag.manifest_key))):
                 raise BagError(f"{key}: its manifest is missing and its atoms changed "
                                "since the scan; the next backup packs them anew")
             _upload_manifest(run, plan, bag, store)
-            line = f"{key} has its manifest missing or changed; repaired: manifest " \
-                   "re-packed and uploaded"
+            line = f"{key} has its manifest missing; repaired: manifest re-packed and " \
+                   "uploaded"
             statefile.write_bytes(run.repair_file(bag.name), (line + "\n").encode())
             return f"bag {bag.name}: {line}", None
     if problem is None:
@@ -182,6 +196,8 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
         raise BagError(f"{key} {problem}; it is host {layout.owner(key)}'s bag, which "
                        "this machine never writes")
     _needs_molecule(plan, bag, problem)
+    if problem != "missing":
+        _occupied(run, bag, key, problem)
     return "", f"{key} {problem}; repaired: bag re-packed and uploaded"
 
 
@@ -245,9 +261,19 @@ def _upload(run, bag, marker: BagMarker, store) -> None:
     progress.resize(bag.name, packed.size)
     progress.step("upload", bag.name, "started", human(packed.size))
     started = time.monotonic()
-    with progress.upload_bar(bag.name, packed.size) as acknowledged:
-        sent = store.upload_file(staged, key, settings.storage_class, metadata,
-                                 packed.crc64nvme, marker.upload, remember, acknowledged)
+    try:
+        with progress.upload_bar(bag.name, packed.size) as acknowledged:
+            sent = store.upload_file(staged, key, settings.storage_class, metadata,
+                                     packed.crc64nvme, marker.upload, remember,
+                                     acknowledged)
+    except ObjectExists:  # taken since the plan: ours after all (a stopped run's), or not
+        found = store.head(key)
+        if not adoptable(found, bag.content_key, settings.storage_class):
+            _occupied(run, bag, key, "holds other contents")
+        marker.uploaded, marker.upload = _receipt(found, reused=True), {}
+        _save(run, marker, bag.name)
+        run.progress.adopted(bag.name)
+        return
     seconds = time.monotonic() - started
     found = store.head(key)
     problem = bag_problem(found, packed.size, packed.sha256, settings.storage_class,
@@ -330,22 +356,25 @@ def _receipt(found, reused: bool, parts: int | None = None,
                    parts=parts, seconds=seconds)
 
 
-def _upload_manifest(run, plan, bag, store, rewrite=False,
-                     packed=None) -> ManifestReceipt:
+def _upload_manifest(run, plan, bag, store, packed=None,
+                     adopted=False) -> ManifestReceipt:
     settings = run.settings
     path = run.manifest_file(bag.manifest_key)
-    if rewrite or not path.exists():
+    if not path.exists():
         tarbag.write_manifest(bag, plan.molecule_paths[bag.molecule], path)
     data = path.read_bytes()
     sha = crypto.fingerprint(data, run.fingerprint_key)  # of the text, keyed if encrypted
-    found = store.head(bag.manifest_key)
-    if rewrite or not (found and found.sha256 == sha):
-        metadata = {"sha256": sha}
-        if settings.encryption == "age":
-            data = crypto.encrypt_bytes(data, settings.age_recipients)
-            metadata["encryption"] = "age"
-        store.put_bytes(bag.manifest_key, data, "STANDARD", metadata)
-    return ManifestReceipt(key=bag.manifest_key, size=len(data), sha256=sha,
+    metadata = {"sha256": sha}
+    if settings.encryption == "age":
+        data = crypto.encrypt_bytes(data, settings.age_recipients)
+        metadata["encryption"] = "age"
+    def other_key(found):  # an adopted bag's manifest, keyed before the state was lost
+        return adopted and sha.startswith("hmac-") and \
+            not crypto.keyed_by(found.sha256, run.fingerprint_key)
+    stored = _put_once(store, bag.manifest_key, data, metadata, accept=other_key)
+    if stored is None:
+        _occupied(run, bag, bag.manifest_key, "holds another manifest")
+    return ManifestReceipt(key=bag.manifest_key, size=len(data), sha256=stored,
                            index_sha256=_upload_index(run, bag, store, packed))
 
 
@@ -358,10 +387,34 @@ def _upload_index(run, bag, store, packed) -> str | None:
         return None
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
+    # another index under this key is not worth failing the bag over: without one,
+    # a restore reads the whole bag (it trusts only an index of the recorded sha256)
+    return _put_once(store, key, data, {"sha256": sha})
+
+
+def _put_once(store, key: str, data: bytes, metadata: dict,
+              accept=lambda found: False) -> str | None:
+    """Write a STANDARD object unless the bucket has it; return the sha256 metadata of
+    what the key holds: ours, or another that `accept` admits; None when it holds
+    something else, which is never replaced."""
     found = store.head(key)
-    if not (found and found.sha256 == sha):
-        store.put_bytes(key, data, "STANDARD", {"sha256": sha})
-    return sha
+    if found is None:
+        try:
+            store.put_bytes(key, data, "STANDARD", metadata)
+            return metadata["sha256"]
+        except ObjectExists:  # another writer between the HEAD and the PUT
+            found = store.head(key)
+    if found is not None and (found.sha256 == metadata["sha256"] or accept(found)):
+        return found.sha256
+    return None
+
+
+def _occupied(run, bag, key: str, problem: str):
+    """`key` holds something else: record it for the next plan, fail this bag."""
+    statefile.write_json(run.occupied_file(bag.name), {
+        "archive_key": bag.archive_key, "key": key, "problem": problem})
+    raise BagError(f"{key} {problem}; keys are written once, so it is not replaced: "
+                   "the next backup packs these atoms into a bag of a new name")
 
 
 def _iso(when: datetime.datetime) -> str:

@@ -5,11 +5,17 @@ Uploads are multipart in few large parts (every part is billed like a PUT), stre
 from the staged file so memory stays flat, with a full-object CRC64NVME checksum that
 S3 checks against the one computed while the tar was written. An interrupted upload
 is resumed from its finished parts; any other open upload of the same key is aborted.
+
+Every key is written once: each PUT and CompleteMultipartUpload carries S3's
+`If-None-Match: *`, so nothing here replaces an object (a key that cannot delete could
+otherwise still overwrite a bag). A key already taken raises ObjectExists, and the
+caller checks what is there instead.
 """
 
 import datetime
 import hashlib
 import io
+import json
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -18,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import StoreError
+from .errors import ObjectExists, StoreError
 
 
 def _import_boto():
@@ -52,6 +58,12 @@ class ObjectInfo:
     crc64nvme: str | None = None  # S3's own full-object checksum, base64
     metadata: dict = field(default_factory=dict)
     restore: str = ""  # the x-amz-restore header of an archived object
+    # HEAD alone reports these: the current version (versioned buckets), and its Object
+    # Lock, which S3 shows only to holders of s3:GetObjectRetention / GetObjectLegalHold
+    version_id: str | None = None
+    lock_mode: str | None = None  # GOVERNANCE or COMPLIANCE
+    retain_until: datetime.datetime | None = None
+    legal_hold: bool = False
 
     @property
     def sha256(self) -> str | None:
@@ -101,8 +113,8 @@ def bag_problem(info: ObjectInfo | None, size: int, sha256: str | None,
         return f"has storage class {info.storage_class}, expected {storage_class}"
     if info.sha256 != sha256:
         return "has another sha256 in its metadata"
-    if crc64nvme and info.crc64nvme and info.crc64nvme != crc64nvme:
-        return "has another CRC64NVME checksum"
+    if crc64nvme and info.crc64nvme != crc64nvme:  # a HEAD of ours always shows one:
+        return "has another CRC64NVME checksum"     # none is a replaced object
     return None
 
 
@@ -120,7 +132,11 @@ def _info(key: str, answer: dict) -> ObjectInfo:
                       etag=answer.get("ETag", "").strip('"'),
                       crc64nvme=answer.get("ChecksumCRC64NVME"),
                       metadata=dict(answer.get("Metadata", {})),
-                      restore=answer.get("Restore") or "")
+                      restore=answer.get("Restore") or "",
+                      version_id=answer.get("VersionId"),
+                      lock_mode=answer.get("ObjectLockMode"),
+                      retain_until=answer.get("ObjectLockRetainUntilDate"),
+                      legal_hold=answer.get("ObjectLockLegalHoldStatus") == "ON")
 
 
 def part_size_for(size: int) -> int:
@@ -249,23 +265,31 @@ class Store:
                 raise
 
     def put_bytes(self, key: str, data: bytes, storage_class: str, metadata: dict) -> dict:
-        with self._errors(f"uploading {key}"):
+        """Create the object; ObjectExists if the key is taken (never replaced)."""
+        with self._written_once(key):
             return self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
                                           StorageClass=storage_class, Metadata=metadata,
-                                          ChecksumAlgorithm="CRC64NVME")
+                                          ChecksumAlgorithm="CRC64NVME", IfNoneMatch="*")
 
     def put_new(self, key: str, data: bytes, metadata: dict) -> bool:
-        """Create a STANDARD object only if the key is free (S3's conditional write,
-        If-None-Match: *); False when another writer was first."""
+        """Create a STANDARD object if the key is free; False when it is taken."""
+        try:
+            self.put_bytes(key, data, "STANDARD", metadata)
+            return True
+        except ObjectExists:
+            return False
+
+    @contextmanager
+    def _written_once(self, key: str):
+        """S3's conditional write refused (412, or 409 when another write of the key
+        was in flight): the key is taken, which the caller checks."""
         with self._errors(f"uploading {key}"):
             try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
-                                       StorageClass="STANDARD", Metadata=metadata,
-                                       ChecksumAlgorithm="CRC64NVME", IfNoneMatch="*")
-                return True
+                yield
             except self._bx.ClientError as err:
                 if _code(err) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                    return False
+                    raise ObjectExists(f"{key} is already in the bucket; keys are "
+                                       "written once, never replaced") from None
                 raise
 
     def upload_file(self, path: Path, key: str, storage_class: str, metadata: dict,
@@ -277,10 +301,10 @@ class Store:
         the file's size exactly."""
         size = path.stat().st_size
         if size <= MIN_PART:
-            with self._errors(f"uploading {key}"), open(path, "rb") as body:
+            with self._written_once(key), open(path, "rb") as body:
                 answer = self.client.put_object(
                     Bucket=self.bucket, Key=key, Body=body, ContentLength=size,
-                    StorageClass=storage_class, Metadata=metadata,
+                    StorageClass=storage_class, Metadata=metadata, IfNoneMatch="*",
                     ChecksumAlgorithm="CRC64NVME")  # computed from the bytes sent; the
             # caller compares S3's figure with the one taken while the tar was written
             if progress:
@@ -296,10 +320,16 @@ class Store:
                     ChecksumType="FULL_OBJECT")["UploadId"]
                 save_resume({"key": key, "upload_id": upload_id, "part_size": part_size})
             parts = self._send_parts(path, key, upload_id, size, part_size, done, progress)
-            answer = self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id,
-                MultipartUpload={"Parts": parts}, ChecksumCRC64NVME=crc64nvme,
-                ChecksumType="FULL_OBJECT")
+        try:
+            with self._written_once(key):
+                answer = self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id,
+                    MultipartUpload={"Parts": parts}, ChecksumCRC64NVME=crc64nvme,
+                    ChecksumType="FULL_OBJECT", IfNoneMatch="*")
+        except ObjectExists:  # its parts would be billed until the abort rule's day
+            self.abort_uploads(key)
+            save_resume({})
+            raise
         return {"etag": answer["ETag"].strip('"'), "parts": len(parts)}
 
     def _resume_upload(self, key, part_size, resume):
@@ -397,9 +427,13 @@ class Store:
                                           Range=f"bytes={start}-{end}")["Body"]
             yield from iter(lambda: body.read(MIB), b"")
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, version_id: str | None = None) -> None:
+        """Delete the object, or one version of it. On a versioned bucket only a
+        version_id removes the bytes: without one, S3 adds a delete marker and keeps
+        (and bills) the data."""
+        version = {"VersionId": version_id} if version_id else {}
         with self._errors(f"deleting {key}"):
-            self.client.delete_object(Bucket=self.bucket, Key=key)
+            self.client.delete_object(Bucket=self.bucket, Key=key, **version)
 
     def list_objects(self, prefix: str = "") -> dict[str, ObjectInfo]:
         """key -> ObjectInfo (size, storage class, last modified) of every object under
@@ -425,11 +459,60 @@ class Store:
                     return False
                 raise
 
-    def create_bucket(self, region: str | None) -> None:
+    def create_bucket(self, region: str | None, object_lock: bool = False) -> None:
+        """object_lock: created lock-enabled (S3 turns versioning on with it)."""
         options = {} if region in (None, "us-east-1") else {
             "CreateBucketConfiguration": {"LocationConstraint": region}}
+        if object_lock:
+            options["ObjectLockEnabledForBucket"] = True
         with self._errors("creating the bucket"):
             self.client.create_bucket(Bucket=self.bucket, **options)
+
+    def bucket_policy(self) -> dict:
+        """The bucket policy as a dict ({} when there is none)."""
+        with self._errors("reading the bucket policy"):
+            try:
+                text = self.client.get_bucket_policy(Bucket=self.bucket)["Policy"]
+                return json.loads(text)
+            except self._bx.ClientError as err:
+                if _code(err) == "NoSuchBucketPolicy":
+                    return {}
+                raise
+
+    def put_bucket_policy(self, policy: dict) -> None:
+        with self._errors("writing the bucket policy"):
+            self.client.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
+
+    def versioning(self) -> str:
+        """'Enabled', 'Suspended', or '' for a bucket that was never versioned."""
+        with self._errors("reading the versioning state"):
+            return self.client.get_bucket_versioning(Bucket=self.bucket).get("Status", "")
+
+    def put_versioning(self) -> None:
+        with self._errors("turning on versioning"):
+            self.client.put_bucket_versioning(
+                Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    def object_lock(self) -> dict:
+        """The Object Lock configuration ({} when Object Lock is off), e.g.
+        {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {...}}}."""
+        with self._errors("reading the Object Lock configuration"):
+            try:
+                return self.client.get_object_lock_configuration(
+                    Bucket=self.bucket)["ObjectLockConfiguration"]
+            except self._bx.ClientError as err:
+                if _code(err) == "ObjectLockConfigurationNotFoundError":
+                    return {}
+                raise
+
+    def put_object_lock(self, mode: str, days: int) -> None:
+        """Turn Object Lock on (an existing bucket needs versioning first) with a
+        default retention: every new object version is locked `days` days."""
+        with self._errors("turning on Object Lock"):
+            self.client.put_object_lock_configuration(
+                Bucket=self.bucket, ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": mode, "Days": days}}})
 
     def public_access_block(self) -> dict:
         with self._errors("reading the public access block"):
@@ -478,13 +561,16 @@ class Store:
             self.client.put_bucket_lifecycle_configuration(
                 Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})
 
-    def can_delete(self) -> bool:
+    def can_delete(self, versioned: bool = False) -> bool:
         """Can these credentials delete objects? Asked by deleting a key that does not
-        exist (nothing is lost): S3 answers 204 when allowed, AccessDenied when not."""
+        exist (nothing is lost): S3 answers 204 when allowed, AccessDenied when not.
+        On a versioned bucket the probe names a version: that asks for the right that
+        removes data there (s3:DeleteObjectVersion), and leaves no delete marker."""
         probe = ".glacier-tasks-delete-probe/never-written"
+        version = {"VersionId": "null"} if versioned else {}
         with self._errors("checking whether these credentials can delete"):
             try:
-                self.client.delete_object(Bucket=self.bucket, Key=probe)
+                self.client.delete_object(Bucket=self.bucket, Key=probe, **version)
                 return True
             except self._bx.ClientError as err:
                 if _code(err) in ("AccessDenied", "403"):

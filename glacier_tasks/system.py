@@ -1,7 +1,9 @@
 """The system folder: what a bare machine needs to find and restore everything.
 
-YYYY-backup/system/ (see layout.py) holds inventory.json, glacier.toml, list.txt and the tool's own
-source archive (pip-installable), all in STANDARD so they download instantly.
+YYYY-backup/system/HOST/ (see layout.py) holds inventory.json, glacier.toml, list.txt
+and the tool's own source archive (pip-installable), all in STANDARD so they download
+instantly. Each is written once, under the number of the run that changed it
+(inventory.000007.json); the highest number of each file is the current one.
 """
 
 import gzip
@@ -9,15 +11,17 @@ import io
 import tarfile
 from pathlib import Path
 
-from . import crypto
-from .layout import SOURCE_ARCHIVE, system_key
+from . import crypto, layout
 from .config import PROJECT_DIR
+from .errors import StoreError
+from .layout import SOURCE_ARCHIVE
 
 SOURCE_FILES = ("pyproject.toml", "README.md", "Makefile", "dodo.py", "glacier.toml")
 SOURCE_DOCS = "docs"  # every file under it goes in too: the restore-by-hand steps
 # An installed copy (pip install .) has no checkout around it: pyproject.toml ships
 # SOURCE_FILES and docs/ inside the package as glacier_tasks/_source/ instead.
 SHIPPED_SOURCE = "_source"
+WRITE_ATTEMPTS = 5  # another writer took our number: list again, take the next one
 
 
 def source_archive() -> bytes:
@@ -63,18 +67,50 @@ def system_files(settings) -> dict:
 
 
 def upload_system(settings, get_store, year: int, secret: bytes | None = None) -> list:
-    """Upload into this host's folder, YYYY-backup/system/HOST/, what the bucket lacks
-    or holds otherwise (by sha256 metadata, one HEAD each: the bucket, not a local
-    record, says what is there). `secret`: the key that hashes what leaves encrypted."""
-    sent, store = [], get_store()
-    for name, data in system_files(settings).items():
-        key = system_key(year, name, settings.host)
+    """Upload into this host's folder, YYYY-backup/system/HOST/, each file whose newest
+    copy there is missing or holds otherwise (by sha256 metadata: one LIST, then one
+    HEAD per file; the bucket, not a local record, says what is there), all under one
+    new number; return the keys written. `secret`: the key that hashes what leaves
+    encrypted."""
+    store, host, sent = get_store(), settings.host, []
+    files = system_files(settings)
+    for _ in range(WRITE_ATTEMPTS):
+        keys = store.list_objects(layout.system_prefix(year, host))
+        stale = _stale_files(store, layout.newest_system_keys(keys, year, host), files,
+                             secret)
+        number = layout.next_system_number(keys, year, host)
+        written = _put_new(store, settings, year, number, stale)
+        sent += written
+        if len(written) == len(stale):
+            return sent
+    raise StoreError(f"could not write the system files to "
+                     f"{layout.system_prefix(year, host)}: another writer took each new "
+                     f"number, {WRITE_ATTEMPTS} times; is another backup of host {host} "
+                     "running? Run again once it has finished")
+
+
+def _put_new(store, settings, year: int, number: int, stale: dict) -> list:
+    """Write each file under `number`; stop at the first key another writer took (what
+    is there is theirs and stays: the caller lists again and takes the next number)."""
+    written = []
+    for name, (data, sha) in stale.items():
+        if name.endswith(".age"):
+            data = crypto.encrypt_bytes(data, settings.age_recipients)
+        key = layout.system_key(year, name, settings.host, number)
+        if not store.put_new(key, data, {"sha256": sha}):
+            break
+        written.append(key)
+    return written
+
+
+def _stale_files(store, newest: dict, files: dict, secret) -> dict:
+    """name -> (plain bytes, fingerprint) of the files whose newest copy differs."""
+    stale = {}
+    for name, data in files.items():
         # of the plain bytes (age output differs each time), keyed when encrypted
         sha = crypto.fingerprint(data, secret if name.endswith(".age") else None)
-        found = store.head(key)
+        key = newest.get(name.removesuffix(".age"))
+        found = store.head(key) if key else None
         if not (found and found.sha256 == sha):
-            if name.endswith(".age"):
-                data = crypto.encrypt_bytes(data, settings.age_recipients)
-            store.put_bytes(key, data, "STANDARD", {"sha256": sha})
-            sent.append(key)
-    return sent
+            stale[name] = data, sha
+    return stale

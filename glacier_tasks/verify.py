@@ -26,11 +26,11 @@ def check_headers(store, inventory: dict, host: str) -> list[str]:
             problems.append(f"{manifest}: sha256 differs from the inventory's")
     year = inventory.get("year")
     if year:
-        for name in layout.SYSTEM_FILES:
-            key = layout.system_key(year, name, host)
-            # with encryption on, the inventory and the list are stored as NAME.age
-            if store.head(key) is None and store.head(key + ".age") is None:
-                problems.append(f"{key}: missing")
+        # each file is there if some copy is: readers take the newest (see layout.py)
+        newest = layout.newest_system_keys(
+            store.list_objects(layout.system_prefix(year, host)), year, host)
+        problems += [f"{layout.system_prefix(year, host)}{name}: missing"
+                     for name in layout.SYSTEM_FILES if name not in newest]
     return problems
 
 

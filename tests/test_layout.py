@@ -64,6 +64,63 @@ def test_system_years_are_those_holding_an_inventory():
     assert system_years(iter(keys)) == [2024, 2026]  # any iterable, e.g. dict keys
 
 
+def test_each_run_writes_system_files_under_its_own_number():
+    assert system_key(2026, "inventory.json", "rabbit", 7) == \
+        "2026-backup/system/rabbit/inventory.000007.json"
+    assert system_key(2026, "inventory.json.age", "rabbit", 7) == \
+        "2026-backup/system/rabbit/inventory.000007.json.age"
+    assert system_key(2026, "glacier.toml", "rabbit", 7).endswith("/glacier.000007.toml")
+    assert system_key(2026, "list.txt.age", "rabbit", 12).endswith("/list.000012.txt.age")
+    assert system_key(2026, layout.SOURCE_ARCHIVE, "rabbit", 7).endswith(
+        "/glacier-tasks-src.000007.tar.gz")
+    for name in layout.SYSTEM_FILES + ("inventory.json.age", "list.txt.age"):
+        for host, number in (("rabbit", 7), ("nas-2.home", 1234567), (None, 3)):
+            assert layout.parse_system_key(system_key(2026, name, host, number)) == \
+                (2026, host, name, number)
+        assert layout.parse_system_key(system_key(2026, name, "rabbit")) == \
+            (2026, "rabbit", name, 0)  # as older versions wrote it
+    for other in ("2026-backup/system/rabbit/inventory.json.bak",
+                  "2026-backup/system/rabbit/glacier.000007.toml.age",
+                  "2026-backup/system/rabbit/notes.000001.txt",
+                  "2026-backup/system/a/b/inventory.000001.json", BAG, MANIFEST,
+                  "glacier-hosts/rabbit.json"):
+        assert layout.parse_system_key(other) is None, other
+
+
+def test_the_newest_copy_of_each_system_file_is_the_highest_number():
+    folder = "2026-backup/system/rabbit/"
+    keys = [folder + "inventory.json", folder + "glacier.toml",  # older versions
+            folder + "inventory.000001.json", folder + "list.000001.txt",
+            folder + "inventory.000002.json.age", folder + "list.000002.txt",
+            folder + "inventory.000010.json",  # by number, not by the keys' order
+            "2026-backup/system/nas/inventory.000011.json",  # another host's
+            "2026-backup/system/inventory.000012.json",  # the shared folder
+            "2027-backup/system/rabbit/inventory.000013.json"]  # another year
+    assert layout.newest_system_keys(keys, 2026, "rabbit") == {
+        "inventory.json": folder + "inventory.000010.json",
+        "glacier.toml": folder + "glacier.toml",
+        "list.txt": folder + "list.000002.txt"}
+    assert layout.newest_system_keys(keys[:6], 2026, "rabbit")["inventory.json"] == \
+        folder + "inventory.000002.json.age"  # encrypted since: still the inventory
+    assert layout.newest_system_keys(keys, 2026) == {
+        "inventory.json": "2026-backup/system/inventory.000012.json"}
+    assert layout.newest_system_keys(keys, 2025, "rabbit") == {}
+    assert layout.next_system_number(keys, 2026, "rabbit") == 11
+    assert layout.next_system_number(keys[:2], 2026, "rabbit") == 1  # after 0
+    assert layout.next_system_number([], 2026, "rabbit") == 1
+    assert layout.next_system_number(keys, 2027, "rabbit") == 14  # numbered per year
+
+
+def test_numbered_inventories_mark_system_folders():
+    keys = [system_key(2026, "inventory.json", "rabbit", 3),
+            system_key(2027, "inventory.json.age", "nas", 1),
+            system_key(2025, "inventory.json"),  # shared, unnumbered
+            system_key(2028, "list.txt", "rabbit", 4)]  # no inventory that year
+    assert layout.system_folders(keys) == [(2025, None), (2026, "rabbit"), (2027, "nas")]
+    assert layout.system_years(keys, "rabbit") == [2026]
+    assert layout.owner(keys[0]) is None and not BACKUP_KEY.match(keys[0])
+
+
 @pytest.mark.parametrize("key, ours", [
     (BAG, True),
     (MANIFEST, True),

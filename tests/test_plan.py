@@ -478,3 +478,61 @@ def test_missing_molecules_say_why_and_present_ones_where_they_are_read():
     assert plan.missing_reasons == {"/data/m0": "folder gone",
                                     "/data/m1": "folder is empty (drive not mounted?)"}
     assert plan.molecule_paths == {"/data/m1": "/mnt/m1"}
+
+
+# ---------------------------------------------------------------- write-once keys
+
+def test_a_key_the_bucket_holds_is_never_given_to_other_contents():
+    """A bag superseded earlier in the year (no longer in the inventory) or a stopped
+    run's upload of other atoms still occupies its key: a new bag takes another."""
+    atoms = [atom("m", "a", 60), atom("m", "b", 60)]
+    held = {key(2025, "m", "bag_001"): "someone else's contents",
+            key(2025, "m", "bag_002"): None}  # an orphan manifest: nothing provable
+    plan = plan_bags(atoms, [molecule("m")], EMPTY, TARGET, 2025, HOST,
+                     occupied=held)
+    assert sorted(b.tar_id for b in plan.bags) == ["bag_003", "bag_004"]
+    assert plan.bucket_checked
+
+
+def test_a_key_holding_exactly_these_contents_is_taken_again_to_be_adopted():
+    first = run([atom("m", "a", 60), atom("m", "b", 60)], [molecule("m")])
+    # the run was stopped after its uploads, before its inventory; the next plan
+    # (whatever order it meets the bins in) names each bin as the bucket holds it
+    held = {b.archive_key: b.content_key for b in first.bags}
+    again = plan_bags([atom("m", "a", 60), atom("m", "b", 60)], [molecule("m")], EMPTY,
+                      TARGET, 2025, HOST, occupied=held)
+    assert {(b.tar_id, b.content_key) for b in again.bags} == \
+        {(b.tar_id, b.content_key) for b in first.bags}
+    # an atom changed since: its bag's contents differ, so it gets a new name
+    changed = plan_bags([atom("m", "a", 60, "h2"), atom("m", "b", 60)], [molecule("m")],
+                        EMPTY, TARGET, 2025, HOST, occupied=held)
+    names = {frozenset(b.atoms): b.tar_id for b in changed.bags}
+    before = {frozenset(b.atoms): b.tar_id for b in first.bags}
+    assert names[frozenset({"/data/m/b"})] == before[frozenset({"/data/m/b"})]
+    assert names[frozenset({"/data/m/a"})] not in before.values()
+
+
+def test_a_bag_broken_in_the_bucket_is_packed_anew_under_a_new_name():
+    atoms = [atom("m", "a", 60), atom("m", "b", 60)]
+    first = run(atoms, [molecule("m")])
+    broken_key = by_atoms(first)[frozenset({"/data/m/a"})].archive_key
+    problem = f"{broken_key} has 4 bytes, expected 60"
+    again = plan_bags(atoms, [molecule("m")], as_inventory(first), TARGET, 2025, HOST,
+                      occupied={}, broken={broken_key: problem})
+    rebuilt = by_atoms(again)[frozenset({"/data/m/a"})]
+    assert rebuilt.action == "upload" and rebuilt.archive_key != broken_key
+    assert rebuilt.repairs == [problem] and "changed in the bucket" in rebuilt.reasons
+    assert by_atoms(again)[frozenset({"/data/m/b"})].action == "keep"
+    assert again.superseded_bags == [broken_key]
+
+
+def test_a_broken_bag_of_a_missing_molecule_is_kept_until_its_files_are_back():
+    first = run([atom("m", "a", 60)], [molecule("m")])
+    [bag] = first.bags
+    again = plan_bags([], [molecule("m", present=False)], as_inventory(first), TARGET,
+                      2025, HOST, occupied={}, broken={bag.archive_key: "torn"})
+    assert [(b.archive_key, b.action) for b in again.bags] == [(bag.archive_key, "keep")]
+
+
+def test_a_plan_made_without_the_bucket_says_so():
+    assert not run([atom("m", "a", 60)], [molecule("m")]).bucket_checked

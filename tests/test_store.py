@@ -9,7 +9,7 @@ import time
 import pytest
 from awscrt import checksums
 
-from glacier_tasks.errors import StoreError
+from glacier_tasks.errors import ObjectExists, StoreError
 from glacier_tasks.store import (MIB, ObjectInfo, Store, bag_problem, metadata_for,
                                  part_size_for)
 
@@ -92,6 +92,33 @@ def test_small_bag_is_one_put_with_its_checksum(store, tmp_path):
     assert sent["parts"] == 1
     head = store.head("k.tar")
     assert head.size == len(data) and head.metadata == {"sha256": "z"}
+
+
+@pytest.mark.parametrize("size", [3 * MIB, 20 * MIB], ids=["one PUT", "multipart"])
+def test_a_second_write_of_a_key_is_refused_by_the_server(store, tmp_path, size):
+    """Every write carries If-None-Match: * and the server (moto, which implements S3's
+    conditional writes on PutObject and CompleteMultipartUpload) refuses the second:
+    the first object stays, byte for byte, and no billed parts are left open. Not
+    checked here: a bucket policy that *requires* the header (moto does not enforce
+    bucket policies), and S3's 409 for two writes of one key in flight at once."""
+    first, second = os.urandom(size), os.urandom(size)
+    key = "2026-backup/host_mol_bag_007.tar"
+    for data in (first, second):
+        path = tmp_path / "bag.tar"
+        path.write_bytes(data)
+        saved = []
+        if data is first:
+            store.upload_file(path, key, "STANDARD", {}, crc64(data), {}, saved.append)
+            continue
+        with pytest.raises(ObjectExists, match="written once"):
+            store.upload_file(path, key, "STANDARD", {}, crc64(data), {}, saved.append)
+    body = store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read()
+    assert body == first
+    assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+    with pytest.raises(ObjectExists):
+        store.put_bytes(key, b"small", "STANDARD", {})
+    assert store.put_new(key, b"small", {}) is False
+    assert store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read() == first
 
 
 def test_missing_key_heads_as_none_and_missing_bucket_is_named(store, s3_server):
@@ -202,8 +229,12 @@ def test_bag_problem_all_good():
     assert bag_problem(good, 100, SHA, "DEEP_ARCHIVE", "crc=") is None
     # a storage class or CRC not asked about is not checked
     assert bag_problem(good, 100, SHA, None) is None
+    assert bag_problem(info(metadata={"sha256": SHA}, crc=None), 100, SHA,
+                       "DEEP_ARCHIVE") is None
+    # but an object without the CRC we recorded is not the one we sent (S3 shows the
+    # checksum of every upload that carried one): replaced, metadata copied or not
     assert bag_problem(info(metadata={"sha256": SHA}, crc=None), 100, SHA, "DEEP_ARCHIVE",
-                       "crc=") is None
+                       "crc=") == "has another CRC64NVME checksum"
 
 
 def test_bag_problem_missing():

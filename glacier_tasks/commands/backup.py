@@ -23,8 +23,8 @@ from doit.tools import config_changed
 from tqdm import tqdm
 
 from .. import (hosts, inventory, layout, remote, report, scan, statefile, status, steps,
-               system)
-from ..errors import GlacierError, StateError
+               system, taken)
+from ..errors import GlacierError, StateError, StoreError
 from ..marker import read_marker
 from ..plan import AtomState, MoleculeState, Plan, plan_bags
 from ..run import load_run
@@ -159,9 +159,61 @@ def plan_action(config):
                                missing.get(m.spelling, "")) for m in run.molecules]
     inventory.check_date(previous, run.today)
     layout.migrate_flat_manifests(run.settings.manifest_dir, previous)
+    occupied, broken = _bucket_view(run, previous, _recorded_occupied(run))
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
-                     run.settings.host, run.today.isoformat(), salt)
+                     run.settings.host, run.today.isoformat(), salt, occupied, broken)
     statefile.write_json(run.plan_file, plan.to_json())
+    for path in run.occupied_dir.glob("*.json"):  # the plan has taken them in
+        path.unlink()
+
+
+def _recorded_occupied(run) -> list[dict]:
+    """What the bag steps found holding something else (steps._occupied)."""
+    found = []
+    for path in sorted(run.occupied_dir.glob("*.json")):
+        try:
+            record = statefile.read_json(path, default={})
+        except GlacierError:
+            record = {}
+        if isinstance(record, dict) and record.get("archive_key"):
+            found.append(record)
+    return found
+
+
+def _bucket_view(run, previous: dict, recorded: list):
+    """(occupied, broken) as in taken.py, plus what the bag steps recorded; occupied is
+    None when the bucket cannot be asked (a dry run before credentials exist): the
+    plan is then redone next time."""
+    host = run.settings.host
+    broken = {r["archive_key"]: f"{r.get('key')} {r.get('problem')}" for r in recorded}
+    try:
+        store = store_for(run.settings)
+        objects = taken.listing(store, previous, host, run.year)
+        occupied = taken.occupied_keys(store, objects, previous, run.year,
+                                       run.settings.storage_class)
+    except StoreError:
+        return None, broken
+    for key in set(broken) - set(previous.get("bags", {})):  # never adopted
+        occupied[key] = None
+    return occupied, {**taken.broken_bags(objects, previous, host), **broken}
+
+
+def plan_still_good(config) -> bool:
+    """The plan is redone when a bag step found a key holding something else, when the
+    bucket holds a previous bag otherwise than recorded (one LIST), or when the plan was
+    made without asking the bucket which keys are taken."""
+    run = load_run(config)
+    if any(run.occupied_dir.glob("*.json")):
+        return False
+    try:
+        if not statefile.read_json(run.plan_file, default={}).get("bucket_checked"):
+            return False
+        previous = inventory.load_inventory(run.settings.inventory_file)
+        objects = taken.listing(store_for(run.settings), previous, run.settings.host,
+                                run.year)
+    except (GlacierError, AttributeError):
+        return False
+    return not taken.broken_bags(objects, previous, run.settings.host)
 
 
 @user_errors
@@ -348,7 +400,8 @@ def task_plan():
     # remote atoms are known only once mounted: with any, the plan is always redone
     return {"actions": [(plan_action, [run.config_file])], "task_dep": ["_lock", "scan"],
             "file_dep": deps, "targets": [str(run.plan_file)],
-            "uptodate": [config_changed(inputs)] + ([False] if run.remote else [])}
+            "uptodate": [config_changed(inputs), (plan_still_good, [run.config_file])]
+            + ([False] if run.remote else [])}
 
 
 def task__bucket():

@@ -1,5 +1,6 @@
-"""`doit setup_bucket`, `doit check`, `doit policy`: the bucket's safety settings, a
-check of everything a backup needs, and the least-privilege IAM policy."""
+"""`doit setup_bucket`, `doit check`, `doit policy`: the bucket's safety settings
+(write-once policy, optional Object Lock), a check of everything a backup needs, and
+the least-privilege IAM policy."""
 
 from doit.exceptions import TaskFailed
 
@@ -12,10 +13,14 @@ from .base import current_run, param, say, user_errors
 
 
 @user_errors
-def setup_bucket_action(config):
+def setup_bucket_action(config, object_lock):
+    if object_lock < 0:
+        return TaskFailed(f"--object-lock {object_lock}: a number of days (suggested: "
+                          f"{hardening.SUGGESTED_LOCK_DAYS}), or 0 to leave the lock as "
+                          "it is")
     settings = load_run(config).settings
-    say(line[0].upper() + line[1:]
-        for line in hardening.setup_bucket(store_for(settings), settings.region))
+    say(line[0].upper() + line[1:] for line in hardening.setup_bucket(
+        store_for(settings), settings.region, object_lock))
 
 
 @user_errors
@@ -39,10 +44,16 @@ def policy_action(config, role):
     say([hardening.least_privilege_policy(load_run(config).settings.s3_bucket, role)])
 
 
+SETUP_BUCKET_PARAMS = [param(
+    "object_lock", int, 0, "lock each new object DAYS days in GOVERNANCE mode "
+    f"({hardening.SUGGESTED_LOCK_DAYS} suggested: Deep Archive bills that anyway); turns "
+    "versioning on; cannot be undone. 0 leaves the lock as it is", metavar="DAYS")]
+
+
 def task_setup_bucket():
-    """create and harden the bucket: public access block, encryption, abort rule"""
+    """create and harden the bucket; no overwrites (--object-lock DAYS: Object Lock)"""
     return {"actions": [(setup_bucket_action, [current_run().config_file])],
-            "uptodate": [False]}
+            "uptodate": [False], "params": SETUP_BUCKET_PARAMS}
 
 
 def task_check():

@@ -1,6 +1,7 @@
 """`doit prune` (objects nothing references, deleted only with --delete) and `doit cost`
 (the monthly bill, what pruning frees, what a restore costs)."""
 
+import datetime
 
 from doit.exceptions import TaskFailed
 
@@ -80,19 +81,56 @@ def prune_action(config, delete, force, min_age_days):
     doomed, kept = prune.split_by_age(found, min_age_days, force)
     for p in kept:
         print(report.kept_line(p, min_age_days))
-    for p in doomed:
-        if p.fee_now:
-            print(f"Early-deletion fee for {p.key}: ${p.fee_now:.4f} (--force)")
-        if force and (p.history_until or (p.lost and p.lost.files)):
-            print(f"Deleting {p.key} loses {report.lost_words(p.lost)} (--force)")
-        store.delete(p.key)
-        if not p.key.endswith(".tar"):
-            run.manifest_file(p.key).unlink(missing_ok=True)
-        print(f"Deleted {p.key}")
-    gone = {p.key for p in doomed}
-    if gone & set(inv.get("history", {})):  # what is deleted is no longer history
-        inv["history"] = {k: v for k, v in inv["history"].items() if k not in gone}
-        inventory.write_inventory(settings.inventory_file, inv)
+    infos = {p.key: store.head(p.key) for p in doomed}  # version and lock: HEAD only
+    held = prune.holds({k: i for k, i in infos.items() if i},
+                       datetime.datetime.now(datetime.timezone.utc))
+    gone = set()
+    try:
+        for p in doomed:
+            if p.key in held:
+                continue
+            if infos[p.key]:  # else gone since the listing: only the bookkeeping is left
+                delete_one(run, store, p, infos[p.key].version_id, force)
+            gone.add(p.key)
+    finally:  # what is deleted is no longer history, even if a later delete failed
+        if gone & set(inv.get("history", {})):
+            inv["history"] = {k: v for k, v in inv["history"].items() if k not in gone}
+            inventory.write_inventory(settings.inventory_file, inv)
+    say(held_lines(sorted(held.values(), key=lambda h: h.key)))
+
+
+def delete_one(run, store, p, version_id, force):
+    """Delete the object's current version by its id: on a versioned bucket a delete
+    without one only adds a delete marker and the bag stays, billed, for ever."""
+    if p.fee_now:
+        print(f"Early-deletion fee for {p.key}: ${p.fee_now:.4f} (--force)")
+    if force and (p.history_until or (p.lost and p.lost.files)):
+        print(f"Deleting {p.key} loses {report.lost_words(p.lost)} (--force)")
+    store.delete(p.key, version_id)
+    if not p.key.endswith(".tar"):
+        run.manifest_file(p.key).unlink(missing_ok=True)
+    print(f"Deleted {p.key}")
+
+
+def held_lines(held: list) -> list:
+    """`prune --delete`: each object S3's Object Lock keeps for now, and when to run
+    again. Not an error: they are candidates again on the next run."""
+    lines = []
+    for h in held:
+        why = [f"Object Lock ({h.mode}) until {_utc(h.until)}"] if h.until else []
+        why += ["a legal hold, until someone releases it"] if h.legal_hold else []
+        why += [f"kept with its bag {h.bag}"] if h.bag else []
+        lines.append(f"Waits {h.key}: {'; '.join(why)}")
+    if held:
+        first = prune.free_after(held)
+        lines.append(f"{len(held)} objects wait for S3's Object Lock, not deleted; " + (
+            f"the first can go from {_utc(first)}: run 'doit prune --delete' again then"
+            if first else "release their legal holds, then run 'doit prune --delete'"))
+    return lines
+
+
+def _utc(moment) -> str:
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @user_errors

@@ -2,7 +2,8 @@
 
 At a seeded rate it answers 500 InternalError, 503 SlowDown or 400 RequestTimeout,
 resets the connection in the middle of a body, or stalls past the client's timeout;
-everything else is forwarded as it is. It counts what it injected.
+everything else is forwarded as it is. It counts what it injected, and keeps each
+forwarded request's method, path and headers (at rate 0 it is a plain recorder).
 """
 
 import http.client
@@ -27,6 +28,7 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.injected = {f: 0 for f in FAULTS}
         self.forwarded = 0
+        self.seen = []  # (method, path, {header: value}) of each forwarded request
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -117,6 +119,9 @@ class FaultProxy:
     def forward(self, handler, body):
         upstream = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=120)
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        with self.lock:
+            self.seen.append((handler.command, handler.path,
+                              {k.lower(): v for k, v in headers.items()}))
         if body is not None:
             headers["Content-Length"] = str(len(body))
         upstream.request(handler.command, handler.path, body=body, headers=headers)

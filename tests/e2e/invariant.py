@@ -52,3 +52,17 @@ def _members(tar_bytes: bytes) -> list:
     return [codecs.escape_decode(name)[0].rstrip(b"/")
             for name in listing.stdout.split(b"\n") if name]
 
+
+
+def check_written_once(project, seen: dict) -> None:
+    """No object seen before was replaced since (keys are written once): `seen` maps
+    key -> (ETag, LastModified) and takes in the new keys. A test that deletes or
+    damages an object itself removes or updates its entry first."""
+    now = {}
+    for page in project.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=project.bucket):
+        for obj in page.get("Contents", []):
+            now[obj["Key"]] = (obj["ETag"], obj["LastModified"])
+    replaced = sorted(k for k, first in seen.items() if k in now and now[k] != first)
+    assert not replaced, f"replaced in the bucket: {replaced}"
+    seen.update({k: v for k, v in now.items() if k not in seen})

@@ -46,8 +46,8 @@ def test_backup_puts_archive_bags_and_standard_manifests_and_restores_byte_for_b
     for atom, entry in inventory["atoms"].items():
         assert atom in inventory["bags"][entry["archive_key"]]["atoms"]
     system = {k.rpartition("/")[2]: v for k, v in objects.items() if "/system/" in k}
-    assert set(system) == {"inventory.json", "glacier.toml", "list.txt",
-                           "glacier-tasks-src.tar.gz"}
+    assert set(system) == {"inventory.000001.json", "glacier.000001.toml",
+                           "list.000001.txt", "glacier-tasks-src.000001.tar.gz"}
     assert all(cls == "STANDARD" for _, cls in system.values())
 
     restored = tmp_path / "restored"

@@ -17,7 +17,7 @@ import pytest
 from tests.throttle_proxy import ThrottleProxy
 
 from .helpers import Project, restore_all, tree_snapshot
-from .invariant import check_invariant
+from .invariant import check_invariant, check_written_once
 
 KILLS = int(os.environ.get("GLACIER_DRILL_KILLS", "20"))
 PARALLEL = ("-n", "2")
@@ -91,6 +91,8 @@ def drill(project, rng, data, bucket, tmp_path, kills_wanted):
     kept_tars = 0  # complete staged tars a kill left, each checked not packed again
 
     kills = 0  # rounds whose backup really died of the SIGKILL, not ones it outran
+    written = {}
+    check_written_once(project, written)
     for n in range(kills_wanted):
         changed = data / f"atom{rng.randrange(8)}" / "d1" / "f1"
         changed.write_bytes(b"change %d" % n)
@@ -111,6 +113,7 @@ def drill(project, rng, data, bucket, tmp_path, kills_wanted):
         assert not staged & packed, f"packed again: {staged & packed}"
         assert project.inventory["atoms"]  # parses, and is whole
         check_invariant(project)
+        check_written_once(project, written)
     print(f"kills: {kills} of {kills_wanted} runs killed before they ended; {kept_tars} "
           "complete staged tars left by them, none packed again")
     # kill moments are drawn over one run's length, so most rounds must land mid-run;

@@ -61,7 +61,7 @@ def test_nothing_readable_leaves_and_both_ways_restore(project, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "protected only by AWS" not in result.stdout
     objects = every_object(project)
-    assert any(k.endswith("system/testhost/inventory.json.age") for k in objects)
+    assert any(k.endswith("system/testhost/inventory.000001.json.age") for k in objects)
     for key, body in objects.items():
         assert MARKER not in body, key
         assert str(project.data).encode() not in body or key.endswith("glacier.toml"), key

@@ -38,7 +38,7 @@ def test_two_hosts_share_a_bucket_for_two_years(tmp_path, s3_server, bucket):
             done = project.run("backup", **today)
             assert done.returncode == 0, done.stdout + done.stderr
     for project, host in ((rabbit, "rabbit"), (nas, "nas")):
-        assert stored(project, f"2027-backup/system/{host}/inventory.json") == \
+        assert stored(project, f"2027-backup/system/{host}/inventory.000001.json") == \
             project.inventory
     nas_keys = {k for k in nas.objects() if "/nas_" in k}
     pruned = rabbit.run("prune", "--delete", "--force", GLACIER_TODAY="2027-06-15")
@@ -97,7 +97,8 @@ def test_a_bucket_from_before_hosts_had_folders_moves_forward(tmp_path, s3_serve
     original = rabbit.inventory
     s3 = rabbit.s3
     for key in [k for k in rabbit.objects() if k.startswith("2026-backup/system/")]:
-        s3.copy_object(Bucket=bucket, Key=key.replace("system/rabbit/", "system/"),
+        s3.copy_object(Bucket=bucket, Key=key.replace("system/rabbit/", "system/")
+                       .replace(".000001.", "."),  # as older versions named them
                        CopySource={"Bucket": bucket, "Key": key})
         s3.delete_object(Bucket=bucket, Key=key)
     s3.delete_object(Bucket=bucket, Key="glacier-hosts/rabbit.json")
@@ -111,7 +112,7 @@ def test_a_bucket_from_before_hosts_had_folders_moves_forward(tmp_path, s3_serve
     again = rabbit.run("backup", GLACIER_TODAY="2026-06-20")
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(rabbit.bag_puts()) == puts  # no bag sent again
-    assert "2026-backup/system/rabbit/inventory.json" in rabbit.objects()
+    assert "2026-backup/system/rabbit/inventory.000001.json" in rabbit.objects()
     assert "Would delete" not in rabbit.run("prune").stdout
 
 

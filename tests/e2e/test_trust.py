@@ -39,7 +39,8 @@ def assert_restorable(project, tmp_path):
 @pytest.mark.parametrize("damage", ["emptied", "standard class"])
 def test_only_an_object_that_provably_holds_the_bag_is_adopted(damage, project, tmp_path):
     assert project.run("backup", **TODAY).returncode == 0
-    key = bag_keys(project)[0]
+    before = bag_keys(project)
+    key = before[0]
     good = project.s3.head_object(Bucket=project.bucket, Key=key)
     if damage == "emptied":  # what a racing run's failed write may leave, metadata intact
         project.s3.put_object(Bucket=project.bucket, Key=key, Body=b"",
@@ -49,15 +50,23 @@ def test_only_an_object_that_provably_holds_the_bag_is_adopted(damage, project, 
         project.s3.put_object(Bucket=project.bucket, Key=key, Body=data,
                               StorageClass="STANDARD", Metadata=good["Metadata"],
                               ChecksumAlgorithm="CRC64NVME")
+    damaged = project.s3.head_object(Bucket=project.bucket, Key=key)
     lose_local_state(project)
     again = project.run("backup", **TODAY)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert f"-> {key}" in again.stdout and "adopted" not in again.stdout.split(key)[0] \
-        .splitlines()[-1]
-    after = project.s3.head_object(Bucket=project.bucket, Key=key)
+    # keys are written once: the damaged object is not replaced (nor adopted); its
+    # atoms go into a bag of a new name, in the same run; the intact bags are adopted
+    [new] = sorted(set(bag_keys(project)) - set(before))
+    assert key not in bag_keys(project)
+    assert [line for line in again.stdout.splitlines() if f"-> {new}" in line
+            and "uploaded in" in line]
+    assert again.stdout.count("already in the bucket, adopted") == len(before) - 1
+    after = project.s3.head_object(Bucket=project.bucket, Key=new)
     assert after["ContentLength"] == good["ContentLength"] == \
-        project.inventory["bags"][key]["size"]
+        project.inventory["bags"][new]["size"]
     assert after.get("StorageClass") == "DEEP_ARCHIVE"
+    assert project.s3.head_object(Bucket=project.bucket, Key=key)["ETag"] == \
+        damaged["ETag"]
     assert_restorable(project, tmp_path)
 
 
@@ -124,7 +133,7 @@ def test_backup_repairs_what_the_bucket_lost(project, tmp_path):
     project.s3.put_object(Bucket=project.bucket, Key=torn, Body=b"not a bag",
                           StorageClass="DEEP_ARCHIVE")
     project.s3.delete_object(Bucket=project.bucket, Key=manifest)
-    system = "2026-backup/system/testhost/inventory.json"
+    system = "2026-backup/system/testhost/inventory.000001.json"
     project.s3.put_object(Bucket=project.bucket, Key=system, Body=b"{}")
     checked = project.run("verify")
     assert checked.returncode == 1 and checked.stdout.count("PROBLEM") >= 3
@@ -135,6 +144,7 @@ def test_backup_repairs_what_the_bucket_lost(project, tmp_path):
     assert any(gone in line and "missing" in line for line in repaired)
     assert any(torn in line for line in repaired)
     assert "3 repaired, 0 failed" in again.stdout
+    system = system.replace(".000001.", ".000002.")  # written anew, never over it
     stored = json.loads(project.s3.get_object(Bucket=project.bucket, Key=system)["Body"]
                         .read())
     assert stored == project.inventory

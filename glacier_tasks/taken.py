@@ -1,0 +1,58 @@
+"""Which bag keys a backup may write. Keys are written once (store.py): a key the
+bucket holds is never replaced, so the plan must know, before it names a bag, which
+keys are taken, and which previous bags the bucket no longer holds as recorded.
+
+*occupied*: this year's keys of this host that no previous bag has (a bag superseded
+earlier in the year, a stopped run's upload), each with the content key its object
+provably holds; a new bag takes one only if it holds exactly that bag's contents.
+*broken*: previous bags of this host whose object is there but not as recorded
+(size, storage class): they are packed anew under a new name. A missing one is not
+broken: its own key is free, and the bag step sends it again there.
+"""
+
+from . import layout
+from .steps import adoptable
+from .store import bag_problem
+
+
+def listing(store, previous: dict, host: str, year: int) -> dict:
+    """key -> ObjectInfo of this host's bags and manifests in this year and in every
+    year the previous inventory's bags are in (one LIST per 1000 keys)."""
+    years = {year} | {int(k[:4]) for k in previous.get("bags", {})
+                      if layout.owner(k) == host and k[:4].isdigit()}
+    found = {}
+    for each in sorted(years):
+        prefix = layout.year_prefix(each)
+        found.update(store.list_objects(f"{prefix}{host}_"))
+        found.update(store.list_objects(f"{prefix}manifests/{host}_"))
+    return found
+
+
+def broken_bags(objects: dict, previous: dict, host: str) -> dict:
+    """Previous bags of this host that the listing shows, but not as recorded: key ->
+    what is wrong, in words."""
+    broken = {}
+    for key, record in previous.get("bags", {}).items():
+        found = objects.get(key)
+        if layout.owner(key) != host or found is None:
+            continue
+        problem = bag_problem(found, record.get("size"), found.sha256,
+                              record.get("storage_class"))
+        if problem:  # a LIST has no checksums: the bag step's HEAD checks those
+            broken[key] = f"{key} {problem}"
+    return broken
+
+
+def occupied_keys(store, objects: dict, previous: dict, year: int,
+                  storage_class: str) -> dict:
+    """archive key -> content key (None: not provably a whole bag) of this year's keys
+    in the listing that no previous bag has; one HEAD per such bag object."""
+    prefix, known, occupied = layout.year_prefix(year), previous.get("bags", {}), {}
+    for key in sorted(k for k in objects if k.startswith(prefix)):
+        archive = layout.archive_of(key)
+        if archive in known or archive in occupied:
+            continue
+        found = store.head(archive) if archive in objects else None
+        whole = found is not None and adoptable(found, found.content_key, storage_class)
+        occupied[archive] = found.content_key if whole else None
+    return occupied
