@@ -7,7 +7,7 @@ retrieval_* in USD per GB thawed from Deep Archive, restore_requests_* per 1,000
 restore requests, transfer_out per GB downloaded beyond transfer_out_free_gb a month.
 """
 
-from .store import upload_requests
+from .parts import upload_requests
 
 PRICES_DATE = "2026-01-15"
 _STORAGE = {"DEEP_ARCHIVE": 0.00099, "GLACIER": 0.0036, "GLACIER_IR": 0.004,

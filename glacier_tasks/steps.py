@@ -29,7 +29,8 @@ from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, wr
 from .plan import content_key
 from .progress import duration
 from .report import human
-from .store import bag_problem, metadata_for, store_for
+from .objects import adoptable, bag_problem, metadata_for
+from .store import store_for
 
 
 def is_done(run, name: str, content: str) -> bool:
@@ -286,16 +287,6 @@ def _upload(run, bag, marker: BagMarker, store) -> None:
     progress.step("upload", bag.name, "done",
                   f"{human(packed.size)} in {duration(seconds)}, "
                   f"{human(packed.size / max(seconds, 1e-3))}/s")
-
-
-def adoptable(found, content: str, storage_class: str) -> bool:
-    """Does this object hold these contents, by S3's own account? Its metadata names the
-    contents and records what was sent; S3's size, checksum and class must agree."""
-    if found is None or found.content_key != content or not found.sent:
-        return False
-    sent = found.sent
-    return found.crc64nvme is not None and bag_problem(
-        found, sent["size"], sent["sha256"], storage_class, sent["crc64nvme"]) is None
 
 
 def encryption_of(settings) -> dict | None:

@@ -12,19 +12,17 @@ otherwise still overwrite a bag). A key already taken raises ObjectExists, and t
 caller checks what is there instead.
 """
 
-import datetime
-import hashlib
-import io
 import json
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import ObjectExists, StoreError
+from .objects import ObjectInfo, object_info
+from .parts import MIB, MIN_PART, FilePart, part_entry, part_size_for, same_part
 
 
 def _import_boto():
@@ -33,169 +31,8 @@ def _import_boto():
     from botocore import exceptions
     return boto3, exceptions
 
-MIB = 1 << 20
-MIN_PART = 16 * MIB  # S3's own floor is 5 MiB; below 16 MiB a bag goes in one PUT
-MAX_PART = 5 << 30   # S3's ceiling
-TARGET_PARTS = 64    # a 40 GB bag: 64 parts of 640 MiB, ~66 requests in all
 UPLOAD_THREADS = 4
 MAX_ATTEMPTS = 8     # per request, with adaptive backoff: then the bag fails, cleanly
-
-
-ARCHIVED = ("DEEP_ARCHIVE", "GLACIER")  # classes that must be thawed before a GET
-# the object's metadata (x-amz-meta-*): what the uploader sent, to check S3's view against
-META_SHA256, META_CONTENT_KEY, META_SIZE, META_CRC = "sha256", "content-key", "size", \
-    "crc64nvme"
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """One object as S3 reports it (HEAD or LIST; a LIST knows no metadata or checksum)."""
-    key: str
-    size: int
-    storage_class: str
-    last_modified: datetime.datetime
-    etag: str = ""
-    crc64nvme: str | None = None  # S3's own full-object checksum, base64
-    metadata: dict = field(default_factory=dict)
-    restore: str = ""  # the x-amz-restore header of an archived object
-    # HEAD alone reports these: the current version (versioned buckets), and its Object
-    # Lock, which S3 shows only to holders of s3:GetObjectRetention / GetObjectLegalHold
-    version_id: str | None = None
-    lock_mode: str | None = None  # GOVERNANCE or COMPLIANCE
-    retain_until: datetime.datetime | None = None
-    legal_hold: bool = False
-
-    @property
-    def sha256(self) -> str | None:
-        return self.metadata.get(META_SHA256)
-
-    @property
-    def content_key(self) -> str | None:
-        return self.metadata.get(META_CONTENT_KEY)
-
-    @property
-    def encryption(self) -> str | None:
-        return self.metadata.get("encryption")
-
-    @property
-    def recipients(self) -> list[str]:
-        return [r for r in self.metadata.get("recipients", "").split(",") if r]
-
-    @property
-    def thaw_state(self) -> str:
-        """'readable', 'thawing' or 'archived' (ongoing-request="true" while thawing)."""
-        if self.storage_class not in ARCHIVED:
-            return "readable"
-        if not self.restore:
-            return "archived"
-        return "thawing" if 'ongoing-request="true"' in self.restore else "readable"
-
-    @property
-    def sent(self) -> dict:
-        """What the uploader recorded it sent (size, sha256, CRC64NVME), or {}."""
-        try:
-            return {"size": int(self.metadata[META_SIZE]), "sha256": self.metadata[META_SHA256],
-                    "crc64nvme": self.metadata[META_CRC]}
-        except (KeyError, ValueError):
-            return {}
-
-
-def bag_problem(info: ObjectInfo | None, size: int, sha256: str | None,
-                storage_class: str | None, crc64nvme: str | None = None) -> str | None:
-    """Does this object hold the bag we mean? None if so, else what differs, in words.
-
-    The one answer used after an upload, before adopting an object, and by verify."""
-    if info is None:
-        return "missing"
-    if info.size != size:
-        return f"has {info.size} bytes, expected {size}"
-    if storage_class and info.storage_class != storage_class:
-        return f"has storage class {info.storage_class}, expected {storage_class}"
-    if info.sha256 != sha256:
-        return "has another sha256 in its metadata"
-    if crc64nvme and info.crc64nvme != crc64nvme:  # a HEAD of ours always shows one:
-        return "has another CRC64NVME checksum"     # none is a replaced object
-    return None
-
-
-def metadata_for(size: int, sha256: str, crc64nvme: str, content_key: str,
-                 extra: dict | None = None) -> dict:
-    """The metadata a bag is uploaded with: what was sent, so a later run can check it."""
-    return {META_SHA256: sha256, META_CONTENT_KEY: content_key, META_SIZE: str(size),
-            META_CRC: crc64nvme, **(extra or {})}
-
-
-def _info(key: str, answer: dict) -> ObjectInfo:
-    return ObjectInfo(key=key, size=answer.get("ContentLength", answer.get("Size", 0)),
-                      storage_class=answer.get("StorageClass", "STANDARD"),
-                      last_modified=answer["LastModified"],
-                      etag=answer.get("ETag", "").strip('"'),
-                      crc64nvme=answer.get("ChecksumCRC64NVME"),
-                      metadata=dict(answer.get("Metadata", {})),
-                      restore=answer.get("Restore") or "",
-                      version_id=answer.get("VersionId"),
-                      lock_mode=answer.get("ObjectLockMode"),
-                      retain_until=answer.get("ObjectLockRetainUntilDate"),
-                      legal_hold=answer.get("ObjectLockLegalHoldStatus") == "ON")
-
-
-def part_size_for(size: int) -> int:
-    per_part = math.ceil(size / TARGET_PARTS / MIB) * MIB
-    return min(max(MIN_PART, per_part), MAX_PART)
-
-
-def upload_requests(size: int) -> int:
-    """PUT-class requests one object costs: a single PUT, or create + parts + complete."""
-    if size <= MIN_PART:
-        return 1
-    return math.ceil(size / part_size_for(size)) + 2
-
-
-class FilePart(io.RawIOBase):
-    """A read-only window on a file, so a part streams from disk instead of memory.
-    It counts nothing: botocore reads a part more than once (its checksum pass, a
-    retry), so bytes are counted when S3 acknowledges the part (Store._send_parts)."""
-
-    def __init__(self, path: Path, offset: int, length: int):
-        self._file = open(path, "rb")
-        self._offset, self._length, self._pos = offset, length, 0
-        self._file.seek(offset)
-
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return True
-
-    def __len__(self):
-        return self._length
-
-    def tell(self):
-        return self._pos
-
-    def seek(self, pos, whence=io.SEEK_SET):
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
-        self._pos = max(0, min(self._length, base + pos))
-        self._file.seek(self._offset + self._pos)
-        return self._pos
-
-    def readinto(self, buffer):
-        want = min(len(buffer), self._length - self._pos)
-        if want <= 0:
-            return 0
-        got = self._file.readinto(memoryview(buffer)[:want])
-        self._pos += got
-        return got
-
-    def read(self, size=-1):
-        if size is None or size < 0:
-            size = self._length - self._pos
-        buffer = bytearray(min(size, self._length - self._pos))
-        return bytes(buffer[:self.readinto(buffer)])
-
-    def close(self):
-        self._file.close()
-        super().close()
 
 
 class Store:
@@ -257,7 +94,7 @@ class Store:
         """The object as S3 reports it (with its checksum), or None if there is none."""
         with self._errors(f"reading {key}"):
             try:
-                return _info(key, self.client.head_object(Bucket=self.bucket, Key=key,
+                return object_info(key, self.client.head_object(Bucket=self.bucket, Key=key,
                                                           ChecksumMode="ENABLED"))
             except self._bx.ClientError as err:
                 if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
@@ -374,9 +211,9 @@ class Store:
     def _send_parts(self, path, key, upload_id, size, part_size, done, progress):
         count = math.ceil(size / part_size)
         lengths = {n: min(part_size, size - (n - 1) * part_size) for n in range(1, count + 1)}
-        finished = {n: _part_entry(p) for n, p in done.items()
+        finished = {n: part_entry(p) for n, p in done.items()
                     if n in lengths and p.get("Size") == lengths[n]
-                    and _same_part(path, (n - 1) * part_size, lengths[n], p["ETag"])}
+                    and same_part(path, (n - 1) * part_size, lengths[n], p["ETag"])}
         if progress and finished:
             progress(sum(lengths[n] for n in finished), True)
 
@@ -389,7 +226,7 @@ class Store:
                     ChecksumAlgorithm="CRC64NVME")
             finally:
                 body.close()
-            return number, _part_entry({**answer, "PartNumber": number})
+            return number, part_entry({**answer, "PartNumber": number})
 
         todo = [n for n in lengths if n not in finished]
         with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
@@ -444,7 +281,7 @@ class Store:
                 Bucket=self.bucket, Prefix=prefix)
             for page in pages:
                 for obj in page.get("Contents", []):
-                    found[obj["Key"]] = _info(obj["Key"], obj)
+                    found[obj["Key"]] = object_info(obj["Key"], obj)
         return found
 
     # the bucket's own settings (setup_bucket, check): None or {} when there are none
@@ -598,22 +435,6 @@ def _env_number(name: str, default, kind):
 
 def _code(err) -> str:
     return err.response.get("Error", {}).get("Code", "")
-
-
-def _same_part(path: Path, offset: int, length: int, etag: str) -> bool:
-    """A part S3 already holds is kept only if its ETag is the MD5 of our bytes there."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with FilePart(path, offset, length) as part:
-        while chunk := part.read(MIB):
-            digest.update(chunk)
-    return etag.strip('"') == digest.hexdigest()
-
-
-def _part_entry(answer: dict) -> dict:
-    entry = {"PartNumber": answer["PartNumber"], "ETag": answer["ETag"]}
-    if answer.get("ChecksumCRC64NVME"):
-        entry["ChecksumCRC64NVME"] = answer["ChecksumCRC64NVME"]
-    return entry
 
 
 def store_for(settings) -> Store:

@@ -11,8 +11,7 @@ broken: its own key is free, and the bag step sends it again there.
 """
 
 from . import layout
-from .steps import adoptable
-from .store import bag_problem
+from .objects import adoptable, bag_problem
 
 
 def listing(store, previous: dict, host: str, year: int) -> dict:

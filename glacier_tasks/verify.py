@@ -7,7 +7,7 @@ The quick check reads only headers (size, storage class, sha256 metadata, CRC64N
 import hashlib
 
 from . import layout
-from .store import bag_problem
+from .objects import bag_problem
 
 
 def check_headers(store, inventory: dict, host: str) -> list[str]:

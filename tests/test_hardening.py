@@ -6,7 +6,7 @@ import json
 
 from glacier_tasks import hardening, prune
 from glacier_tasks.commands.prune import held_lines
-from glacier_tasks.store import ObjectInfo
+from glacier_tasks.objects import ObjectInfo
 
 BUCKET = "my-archive"
 # AWS's "Enforce conditional writes" (S3 user guide), spelled out here on purpose, so

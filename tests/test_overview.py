@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from glacier_tasks import cost, overview, page, prune
 from glacier_tasks.plan import Plan, PlannedBag
-from glacier_tasks.store import ObjectInfo
+from glacier_tasks.objects import ObjectInfo
 
 D = datetime.date
 WHEN = datetime.datetime(2026, 1, 10, 3, 0, tzinfo=datetime.timezone.utc)

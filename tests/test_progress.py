@@ -12,7 +12,8 @@ import pytest
 from awscrt import checksums
 
 from glacier_tasks.progress import Progress, duration, stamp
-from glacier_tasks.store import MIB, Store, part_size_for
+from glacier_tasks.parts import MIB, part_size_for
+from glacier_tasks.store import Store
 
 def crc64(data: bytes) -> str:
     return base64.b64encode(checksums.crc64nvme(data).to_bytes(8, "big")).decode()

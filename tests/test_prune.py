@@ -6,7 +6,7 @@ import pytest
 
 from glacier_tasks import cost, prune
 from glacier_tasks.plan import Plan, PlannedBag
-from glacier_tasks.store import ObjectInfo
+from glacier_tasks.objects import ObjectInfo
 
 D = datetime.date
 

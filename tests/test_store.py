@@ -10,8 +10,9 @@ import pytest
 from awscrt import checksums
 
 from glacier_tasks.errors import ObjectExists, StoreError
-from glacier_tasks.store import (MIB, ObjectInfo, Store, bag_problem, metadata_for,
-                                 part_size_for)
+from glacier_tasks.objects import ObjectInfo, bag_problem, metadata_for
+from glacier_tasks.parts import MIB, part_size_for
+from glacier_tasks.store import Store
 
 
 def crc64(data: bytes) -> str:
