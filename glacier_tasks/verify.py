@@ -34,6 +34,22 @@ def check_headers(store, inventory: dict, host: str) -> list[str]:
     return problems
 
 
+def index_warnings(store, inventory: dict) -> list[str]:
+    """Bags whose member index is lost or changed: still restorable (a restore checks
+    an index against the inventory's sha256 and, without a good one, reads the whole
+    bag), only slower and dearer for a single file."""
+    warnings = []
+    for key, bag in sorted(inventory["bags"].items()):
+        if not bag.get("index_sha256"):
+            continue  # packed before bags had one, or encrypted
+        index = layout.index_key(key)
+        found = store.head(index)
+        if found is None or found.sha256 != bag["index_sha256"]:
+            warnings.append(f"{index}: {'missing' if found is None else 'changed'}; a "
+                            "restore of one file from this bag reads the whole bag")
+    return warnings
+
+
 def deep_check(store, inventory: dict, days: int, tier: str, say) -> tuple[list, int]:
     """Thaw what is archived, re-hash what is readable: (problems, bags still thawing)."""
     problems, waiting = [], 0

@@ -31,6 +31,7 @@ def verify_action(config, deep, yes, tier, days, all_hosts):
     elif deep:
         deep_problems, waiting = verify.deep_check(store, inv, days, tier, print)
         problems += deep_problems
+    say(f"WARNING {line}" for line in verify.index_warnings(store, inv))
     say(f"PROBLEM {line}" for line in problems)
     status.record_run(load_run(config), status.verify_record(
         load_run(config), len(inv["bags"]), problems, waiting, deep=bool(deep and yes)))

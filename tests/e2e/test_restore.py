@@ -121,6 +121,23 @@ def test_verify_passes_then_names_a_deleted_or_replaced_bag(project):
     assert f"PROBLEM {replaced}: " in bad.stdout
 
 
+def test_verify_warns_of_a_lost_member_index_and_restore_still_works(project, tmp_path):
+    assert project.run("backup").returncode == 0
+    atom = f"{project.data}/Photos"
+    key = project.inventory["atoms"][atom]["archive_key"]
+    index = key.replace("-backup/", "-backup/manifests/").removesuffix(".tar") + ".idx"
+    project.s3.delete_object(Bucket=project.bucket, Key=index)
+    checked = project.run("verify")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"WARNING {index}: missing; a restore of one file from this bag reads the " \
+        "whole bag" in checked.stdout
+    restored = project.run("restore", "--path", atom, "--yes", "--to",
+                           str(tmp_path / "out"))
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert tree_snapshot(tmp_path / "out" / "Photos") == \
+        tree_snapshot(project.data / "Photos")
+
+
 def test_verify_deep_rehashes_every_bag(project):
     asked = project.run("verify", "--deep")
     assert asked.returncode == 0 and "add --yes" in asked.stdout
