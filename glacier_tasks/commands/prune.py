@@ -75,15 +75,15 @@ def prune_action(config, delete, force, min_age_days):
     if not found:
         say(["Nothing to prune: every object under YYYY-backup/ is referenced"])
         return
-    if not delete:
-        say(report.prune_lines(found, delete=False))
+    if not delete:  # what Object Lock keeps is said, not offered
+        _, held = _locks(store, found)
+        say(report.prune_lines([p for p in found if p.key not in held], delete=False))
+        say(held_lines(sorted(held.values(), key=lambda h: h.key)))
         return
     doomed, kept = prune.split_by_age(found, min_age_days, force)
     for p in kept:
         print(report.kept_line(p, min_age_days))
-    infos = {p.key: store.head(p.key) for p in doomed}  # version and lock: HEAD only
-    held = prune.holds({k: i for k, i in infos.items() if i},
-                       datetime.datetime.now(datetime.timezone.utc))
+    infos, held = _locks(store, doomed)
     gone = set()
     try:
         for p in doomed:
@@ -97,6 +97,14 @@ def prune_action(config, delete, force, min_age_days):
             inv["history"] = {k: v for k, v in inv["history"].items() if k not in gone}
             inventory.write_inventory(settings.inventory_file, inv)
     say(held_lines(sorted(held.values(), key=lambda h: h.key)))
+
+
+def _locks(store, candidates) -> tuple[dict, dict]:
+    """(key -> ObjectInfo or None, key -> Held): a HEAD each, which alone shows the
+    current version and its Object Lock."""
+    infos = {p.key: store.head(p.key) for p in candidates}
+    return infos, prune.holds({k: i for k, i in infos.items() if i},
+                              datetime.datetime.now(datetime.timezone.utc))
 
 
 def delete_one(run, store, p, version_id, force):

@@ -157,6 +157,11 @@ def test_a_locked_bag_waits_and_a_released_one_is_deleted_by_version(
     assert doomed <= set(project.objects())
     assert {a, b} <= set(project.inventory["history"])
 
+    dry = project.run("prune", GLACIER_TODAY=day(400))  # says so before --delete
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    for key in doomed:
+        assert f"Waits {key}: Object Lock (GOVERNANCE) until " in dry.stdout, key
+        assert f"Would delete {key}" not in dry.stdout
     held = project.run("prune", "--delete", "--force", GLACIER_TODAY=day(400))
     assert held.returncode == 0, held.stdout + held.stderr
     assert "Deleted" not in held.stdout
