@@ -56,6 +56,7 @@ def namespace(argv=None) -> dict:
     if not wants_lock(argv):  # a reader never touches the database a backup may be using
         return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"], "subtasks": True,
                                "dep_file": str(_reader_db())}, **task_generators()}
+    _check_bag_names(run, argv)
     lock_early(run, argv)
     run.tag_own_folders()
     mend_doit_db(run.doit_db)
@@ -63,6 +64,22 @@ def namespace(argv=None) -> dict:
                             "dep_file": str(run.doit_db),
                             "subtasks": True},  # doit's own list, outside this folder
             **task_generators()}
+
+
+def _check_bag_names(run, argv) -> None:
+    """`doit bag:NAME` names a bag of the last plan: doit creates those tasks only once
+    `plan` has run, and would say nothing of a name that is not there."""
+    wanted = [a.partition(":") for a in argv if not a.startswith("-")]
+    wanted = [(group, name) for group, sep, name in wanted
+              if sep and group in bags.BAG_STEPS and name]
+    if not wanted:
+        return
+    plan = backup.read_plan(run, required=False)
+    known = {b.name for b in plan.bags} if plan else set()
+    for group, name in wanted:
+        if name not in known:
+            raise InvalidDodoFile(f"{group}:{name}: no bag '{name}' in the last plan "
+                                  f"({run.plan_file}); 'glacier list' shows the bags")
 
 
 def _reader_db():

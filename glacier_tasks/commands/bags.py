@@ -28,6 +28,8 @@ from ..run import load_run
 from .backup import read_plan
 from .base import current_run, locked, user_errors
 
+BAG_STEPS = ("tar", "upload", "manifest", "bag")  # each a task per bag: STEP:NAME
+
 # -- the order and what each bag waits for --------------------------------------------
 
 _ORDER = {}  # (config, plan file's identity) -> bag names in pipeline order

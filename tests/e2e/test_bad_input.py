@@ -146,3 +146,15 @@ def test_glacier_console_script_runs_the_same_tasks(project):
     bad = subprocess.run([glacier, "dryrun"], cwd="/", capture_output=True, text=True,
                          env=project.env(GLACIER_CONFIG="/nonexistent/glacier.toml"))
     assert_one_clear_error(bad, "/nonexistent/glacier.toml")
+
+
+def test_a_bag_task_of_a_name_not_in_the_plan_is_one_line_and_not_zero(project):
+    assert project.run("backup").returncode == 0
+    real = next(b for b in json.loads((project.state / "plan.json").read_text())["bags"])
+    assert project.run(f"bag:{real['name']}").returncode == 0
+    for task in ("bag:nonexistent", "upload:typo"):
+        for result in (project.run(task), project.glacier(task)):
+            assert result.returncode == 3
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and "not" in lines[0] and "glacier list" in lines[0]
+            assert "Traceback" not in result.stderr
