@@ -151,8 +151,7 @@ def plan_action(config):
                                record["size"], record["files"],
                                record.get("apparent_size", record["size"])))
     previous = inventory.load_inventory(run.settings.inventory_file)
-    salt = previous.get("key_salt") or \
-        (secrets.token_hex(16) if run.settings.obscure_keys else "")
+    salt = previous.get("key_salt") or (_new_salt(run) if run.settings.obscure_keys else "")
     molecules = [MoleculeState(m.spelling, layout.obscured_slug(m.slug, salt)
                                if run.settings.obscure_keys else m.slug,
                                m.spelling not in missing, str(m.path),
@@ -165,6 +164,16 @@ def plan_action(config):
     statefile.write_json(run.plan_file, plan.to_json())
     for path in run.occupied_dir.glob("*.json"):  # the plan has taken them in
         path.unlink()
+
+
+def _new_salt(run) -> str:
+    """The salt of obscured bag names until an inventory keeps it: made once and kept
+    in the state folder, so a first run stopped before its inventory names its bags
+    alike the next time (they are adopted, not sent again)."""
+    path = run.state_dir / "key-salt"
+    if not path.exists():
+        statefile.write_bytes(path, secrets.token_hex(16).encode())
+    return path.read_text().strip()
 
 
 def _recorded_occupied(run) -> list[dict]:

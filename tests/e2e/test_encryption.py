@@ -185,3 +185,15 @@ def test_obscure_keys_hide_the_paths_and_survive_a_new_machine(project, tmp_path
     again = project.run("backup")
     assert again.returncode == 0, again.stdout + again.stderr
     assert len(project.bag_puts()) == puts  # same names from the kept salt: no upload
+
+
+def test_obscure_keys_first_run_stopped_before_its_inventory_keeps_its_salt(project):
+    """The salt lives in the inventory; until one is written it is kept in the state
+    folder, so the bags a stopped first run sent are adopted, not sent again."""
+    project.write_config('target_bag_gb = 0.004\nobscure_keys = true\n')
+    assert project.run("backup").returncode == 0
+    puts = len(project.bag_puts())
+    (project.root / "inventory.json").unlink()  # as if stopped before the inventory
+    again = project.run("backup")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(project.bag_puts()) == puts  # same names: nothing sent again
