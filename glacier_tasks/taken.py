@@ -10,8 +10,38 @@ provably holds; a new bag takes one only if it holds exactly that bag's contents
 broken: its own key is free, and the bag step sends it again there.
 """
 
-from . import layout
+from . import layout, statefile
+from .errors import GlacierError, StoreError
 from .objects import adoptable, bag_problem
+
+
+def bucket_view(store, previous: dict, host: str, year: int, storage_class: str,
+                recorded: list) -> tuple[dict | None, dict]:
+    """(occupied, broken) for the plan, with what the bag steps recorded (`recorded`,
+    see steps._occupied); occupied is None when the bucket cannot be asked (a dry run
+    before credentials exist), and the plan is then made again next time."""
+    broken = {r["archive_key"]: f"{r.get('key')} {r.get('problem')}" for r in recorded}
+    try:
+        objects = listing(store, previous, host, year)
+        occupied = occupied_keys(store, objects, previous, year, storage_class)
+    except StoreError:
+        return None, broken
+    for key in set(broken) - set(previous.get("bags", {})):  # never adopted
+        occupied[key] = None
+    return occupied, {**broken_bags(objects, previous, host), **broken}
+
+
+def recorded(folder) -> list[dict]:
+    """What the bag steps found holding something else: STATE/occupied/NAME.json."""
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            record = statefile.read_json(path, default={})
+        except GlacierError:
+            record = {}
+        if isinstance(record, dict) and record.get("archive_key"):
+            found.append(record)
+    return found
 
 
 def listing(store, previous: dict, host: str, year: int) -> dict:

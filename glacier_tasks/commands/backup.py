@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from .. import (hosts, inventory, layout, remote, report, scan, statefile, status, steps,
                system, taken)
-from ..errors import GlacierError, StateError, StoreError
+from ..errors import GlacierError, StateError
 from ..marker import read_marker
 from ..plan import AtomState, MoleculeState, Plan, plan_bags
 from ..run import load_run
@@ -158,7 +158,10 @@ def plan_action(config):
                                missing.get(m.spelling, "")) for m in run.molecules]
     inventory.check_date(previous, run.today)
     layout.migrate_flat_manifests(run.settings.manifest_dir, previous)
-    occupied, broken = _bucket_view(run, previous, _recorded_occupied(run))
+    occupied, broken = taken.bucket_view(store_for(run.settings), previous,
+                                         run.settings.host, run.year,
+                                         run.settings.storage_class,
+                                         taken.recorded(run.occupied_dir))
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
                      run.settings.host, run.today.isoformat(), salt, occupied, broken)
     statefile.write_json(run.plan_file, plan.to_json())
@@ -174,37 +177,6 @@ def _new_salt(run) -> str:
     if not path.exists():
         statefile.write_bytes(path, secrets.token_hex(16).encode())
     return path.read_text().strip()
-
-
-def _recorded_occupied(run) -> list[dict]:
-    """What the bag steps found holding something else (steps._occupied)."""
-    found = []
-    for path in sorted(run.occupied_dir.glob("*.json")):
-        try:
-            record = statefile.read_json(path, default={})
-        except GlacierError:
-            record = {}
-        if isinstance(record, dict) and record.get("archive_key"):
-            found.append(record)
-    return found
-
-
-def _bucket_view(run, previous: dict, recorded: list):
-    """(occupied, broken) as in taken.py, plus what the bag steps recorded; occupied is
-    None when the bucket cannot be asked (a dry run before credentials exist): the
-    plan is then redone next time."""
-    host = run.settings.host
-    broken = {r["archive_key"]: f"{r.get('key')} {r.get('problem')}" for r in recorded}
-    try:
-        store = store_for(run.settings)
-        objects = taken.listing(store, previous, host, run.year)
-        occupied = taken.occupied_keys(store, objects, previous, run.year,
-                                       run.settings.storage_class)
-    except StoreError:
-        return None, broken
-    for key in set(broken) - set(previous.get("bags", {})):  # never adopted
-        occupied[key] = None
-    return occupied, {**taken.broken_bags(objects, previous, host), **broken}
 
 
 def plan_still_good(config) -> bool:
