@@ -2,14 +2,16 @@
 (commands/bags.py), so that one bag packs while another uploads:
 
     tar       check a kept or done bag with one HEAD (repairing it if the bucket lost
-              it), adopt what the bucket already holds, else pack into staging_dir
-    upload    send the staged tar, check it with a HEAD, free its staging space
+              it), else pack into staging_dir
+    upload    adopt the object the bucket already holds if it holds our tar, else send
+              the staged tar; check it with a HEAD, free its staging space
     manifest  upload the manifest (and member index); the bag is done
 
 Each finished step is written to the bag's marker (see marker.py) before the next
 starts, so the markers, not doit's database (which kill -9 loses), say what is left
-to do. The bucket is asked first: an object that provably holds these contents is
-adopted, never uploaded twice. A failed step is recorded in STATE/failed/NAME.txt and
+to do. The bucket is asked first: an object that holds the very tar we packed (S3's
+own CRC64NVME of it equals ours) is adopted, never uploaded twice; an object's
+metadata alone proves nothing, since its writer chose it. A failed step is recorded in STATE/failed/NAME.txt and
 the bag's later steps stand aside; the other bags go on.
 
 Keys are written once (store.py): what the bucket lost is sent again under its own key,
@@ -29,7 +31,7 @@ from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, wr
 from .plan import content_key
 from .progress import duration
 from .report import human
-from .objects import adoptable, bag_problem, metadata_for
+from .objects import bag_problem, metadata_for
 from .store import store_for
 
 
@@ -40,8 +42,8 @@ def is_done(run, name: str, content: str) -> bool:
 def tar_step(run, plan, name: str, record: dict | None = None) -> str:
     """tar:NAME. A kept bag (`record`: its inventory entry), or one already done: one
     HEAD says whether the bucket still holds it; if not, it is packed again (a repair).
-    Any other bag is adopted if the bucket provably holds its contents, else packed into
-    staging_dir, unless its staged tar is already complete and intact. Returns the line
+    Any other bag is packed into staging_dir, unless its staged tar is already complete
+    and intact, or the bucket holds the tar a stopped run packed (adopted). Returns the line
     to print ("" when there is nothing to say)."""
     run.failure_file(name).unlink(missing_ok=True)
     run.repair_file(name).unlink(missing_ok=True)
@@ -229,20 +231,27 @@ def _adopt_or_pack(run, plan, bag, marker: BagMarker, store) -> None:
 
 
 def _adopted(run, plan, bag, marker: BagMarker, store) -> bool:
-    """Already in the bucket (an earlier run, a stopped run's upload that finished, or
-    state lost): adopt it, never upload it again."""
+    """Already in the bucket (a stopped run's upload that finished after all, or one
+    whose state was lost and whose bag was packed again): adopt it, never upload it
+    again; but only bytes this machine packed, by S3's own checksum of the object
+    against ours (metadata is whatever the object's writer chose)."""
     found = store.head(bag.archive_key)
-    if not adoptable(found, bag.content_key, run.settings.storage_class):
+    if not holds_packed(found, marker.packed, run.settings.storage_class):
         return False
-    if not (marker.packed and marker.packed.sha256 == found.sha256):
-        packed = _adopt(run, plan, bag, found)
-        if packed is None:
-            return False  # the atoms moved since the scan: the bucket's copy is older
-        marker.packed = packed
     marker.uploaded = _receipt(found, reused=True)
     _save(run, marker, bag.name)
     run.progress.adopted(bag.name)
     return True
+
+
+def holds_packed(found, packed, storage_class: str) -> bool:
+    """Does the object hold the tar we packed? S3 computes its full-object CRC64NVME
+    from the bytes it stored: equal to the one taken while the tar was written, with
+    the same size, sha256 metadata and class. A CRC is no signature, but forging one
+    needs our tar's, which never leaves this machine."""
+    return (found is not None and packed is not None and found.crc64nvme is not None
+            and found.crc64nvme == packed.crc64nvme and found.size == packed.size
+            and found.sha256 == packed.sha256 and found.storage_class == storage_class)
 
 
 def _upload(run, bag, marker: BagMarker, store) -> None:
@@ -269,7 +278,7 @@ def _upload(run, bag, marker: BagMarker, store) -> None:
                                      acknowledged)
     except ObjectExists:  # taken since the plan: ours after all (a stopped run's), or not
         found = store.head(key)
-        if not adoptable(found, bag.content_key, settings.storage_class):
+        if not holds_packed(found, packed, settings.storage_class):
             _occupied(run, bag, key, "holds other contents")
         marker.uploaded, marker.upload = _receipt(found, reused=True), {}
         _save(run, marker, bag.name)
@@ -315,21 +324,6 @@ def _pack(run, plan, bag) -> Packed:
                   atom_hashes=packed.atom_hashes,
                   content_key=content_key(bag.archive_key, packed.atom_hashes),
                   encryption=encryption)
-
-
-def _adopt(run, plan, bag, found) -> Packed | None:
-    """The bucket already holds this bag's contents: only the manifest is rewritten,
-    from a walk that must see the atoms as the plan (and so the object) had them; None
-    when it does not (a file added since: the object lacks it, so it is packed anew)."""
-    hashes = tarbag.write_manifest(bag, plan.molecule_paths[bag.molecule],
-                                   run.manifest_file(bag.manifest_key))
-    if _moved(plan, hashes):
-        return None
-    method = found.encryption
-    return Packed(size=found.size, sha256=found.sha256, crc64nvme=found.crc64nvme,
-                  atom_hashes=hashes, content_key=bag.content_key,
-                  encryption={"method": method, "recipients": found.recipients}
-                  if method else None)
 
 
 def _moved(plan, hashes: dict) -> bool:
