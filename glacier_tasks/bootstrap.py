@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from . import crypto, layout, statefile
-from .errors import StateError
+from .errors import GlacierError, StateError
 
 
 def bootstrap(settings, store, wanted_year: int | None, keep_dir,
@@ -43,8 +43,7 @@ def bootstrap(settings, store, wanted_year: int | None, keep_dir,
         statefile.write_bytes(kept / name, data)
     lines = [f"System folder {prefix}: {len(files)} files kept in {kept}"]
     lines += _missing_bags(found, keys, folder)
-    lines += [f"WARNING the {layout.system_prefix(*f)} inventory is damaged; skipped"
-              for f in damaged]
+    lines += damaged
     statefile.write_bytes(settings.inventory_file, files["inventory.json"])
     lines.append(f"Wrote {settings.inventory_file}: {len(inventory['atoms'])} atoms in "
                  f"{len(inventory['bags'])} bags")
@@ -104,16 +103,20 @@ def hosts_in(keys) -> list[str]:
 
 def _candidates(settings, store, keys, host) -> tuple[dict, list]:
     """(year, folder host) -> (files, inventory) of every system folder of `host`, the
-    shared ones of older versions included when their bags are that host's."""
+    shared ones of older versions included when their bags are that host's; and the
+    warnings of what was damaged."""
     found, damaged = {}, []
     for year, owner in layout.system_folders(keys):
         if owner not in (host, None):
             continue
         try:
-            files, inventory = _read_system_folder(settings, store, keys, year, owner)
+            files, inventory, skipped = _read_system_folder(settings, store, keys, year,
+                                                             owner)
         except StateError:
-            damaged.append((year, owner))
+            damaged.append(f"WARNING the {layout.system_prefix(year, owner)} inventory "
+                           "is damaged; skipped")
             continue
+        damaged += skipped
         if owner is None and not _holds_host(inventory, host):
             continue
         found[(year, owner)] = files, inventory
@@ -134,24 +137,41 @@ def _holds_host(inventory: dict, host: str) -> bool:
     return any(layout.owner(key) == host for key in inventory["bags"])
 
 
-def _read_system_folder(settings, store, keys, year, host) -> tuple[dict, dict]:
-    """name -> plain bytes of the newest copy of each file of one system folder, and
-    its inventory."""
+def _read_system_folder(settings, store, keys, year, host) -> tuple[dict, dict, list]:
+    """name -> plain bytes of the newest copy of each file of one system folder, its
+    inventory, and a warning for each newer copy of the inventory found damaged (a key
+    that may only add objects can add a higher number: the older copies stay whole)."""
     newest = layout.newest_system_keys(keys, year, host)
-    files = {}
+    files, warnings = {}, []
     for name, key in newest.items():
-        data = store.get_bytes(key)
-        if key.endswith(".age"):
-            data = crypto.decrypt_bytes(data, settings.age_identity_file)
-        files[name] = data
-    try:
-        inventory = json.loads(files["inventory.json"])
-        if not isinstance(inventory["bags"], dict):
-            raise TypeError
-    except (KeyError, ValueError, TypeError):
-        raise StateError(f"{newest.get('inventory.json')} in the bucket is damaged; try "
-                         "another year with --year") from None
-    return files, inventory
+        if name != "inventory.json":
+            files[name] = _plain(settings, store, key)
+    for key in _inventory_copies(keys, year, host):
+        try:
+            data = _plain(settings, store, key)
+            inventory = json.loads(data)
+            if not isinstance(inventory["bags"], dict):
+                raise TypeError
+        except (KeyError, ValueError, TypeError, GlacierError):
+            warnings.append(f"WARNING {key} in the bucket is damaged; skipped")
+            continue
+        files["inventory.json"] = data
+        return files, inventory, warnings
+    raise StateError(f"{newest.get('inventory.json')} in the bucket is damaged; try "
+                     "another year with --year")
+
+
+def _inventory_copies(keys, year, host) -> list[str]:
+    """The folder's copies of the inventory, the highest number first."""
+    copies = [(p[3], k) for k in keys if (p := layout.parse_system_key(k))
+              and p[:2] == (year, host) and p[2].removesuffix(".age") == "inventory.json"]
+    return [k for _, k in sorted(copies, reverse=True)]
+
+
+def _plain(settings, store, key: str) -> bytes:
+    data = store.get_bytes(key)
+    return crypto.decrypt_bytes(data, settings.age_identity_file) \
+        if key.endswith(".age") else data
 
 
 def _written(inventory: dict, keys: dict, folder) -> str:

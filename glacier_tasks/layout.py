@@ -165,8 +165,8 @@ def claim_number(key: str, host: str) -> int | None:
     if key == host_claim_key(host):
         return 0
     rest = key.removeprefix(host_claims_prefix(host))
-    if rest != key and re.fullmatch(r"\d{6}\.json", rest):
-        return int(rest[:6])
+    if rest != key and re.fullmatch(r"\d{6,}\.json", rest):  # past 999999 too: a
+        return int(rest.removesuffix(".json"))  # forged high number is taken over
     return None
 
 

@@ -5,7 +5,7 @@ import datetime
 
 from doit.exceptions import TaskFailed
 
-from .. import bootstrap, cost, find, inventory, layout, prune, report
+from .. import bootstrap, cost, find, hosts, inventory, layout, prune, report
 from ..errors import GlacierError
 from ..run import load_run
 from ..store import store_for
@@ -68,7 +68,9 @@ def prune_action(config, delete, force, min_age_days):
     inv = inventory.load_inventory(settings.inventory_file, required_by="prune")
     store = store_for(settings)
     objects, found = prunable(run, store, inv, with_losses=True)
-    if delete:
+    if delete:  # another machine may have taken this host name over: its bags
+        hosts.claim_host(store, settings.host,  # are not in this inventory
+                         hosts.machine_id(run.state_dir))
         unsafe = prune.unsafe_to_delete(inv, objects, settings.host)
         if unsafe:
             return TaskFailed(unsafe)

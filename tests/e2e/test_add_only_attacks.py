@@ -1,0 +1,63 @@
+"""What a key that may only add objects (the everyday backup key, under the
+deny-overwrite policy) can still try: claim the host name, add a newer damaged
+inventory, and what an old machine may do after a take-over."""
+
+import json
+
+from .helpers import Project, make_sample_tree
+from .invariant import check_invariant
+
+
+def make(root, s3_server, bucket, data):
+    root.mkdir(parents=True, exist_ok=True)
+    project = Project(root, s3_server, bucket)
+    project.write_list(data)
+    project.data = data
+    return project
+
+
+def test_an_old_machine_cannot_prune_after_a_take_over(tmp_path, s3_server, bucket):
+    data = tmp_path / "data"
+    data.mkdir()
+    make_sample_tree(data)
+    old = make(tmp_path / "old", s3_server, bucket, data)
+    assert old.run("backup", GLACIER_TODAY="2026-03-01").returncode == 0
+    new = make(tmp_path / "new", s3_server, bucket, data)
+    booted = new.run("bootstrap")
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    (data / "Books" / "new.txt").write_text("the new machine's change\n")
+    done = new.run("backup", GLACIER_TODAY="2026-04-01")
+    assert done.returncode == 0, done.stdout + done.stderr
+    pruned = old.run("prune", "--delete", "--force", "--min-age-days", "0",
+                     GLACIER_TODAY="2026-05-01")
+    assert pruned.returncode != 0 and "already used in bucket" in pruned.stderr
+    assert "Deleted" not in pruned.stdout
+    assert set(new.inventory["bags"]) <= set(new.objects())
+    check_invariant(new)
+
+
+def test_a_forged_claim_is_overcome_by_a_take_over(project):
+    assert project.run("backup").returncode == 0
+    project.s3.put_object(Bucket=project.bucket, IfNoneMatch="*",
+                          Key="glacier-hosts/testhost/999999.json",
+                          Body=json.dumps({"host": "testhost", "machine": "evil",
+                                           "claimed_at": "2026-01-01"}).encode())
+    refused = project.run("backup")
+    assert refused.returncode != 0 and "already used in bucket" in refused.stderr
+    back = project.run("backup", GLACIER_TAKE_OVER_HOST="1")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "glacier-hosts/testhost/1000000.json" in project.objects()
+    assert project.run("backup").returncode == 0  # ours again, without the variable
+
+
+def test_a_newer_damaged_inventory_does_not_hide_the_good_one(tmp_path, project,
+                                                             s3_server, bucket):
+    assert project.run("backup").returncode == 0
+    year = project.inventory["year"]
+    forged = f"{year}-backup/system/testhost/inventory.999999.json"
+    project.s3.put_object(Bucket=bucket, IfNoneMatch="*", Key=forged, Body=b"not json")
+    fresh = make(tmp_path / "fresh", s3_server, bucket, project.data)
+    booted = fresh.run("bootstrap", GLACIER_TAKE_OVER_HOST="1")
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    assert f"WARNING {forged} in the bucket is damaged; skipped" in booted.stdout
+    assert fresh.inventory == project.inventory
