@@ -38,6 +38,9 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
         if bag.action == "keep":  # as it was, or as a repair re-uploaded it
             record = _uploaded_record(bag, marker) if marker is not None and marker.done \
                 and marker.uploaded.key == key else dict(prev_bags.get(key, {}))
+            if marker is not None and marker.manifest is not None and \
+                    marker.manifest.key == record.get("manifest_key"):
+                record["manifest_sha256"] = marker.manifest.sha256  # a lost one, sent
             hashes = {}
         elif marker is not None and marker.done:
             record = _uploaded_record(bag, marker)

@@ -25,13 +25,13 @@ import time
 from contextlib import contextmanager
 
 from . import bag as tarbag
-from . import crypto, layout, memberindex, staging, statefile
+from . import crypto, inventory, layout, memberindex, staging, statefile
 from .errors import BagError, GlacierError, ObjectExists
 from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
 from .progress import duration
-from .report import human
 from .objects import bag_problem, metadata_for
+from .report import human
 from .store import store_for
 
 
@@ -188,7 +188,10 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
                     run.manifest_file(bag.manifest_key))):
                 raise BagError(f"{key}: its manifest is missing and its atoms changed "
                                "since the scan; the next backup packs them anew")
-            _upload_manifest(run, plan, bag, store)
+            # the inventory records the manifest now in the bucket (with a new keyed
+            # hash when the state, and the key, were lost since)
+            marker.manifest = _upload_manifest(run, plan, bag, store)
+            _save(run, marker, bag.name)
             line = f"{key} has its manifest missing; repaired: manifest re-packed and " \
                    "uploaded"
             statefile.write_bytes(run.repair_file(bag.name), (line + "\n").encode())
@@ -353,10 +356,13 @@ def _upload_manifest(run, plan, bag, store, packed=None,
     if settings.encryption == "age":
         data = crypto.encrypt_bytes(data, settings.age_recipients)
         metadata["encryption"] = "age"
-    def other_key(found):  # an adopted bag's manifest, keyed before the state was lost
-        return adopted and sha.startswith("hmac-") and \
-            not crypto.keyed_by(found.sha256, run.fingerprint_key)
-    stored = _put_once(store, bag.manifest_key, data, metadata, accept=other_key)
+    def accept(found):
+        # the manifest the inventory records for this bag (a kept bag sent again), or
+        # an adopted bag's, keyed before the state (and its key) was lost
+        return found.sha256 == _recorded_manifest(run, bag) or (
+            adopted and sha.startswith("hmac-") and
+            not crypto.keyed_by(found.sha256, run.fingerprint_key))
+    stored = _put_once(store, bag.manifest_key, data, metadata, accept=accept)
     if stored is None:
         _occupied(run, bag, bag.manifest_key, "holds another manifest")
     return ManifestReceipt(key=bag.manifest_key, size=len(data), sha256=stored,
@@ -375,6 +381,14 @@ def _upload_index(run, bag, store, packed) -> str | None:
     # another index under this key is not worth failing the bag over: without one,
     # a restore reads the whole bag (it trusts only an index of the recorded sha256)
     return _put_once(store, key, data, {"sha256": sha})
+
+
+def _recorded_manifest(run, bag) -> str | None:
+    """The manifest sha256 the inventory records for a kept bag (None for others)."""
+    if bag.action != "keep":
+        return None
+    bags = inventory.load_inventory(run.settings.inventory_file).get("bags", {})
+    return bags.get(bag.archive_key, {}).get("manifest_sha256")
 
 
 def _put_once(store, key: str, data: bytes, metadata: dict,
