@@ -91,6 +91,16 @@ def adoptable(found, content: str, storage_class: str) -> bool:
         found, sent["size"], sent["sha256"], storage_class, sent["crc64nvme"]) is None
 
 
+def holds_packed(found, packed, storage_class: str) -> bool:
+    """Does the object hold the tar we packed? S3 computes its full-object CRC64NVME
+    from the bytes it stored: equal to the one taken while the tar was written, with
+    the same size, sha256 metadata and class. A CRC is no signature, but forging one
+    needs our tar's, which never leaves this machine."""
+    return (found is not None and packed is not None and found.crc64nvme is not None
+            and found.crc64nvme == packed.crc64nvme and found.size == packed.size
+            and found.sha256 == packed.sha256 and found.storage_class == storage_class)
+
+
 def metadata_for(size: int, sha256: str, crc64nvme: str, content_key: str,
                  extra: dict | None = None) -> dict:
     """The metadata a bag is uploaded with: what was sent, so a later run can check it."""

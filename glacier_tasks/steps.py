@@ -30,7 +30,7 @@ from .errors import BagError, GlacierError, ObjectExists
 from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
 from .progress import duration
-from .objects import bag_problem, metadata_for
+from .objects import bag_problem, holds_packed, metadata_for
 from .report import human
 from .store import store_for
 
@@ -245,16 +245,6 @@ def _adopted(run, plan, bag, marker: BagMarker, store) -> bool:
     _save(run, marker, bag.name)
     run.progress.adopted(bag.name)
     return True
-
-
-def holds_packed(found, packed, storage_class: str) -> bool:
-    """Does the object hold the tar we packed? S3 computes its full-object CRC64NVME
-    from the bytes it stored: equal to the one taken while the tar was written, with
-    the same size, sha256 metadata and class. A CRC is no signature, but forging one
-    needs our tar's, which never leaves this machine."""
-    return (found is not None and packed is not None and found.crc64nvme is not None
-            and found.crc64nvme == packed.crc64nvme and found.size == packed.size
-            and found.sha256 == packed.sha256 and found.storage_class == storage_class)
 
 
 def _upload(run, bag, marker: BagMarker, store) -> None:

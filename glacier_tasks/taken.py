@@ -16,14 +16,14 @@ from .objects import adoptable, bag_problem
 
 
 def bucket_view(store, previous: dict, host: str, year: int, storage_class: str,
-                recorded: list) -> tuple[dict | None, dict]:
+                recorded: list, proven=None) -> tuple[dict | None, dict]:
     """(occupied, broken) for the plan, with what the bag steps recorded (`recorded`,
     see steps._occupied); occupied is None when the bucket cannot be asked (a dry run
     before credentials exist), and the plan is then made again next time."""
     broken = {r["archive_key"]: f"{r.get('key')} {r.get('problem')}" for r in recorded}
     try:
         objects = listing(store, previous, host, year)
-        occupied = occupied_keys(store, objects, previous, year, storage_class)
+        occupied = occupied_keys(store, objects, previous, year, storage_class, proven)
     except StoreError:
         return None, broken
     for key in set(broken) - set(previous.get("bags", {})):  # never adopted
@@ -73,15 +73,19 @@ def broken_bags(objects: dict, previous: dict, host: str) -> dict:
 
 
 def occupied_keys(store, objects: dict, previous: dict, year: int,
-                  storage_class: str) -> dict:
+                  storage_class: str, proven=None) -> dict:
     """archive key -> content key (None: not provably a whole bag) of this year's keys
-    in the listing that no previous bag has; one HEAD per such bag object."""
+    in the listing that no previous bag has; one HEAD per such bag object. The content
+    key is the object's own claim, checked by the bag step against the tar it packs;
+    `proven(key, found)`, when given, must also hold (encrypted bags: a tar packed
+    again encrypts to other bytes, so only a stopped run's own tar can prove it)."""
     prefix, known, occupied = layout.year_prefix(year), previous.get("bags", {}), {}
     for key in sorted(k for k in objects if k.startswith(prefix)):
         archive = layout.archive_of(key)
         if archive in known or archive in occupied:
             continue
         found = store.head(archive) if archive in objects else None
-        whole = found is not None and adoptable(found, found.content_key, storage_class)
+        whole = found is not None and adoptable(found, found.content_key, storage_class) \
+            and (proven is None or proven(archive, found))
         occupied[archive] = found.content_key if whole else None
     return occupied

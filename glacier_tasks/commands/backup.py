@@ -26,6 +26,7 @@ from .. import (hosts, inventory, layout, remote, report, scan, statefile, statu
                system, taken)
 from ..errors import GlacierError, StateError
 from ..marker import read_marker
+from ..objects import holds_packed
 from ..plan import AtomState, MoleculeState, Plan, plan_bags
 from ..run import load_run
 from ..store import store_for
@@ -161,7 +162,8 @@ def plan_action(config):
     occupied, broken = taken.bucket_view(store_for(run.settings), previous,
                                          run.settings.host, run.year,
                                          run.settings.storage_class,
-                                         taken.recorded(run.occupied_dir))
+                                         taken.recorded(run.occupied_dir),
+                                         _packed_here(run))
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
                      run.settings.host, run.today.isoformat(), salt, occupied, broken)
     statefile.write_json(run.plan_file, plan.to_json())
@@ -177,6 +179,18 @@ def _new_salt(run) -> str:
     if not path.exists():
         statefile.write_bytes(path, secrets.token_hex(16).encode())
     return path.read_text().strip()
+
+
+def _packed_here(run):
+    """With encryption, an object is worth its name only if it holds a tar a stopped run
+    of this machine packed (its marker says so): age never encrypts twice alike."""
+    if run.settings.encryption != "age":
+        return None
+
+    def proven(archive, found):
+        marker = read_marker(run.marker_file(layout.bag_name(archive)), found.content_key)
+        return holds_packed(found, marker.packed, run.settings.storage_class)
+    return proven
 
 
 def plan_still_good(config) -> bool:

@@ -2,6 +2,7 @@
 tool and plain `age -d | tar -xS` restore the bytes."""
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -135,17 +136,57 @@ def test_without_encryption_one_line_says_so(tmp_path, s3_server, bucket):
     assert [line for line in result.stdout.splitlines() if "protected only by AWS" in line]
 
 
-def test_lost_state_re_uploads_no_encrypted_bag(project):
-    # age output differs on every run: only the content key can recognise a bag
+def test_lost_state_without_bootstrap_sends_encrypted_bags_anew(project):
+    """age never encrypts twice alike, and an object's metadata is whatever its writer
+    chose: after lost state an encrypted bag cannot be proved, so it is sent again
+    under a new name (the old objects stay for prune). `bootstrap` is the way back
+    that sends nothing (test_bootstrap_decrypts_the_system_folder_and_manifests)."""
     assert project.run("backup").returncode == 0
+    before = set(project.inventory["bags"])
     puts = len(project.bag_puts())
     shutil.rmtree(project.state)
     (project.root / "inventory.json").unlink()
     again = project.run("backup")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert len(project.bag_puts()) == puts
+    assert len(project.bag_puts()) == 2 * puts
+    assert not before & set(project.inventory["bags"])
     for bag in project.inventory["bags"].values():
         assert bag["encryption"] == {"method": "age", "recipients": [project.public]}
+
+
+def test_a_stopped_encrypted_run_adopts_its_own_upload(project):
+    """Killed after an upload, before its marker said so: the staged tar is still
+    there, and S3's CRC of the object equals ours: adopted, not sent again."""
+    (project.data / "Extra").mkdir()
+    (project.data / "Extra" / "big.bin").write_bytes(os.urandom(5_000_000))
+    assert project.run("backup").returncode == 0
+    (project.data / "Extra" / "more.bin").write_bytes(os.urandom(1_000_000))
+    assert project.run("dryrun").returncode == 0
+    assert project.run("tar:" + _uploading(project)).returncode == 0
+    name = _uploading(project)
+    staged = project.root / "stage" / f"{name}.tar"
+    marker = json.loads((project.state / "bags" / f"{name}.json").read_text())
+    key = next(b["archive_key"] for b in json.loads(
+        (project.state / "plan.json").read_text())["bags"] if b["name"] == name)
+    metadata = {"sha256": marker["packed"]["sha256"], "size": str(marker["packed"]["size"]),
+                "crc64nvme": marker["packed"]["crc64nvme"],
+                "content-key": marker["packed"]["content_key"], "encryption": "age"}
+    # the upload that finished as the run was killed, before the marker was written
+    project.s3.put_object(Bucket=project.bucket, Key=key, Body=staged.read_bytes(),
+                          StorageClass="DEEP_ARCHIVE", Metadata=metadata,
+                          ChecksumAlgorithm="CRC64NVME", IfNoneMatch="*")
+    (project.state / "plan.json").unlink()  # the plan is made again, as after kill -9
+    (project.state / "doit-db.json").unlink(missing_ok=True)
+    puts = len(project.bag_puts())
+    again = project.run("backup")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(project.bag_puts()) == puts and "adopted" in again.stdout
+    assert key in project.inventory["bags"]
+
+
+def _uploading(project) -> str:
+    plan = json.loads((project.state / "plan.json").read_text())
+    return next(b["name"] for b in plan["bags"] if b["action"] == "upload")
 
 
 def test_bootstrap_decrypts_the_system_folder_and_manifests(project):
