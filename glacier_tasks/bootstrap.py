@@ -175,13 +175,14 @@ def _plain(settings, store, key: str) -> bytes:
 
 
 def _written(inventory: dict, keys: dict, folder) -> str:
-    """When the run that wrote it happened (older inventories: the object's date)."""
-    when = inventory.get("written_at")
-    if when:
-        return when
+    """When the run that wrote it happened: its `written_at` (the real clock, whatever
+    GLACIER_TODAY said), never later than S3's own date of the object, which no writer
+    chooses (an inventory claiming to be from the future does not win)."""
     info = keys[layout.newest_system_keys(keys, *folder)["inventory.json"]]
-    return info.last_modified.astimezone(datetime.timezone.utc).strftime(
+    stored = info.last_modified.astimezone(datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ")
+    when = inventory.get("written_at")
+    return min(when, stored) if isinstance(when, str) and when else stored
 
 
 def _missing_bags(found: dict, keys: dict, chosen) -> list[str]:

@@ -3,6 +3,7 @@ deny-overwrite policy) can still try: claim the host name, add a newer damaged
 inventory, and what an old machine may do after a take-over."""
 
 import json
+import time
 
 from .helpers import Project, make_sample_tree
 from .invariant import check_invariant
@@ -60,4 +61,24 @@ def test_a_newer_damaged_inventory_does_not_hide_the_good_one(tmp_path, project,
     booted = fresh.run("bootstrap", GLACIER_TAKE_OVER_HOST="1")
     assert booted.returncode == 0, booted.stdout + booted.stderr
     assert f"WARNING {forged} in the bucket is damaged; skipped" in booted.stdout
+    assert fresh.inventory == project.inventory
+
+
+def test_an_inventory_claiming_a_future_date_does_not_win_bootstrap(
+        tmp_path, project, s3_server, bucket):
+    """`written_at` is the writer's claim; S3's date of the object caps it. (One added
+    with today's date would still be the newest: bootstrap says which it took, and
+    prune deletes nothing whose files no other bag holds without --force.)"""
+    assert project.run("backup", GLACIER_TODAY="2026-06-01").returncode == 0
+    project.s3.put_object(
+        Bucket=bucket, IfNoneMatch="*",
+        Key="2020-backup/system/testhost/inventory.000001.json",
+        Body=json.dumps({"version": 1, "year": 2020, "atoms": {}, "bags": {},
+                         "written_at": "2999-01-01T00:00:00.000000Z"}).encode())
+    time.sleep(1.1)  # S3's dates have whole seconds
+    (project.data / "Books" / "later.txt").write_text("a later run\n")
+    assert project.run("backup", GLACIER_TODAY="2026-07-01").returncode == 0
+    fresh = make(tmp_path / "fresh", s3_server, bucket, project.data)
+    booted = fresh.run("bootstrap")
+    assert booted.returncode == 0, booted.stdout + booted.stderr
     assert fresh.inventory == project.inventory
