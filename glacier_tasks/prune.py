@@ -95,6 +95,10 @@ def unsafe_to_delete(inventory: dict, objects: dict, host: str) -> str | None:
     if theirs:
         return (f"this inventory names bags of host {', '.join(map(str, theirs))} (a "
                 f"'bootstrap --host'?); prune with that host's own config")
+    if not inventory.get("bags") and any(owner(k) == host and k.endswith(".tar")
+                                         for k in objects):
+        return ("this inventory names no bag, yet the bucket holds bags of host "
+                f"{host}: every one would look unreferenced; run 'doit backup' first")
     for key, bag in sorted(inventory.get("bags", {}).items()):
         found = objects.get(key)
         if found is None or found.size != bag.get("size"):

@@ -149,3 +149,14 @@ def test_what_deleting_a_bag_loses():
     lost = prune.lost_files(old, newer)
     assert (lost.files, lost.size, lost.names) == (2, 500, ("Photos/b.jpg", "Photos/c.jpg"))
     assert prune.lost_files(old, old).files == 0
+
+
+def test_delete_is_refused_from_an_inventory_that_names_no_bag():
+    """An empty inventory (one someone added to the bucket and bootstrap took, say)
+    would make every bag look unreferenced."""
+    empty = {"atoms": {}, "bags": {}}
+    assert "names no bag" in prune.unsafe_to_delete(empty, objects(), "h")
+    assert prune.unsafe_to_delete(empty, objects(), "other-host") is None  # none theirs
+    whole = {**INVENTORY, "bags": {"2026-backup/h_m_bag_002.tar": {
+        "size": 2_000_000_000, "manifest_key": "2026-backup/manifests/h_m_bag_002.txt"}}}
+    assert prune.unsafe_to_delete(whole, objects(), "h") is None
