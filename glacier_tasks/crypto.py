@@ -55,14 +55,9 @@ def fingerprint(data: bytes, key: bytes | None) -> str:
     never leaves this machine), so reading the bucket confirms no guess of the text."""
     if key is None:
         return hashlib.sha256(data).hexdigest()
+    # the key's id says which key made it: a new state folder makes a new key, whose
+    # hashes are not comparable with the old ones
     return f"hmac-sha256:{_key_id(key)}:" + hmac.new(key, data, hashlib.sha256).hexdigest()
-
-
-def keyed_by(fingerprint_: str | None, key: bytes | None) -> bool:
-    """Was this keyed hash made with this key? (Lost state makes a new key: its hashes
-    cannot be compared with the old ones.)"""
-    return key is not None and (fingerprint_ or "").startswith(
-        f"hmac-sha256:{_key_id(key)}:")
 
 
 def _key_id(key: bytes) -> str:

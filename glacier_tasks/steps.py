@@ -109,8 +109,7 @@ def manifest_step(run, plan, name: str) -> str:
             progress = run.progress
             progress.step("manifest", name, "started")
             marker.manifest = _upload_manifest(run, plan, bag, store_for(run.settings),
-                                               packed=marker.packed,
-                                               adopted=marker.uploaded.reused)
+                                               packed=marker.packed)
             _save(run, marker, name)
             progress.step("manifest", name, "done")
         _free(run, name)
@@ -334,8 +333,7 @@ def _receipt(found, reused: bool, parts: int | None = None,
                    parts=parts, seconds=seconds)
 
 
-def _upload_manifest(run, plan, bag, store, packed=None,
-                     adopted=False) -> ManifestReceipt:
+def _upload_manifest(run, plan, bag, store, packed=None) -> ManifestReceipt:
     settings = run.settings
     path = run.manifest_file(bag.manifest_key)
     if not path.exists():
@@ -346,12 +344,9 @@ def _upload_manifest(run, plan, bag, store, packed=None,
     if settings.encryption == "age":
         data = crypto.encrypt_bytes(data, settings.age_recipients)
         metadata["encryption"] = "age"
-    def accept(found):
-        # the manifest the inventory records for this bag (a kept bag sent again), or
-        # an adopted bag's, keyed before the state (and its key) was lost
-        return found.sha256 == _recorded_manifest(run, bag) or (
-            adopted and sha.startswith("hmac-") and
-            not crypto.keyed_by(found.sha256, run.fingerprint_key))
+    def accept(found):  # the manifest the inventory records (a kept bag sent again)
+        recorded = _recorded_manifest(run, bag)
+        return recorded is not None and found.sha256 == recorded
     stored = _put_once(store, bag.manifest_key, data, metadata, accept=accept)
     if stored is None:
         _occupied(run, bag, bag.manifest_key, "holds another manifest")
