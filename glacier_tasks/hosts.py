@@ -54,7 +54,8 @@ def claim_host(store, host: str, machine: str, take_over: bool = False) -> None:
         f"host name '{host}' is already used in bucket '{store.bucket}' by another "
         f"machine (claimed {(owner or {}).get('claimed_at', '?')[:10]}); set host = "
         "\"a-name-of-its-own\" in glacier.toml; or, if this machine replaces that "
-        f"one (or its state folder moved), run once with {TAKE_OVER}=1")
+        f"one, run 'glacier bootstrap' on it (it takes the name over, with its "
+        f"inventory); if only its state folder moved, run once with {TAKE_OVER}=1")
 
 
 def newest_claim(store, host: str) -> tuple[int, dict | None]:
@@ -71,3 +72,18 @@ def newest_claim(store, host: str) -> tuple[int, dict | None]:
     except ValueError:
         owner = {}
     return number, owner if isinstance(owner, dict) else {}
+
+
+def check_take_over(store, host: str, inventory: dict) -> None:
+    """A backup taking a host name over must know that host's bags: one whose inventory
+    names none while the bucket holds some would treat them all as unreferenced (and
+    `prune` would delete them). `bootstrap` is the way in."""
+    if inventory.get("bags"):
+        return
+    keys = store.list_objects("")
+    if any(layout.owner(k) == host for k in keys) or \
+            any(owner == host for _, owner in layout.system_folders(keys)):
+        raise ClaimError(
+            f"{TAKE_OVER}=1 with an inventory that names none of host {host}'s bags in "
+            f"bucket '{store.bucket}': run 'glacier bootstrap' first (it takes the name "
+            "over and keeps them), or choose another host name")

@@ -64,6 +64,12 @@ class Run:
         return self.state_dir / "plan.json"
 
     @property
+    def bootstrapped_file(self) -> Path:
+        """There while the inventory is the bucket's (bootstrap) and no backup has yet
+        put every file on disk into a bag: `prune --delete` waits for one."""
+        return self.state_dir / "bootstrapped"
+
+    @property
     def last_run_file(self) -> Path:
         """The last backup's, dry run's or verify's status (glacier_tasks/status.py)."""
         return self.state_dir / "last-run.json"

@@ -233,6 +233,9 @@ def bucket_action(config):
     run = load_run(config)
     store = store_for(run.settings)
     store.check_bucket()
+    if hosts.taking_over():
+        hosts.check_take_over(store, run.settings.host, inventory.load_inventory(
+            run.settings.inventory_file))
     hosts.claim_host(store, run.settings.host, hosts.machine_id(run.state_dir),
                      take_over=hosts.taking_over())
 
@@ -307,6 +310,8 @@ def report_action(config):
     say(lines)
     # last-run.json, written last: a killed run leaves the old one
     status.record_run(run, status.backup_record(run, plan, failures, repaired, ok))
+    if ok:  # every file on disk is in a bag: old bags may go
+        run.bootstrapped_file.unlink(missing_ok=True)
     if not ok:
         return TaskFailed("the backup is incomplete (see above)")
 

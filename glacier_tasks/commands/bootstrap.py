@@ -1,6 +1,6 @@
 """`doit bootstrap [--year YYYY]`: an empty machine's state, rebuilt from the bucket."""
 
-from .. import bootstrap, hosts
+from .. import bootstrap, hosts, statefile
 from ..run import load_run
 from ..store import store_for
 from .base import current_run, locked, param, say, user_errors
@@ -12,6 +12,7 @@ def bootstrap_action(config, year, host):
     run = load_run(config)
     store = store_for(run.settings)
     say(bootstrap.bootstrap(run.settings, store, year, run.bootstrap_dir, host or None))
+    statefile.write_bytes(run.bootstrapped_file, b"prune --delete waits for a backup\n")
     if host in ("", run.settings.host):  # this machine now writes that namespace
         hosts.claim_host(store, run.settings.host, hosts.machine_id(run.state_dir),
                          take_over=True)

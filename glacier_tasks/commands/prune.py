@@ -71,6 +71,10 @@ def prune_action(config, delete, force, min_age_days):
     if delete:  # another machine may have taken this host name over: its bags
         hosts.claim_host(store, settings.host,  # are not in this inventory
                          hosts.machine_id(run.state_dir))
+        if run.bootstrapped_file.exists():
+            return TaskFailed("this inventory came from the bucket (bootstrap), and no "
+                              "backup has yet put the files on disk into bags: run "
+                              "'doit backup' once before 'prune --delete'")
         unsafe = prune.unsafe_to_delete(inv, objects, settings.host)
         if unsafe:
             return TaskFailed(unsafe)

@@ -82,3 +82,32 @@ def test_an_inventory_claiming_a_future_date_does_not_win_bootstrap(
     booted = fresh.run("bootstrap")
     assert booted.returncode == 0, booted.stdout + booted.stderr
     assert fresh.inventory == project.inventory
+
+
+def test_prune_after_bootstrap_waits_for_a_backup(tmp_path, project, s3_server, bucket):
+    """An inventory from the bucket may be older than the files on disk, or one someone
+    added: old bags go only once a backup has put every file on disk into a bag."""
+    assert project.run("backup", GLACIER_TODAY="2026-01-10").returncode == 0
+    fresh = make(tmp_path / "fresh", s3_server, bucket, project.data)
+    assert fresh.run("bootstrap").returncode == 0
+    refused = fresh.run("prune", "--delete", GLACIER_TODAY="2026-09-01")
+    assert refused.returncode != 0
+    assert "run 'doit backup' once before 'prune --delete'" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert fresh.run("backup", GLACIER_TODAY="2026-09-01").returncode == 0
+    pruned = fresh.run("prune", "--delete", GLACIER_TODAY="2026-09-01")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+
+
+def test_a_take_over_without_the_hosts_inventory_is_refused(tmp_path, project,
+                                                            s3_server, bucket):
+    """GLACIER_TAKE_OVER_HOST=1 on a machine that knows none of the host's bags would
+    make them all look unreferenced: bootstrap is the way in."""
+    assert project.run("backup").returncode == 0
+    other = make(tmp_path / "other", s3_server, bucket, project.data)
+    refused = other.run("backup", GLACIER_TAKE_OVER_HOST="1")
+    assert refused.returncode != 0
+    assert "run 'glacier bootstrap' first" in refused.stderr
+    assert "glacier-hosts/testhost/000001.json" not in project.objects()
+    plain = other.run("backup")
+    assert "run 'glacier bootstrap' on it" in plain.stderr  # the refusal says the way
