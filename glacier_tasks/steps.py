@@ -85,6 +85,7 @@ def upload_step(run, plan, name: str) -> str:
         run.failure_file(name).unlink(missing_ok=True)
         store = store_for(run.settings)
         if not _adopted(run, plan, bag, marker, store):
+            _check_staged(run, bag, marker)
             _upload(run, bag, marker, store)
         _free(run, name)
         return ""
@@ -229,6 +230,7 @@ def _adopt_or_pack(run, plan, bag, marker: BagMarker, store) -> None:
     staging.make_room(run, plan, bag)
     marker.upload = {}
     marker.packed = _pack(run, plan, bag)
+    _PACKED_HERE.add(bag.name)
     _save(run, marker, bag.name)
 
 
@@ -244,6 +246,27 @@ def _adopted(run, plan, bag, marker: BagMarker, store) -> bool:
     _save(run, marker, bag.name)
     run.progress.adopted(bag.name)
     return True
+
+
+_PACKED_HERE = set()  # bags this process packed: their staged tar is as written
+
+
+def _check_staged(run, bag, marker: BagMarker) -> None:
+    """A staged tar an earlier run left is hashed before it is sent: a file of the
+    right size may have changed on disk since, and an upload under the bag's key can
+    never be taken back. A damaged one is dropped and packed again next run."""
+    if bag.name in _PACKED_HERE:
+        return
+    staged = run.staged_tar(bag.name)
+    digest = hashlib.sha256()
+    with open(staged, "rb") as tar:
+        while chunk := tar.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != marker.packed.sha256:
+        _free(run, bag.name)
+        _save(run, BagMarker(bag.content_key, repair=marker.repair), bag.name)
+        raise BagError(f"{staged}: the staged tar changed on disk since it was packed; "
+                       "dropped, it is packed again on the next run")
 
 
 def _upload(run, bag, marker: BagMarker, store) -> None:
@@ -280,8 +303,10 @@ def _upload(run, bag, marker: BagMarker, store) -> None:
     found = store.head(key)
     problem = bag_problem(found, packed.size, packed.sha256, settings.storage_class,
                           packed.crc64nvme)
-    if problem:
-        raise BagError(f"{key} {problem} after upload; run backup again to re-upload it")
+    if problem:  # the key is used up (written once): the atoms go under a new name
+        _free(run, bag.name)
+        _save(run, BagMarker(bag.content_key, repair=marker.repair), bag.name)
+        _occupied(run, bag, key, f"{problem} after upload")
     marker.uploaded = _receipt(found, reused=False, parts=sent["parts"], seconds=seconds)
     marker.upload = {}
     _save(run, marker, bag.name)

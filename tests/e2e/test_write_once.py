@@ -4,6 +4,8 @@ never replaces an object. Every PUT and CompleteMultipartUpload carries
 changes, a lost bag, a damaged bag and a take-over of the host name, no object the
 tool wrote is ever replaced."""
 
+import hashlib
+import json
 import os
 
 from .fault_proxy import FaultProxy
@@ -119,6 +121,33 @@ def test_a_bag_replaced_by_bytes_of_the_same_size_moves_to_a_new_name(project,
     assert f"REPAIRED {key}" in second.stdout and key not in project.inventory["bags"]
     project.s3.restore_object(Bucket=project.bucket, Key=key, RestoreRequest={"Days": 1})
     assert project.s3.get_object(Bucket=project.bucket, Key=key)["Body"].read() == junk
+    check_invariant(project)
+    restore_all(project, tmp_path / "restored")
+    assert tree_snapshot(tmp_path / "restored") == tree_snapshot(project.data)
+
+
+def test_a_staged_tar_damaged_on_disk_is_packed_again_not_sent(project, tmp_path):
+    """An upload under a bag's key cannot be taken back: a staged tar an earlier run
+    left is hashed before it is sent, and one that changed on disk (same size) is
+    dropped and packed again."""
+    assert project.run("dryrun").returncode == 0
+    plan = json.loads((project.state / "plan.json").read_text())
+    name = plan["bags"][0]["name"]
+    assert project.run(f"tar:{name}").returncode == 0
+    staged = project.root / "stage" / f"{name}.tar"
+    data = bytearray(staged.read_bytes())
+    data[5000] ^= 0xFF  # one flipped bit of a file's contents, as a bad disk may do
+    staged.write_bytes(bytes(data))
+    first = project.run("backup")
+    assert first.returncode == 1
+    assert "the staged tar changed on disk since it was packed" in first.stdout
+    key = plan["bags"][0]["archive_key"]
+    assert key not in project.objects()  # nothing sent under its key
+    second = project.run("backup")
+    assert second.returncode == 0, second.stdout + second.stderr
+    damaged = hashlib.md5(bytes(data)).hexdigest()  # a one-PUT bag's ETag is its MD5
+    assert all(project.s3.head_object(Bucket=project.bucket, Key=k)["ETag"].strip('"')
+               != damaged for k in project.objects() if k.endswith(".tar"))
     check_invariant(project)
     restore_all(project, tmp_path / "restored")
     assert tree_snapshot(tmp_path / "restored") == tree_snapshot(project.data)
