@@ -94,8 +94,9 @@ def adoptable(found, content: str, storage_class: str) -> bool:
 def holds_packed(found, packed, storage_class: str) -> bool:
     """Does the object hold the tar we packed? S3 computes its full-object CRC64NVME
     from the bytes it stored: equal to the one taken while the tar was written, with
-    the same size, sha256 metadata and class. A CRC is no signature, but forging one
-    needs our tar's, which never leaves this machine."""
+    the same size, sha256 metadata and class. A CRC is no signature: whoever knows our
+    tar's CRC (it leaves this machine in the object's metadata only once the upload is
+    complete, and the key is then taken) could make other bytes with it."""
     return (found is not None and packed is not None and found.crc64nvme is not None
             and found.crc64nvme == packed.crc64nvme and found.size == packed.size
             and found.sha256 == packed.sha256 and found.storage_class == storage_class)

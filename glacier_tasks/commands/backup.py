@@ -220,7 +220,10 @@ def dryrun_action(config):
     draft = inventory.build_inventory(plan, markers(run, plan), previous, pending_ok=True)
     statefile.write_json(run.dryrun_file, draft)
     say([report.plan_summary(plan, run.settings, draft.get("history")),
-         f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"])
+         f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"] +
+        ([] if plan.bucket_checked else [
+            "The bucket could not be asked which keys are taken (credentials? network?): "
+            "the bag names above may change; a backup plans again"]))
     # last-run.json, written last: a killed run leaves the old one
     status.record_run(run, status.dryrun_record(run, plan, ok=not plan.missing_molecules))
     if plan.missing_molecules:

@@ -24,6 +24,19 @@ def test_dryrun_uploads_nothing_and_writes_the_draft_inventory(project):
     assert all(bag["pending"] for bag in draft["bags"].values())
 
 
+def test_a_dry_run_without_the_bucket_says_its_names_are_unchecked(project):
+    """Before credentials exist a dry run still plans; it says the bag names were not
+    checked against the bucket, and a backup plans again once it can ask."""
+    project.config.write_text(project.config.read_text().replace(
+        project.server.endpoint, "http://127.0.0.1:9"))  # nothing listens there
+    offline = project.run("dryrun", GLACIER_S3_ATTEMPTS="1", GLACIER_S3_TIMEOUT="1")
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    assert "The bucket could not be asked which keys are taken" in offline.stdout
+    project.write_config("target_bag_gb = 0.004")
+    online = project.run("dryrun")
+    assert online.returncode == 0 and "could not be asked" not in online.stdout
+
+
 def test_no_task_means_dryrun(project):
     result = project.run()
     assert result.returncode == 0, result.stderr
