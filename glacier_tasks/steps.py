@@ -84,7 +84,10 @@ def upload_step(run, plan, name: str) -> str:
         # earlier run's failure is retried now
         run.failure_file(name).unlink(missing_ok=True)
         store = store_for(run.settings)
-        if not _adopted(run, plan, bag, marker, store):
+        found = store.head(bag.archive_key)
+        if not _adopted(run, bag, marker, found):
+            if found is not None:  # never sent over: it would be refused at the end
+                _occupied(run, bag, bag.archive_key, _not_ours(found, bag))
             _check_staged(run, bag, marker)
             _upload(run, bag, marker, store)
         _free(run, name)
@@ -225,7 +228,8 @@ def _repairing(run, bag, marker: BagMarker, repair: str) -> BagMarker:
 
 
 def _adopt_or_pack(run, plan, bag, marker: BagMarker, store) -> None:
-    if staging.tar_ready(run, bag.name, marker) or _adopted(run, plan, bag, marker, store):
+    if staging.tar_ready(run, bag.name, marker) or _adopted(
+            run, bag, marker, store.head(bag.archive_key) if marker.packed else None):
         return  # packed and intact (the upload step asks the bucket first), or adopted
     staging.make_room(run, plan, bag)
     marker.upload = {}
@@ -234,18 +238,25 @@ def _adopt_or_pack(run, plan, bag, marker: BagMarker, store) -> None:
     _save(run, marker, bag.name)
 
 
-def _adopted(run, plan, bag, marker: BagMarker, store) -> bool:
+def _adopted(run, bag, marker: BagMarker, found) -> bool:
     """Already in the bucket (a stopped run's upload that finished after all, or one
     whose state was lost and whose bag was packed again): adopt it, never upload it
     again; but only bytes this machine packed, by S3's own checksum of the object
-    against ours (metadata is whatever the object's writer chose)."""
-    found = store.head(bag.archive_key)
+    (`found`, a HEAD) against ours (metadata is whatever the object's writer chose)."""
     if not holds_packed(found, marker.packed, run.settings.storage_class):
         return False
     marker.uploaded = _receipt(found, reused=True)
     _save(run, marker, bag.name)
     run.progress.adopted(bag.name)
     return True
+
+
+def _not_ours(found, bag) -> str:
+    """Why an object at a bag's key is not the tar packed now, in words."""
+    if found.content_key == bag.content_key:
+        return ("holds an upload of these atoms made of other bytes than the tar packed "
+                "now (an owner or mode changed since, or someone else's object)")
+    return "holds other contents"
 
 
 _PACKED_HERE = set()  # bags this process packed: their staged tar is as written
