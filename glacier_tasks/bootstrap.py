@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import crypto, layout, statefile
 from .errors import GlacierError, StateError
+from .inventory import well_formed
 
 
 def bootstrap(settings, store, wanted_year: int | None, keep_dir,
@@ -150,9 +151,9 @@ def _read_system_folder(settings, store, keys, year, host) -> tuple[dict, dict, 
         try:
             data = _plain(settings, store, key)
             inventory = json.loads(data)
-            if not isinstance(inventory["bags"], dict):
+            if not well_formed(inventory):
                 raise TypeError
-        except (KeyError, ValueError, TypeError, GlacierError):
+        except (ValueError, TypeError, GlacierError):
             warnings.append(f"WARNING {key} in the bucket is damaged; skipped")
             continue
         files["inventory.json"] = data

@@ -20,11 +20,19 @@ def load_inventory(path: Path, required_by: str | None = None) -> dict:
                          "'doit backup' or 'doit bootstrap' first")
     if data is None:
         return {"version": 1, "atoms": {}, "bags": {}}
-    if not isinstance(data, dict) or not isinstance(data.get("atoms"), dict) \
-            or not isinstance(data.get("bags"), dict):
+    if not well_formed(data):
         raise StateError(f"{path}: not an inventory (needs 'atoms' and 'bags' objects); "
                          f"restore it from {path.name}.bak")
     return data
+
+
+def well_formed(data) -> bool:
+    """Has it the shape every reader relies on: atoms and bags, each an object of
+    objects? (bootstrap skips a copy in the bucket that has not)"""
+    return isinstance(data, dict) and all(
+        isinstance(data.get(part), dict) and
+        all(isinstance(k, str) and isinstance(v, dict) for k, v in data[part].items())
+        for part in ("atoms", "bags"))
 
 
 def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> dict:

@@ -5,6 +5,8 @@ inventory, and what an old machine may do after a take-over."""
 import json
 import time
 
+import pytest
+
 from .helpers import Project, make_sample_tree
 from .invariant import check_invariant
 
@@ -111,3 +113,21 @@ def test_a_take_over_without_the_hosts_inventory_is_refused(tmp_path, project,
     assert "glacier-hosts/testhost/000001.json" not in project.objects()
     plain = other.run("backup")
     assert "run 'glacier bootstrap' on it" in plain.stderr  # the refusal says the way
+
+
+@pytest.mark.parametrize("body", [
+    {"version": 1, "atoms": {}, "bags": {"x": 5}},
+    {"version": 1, "atoms": [], "bags": {}},
+    {"version": 1, "atoms": "zz", "bags": {}}], ids=["bag-int", "atoms-list", "atoms-str"])
+def test_a_newer_inventory_of_the_wrong_shape_is_skipped(tmp_path, project, s3_server,
+                                                        bucket, body):
+    assert project.run("backup").returncode == 0
+    year = project.inventory["year"]
+    forged = f"{year}-backup/system/testhost/inventory.999999.json"
+    project.s3.put_object(Bucket=bucket, IfNoneMatch="*", Key=forged,
+                          Body=json.dumps({**body, "year": year}).encode())
+    fresh = make(tmp_path / "fresh", s3_server, bucket, project.data)
+    booted = fresh.run("bootstrap")
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    assert f"WARNING {forged} in the bucket is damaged; skipped" in booted.stdout
+    assert fresh.inventory == project.inventory
