@@ -91,9 +91,12 @@ def missing_reason(plan, molecule: str) -> str:
                                                     "(drive not mounted?)"))
 
 
-def run_report(plan, failures: dict, repaired=()) -> tuple[str, bool]:
-    """The closing lines of a backup and whether every molecule was backed up."""
-    lines = [f"REPAIRED {line}" for line in repaired]
+def run_report(plan, failures: dict, repaired: dict | None = None) -> tuple[str, bool]:
+    """The closing lines of a backup and whether every molecule was backed up.
+    repaired: bag name -> what was repaired. Each bag is counted once: unchanged,
+    uploaded, repaired or failed."""
+    repaired = repaired or {}
+    lines = [f"REPAIRED {line}" for line in repaired.values()]
     lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
     for molecule in plan.missing_molecules:
         lines.append(f"FAILED molecule {shown(molecule)}: "
@@ -103,27 +106,36 @@ def run_report(plan, failures: dict, repaired=()) -> tuple[str, bool]:
         lines.append(f"Left the inventory (gone from disk): "
                      f"{names(plan.removed_atoms)}")
     ok = not failures and not plan.missing_molecules
-    uploads = {b.name for b in plan.uploads}
-    kept = len({b.name for b in plan.bags} - uploads - set(failures)) - len(repaired)
-    uploaded = len(uploads - set(failures))
-    lines.append(f"Backup {plan.year}: {len(plan.bags)} bags, {kept} unchanged, "
-                 f"{uploaded} uploaded, {len(repaired)} repaired, {len(failures)} failed" +
+    counts = bag_counts(plan, failures, repaired)
+    lines.append(f"Backup {plan.year}: {len(plan.bags)} bags, {counts['unchanged']} "
+                 f"unchanged, {counts['uploaded']} uploaded, {counts['repaired']} "
+                 f"repaired, {len(failures)} failed" +
                  ("" if ok else "; run 'doit backup' again once fixed"))
     return "\n".join(lines), ok
 
 
-def stopped_report(plan, failures: dict, repaired: list, done: set) -> list[str]:
+def bag_counts(plan, failures: dict, repaired: dict, done=None) -> dict:
+    """Each bag once: unchanged, uploaded (those in `done`, when given), repaired or
+    failed. repaired: bag name -> what was repaired."""
+    uploads, failed = {b.name for b in plan.uploads}, set(failures)
+    fixed = set(repaired) - failed
+    sent = uploads if done is None else uploads & done
+    return {"planned": len(plan.bags), "failed": len(failures), "repaired": len(fixed),
+            "unchanged": len({b.name for b in plan.bags} - uploads - failed - fixed),
+            "uploaded": len(sent - failed - fixed)}
+
+
+def stopped_report(plan, failures: dict, repaired: dict, done: set) -> list[str]:
     """The closing lines of a backup that ended before its report (a task failed, the
     network went, Ctrl-C): what was uploaded, kept, repaired, failed and why, and how
-    many bags it did not reach."""
-    lines = [f"REPAIRED {line}" for line in repaired]
+    many bags it did not reach. repaired: bag name -> what was repaired."""
+    lines = [f"REPAIRED {line}" for line in repaired.values()]
     lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
-    uploads = {b.name for b in plan.uploads}
-    kept = len({b.name for b in plan.bags} - uploads - set(failures)) - len(repaired)
-    uploaded = len((uploads & done) - set(failures))
-    waiting = len(uploads - done - set(failures))
+    counts = bag_counts(plan, failures, repaired, done)
+    waiting = len({b.name for b in plan.uploads} - done - set(failures))
     lines.append(f"Backup {plan.year} stopped before its end: {len(plan.bags)} bags, "
-                 f"{kept} unchanged, {uploaded} uploaded, {len(repaired)} repaired, "
+                 f"{counts['unchanged']} unchanged, {counts['uploaded']} uploaded, "
+                 f"{counts['repaired']} repaired, "
                  f"{len(failures)} failed, {waiting} not reached; finished steps are "
                  "kept, run 'doit backup' again")
     return lines

@@ -20,7 +20,7 @@ import time
 from . import __version__, cost, statefile
 from .errors import GlacierError
 from .marker import read_marker
-from .report import human, shown
+from .report import bag_counts, human, shown
 
 FORMAT = 1
 KEEP = 20  # reasons and problems kept per record: the file stays small
@@ -50,15 +50,6 @@ def _capped(items: dict) -> dict:
 
 
 # -- what a run did -------------------------------------------------------------------
-
-
-def bag_counts(plan, failures: dict, repaired) -> dict:
-    """The closing report's counts (report.run_report), by the same arithmetic."""
-    uploads = {b.name for b in plan.uploads}
-    kept = len({b.name for b in plan.bags} - uploads - set(failures)) - len(repaired)
-    return {"planned": len(plan.bags), "unchanged": kept,
-            "uploaded": len(uploads - set(failures)), "repaired": len(repaired),
-            "failed": len(failures)}
 
 
 def planned_figures(plan, settings) -> dict:
@@ -129,14 +120,14 @@ def _timestamp(text: str) -> float:
         return 0.0
 
 
-def backup_record(run, plan, failures: dict, repaired: list, ok: bool,
+def backup_record(run, plan, failures: dict, repaired: dict, ok: bool,
                   started: float = STARTED) -> dict:
     record = _base(run, "backup", 0 if ok else 1, started)
     record.update({
         "year": plan.year,
         "atoms": atom_changes(plan, previous_inventory(run, started)),
         "bags": bag_counts(plan, failures, repaired),
-        "failed": _capped(failures), "repaired": repaired[:KEEP],
+        "failed": _capped(failures), "repaired": list(repaired.values())[:KEEP],
         "missing_molecules": {m: plan.missing_reasons.get(m, "") for m in
                               plan.missing_molecules},
         "sent": sent_figures(run, plan, started),

@@ -35,18 +35,22 @@ def plan_of(bags, missing=(), removed=()) -> Plan:
 
 
 @pytest.mark.parametrize("failures, repaired, missing", [
-    ({}, [], []),
-    ({"h_m_bag_002": "disk full"}, [], []),
-    ({}, ["2027-backup/h_m_bag_001.tar missing; repaired"], []),
-    ({"h_m_bag_003": "x"}, ["r"], ["/gone"]),
+    ({}, {}, []),
+    ({"h_m_bag_002": "disk full"}, {}, []),
+    ({}, {"h_m_bag_001": "2027-backup/h_m_bag_001.tar missing; repaired"}, []),
+    ({}, {"h_m_bag_002": "2027-backup/h_m_bag_009.tar has 4 bytes; repaired"}, []),
+    ({"h_m_bag_003": "x"}, {"h_m_bag_001": "r"}, ["/gone"]),
 ])
 def test_bag_counts_are_the_closing_reports(failures, repaired, missing):
     plan = plan_of([bag(1, "keep"), bag(2), bag(3), bag(4, "keep")], missing)
     text, ok = report.run_report(plan, failures, repaired)
-    counts = status.bag_counts(plan, failures, repaired)
+    counts = report.bag_counts(plan, failures, repaired)
     assert (f"Backup 2027: {counts['planned']} bags, {counts['unchanged']} unchanged, "
             f"{counts['uploaded']} uploaded, {counts['repaired']} repaired, "
             f"{counts['failed']} failed") in text
+    # each bag counted once
+    assert counts["unchanged"] + counts["uploaded"] + counts["repaired"] + \
+        counts["failed"] == counts["planned"]
 
 
 def test_planned_figures_are_the_dry_runs():

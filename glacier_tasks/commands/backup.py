@@ -303,8 +303,8 @@ def report_action(config):
         path = run.failure_file(bag.name)
         if path.exists():
             failures[bag.name] = path.read_text().strip()
-    repaired = [run.repair_file(b.name).read_text().strip() for b in plan.bags
-                if run.repair_file(b.name).exists()]
+    repaired = {b.name: run.repair_file(b.name).read_text().strip() for b in plan.bags
+                if run.repair_file(b.name).exists()}
     text, ok = report.run_report(plan, failures, repaired)
     lines = [text]
     if run.settings.encryption != "age":

@@ -252,13 +252,13 @@ def closing_lines(config) -> list[str]:
         return []
     if plan is None:
         return []
-    failures, repaired, done = {}, [], set()
+    failures, repaired, done = {}, {}, set()
     for bag in plan.bags:
         failed, fixed = run.failure_file(bag.name), run.repair_file(bag.name)
         if failed.exists():
             failures[bag.name] = failed.read_text(errors="replace").strip()
         if fixed.exists():
-            repaired.append(fixed.read_text(errors="replace").strip())
+            repaired[bag.name] = fixed.read_text(errors="replace").strip()
         if steps.is_done(run, bag.name, bag.content_key):
             done.add(bag.name)
     return report.stopped_report(plan, failures, repaired, done)
