@@ -2,8 +2,8 @@
 encryption, after lost state, its keyed hash is made with a new key); a lost bag is
 sent again under its own key beside its recorded manifest; an orphan manifest and
 index are never taken. Found by a hostile review of write-once keys."""
-import shutil
 
+import shutil
 
 from .helpers import restore_all, tree_snapshot
 from .invariant import check_invariant, check_written_once
@@ -32,15 +32,19 @@ def test_lost_manifest_plain(project):
     _lose_manifest_and_rerun(project)
 
 
-def test_lost_manifest_encrypted_after_bootstrap(enc_project):
-    p = enc_project
+def _back_up_then_bootstrap(p):
+    """A backup, then lost state and bootstrap: a new fingerprint key."""
     assert p.run("backup").returncode == 0
     for gone in ("inventory.json", "inventory.json.bak", "list.txt"):
         (p.root / gone).unlink(missing_ok=True)
     shutil.rmtree(p.state)
     shutil.rmtree(p.root / "manifests")
-    assert p.run("bootstrap").returncode == 0  # a new fingerprint key
-    _lose_manifest_and_rerun(p)
+    assert p.run("bootstrap").returncode == 0
+
+
+def test_lost_manifest_encrypted_after_bootstrap(enc_project):
+    _back_up_then_bootstrap(enc_project)
+    _lose_manifest_and_rerun(enc_project)
 
 
 def test_orphan_manifest_and_index_without_their_bag(project, tmp_path):
@@ -73,12 +77,7 @@ def test_lost_bag_encrypted_after_bootstrap(enc_project, tmp_path):
     """A lost bag is re-sent under its own key; its manifest is still in the bucket,
     keyed with the fingerprint key of the state that was lost."""
     p = enc_project
-    assert p.run("backup").returncode == 0
-    for gone in ("inventory.json", "inventory.json.bak", "list.txt"):
-        (p.root / gone).unlink(missing_ok=True)
-    shutil.rmtree(p.state)
-    shutil.rmtree(p.root / "manifests")
-    assert p.run("bootstrap").returncode == 0
+    _back_up_then_bootstrap(p)
     key = sorted(p.inventory["bags"])[0]
     p.s3.delete_object(Bucket=p.bucket, Key=key)
     first = p.run("backup")
