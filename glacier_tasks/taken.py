@@ -4,7 +4,8 @@ keys are taken, and which previous bags the bucket no longer holds as recorded.
 
 *occupied*: this year's keys of this host that no previous bag has (a bag superseded
 earlier in the year, a stopped run's upload), each with the content key its object
-provably holds; a new bag takes one only if it holds exactly that bag's contents.
+claims; a new bag takes one only if it claims exactly that bag's contents, and the bag
+step adopts it only if it holds the very tar packed here (objects.holds_packed).
 *broken*: previous bags of this host whose object is there but not as recorded
 (size, storage class): they are packed anew under a new name. A missing one is not
 broken: its own key is free, and the bag step sends it again there.

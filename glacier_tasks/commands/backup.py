@@ -167,8 +167,8 @@ def plan_action(config):
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
                      run.settings.host, run.today.isoformat(), salt, occupied, broken)
     statefile.write_json(run.plan_file, plan.to_json())
-    for path in run.occupied_dir.glob("*.json"):  # the plan has taken them in
-        path.unlink()
+    for path in run.occupied_dir.glob("*.json") if plan.bucket_checked else []:
+        path.unlink()  # the plan has taken them in
 
 
 def _new_salt(run) -> str:
