@@ -265,7 +265,25 @@ def _write_once_and_lock(store) -> tuple[list, str | None]:
     else:
         found.append((True, f"Object Lock is off, versioning {state} (optional: 'doit "
                             f"setup_bucket --object-lock {SUGGESTED_LOCK_DAYS}')"))
+    if versioning in ("Enabled", "Suspended"):
+        found.append(_hidden_versions(store))
     return found, versioning
+
+
+def _hidden_versions(store) -> tuple:
+    """A delete without a version id (not this tool's) hides an object behind a delete
+    marker: still billed, unseen by `prune`. Said, never cleaned here: a lifecycle rule
+    expiring them would let whoever can add delete markers wipe the archive slowly."""
+    try:
+        versions, size, markers = store.hidden_versions()
+    except StoreError as err:
+        return None, f"cannot count older object versions: {err}"
+    if not versions and not markers:
+        return True, "no older object versions or delete markers"
+    return None, (f"{versions} older object versions ({size / 1e9:.1f} GB, billed) and "
+                  f"{markers} delete markers: something deleted objects without a "
+                  "version id; see them with 'aws s3api list-object-versions', and "
+                  "delete what you do not need by its version id")
 
 
 def _existing_parent(path):

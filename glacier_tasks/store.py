@@ -325,6 +325,19 @@ class Store:
         with self._errors("reading the versioning state"):
             return self.client.get_bucket_versioning(Bucket=self.bucket).get("Status", "")
 
+    def hidden_versions(self) -> tuple[int, int, int]:
+        """(older versions, their bytes, delete markers) of a versioned bucket: what a
+        delete without a version id left behind, billed and unseen by a listing."""
+        versions = size = markers = 0
+        with self._errors("listing object versions"):
+            for page in self.client.get_paginator("list_object_versions").paginate(
+                    Bucket=self.bucket):
+                old = [v for v in page.get("Versions", []) if not v.get("IsLatest")]
+                versions += len(old)
+                size += sum(v.get("Size", 0) for v in old)
+                markers += len(page.get("DeleteMarkers", []))
+        return versions, size, markers
+
     def put_versioning(self) -> None:
         with self._errors("turning on versioning"):
             self.client.put_bucket_versioning(

@@ -95,9 +95,19 @@ def test_object_lock_on_a_new_bucket_and_an_existing_one(tmp_path, s3_server, bu
     assert "WARNING these credentials can delete objects" in check.stdout
     assert "DeleteMarkers" not in new.s3.list_object_versions(Bucket=new.bucket,
                                                               Prefix=PROBE)
+    assert "ok      no older object versions or delete markers" in check.stdout
     longer = new.run("setup_bucket", "--object-lock", "200")
     assert "Changed Object Lock's default retention to 200 days, GOVERNANCE mode (was " \
            "180 days, GOVERNANCE mode)" in longer.stdout
+    # (after the change above: moto changes a lock only on an empty bucket)
+    # a delete without a version id (someone's `aws s3 rm`) hides the data, still billed
+    new.s3.delete_bucket_policy(Bucket=new.bucket)  # moto refuses every PUT under it
+    new.s3.put_object(Bucket=new.bucket, Key="2026-backup/x.tar", Body=b"x" * 1000,
+                      ChecksumAlgorithm="CRC64NVME")
+    new.s3.delete_object(Bucket=new.bucket, Key="2026-backup/x.tar")
+    hidden = new.run("check")
+    assert "WARNING 1 older object versions (0.0 GB, billed) and 1 delete markers" \
+        in hidden.stdout
 
     existing = Project(tmp_path, s3_server, bucket)  # plain, unversioned, empty
     existing.write_list(tmp_path)
