@@ -111,7 +111,7 @@ def least_privilege_policy(bucket: str, role: str = "backup") -> str:
     statements = [
         {"Sid": "ListTheBucket", "Effect": "Allow",
          "Action": ["s3:ListBucket", "s3:ListBucketMultipartUploads",
-                    "s3:GetBucketLocation", "s3:GetBucketPublicAccessBlock",
+                    "s3:ListBucketVersions", "s3:GetBucketLocation", "s3:GetBucketPublicAccessBlock",
                     "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration",
                     "s3:GetBucketPolicy", "s3:GetBucketVersioning",
                     "s3:GetBucketObjectLockConfiguration"],
