@@ -43,8 +43,8 @@ def tar_step(run, plan, name: str, record: dict | None = None) -> str:
     """tar:NAME. A kept bag (`record`: its inventory entry), or one already done: one
     HEAD says whether the bucket still holds it; if not, it is packed again (a repair).
     Any other bag is packed into staging_dir, unless its staged tar is already complete
-    and intact, or the bucket holds the tar a stopped run packed (adopted). Returns the line
-    to print ("" when there is nothing to say)."""
+    and intact, or the bucket holds the tar a stopped run packed (adopted). Returns the
+    line to print ("" when there is nothing to say)."""
     run.failure_file(name).unlink(missing_ok=True)
     run.repair_file(name).unlink(missing_ok=True)
     with _recorded(run, name):
@@ -107,6 +107,8 @@ def manifest_step(run, plan, name: str) -> str:
                               receipt.storage_class, receipt.crc64nvme)
         if problem:  # gone since its upload (a stopped run's marker): start it again
             _save(run, BagMarker(bag.content_key, repair=marker.repair), name)
+            if problem != "missing":  # there, but not ours: never sent over
+                _occupied(run, bag, receipt.key, f"{problem} since it was uploaded")
             raise BagError(f"{receipt.key} {problem} since it was uploaded; run "
                            "'doit backup' again to send it anew")
         if marker.manifest is None:
