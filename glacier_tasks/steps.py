@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 
 from . import bag as tarbag
-from . import crypto, inventory, layout, memberindex, staging, statefile
+from . import crypto, download, inventory, layout, memberindex, staging, statefile
 from .errors import BagError, GlacierError, ObjectExists
 from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
@@ -106,7 +106,7 @@ def manifest_step(run, plan, name: str) -> str:
         problem = bag_problem(store.head(receipt.key), receipt.size, receipt.sha256,
                               receipt.storage_class, receipt.crc64nvme)
         if problem:  # gone since its upload (a stopped run's marker): start it again
-            _save(run, BagMarker(bag.content_key, repair=marker.repair), name)
+            _start_again(run, bag, marker)
             if problem != "missing":  # there, but not ours: never sent over
                 _occupied(run, bag, receipt.key, f"{problem} since it was uploaded")
             raise BagError(f"{receipt.key} {problem} since it was uploaded; run "
@@ -264,6 +264,12 @@ def _not_ours(found, bag) -> str:
 _PACKED_HERE = set()  # bags this process packed: their staged tar is as written
 
 
+def _start_again(run, bag, marker: BagMarker) -> None:
+    """The bag's steps start over next run (a repair it was stays one)."""
+    _free(run, bag.name)
+    _save(run, BagMarker(bag.content_key, repair=marker.repair), bag.name)
+
+
 def _check_staged(run, bag, marker: BagMarker) -> None:
     """A staged tar an earlier run left is hashed before it is sent: a file of the
     right size may have changed on disk since, and an upload under the bag's key can
@@ -271,13 +277,8 @@ def _check_staged(run, bag, marker: BagMarker) -> None:
     if bag.name in _PACKED_HERE:
         return
     staged = run.staged_tar(bag.name)
-    digest = hashlib.sha256()
-    with open(staged, "rb") as tar:
-        while chunk := tar.read(1 << 20):
-            digest.update(chunk)
-    if digest.hexdigest() != marker.packed.sha256:
-        _free(run, bag.name)
-        _save(run, BagMarker(bag.content_key, repair=marker.repair), bag.name)
+    if download.sha256_of(staged) != marker.packed.sha256:
+        _start_again(run, bag, marker)
         raise BagError(f"{staged}: the staged tar changed on disk since it was packed; "
                        "dropped, it is packed again on the next run")
 
@@ -317,8 +318,7 @@ def _upload(run, bag, marker: BagMarker, store) -> None:
     problem = bag_problem(found, packed.size, packed.sha256, settings.storage_class,
                           packed.crc64nvme)
     if problem:  # the key is used up (written once): the atoms go under a new name
-        _free(run, bag.name)
-        _save(run, BagMarker(bag.content_key, repair=marker.repair), bag.name)
+        _start_again(run, bag, marker)
         _occupied(run, bag, key, f"{problem} after upload")
     marker.uploaded = _receipt(found, reused=False, parts=sent["parts"], seconds=seconds)
     marker.upload = {}
