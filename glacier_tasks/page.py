@@ -11,8 +11,7 @@ import html
 
 from . import cost
 from .overview import EXTRA, OTHER
-from .report import human, shown
-from .status import plural
+from .units import duration, human, plural, printable
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
            "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6")
@@ -22,7 +21,7 @@ FILL_CAP = 1.5  # the bag chart shows fills up to 150% of the target
 
 def esc(text) -> str:
     """Text from the state (names that may hold any byte) made safe for HTML."""
-    return html.escape(shown(str(text)), quote=True)
+    return html.escape(printable(str(text)), quote=True)
 
 
 def usd(amount: float, places: int = 2) -> str:
@@ -105,14 +104,6 @@ def when(iso_time: str) -> str:
 def card(key: str, value_html: str, note: str, level: str = "") -> str:
     return (f'<div class="card {level}"><div class="k">{esc(key)}</div>'
             f'<div class="v">{value_html}</div><div class="n">{esc(note)}</div></div>')
-
-
-def duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 120:
-        return f"{seconds} s"
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
 
 
 # -- sections --------------------------------------------------------------------------

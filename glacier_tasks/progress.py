@@ -22,7 +22,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from .report import human
+from .units import duration, human
 
 STOP = threading.Event()
 
@@ -32,15 +32,6 @@ def stamp(when: float | None = None) -> str:
     when = time.time() if when is None else when
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when)) + \
         f".{int(when * 1000) % 1000:03d}"
-
-
-def duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 def _unwrap(stream):

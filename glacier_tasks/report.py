@@ -1,32 +1,18 @@
 """What a run says: the dry run's plan summary and the backup's closing report (pure)."""
 
 from . import cost, staging
-from .manifest import escape_name
-
-
-def shown(name: str) -> str:
-    """A molecule or atom as a line may show it: bytes that are not UTF-8 (kept as
-    surrogates) are escaped as in manifests, so a strict UTF-8 output never chokes."""
-    return escape_name(name.encode("utf-8", "surrogateescape"))
+from .units import human, printable
 
 
 def names(keys) -> str:
-    return ", ".join(shown(k) for k in keys)
-
-
-def human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(size) < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} TB"
+    return ", ".join(printable(k) for k in keys)
 
 
 def describe_bag(bag, done: bool = False) -> str:
     """What a planned bag is and why it is pending: the line `list` shows for it."""
     what = "unchanged" if bag.action == "keep" else \
         ("uploaded: " if done else "pending: ") + ", ".join(bag.reasons)
-    return f"{shown(bag.molecule)}  {len(bag.atoms)} atoms  {human(bag.size)}  {what}"
+    return f"{printable(bag.molecule)}  {len(bag.atoms)} atoms  {human(bag.size)}  {what}"
 
 
 def plan_summary(plan, settings, history: dict | None = None) -> str:
@@ -43,7 +29,7 @@ def plan_summary(plan, settings, history: dict | None = None) -> str:
     for molecule, bags in by_molecule.items():
         todo = [b for b in bags if b.action == "upload"]
         reasons = sorted({r for b in todo for r in b.reasons})
-        lines.append(f"  {shown(molecule)}: {len(bags)} bags, "
+        lines.append(f"  {printable(molecule)}: {len(bags)} bags, "
                      f"{len(bags) - len(todo)} unchanged, "
                      f"{len(todo)} to upload" +
                      (f" ({', '.join(reasons)}), {human(sum(b.size for b in todo))}"
@@ -80,14 +66,14 @@ def _warnings(plan) -> list:
         lines.append(f"Atoms gone from disk, leaving the inventory: "
                      f"{names(plan.removed_atoms)}")
     for molecule in plan.missing_molecules:
-        lines.append(f"MISSING molecule {shown(molecule)}: "
+        lines.append(f"MISSING molecule {printable(molecule)}: "
                      f"{missing_reason(plan, molecule)}; its atoms stay in the inventory "
                      "untouched")
     return lines
 
 
 def missing_reason(plan, molecule: str) -> str:
-    return shown(plan.missing_reasons.get(molecule, "folder not found or empty "
+    return printable(plan.missing_reasons.get(molecule, "folder not found or empty "
                                                     "(drive not mounted?)"))
 
 
@@ -99,7 +85,7 @@ def run_report(plan, failures: dict, repaired: dict | None = None) -> tuple[str,
     lines = [f"REPAIRED {line}" for line in repaired.values()]
     lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
     for molecule in plan.missing_molecules:
-        lines.append(f"FAILED molecule {shown(molecule)}: "
+        lines.append(f"FAILED molecule {printable(molecule)}: "
                      f"{missing_reason(plan, molecule)}; mount or fix it and run "
                      "'doit backup' again")
     if plan.removed_atoms:
@@ -169,7 +155,7 @@ def lost_words(lost) -> str:
     """What deleting a bag loses, in words."""
     if lost is None or not lost.files:
         return "no file that a newer bag lacks"
-    names = ", ".join(shown(n) for n in lost.names)
+    names = ", ".join(printable(n) for n in lost.names)
     more = ", ..." if lost.files > len(lost.names) else ""
     return (f"{lost.files} files ({human(lost.size)}) exist in no newer bag: "
             f"{names}{more}")

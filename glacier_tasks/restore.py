@@ -16,7 +16,7 @@ from . import config, cost, download, layout, memberindex, scan, statefile
 from .errors import StateError
 from .find import local_manifest, member_exists
 from .inventory import find_atom
-from .report import human
+from .units import human
 
 TIER_DELAY = {"Bulk": "about 48 hours", "Standard": "about 12 hours",
               "Expedited": "1-5 minutes"}

@@ -14,7 +14,7 @@ from pathlib import Path
 from . import download, manifest, memberindex, restore, restorecheck, restorestate, untar
 from .errors import ConfigError, GlacierError, RestoreError, StateError
 from .find import local_manifest
-from .report import human
+from .units import human, iso_utc
 
 MIN_POLL_ENV = "GLACIER_MIN_POLL_SECONDS"
 MIN_POLL, MAX_POLL = 60.0, 1800.0  # seconds between status checks: floor, ceiling
@@ -117,7 +117,7 @@ class Restorer:
         for plan in plans:
             check.add(restorecheck.check(self._manifest(plan), plan.wanted or _all,
                                          self._dest(plan)))
-        self.state.finished = self.state.finished or restorestate.now()
+        self.state.finished = self.state.finished or iso_utc()
         self.save()
         if self.downloads.is_dir() and not any(self.downloads.iterdir()):
             self.downloads.rmdir()
@@ -136,7 +136,7 @@ class Restorer:
                                  "every bag")
             if info.thaw_state == "archived":
                 self.store.request_restore(plan.key, self.options.days, self.options.tier)
-                state.thaw_requested, state.tier = restorestate.now(), self.options.tier
+                state.thaw_requested, state.tier = iso_utc(), self.options.tier
                 self.save()
                 self.say(f"{plan.key}: thaw requested ({self.options.tier}, "
                          f"{restore.TIER_DELAY.get(self.options.tier, '?')})")

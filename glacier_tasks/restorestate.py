@@ -8,12 +8,12 @@ sha256 differs from the one recorded (a newer backup) starts again. Written atom
 after every step, so Ctrl-C or kill -9 loses at most the step under way.
 """
 
-import datetime
 import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from . import statefile
+from .units import iso_utc
 
 
 @dataclass
@@ -52,17 +52,14 @@ def request_id(path: str, all_molecules: bool, dest: Path) -> str:
 def load_state(path: Path, request: dict) -> RestoreState:
     data = statefile.read_json(path, default=None, what="restore state")
     if not isinstance(data, dict) or data.get("request") != request:
-        return RestoreState(request, now())
+        return RestoreState(request, iso_utc())
     known = {f.name for f in fields(BagState)}
     bags = {key: BagState(**{k: v for k, v in entry.items() if k in known})
             for key, entry in (data.get("bags") or {}).items()}
-    return RestoreState(request, data.get("started") or now(), bags,
+    return RestoreState(request, data.get("started") or iso_utc(), bags,
                         data.get("finished") or "")
 
 
 def save_state(path: Path, state: RestoreState) -> None:
     statefile.write_json(path, asdict(state))
 
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

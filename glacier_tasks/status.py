@@ -20,24 +20,19 @@ import time
 from . import __version__, cost, statefile
 from .errors import GlacierError
 from .marker import read_marker
-from .report import bag_counts, human, shown
+from .report import bag_counts
+from .units import human, iso_utc, plural, printable
 
 FORMAT = 1
 KEEP = 20  # reasons and problems kept per record: the file stays small
 STARTED = time.time()  # this process started the run: the tool loads before any task
 
 
-def iso(when: float) -> str:
-    """A time (seconds since the epoch) as UTC to the second, as markers record it."""
-    return datetime.datetime.fromtimestamp(int(when), datetime.timezone.utc) \
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _base(run, command: str, exit_status: int, started: float) -> dict:
     ended = time.time()
     return {"format": FORMAT, "command": command, "version": __version__,
             "host": run.settings.host, "run_date": run.today.isoformat(),
-            "started_at": iso(started), "ended_at": iso(ended),
+            "started_at": iso_utc(started), "ended_at": iso_utc(ended),
             "seconds": round(ended - started, 1), "exit_status": exit_status}
 
 
@@ -70,7 +65,7 @@ def sent_figures(run, plan, started: float) -> dict:
     """What this run really sent: the bags whose marker says uploaded (not adopted)
     since it started, with their manifests; requests and fee as cost.upload_estimate
     prices them."""
-    since = iso(started)
+    since = iso_utc(started)
     sizes = []
     for bag in plan.bags:
         path = run.marker_file(bag.name)
@@ -305,10 +300,6 @@ def summary_lines(data: dict | None, inventory: dict, pending: list, unfinished:
     return lines
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
-
-
 def _result(record: dict) -> str:
     status = record.get("exit_status")
     return "result unknown (before last-run.json)" if status is None else \
@@ -330,6 +321,6 @@ def _backup_lines(data: dict) -> list[str]:
              f"  sent: {plural(sent['bags'], 'bag')}, {human(sent['bytes'])}, "
              f"{plural(sent['requests'], 'request')}, fee about ${sent['fee']:.4f}"]
     lines += [f"  FAILED bag {name}: {why}" for name, why in data["failed"].items()]
-    lines += [f"  MISSING molecule {shown(m)}: {shown(why)}"
+    lines += [f"  MISSING molecule {printable(m)}: {printable(why)}"
               for m, why in data["missing_molecules"].items()]
     return lines

@@ -19,7 +19,6 @@ which is free; a key found holding something else is never replaced: it is recor
 in STATE/occupied/ and the next plan packs the bag's atoms under a new name.
 """
 
-import datetime
 import hashlib
 import time
 from contextlib import contextmanager
@@ -29,9 +28,8 @@ from . import crypto, download, inventory, layout, memberindex, staging, statefi
 from .errors import BagError, GlacierError, ObjectExists
 from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
-from .progress import duration
 from .objects import bag_problem, holds_packed, metadata_for
-from .report import human
+from .units import duration, human, iso_utc
 from .store import store_for
 
 
@@ -366,8 +364,8 @@ def _receipt(found, reused: bool, parts: int | None = None,
              seconds: float | None = None) -> Receipt:
     return Receipt(key=found.key, size=found.size, etag=found.etag, sha256=found.sha256,
                    crc64nvme=found.crc64nvme, storage_class=found.storage_class,
-                   uploaded_at=_iso(found.last_modified), reused=reused,
-                   recorded_at=_iso(datetime.datetime.now(datetime.timezone.utc)),
+                   uploaded_at=iso_utc(found.last_modified), reused=reused,
+                   recorded_at=iso_utc(),
                    parts=parts, seconds=seconds)
 
 
@@ -438,7 +436,4 @@ def _occupied(run, bag, key: str, problem: str):
     raise BagError(f"{key} {problem}; keys are written once, so it is not replaced: "
                    "the next backup packs these atoms into a bag of a new name")
 
-
-def _iso(when: datetime.datetime) -> str:
-    return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 

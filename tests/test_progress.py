@@ -11,7 +11,8 @@ import pytest
 
 from awscrt import checksums
 
-from glacier_tasks.progress import Progress, duration, stamp
+from glacier_tasks.progress import Progress, stamp
+from glacier_tasks.units import duration
 from glacier_tasks.parts import MIB, part_size_for
 from glacier_tasks.store import Store
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from glacier_tasks import report, status
+from glacier_tasks import report, status, units
 from glacier_tasks.marker import BagMarker, Receipt, write_marker
 from glacier_tasks.plan import Plan, PlannedBag
 from glacier_tasks.run import load_run
@@ -84,10 +84,10 @@ def receipt(size: int, reused: bool, recorded_at: str) -> Receipt:
 def test_sent_counts_only_bags_this_run_uploaded(run):
     started = 1_800_000_000.0
     plan = plan_of([bag(1), bag(2), bag(3), bag(4, "keep")])
-    now = status.iso(started + 5)
+    now = units.iso_utc(started + 5)
     for b, rec in ((bag(1), receipt(100, False, now)),            # sent by this run
                    (bag(2), receipt(200, True, now)),             # adopted: not sent
-                   (bag(3), receipt(300, False, status.iso(started - 60)))):  # earlier
+                   (bag(3), receipt(300, False, units.iso_utc(started - 60)))):  # earlier
         path = run.marker_file(b.name)
         write_marker(path, BagMarker(b.content_key, uploaded=rec, done=True))
         os.utime(path, (started + 5, started + 5))

@@ -22,7 +22,7 @@ from doit.task import Task
 from doit.tools import config_changed
 from tqdm import tqdm
 
-from .. import (hosts, inventory, layout, remote, report, scan, statefile, status, steps,
+from .. import (units, hosts, inventory, layout, remote, report, scan, statefile, status, steps,
                system, taken)
 from ..errors import GlacierError, StateError
 from ..marker import read_marker
@@ -370,7 +370,7 @@ def task__scan():
     state, config, names = str(run.state_dir), run.config_file, []
     for atom in run.local_atoms:
         path, record = scan.hash_path(state, atom.key), changed.get(atom.key)
-        name = "_scan:" + report.shown(atom.key).replace("=", "\\x3d")  # '=' is doit's
+        name = "_scan:" + units.printable(atom.key).replace("=", "\\x3d")  # '=' is doit's
         yield Task(name, [(hash_action, [config, path, record])], targets=[path],
                    uptodate=[record is None], subtask_of="_scan",
                    io={"capture": False})  # prints nothing; two run at once (threads)

@@ -5,7 +5,7 @@ import datetime
 
 from doit.exceptions import TaskFailed
 
-from .. import bootstrap, cost, find, hosts, inventory, layout, prune, report
+from .. import bootstrap, cost, find, hosts, inventory, layout, prune, report, units
 from ..errors import GlacierError
 from ..run import load_run
 from ..store import store_for
@@ -196,7 +196,7 @@ def _cost_of_every_host(settings, store):
         bill = cost.storage_bill(prune.own_objects(listing, host), settings.prices)
         held = sum(size for size, _, _ in bill.values())
         count = sum(n for _, n, _ in bill.values())
-        lines.append(f"  {host:<20} {count:>6} objects  {report.human(held):>9}  "
+        lines.append(f"  {host:<20} {count:>6} objects  {units.human(held):>9}  "
                      f"${sum(m for _, _, m in bill.values()):.2f}/month")
     say([f"Monthly storage by host (prices of {cost.PRICES_DATE}):", *lines])
 

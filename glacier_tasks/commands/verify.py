@@ -2,7 +2,7 @@
 
 from doit.exceptions import TaskFailed
 
-from .. import bootstrap, cost, inventory, report, restore, status, verify
+from .. import bootstrap, cost, inventory, restore, status, units, verify
 from ..run import load_run
 from ..store import store_for
 from .base import current_run, param, say, user_errors
@@ -26,7 +26,7 @@ def verify_action(config, deep, yes, tier, days, all_hosts):
         total = sum(b["size"] for b in inv["bags"].values())
         figures = cost.restore_cost(total, len(inv["bags"]), tier, settings.prices)
         print(f"--deep thaws and downloads all {len(inv['bags'])} bags "
-              f"({report.human(total)}): slow ({restore.TIER_DELAY[tier]}) and paid "
+              f"({units.human(total)}): slow ({restore.TIER_DELAY[tier]}) and paid "
               f"(about ${figures['total']:.2f}); add --yes to do it")
     elif deep:
         deep_problems, waiting = verify.deep_check(store, inv, days, tier, print)
