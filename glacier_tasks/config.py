@@ -13,7 +13,6 @@ from pathlib import Path
 from .errors import ConfigError
 from .layout import HOST_RE
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 STORAGE_CLASSES = ("DEEP_ARCHIVE", "GLACIER", "GLACIER_IR", "STANDARD_IA",
                    "ONEZONE_IA", "INTELLIGENT_TIERING", "STANDARD")
 

@@ -9,6 +9,11 @@ restore requests, transfer_out per GB downloaded beyond transfer_out_free_gb a m
 
 from .parts import upload_requests
 
+# How long a Deep Archive thaw takes, by retrieval tier (AWS documentation).
+TIER_DELAY = {"Bulk": "about 48 hours", "Standard": "about 12 hours",
+              "Expedited": "1-5 minutes"}
+TIER_HOURS = {"Bulk": 48, "Standard": 12, "Expedited": 1}
+
 PRICES_DATE = "2026-01-15"
 _STORAGE = {"DEEP_ARCHIVE": 0.00099, "GLACIER": 0.0036, "GLACIER_IR": 0.004,
             "STANDARD_IA": 0.0125, "ONEZONE_IA": 0.01, "INTELLIGENT_TIERING": 0.023,

@@ -7,11 +7,11 @@ so each member header in them is read back: its checksum must hold and its name 
 one the index gives at that place, or the runs are not used.
 """
 
-import hashlib
 import os
 from pathlib import Path
 
 from . import tarstream
+from .checksum import sha256_of
 from .errors import RestoreError
 
 RANGE = 64 << 20  # one GET at most
@@ -101,11 +101,3 @@ def _fetch(store, key: str, spans: list, partial: Path, progress) -> None:
                     raise DownloadError(f"{key}: S3 sent no bytes from byte {at}; run "
                                         "again")
                 at += got
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

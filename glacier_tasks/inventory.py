@@ -11,6 +11,13 @@ from pathlib import Path
 from . import statefile
 from .errors import StateError
 
+LOOSE_ATOM = "."  # the atom made of the files lying directly in the molecule's folder
+
+
+def atom_name(molecule: str, key: str) -> str:
+    """An atom's folder name inside its molecule, from its key (`MOLECULE/NAME`)."""
+    return key[len(molecule.rstrip("/")) + 1:]
+
 
 def load_inventory(path: Path, required_by: str | None = None) -> dict:
     """The inventory, or an empty one; with required_by, a missing file is an error."""

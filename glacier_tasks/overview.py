@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from . import cost, status
-from .restore import TIER_DELAY
+from .cost import TIER_DELAY
 
 YEAR_KEY = re.compile(r"^(\d{4})-backup/")
 BAG_STEM = re.compile(r"^(?P<host>[^_/]+)_(?P<slug>[^_/]+)_(?P<tar_id>[^/]+)\.tar$")

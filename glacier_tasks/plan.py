@@ -21,9 +21,12 @@ Rules (the spec's sections 5 and 9):
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field, fields
 
+from . import statefile
+from .errors import StateError
 from .layout import archive_key, bag_name, manifest_key
 
 ARCHIVE_FORMAT = "gnu-tar-1"  # part of every content key: a new format rebuilds bags
@@ -323,3 +326,29 @@ def _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken):
 def _tar_number(tar_id: str) -> int:
     match = TAR_ID_RE.match(tar_id or "")
     return int(match.group(1)) if match else 0
+
+
+# -- the plan on disk, as the actions read it --------------------------------------
+
+
+_PLANS = {}  # plan.json's identity -> Plan: the many bag tasks read it once
+
+
+def read_plan(run, required: bool = True) -> Plan | None:
+    try:
+        stat = os.stat(run.plan_file)
+        ident = (str(run.plan_file), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        ident = None
+    if ident in _PLANS:
+        return _PLANS[ident]
+    data = statefile.read_json(run.plan_file, what="plan")
+    if data is None:
+        if required:
+            raise StateError(f"{run.plan_file}: no plan yet; run 'doit dryrun' or "
+                             "'doit backup'")
+        return None
+    plan = Plan.from_json(data)
+    _PLANS.clear()
+    _PLANS[ident] = plan
+    return plan

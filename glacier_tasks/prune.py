@@ -10,7 +10,9 @@ archive's history), and every other host's keys.
 import datetime
 from dataclasses import dataclass
 
-from . import cost, layout
+from . import cost, find, layout
+from .errors import GlacierError
+from .plan import read_plan
 from .layout import BACKUP_KEY, owner
 MINIMUM_DAYS = {"DEEP_ARCHIVE": 180, "GLACIER": 90, "GLACIER_IR": 90, "STANDARD_IA": 30,
                 "ONEZONE_IA": 30}
@@ -200,3 +202,51 @@ def free_after(held: list) -> datetime.datetime | None:
     """When the first held object can go: the earliest retention end with no legal
     hold (None if every one waits for a legal hold to be released)."""
     return min((h.until for h in held if h.until and not h.legal_hold), default=None)
+
+
+# -- gathered from the bucket: the decision above, fed ---------------------------------
+
+
+def prunable(run, store, inv, with_losses=False):
+    """This host's objects in the bucket, and the prunable ones among them (with what
+    deleting each bag loses, when asked: it reads their manifests)."""
+    objects = own_objects(store.list_objects(""), run.settings.host)
+    referenced = referenced_keys(inv, read_plan(run, required=False))
+    history = history_dates(inv, run.settings.keep_years)
+    found = plan_prune(objects, referenced, run.today, run.settings.prices,
+                             run.settings.host, history)
+    if not with_losses:
+        return objects, found
+    lost = losses(run, store, inv, objects, [p.key for p in found if p.key.endswith(".tar")])
+    return objects, plan_prune(objects, referenced, run.today, run.settings.prices,
+                                     run.settings.host, history, lost)
+
+
+def losses(run, store, inv, objects, doomed) -> dict:
+    """key -> Lost for each bag about to go: its files that no newer bag of the
+    same molecule holds (the current ones, or any uploaded after it)."""
+    host, found = run.settings.host, {}
+    mine = {k: o for k, o in objects.items() if k.endswith(".tar") and
+            layout.owner(k) == host}
+    listed = {}
+
+    def files_of(key):
+        if key not in listed:
+            bag = inv["bags"].get(key) or {"manifest_key": layout.manifest_key(key)}
+            try:
+                with open(find.local_manifest(run.settings, store, bag),
+                          encoding="utf-8") as lines:
+                    listed[key] = entries(lines)
+            except GlacierError:  # no manifest in the bucket any more: nothing known
+                listed[key] = set()
+        return listed[key]
+
+    for key in doomed:
+        slug = layout.slug_of(key)
+        newer = set()
+        for other, info in mine.items():
+            if other != key and layout.slug_of(other) == slug and (
+                    other in inv["bags"] or info.last_modified > mine[key].last_modified):
+                newer |= files_of(other)
+        found[key] = lost_files(files_of(key), newer)
+    return found

@@ -12,16 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config, cost, download, layout, memberindex, scan, statefile
+from . import checksum, config, cost, inventory, layout, memberindex, statefile
 from .errors import StateError
 from .find import local_manifest, member_exists
 from .inventory import find_atom
 from .units import human
-
-TIER_DELAY = {"Bulk": "about 48 hours", "Standard": "about 12 hours",
-              "Expedited": "1-5 minutes"}
-TIER_HOURS = {"Bulk": 48, "Standard": 12, "Expedited": 1}
-
 
 @dataclass(frozen=True)
 class Target:
@@ -68,8 +63,8 @@ def molecule_folders(molecules) -> dict:
 
 
 def _target(atom: str, entry: dict, path: str, folder: str = "") -> Target:
-    name = scan.atom_name(entry["molecule"], atom)
-    if name == scan.LOOSE_ATOM:
+    name = inventory.atom_name(entry["molecule"], atom)
+    if name == inventory.LOOSE_ATOM:
         root = entry["molecule"].rstrip("/")
         member = path[len(root):].lstrip("/") if path != atom else ""
     else:
@@ -101,7 +96,7 @@ def wanted(targets) -> callable:
 
 def tier_problem(tier: str, storage_classes) -> str | None:
     """Why this thaw tier cannot serve bags of these storage classes, or None."""
-    if tier not in TIER_DELAY:
+    if tier not in cost.TIER_DELAY:
         return f"--tier {tier}: not a thaw tier; use Bulk (about 48 h, cheapest) or " \
                "Standard (about 12 h)"
     if tier == "Expedited" and "DEEP_ARCHIVE" in storage_classes:
@@ -115,7 +110,7 @@ def check_members(settings, store, inventory: dict, targets) -> None:
     """A path inside an atom must be in its bag's manifest (fetched if needed)."""
     for t in targets:
         if t.whole or not t.member or t.member == os.fsencode(
-                scan.atom_name(inventory["atoms"][t.atom]["molecule"], t.atom)):
+                inventory.atom_name(inventory["atoms"][t.atom]["molecule"], t.atom)):
             continue
         bag = inventory["bags"][t.archive_key]
         if not member_exists(local_manifest(settings, store, bag), t.member):
@@ -188,7 +183,7 @@ def _index_file(settings, store, key: str, record: dict) -> tuple[Path | None, s
     None and why it cannot be used (the whole bag is downloaded then)."""
     index_key = layout.index_key(key)
     path = layout.local_manifest(settings.manifest_dir, index_key)
-    if path.exists() and download.sha256_of(path) == record["index_sha256"]:
+    if path.exists() and checksum.sha256_of(path) == record["index_sha256"]:
         return path, ""
     if store.head(index_key) is None:
         return None, f"its member index {index_key} is missing from the bucket"
@@ -211,7 +206,7 @@ def estimate_lines(plans: list[BagPlan], tier: str, prices) -> list[str]:
     fetched = sum(p.download_size for p in plans)
     figures = cost.restore_cost(thawed, len(plans), tier, prices, transfer_size=fetched)
     lines.append(f"{len(plans)} bags, {human(thawed)} to thaw, {human(fetched)} to "
-                 f"download; {tier} thaw takes {TIER_DELAY.get(tier, '?')}; estimated "
+                 f"download; {tier} thaw takes {cost.TIER_DELAY.get(tier, '?')}; estimated "
                  f"cost ${figures['total']:.2f} (retrieval ${figures['retrieval']:.2f}, "
                  f"requests ${figures['requests']:.4f}, transfer out "
                  f"${figures['transfer']:.2f})")

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import download, manifest, memberindex, restore, restorecheck, restorestate, untar
+from . import cost, download, manifest, memberindex, restorecheck, restorestate, untar
 from .errors import ConfigError, GlacierError, RestoreError, StateError
 from .find import local_manifest
 from .units import human, iso_utc
@@ -139,7 +139,7 @@ class Restorer:
                 state.thaw_requested, state.tier = iso_utc(), self.options.tier
                 self.save()
                 self.say(f"{plan.key}: thaw requested ({self.options.tier}, "
-                         f"{restore.TIER_DELAY.get(self.options.tier, '?')})")
+                         f"{cost.TIER_DELAY.get(self.options.tier, '?')})")
                 info = self.store.head(plan.key) or info
             if info.thaw_state != "readable":
                 since = f" since {state.thaw_requested}" if state.thaw_requested else ""

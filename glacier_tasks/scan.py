@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import statefile
-
-LOOSE_ATOM = "."  # the atom made of the files lying directly in the molecule's folder
+from .inventory import LOOSE_ATOM, atom_name  # noqa: F401 (the scan's words too)
 
 KIND = {stat.S_IFREG: "f", stat.S_IFDIR: "d", stat.S_IFLNK: "l", stat.S_IFIFO: "p",
         stat.S_IFSOCK: "s", stat.S_IFCHR: "c", stat.S_IFBLK: "b"}
@@ -40,10 +39,6 @@ class AtomScan:
 def atom_key(molecule: str, name: str) -> str:
     """An atom's name in the inventory: the molecule as list.txt spells it, '/', folder."""
     return molecule.rstrip("/") + "/" + name
-
-
-def atom_name(molecule: str, key: str) -> str:
-    return key[len(molecule.rstrip("/")) + 1:]
 
 
 def list_atoms(molecule_path: Path) -> list[str]:

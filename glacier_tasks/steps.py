@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 
 from . import bag as tarbag
-from . import crypto, download, inventory, layout, memberindex, staging, statefile
+from . import checksum, crypto, inventory, layout, memberindex, staging, statefile
 from .errors import BagError, GlacierError, ObjectExists
 from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
@@ -275,7 +275,7 @@ def _check_staged(run, bag, marker: BagMarker) -> None:
     if bag.name in _PACKED_HERE:
         return
     staged = run.staged_tar(bag.name)
-    if download.sha256_of(staged) != marker.packed.sha256:
+    if checksum.sha256_of(staged) != marker.packed.sha256:
         _start_again(run, bag, marker)
         raise BagError(f"{staged}: the staged tar changed on disk since it was packed; "
                        "dropped, it is packed again on the next run")

@@ -12,7 +12,6 @@ import tarfile
 from pathlib import Path
 
 from . import crypto, layout
-from .config import PROJECT_DIR
 from .errors import StoreError
 from .layout import SOURCE_ARCHIVE
 
@@ -21,6 +20,7 @@ SOURCE_DOCS = "docs"  # every file under it goes in too: the restore-by-hand ste
 # An installed copy (pip install .) has no checkout around it: pyproject.toml ships
 # SOURCE_FILES and docs/ inside the package as glacier_tasks/_source/ instead.
 SHIPPED_SOURCE = "_source"
+PROJECT_DIR = Path(__file__).resolve().parent.parent  # a checkout: the top of the repository
 WRITE_ATTEMPTS = 5  # another writer took our number: list again, take the next one
 
 

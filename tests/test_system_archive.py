@@ -11,7 +11,7 @@ import tarfile
 from pathlib import Path
 
 from glacier_tasks import system
-from glacier_tasks.config import PROJECT_DIR
+from glacier_tasks.system import PROJECT_DIR
 
 ARCHIVE_OF = ("import sys; from glacier_tasks import system; "
               "sys.stdout.write(system.__file__ + '\\n'); sys.stdout.flush(); "

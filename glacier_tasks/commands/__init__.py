@@ -18,6 +18,7 @@ from doit.exceptions import InvalidDodoFile
 
 from ..config import find_config_file
 from ..errors import ConfigError
+from ..plan import read_plan
 from . import backup, bootstrap, bucket, drop, find, init, pin, prune, restore, verify
 from . import bags, doitfix, report, status
 from .base import current_run, lock_early, quiet_on_closed_pipe, stop_cleanly, wants_lock
@@ -74,7 +75,7 @@ def _check_bag_names(run, argv) -> None:
               if sep and group in bags.BAG_STEPS and name]
     if not wanted:
         return
-    plan = backup.read_plan(run, required=False)
+    plan = read_plan(run, required=False)
     known = {b.name for b in plan.bags} if plan else set()
     for group, name in wanted:
         if name not in known:

@@ -24,44 +24,13 @@ from tqdm import tqdm
 
 from .. import (units, hosts, inventory, layout, remote, report, scan, statefile, status, steps,
                system, taken)
-from ..errors import GlacierError, StateError
-from ..marker import read_marker
+from ..errors import GlacierError
+from ..marker import read_marker, read_markers
 from ..objects import holds_packed
-from ..plan import AtomState, MoleculeState, Plan, plan_bags
+from ..plan import AtomState, MoleculeState, plan_bags, read_plan
 from ..run import load_run
 from ..store import store_for
 from .base import current_run, lock_task, locked, say, user_errors
-
-# -- the plan, as the actions read it ------------------------------------------------
-
-
-_PLANS = {}  # plan.json's identity -> Plan: the many bag tasks read it once
-
-
-def read_plan(run, required: bool = True) -> Plan | None:
-    try:
-        stat = os.stat(run.plan_file)
-        ident = (str(run.plan_file), stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        ident = None
-    if ident in _PLANS:
-        return _PLANS[ident]
-    data = statefile.read_json(run.plan_file, what="plan")
-    if data is None:
-        if required:
-            raise StateError(f"{run.plan_file}: no plan yet; run 'doit dryrun' or "
-                             "'doit backup'")
-        return None
-    plan = Plan.from_json(data)
-    _PLANS.clear()
-    _PLANS[ident] = plan
-    return plan
-
-
-def markers(run, plan) -> dict:
-    return {b.name: read_marker(run.marker_file(b.name), b.content_key)
-            for b in plan.bags}
-
 
 # -- actions --------------------------------------------------------------------------
 
@@ -217,7 +186,7 @@ def dryrun_action(config):
     run = load_run(config)
     plan = read_plan(run)
     previous = inventory.load_inventory(run.settings.inventory_file)
-    draft = inventory.build_inventory(plan, markers(run, plan), previous, pending_ok=True)
+    draft = inventory.build_inventory(plan, read_markers(run, plan), previous, pending_ok=True)
     statefile.write_json(run.dryrun_file, draft)
     say([report.plan_summary(plan, run.settings, draft.get("history")),
          f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"] +
@@ -249,7 +218,7 @@ def inventory_action(config):
     run = load_run(config)
     plan = read_plan(run)
     path = run.settings.inventory_file
-    built = inventory.build_inventory(plan, markers(run, plan),
+    built = inventory.build_inventory(plan, read_markers(run, plan),
                                       inventory.load_inventory(path))
     if inventory.write_inventory(path, built):
         print(f"Wrote {path}: {len(built['atoms'])} atoms in {len(built['bags'])} bags")
@@ -274,7 +243,7 @@ def cleanup_action(config):
     plan = read_plan(run)
     files = sorted(run.markers_dir.glob("*.json")) if run.markers_dir.exists() else []
     if any(_open_upload(p) for p in files):  # else a no-op run sends no request
-        resumable = {m.upload.get("upload_id") for m in markers(run, plan).values()}
+        resumable = {m.upload.get("upload_id") for m in read_markers(run, plan).values()}
         store = store_for(run.settings)
         host = run.settings.host
         for key in store.abort_open_uploads(layout.year_prefix(run.year),

@@ -25,7 +25,7 @@ from ..errors import GlacierError, StateError
 from ..marker import read_marker
 from ..progress import working
 from ..run import load_run
-from .backup import read_plan
+from ..plan import read_plan
 from .base import current_run, locked, user_errors
 
 BAG_STEPS = ("tar", "upload", "manifest", "bag")  # each a task per bag: STEP:NAME

@@ -8,7 +8,7 @@ from .. import hardening
 from ..staging import budget_need
 from ..run import load_run
 from ..store import store_for
-from .backup import read_plan
+from ..plan import read_plan
 from .base import current_run, param, say, user_errors
 
 

@@ -5,57 +5,10 @@ import datetime
 
 from doit.exceptions import TaskFailed
 
-from .. import bootstrap, cost, find, hosts, inventory, layout, prune, report, units
-from ..errors import GlacierError
+from .. import bootstrap, cost, hosts, inventory, prune, report, units
 from ..run import load_run
 from ..store import store_for
-from .backup import read_plan
 from .base import current_run, locked, param, say, user_errors
-
-
-def prunable(run, store, inv, with_losses=False):
-    """This host's objects in the bucket, and the prunable ones among them (with what
-    deleting each bag loses, when asked: it reads their manifests)."""
-    objects = prune.own_objects(store.list_objects(""), run.settings.host)
-    referenced = prune.referenced_keys(inv, read_plan(run, required=False))
-    history = prune.history_dates(inv, run.settings.keep_years)
-    found = prune.plan_prune(objects, referenced, run.today, run.settings.prices,
-                             run.settings.host, history)
-    if not with_losses:
-        return objects, found
-    lost = losses(run, store, inv, objects, [p.key for p in found if p.key.endswith(".tar")])
-    return objects, prune.plan_prune(objects, referenced, run.today, run.settings.prices,
-                                     run.settings.host, history, lost)
-
-
-def losses(run, store, inv, objects, doomed) -> dict:
-    """key -> prune.Lost for each bag about to go: its files that no newer bag of the
-    same molecule holds (the current ones, or any uploaded after it)."""
-    host, found = run.settings.host, {}
-    mine = {k: o for k, o in objects.items() if k.endswith(".tar") and
-            layout.owner(k) == host}
-    listed = {}
-
-    def files_of(key):
-        if key not in listed:
-            bag = inv["bags"].get(key) or {"manifest_key": layout.manifest_key(key)}
-            try:
-                with open(find.local_manifest(run.settings, store, bag),
-                          encoding="utf-8") as lines:
-                    listed[key] = prune.entries(lines)
-            except GlacierError:  # no manifest in the bucket any more: nothing known
-                listed[key] = set()
-        return listed[key]
-
-    for key in doomed:
-        slug = layout.slug_of(key)
-        newer = set()
-        for other, info in mine.items():
-            if other != key and layout.slug_of(other) == slug and (
-                    other in inv["bags"] or info.last_modified > mine[key].last_modified):
-                newer |= files_of(other)
-        found[key] = prune.lost_files(files_of(key), newer)
-    return found
 
 
 @user_errors
@@ -67,7 +20,7 @@ def prune_action(config, delete, force, min_age_days):
     settings = run.settings
     inv = inventory.load_inventory(settings.inventory_file, required_by="prune")
     store = store_for(settings)
-    objects, found = prunable(run, store, inv, with_losses=True)
+    objects, found = prune.prunable(run, store, inv, with_losses=True)
     if delete:  # another machine may have taken this host name over: its bags
         hosts.claim_host(store, settings.host,  # are not in this inventory
                          hosts.machine_id(run.state_dir))
@@ -155,7 +108,7 @@ def cost_action(config, all_hosts):
     if all_hosts:
         return _cost_of_every_host(settings, store)
     inv = inventory.load_inventory(settings.inventory_file, required_by="cost")
-    objects, found = prunable(run, store, inv)
+    objects, found = prune.prunable(run, store, inv)
     held = [bag["size"] for bag in inv["bags"].values()]
     files = sum(a.get("files", 0) for a in inv["atoms"].values())
     restore = {tier: cost.restore_cost(sum(held), len(held), tier, settings.prices)

@@ -5,21 +5,20 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from .. import __version__, inventory, overview, page, statefile, status
+from .. import __version__, inventory, overview, page, prune, statefile, status
 from ..run import load_run
 from ..store import store_for
-from .backup import read_plan
+from ..plan import read_plan
 from .base import current_run, param, say, user_errors
-from .prune import prunable
 
 
 def gather(run):
     """Everything the page shows; the listing and the prunable objects are `doit
-    cost`'s and `doit prune`'s own (commands.prune.prunable)."""
+    cost`'s and `doit prune`'s own (prune.prunable)."""
     settings = run.settings
     inv = inventory.load_inventory(settings.inventory_file)
     plan = read_plan(run, required=False)
-    objects, found = prunable(run, store_for(settings), inv)
+    objects, found = prune.prunable(run, store_for(settings), inv)
     return overview.gather(
         settings, run.today, inv, plan, objects, found,
         slugs={m.slug: m.spelling for m in run.molecules},

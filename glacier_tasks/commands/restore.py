@@ -6,7 +6,7 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from .. import bootstrap, download, inventory, restore, restorecheck, restorer, untar
+from .. import bootstrap, checksum, cost, inventory, restore, restorecheck, restorer, untar
 from ..errors import GlacierError, UsageError
 from ..run import load_run
 from ..store import store_for
@@ -78,7 +78,7 @@ def _closing(outcome, what, options):
         return TaskFailed(f"{len(outcome.failed)} bags could not be restored (named "
                           "above); fix that and run the same command again")
     if not outcome.finished:
-        hours = restore.TIER_HOURS.get(options.tier, 48)
+        hours = cost.TIER_HOURS.get(options.tier, 48)
         print(f"{outcome.thawing} bags still thawing; run the same command again in "
               f"about {hours} h (or add --wait)")
         return TaskFailed("the restore is not finished yet (bags still thawing)")
@@ -93,7 +93,7 @@ def _restore_from_file(run, inv, tar, options):
         return TaskFailed(f"{tar}: no such file")
     name = next((k for k in inv["bags"] if k.endswith("/" + tar.name)), "")
     sha = inv["bags"].get(name, {}).get("sha256")
-    if sha and download.sha256_of(tar) != sha:
+    if sha and checksum.sha256_of(tar) != sha:
         return TaskFailed(f"{tar}: sha256 differs from the inventory's; not extracted")
     try:
         targets = [t for t in restore.resolve_targets(inv, options.path)

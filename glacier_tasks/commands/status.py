@@ -8,7 +8,7 @@ from doit.exceptions import TaskFailed
 
 from .. import inventory, status
 from ..run import load_run
-from .backup import read_plan
+from ..plan import read_plan
 from .base import current_run, param, say, user_errors
 
 

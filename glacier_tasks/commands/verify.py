@@ -26,7 +26,7 @@ def verify_action(config, deep, yes, tier, days, all_hosts):
         total = sum(b["size"] for b in inv["bags"].values())
         figures = cost.restore_cost(total, len(inv["bags"]), tier, settings.prices)
         print(f"--deep thaws and downloads all {len(inv['bags'])} bags "
-              f"({units.human(total)}): slow ({restore.TIER_DELAY[tier]}) and paid "
+              f"({units.human(total)}): slow ({cost.TIER_DELAY[tier]}) and paid "
               f"(about ${figures['total']:.2f}); add --yes to do it")
     elif deep:
         deep_problems, waiting = verify.deep_check(store, inv, days, tier, print)
