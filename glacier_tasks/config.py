@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
-from .layout import HOST_RE
+from .formats.layout import HOST_RE
 
 STORAGE_CLASSES = ("DEEP_ARCHIVE", "GLACIER", "GLACIER_IR", "STANDARD_IA",
                    "ONEZONE_IA", "INTELLIGENT_TIERING", "STANDARD")

@@ -7,7 +7,7 @@ retrieval_* in USD per GB thawed from Deep Archive, restore_requests_* per 1,000
 restore requests, transfer_out per GB downloaded beyond transfer_out_free_gb a month.
 """
 
-from .parts import upload_requests
+from .bucket.parts import upload_requests
 
 # How long a Deep Archive thaw takes, by retrieval tier (AWS documentation).
 TIER_DELAY = {"Bulk": "about 48 hours", "Standard": "about 12 hours",

@@ -10,10 +10,12 @@ archive's history), and every other host's keys.
 import datetime
 from dataclasses import dataclass
 
-from . import cost, find, layout
+from . import cost
+from .restore import find
+from .formats import layout
 from .errors import GlacierError
-from .plan import read_plan
-from .layout import BACKUP_KEY, owner
+from .backup.plan import read_plan
+from .formats.layout import BACKUP_KEY, owner
 MINIMUM_DAYS = {"DEEP_ARCHIVE": 180, "GLACIER": 90, "GLACIER_IR": 90, "STANDARD_IA": 30,
                 "ONEZONE_IA": 30}
 

@@ -14,7 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
-from . import crypto, layout, scan, statefile
+from .formats import crypto, layout
+from .backup import scan
+from . import statefile
 from .config import Molecule, Settings, load_settings, read_molecules, today
 from .errors import ConfigError
 
@@ -116,7 +118,7 @@ class Run:
     def progress(self):
         """What a person watching this run sees (bars, or timestamped lines in a log):
         one per Run, shared by the tasks that run in this process's threads."""
-        from .progress import Progress
+        from .backup.progress import Progress
         return Progress(self.settings)
 
     def marker_file(self, bag_name: str) -> Path:

@@ -2,7 +2,7 @@
 
 import datetime
 
-from .manifest import escape_name
+from .formats.manifest import escape_name
 
 
 def human(size: float) -> str:

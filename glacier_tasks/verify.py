@@ -6,8 +6,8 @@ The quick check reads only headers (size, storage class, sha256 metadata, CRC64N
 
 import hashlib
 
-from . import layout
-from .objects import bag_problem
+from .formats import layout
+from .bucket.objects import bag_problem
 
 
 def check_headers(store, inventory: dict, host: str) -> list[str]:

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from doit.exceptions import TaskFailed
 
-from glacier_tasks import cli, find, restore
+from glacier_tasks import cli
+from glacier_tasks.restore import find, plan as restore
 from glacier_tasks.commands import backup, pin
 from glacier_tasks.commands.base import user_errors
 from glacier_tasks.commands.restore import destination, restore_action
 from glacier_tasks.config import slugify
 from glacier_tasks.errors import ConfigError, UsageError
-from glacier_tasks.inventory import load_inventory, write_inventory
+from glacier_tasks.formats.inventory import load_inventory, write_inventory
 from glacier_tasks.run import load_run
 
 # ---------------------------------------------------------------- restore --to

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from glacier_tasks.config import (find_config_file, load_settings, read_molecules,
-                                  today)
+from glacier_tasks.config import find_config_file, load_settings, read_molecules, today
 from glacier_tasks.errors import ConfigError
 
 

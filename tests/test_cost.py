@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from glacier_tasks.config import load_settings
 from glacier_tasks.cost import monthly_storage, put_fee, upload_estimate
-from glacier_tasks.parts import part_size_for, upload_requests
+from glacier_tasks.bucket.parts import part_size_for, upload_requests
 
 MIB = 1 << 20
 GIB = 1 << 30

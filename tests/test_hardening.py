@@ -4,9 +4,10 @@ and what prune leaves to Object Lock (prune.holds), worked by hand."""
 import datetime
 import json
 
-from glacier_tasks import hardening, prune
+from glacier_tasks.bucket import hardening
+from glacier_tasks import prune
 from glacier_tasks.commands.prune import held_lines
-from glacier_tasks.objects import ObjectInfo
+from glacier_tasks.bucket.objects import ObjectInfo
 
 BUCKET = "my-archive"
 # AWS's "Enforce conditional writes" (S3 user guide), spelled out here on purpose, so

@@ -7,9 +7,10 @@ import os
 import pytest
 
 from glacier_tasks.errors import StateError
-from glacier_tasks.inventory import build_inventory, load_inventory, write_inventory
-from glacier_tasks.marker import BagMarker, ManifestReceipt, Packed, Receipt
-from glacier_tasks.plan import AtomState, MoleculeState, plan_bags
+from glacier_tasks.formats.inventory import (build_inventory, load_inventory,
+                                             write_inventory)
+from glacier_tasks.backup.marker import BagMarker, ManifestReceipt, Packed, Receipt
+from glacier_tasks.backup.plan import AtomState, MoleculeState, plan_bags
 
 MOL = "/data/m0"
 EMPTY = {"version": 1, "atoms": {}, "bags": {}}

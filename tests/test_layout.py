@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from glacier_tasks import layout
-from glacier_tasks.layout import (BACKUP_KEY, archive_key, bag_name, local_manifest,
-                                  manifest_key, system_key, system_prefix, system_years,
-                                  year_prefix)
+from glacier_tasks.formats import layout
+from glacier_tasks.formats.layout import (BACKUP_KEY, archive_key, bag_name,
+                                          local_manifest, manifest_key, system_key,
+                                          system_prefix, system_years, year_prefix)
 
 BAG = "2026-backup/rabbit_home-greenc-Backup_bag_003.tar"
 MANIFEST = "2026-backup/manifests/rabbit_home-greenc-Backup_bag_003.txt"

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glacier_tasks.manifest import escape_name, manifest_line, parse_line, unescape_name
+from glacier_tasks.formats.manifest import (escape_name, manifest_line, parse_line,
+                                            unescape_name)
 
 # a file name: any bytes but NUL and '/'
 names = st.binary(min_size=1, max_size=40).map(

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from glacier_tasks.marker import (BagMarker, ManifestReceipt, Packed, Receipt, read_marker,
-                                  write_marker)
+from glacier_tasks.backup.marker import (BagMarker, ManifestReceipt, Packed, Receipt,
+                                         read_marker, write_marker)
 
 KEY = "c" * 64
 

@@ -5,9 +5,10 @@ import datetime
 import re
 from dataclasses import replace
 
-from glacier_tasks import cost, overview, page, prune
-from glacier_tasks.plan import Plan, PlannedBag
-from glacier_tasks.objects import ObjectInfo
+from glacier_tasks import cost, prune
+from glacier_tasks.report import figures as overview, html as page
+from glacier_tasks.backup.plan import Plan, PlannedBag
+from glacier_tasks.bucket.objects import ObjectInfo
 
 D = datetime.date
 WHEN = datetime.datetime(2026, 1, 10, 3, 0, tzinfo=datetime.timezone.utc)

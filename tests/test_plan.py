@@ -7,8 +7,8 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glacier_tasks.layout import archive_key
-from glacier_tasks.plan import AtomState, MoleculeState, Plan, plan_bags
+from glacier_tasks.formats.layout import archive_key
+from glacier_tasks.backup.plan import AtomState, MoleculeState, Plan, plan_bags
 
 HOST = "host"
 TARGET = 100

@@ -11,10 +11,10 @@ import pytest
 
 from awscrt import checksums
 
-from glacier_tasks.progress import Progress, stamp
+from glacier_tasks.backup.progress import Progress, stamp
 from glacier_tasks.units import duration
-from glacier_tasks.parts import MIB, part_size_for
-from glacier_tasks.store import Store
+from glacier_tasks.bucket.parts import MIB, part_size_for
+from glacier_tasks.bucket.store import Store
 
 def crc64(data: bytes) -> str:
     return base64.b64encode(checksums.crc64nvme(data).to_bytes(8, "big")).decode()

@@ -5,8 +5,8 @@ import datetime
 import pytest
 
 from glacier_tasks import cost, prune
-from glacier_tasks.plan import Plan, PlannedBag
-from glacier_tasks.objects import ObjectInfo
+from glacier_tasks.backup.plan import Plan, PlannedBag
+from glacier_tasks.bucket.objects import ObjectInfo
 
 D = datetime.date
 

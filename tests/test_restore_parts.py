@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from glacier_tasks import (download, manifest, memberindex, restore, restorecheck,
-                           restorer, restorestate, tarstream, untar)
+from glacier_tasks.restore import (download, plan as restore, check as restorecheck,
+                                   restorer, state as restorestate, extract as untar)
+from glacier_tasks.formats import manifest, memberindex, tarstream
 from glacier_tasks.errors import ConfigError, RestoreError
 
 ODD = [b"A/tab\there", b"A/new\nline", b"A/bad\xff\xfe", b"A/back\\slash",

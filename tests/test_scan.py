@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from glacier_tasks import scan
-from glacier_tasks.scan import (AtomScan, atom_key, atom_name, hash_file_for, list_atoms,
-                                read_atom_hash, scan_atom, scan_atoms, walk_atom,
-                                write_atom_hash)
+from glacier_tasks.backup import scan
+from glacier_tasks.backup.scan import (AtomScan, atom_key, atom_name, hash_file_for,
+                                       list_atoms, read_atom_hash, scan_atom, scan_atoms,
+                                       walk_atom, write_atom_hash)
 
 T0 = 1_700_000_000_123_456_789  # a fixed mtime in ns
 

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from glacier_tasks.marker import BagMarker, Packed, write_marker
-from glacier_tasks.plan import Plan, PlannedBag
+from glacier_tasks.backup.marker import BagMarker, Packed, write_marker
+from glacier_tasks.backup.plan import Plan, PlannedBag
 from glacier_tasks.run import load_run
-from glacier_tasks.staging import budget_need, make_room, tar_ready
+from glacier_tasks.backup.staging import budget_need, make_room, tar_ready
 from tests.test_run import make_config
 
 

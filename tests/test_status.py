@@ -7,9 +7,10 @@ import os
 
 import pytest
 
-from glacier_tasks import report, status, units
-from glacier_tasks.marker import BagMarker, Receipt, write_marker
-from glacier_tasks.plan import Plan, PlannedBag
+from glacier_tasks.report import text as report, last_run as status
+from glacier_tasks import units
+from glacier_tasks.backup.marker import BagMarker, Receipt, write_marker
+from glacier_tasks.backup.plan import Plan, PlannedBag
 from glacier_tasks.run import load_run
 
 from .test_run import make_config

@@ -10,9 +10,9 @@ import pytest
 from awscrt import checksums
 
 from glacier_tasks.errors import ObjectExists, StoreError
-from glacier_tasks.objects import ObjectInfo, bag_problem, metadata_for
-from glacier_tasks.parts import MIB, part_size_for
-from glacier_tasks.store import Store
+from glacier_tasks.bucket.objects import ObjectInfo, bag_problem, metadata_for
+from glacier_tasks.bucket.parts import MIB, part_size_for
+from glacier_tasks.bucket.store import Store
 
 
 def crc64(data: bytes) -> str:
@@ -131,7 +131,7 @@ def test_missing_key_heads_as_none_and_missing_bucket_is_named(store, s3_server)
 def test_interrupted_download_resumes_from_the_bytes_on_disk(store, s3_server, tmp_path):
     import hashlib as _hashlib
 
-    from glacier_tasks.download import download_bag
+    from glacier_tasks.restore.download import download_bag
     from glacier_tasks.errors import RestoreError
     data = os.urandom(5 * MIB)
     store.client.put_object(Bucket=store.bucket, Key="2026-backup/b.tar", Body=data)

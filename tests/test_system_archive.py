@@ -10,10 +10,10 @@ import sys
 import tarfile
 from pathlib import Path
 
-from glacier_tasks import system
-from glacier_tasks.system import PROJECT_DIR
+from glacier_tasks.bucket import system_folder as system
+from glacier_tasks.bucket.system_folder import PROJECT_DIR
 
-ARCHIVE_OF = ("import sys; from glacier_tasks import system; "
+ARCHIVE_OF = ("import sys; from glacier_tasks.bucket import system_folder as system; "
               "sys.stdout.write(system.__file__ + '\\n'); sys.stdout.flush(); "
               "sys.stdout.buffer.write(system.source_archive())")
 

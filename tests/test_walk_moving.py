@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from glacier_tasks import bag, scan
+from glacier_tasks.backup import pack as bag, scan
 from glacier_tasks.errors import BagError
 from tests.test_walk_vanish import MOLECULE, listed, members, planned
 

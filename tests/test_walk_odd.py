@@ -5,8 +5,9 @@ import os
 
 import pytest
 
-from glacier_tasks import manifest, report
-from glacier_tasks.plan import Plan
+from glacier_tasks.formats import manifest
+from glacier_tasks.report import text as report
+from glacier_tasks.backup.plan import Plan
 
 FAR_FUTURE_NS = 300_000_000_000 * 10**9  # the year 11476: more than 64 bits of ns
 

@@ -3,7 +3,7 @@ apparent size is kept beside it for information."""
 
 import os
 
-from glacier_tasks import bag, scan
+from glacier_tasks.backup import pack as bag, scan
 from tests.test_walk_vanish import listed, members, planned
 from tests.tmpfs import mounted_tmpfs
 

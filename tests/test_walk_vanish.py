@@ -7,11 +7,12 @@ import tarfile
 
 import pytest
 
-from glacier_tasks import bag, memberindex, scan
+from glacier_tasks.backup import pack as bag, scan
+from glacier_tasks.formats import memberindex
 from glacier_tasks.errors import BagError
-from glacier_tasks.layout import archive_key, bag_name, manifest_key
-from glacier_tasks.manifest import escape_name, parse_line
-from glacier_tasks.plan import PlannedBag
+from glacier_tasks.formats.layout import archive_key, bag_name, manifest_key
+from glacier_tasks.formats.manifest import escape_name, parse_line
+from glacier_tasks.backup.plan import PlannedBag
 
 MOLECULE = "/data"
 ODD = [b"new\nline", b"tab\there", b"back\\slash", b"col:on", b"not-utf8-\xff\xfe",

@@ -18,7 +18,7 @@ from doit.exceptions import InvalidDodoFile
 
 from ..config import find_config_file
 from ..errors import ConfigError
-from ..plan import read_plan
+from ..backup.plan import read_plan
 from . import backup, bootstrap, bucket, drop, find, init, pin, prune, restore, verify
 from . import bags, doitfix, report, status
 from .base import current_run, lock_early, quiet_on_closed_pipe, stop_cleanly, wants_lock

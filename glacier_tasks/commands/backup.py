@@ -22,14 +22,17 @@ from doit.task import Task
 from doit.tools import config_changed
 from tqdm import tqdm
 
-from .. import (units, hosts, inventory, layout, remote, report, scan, statefile, status, steps,
-               system, taken)
+from .. import units, statefile
+from ..bucket import hosts, system_folder as system
+from ..formats import inventory, layout
+from ..backup import remote, scan, bag_steps as steps, taken_keys as taken
+from ..report import text as report, last_run as status
 from ..errors import GlacierError
-from ..marker import read_marker, read_markers
-from ..objects import holds_packed
-from ..plan import AtomState, MoleculeState, plan_bags, read_plan
+from ..backup.marker import read_marker, read_markers
+from ..bucket.objects import holds_packed
+from ..backup.plan import AtomState, MoleculeState, plan_bags, read_plan
 from ..run import load_run
-from ..store import store_for
+from ..bucket.store import store_for
 from .base import current_run, lock_task, locked, say, user_errors
 
 # -- actions --------------------------------------------------------------------------

@@ -20,12 +20,14 @@ import os
 
 from doit import create_after
 
-from .. import inventory, report, staging, steps
+from ..formats import inventory
+from ..report import text as report
+from ..backup import staging, bag_steps as steps
 from ..errors import GlacierError, StateError
-from ..marker import read_marker
-from ..progress import working
+from ..backup.marker import read_marker
+from ..backup.progress import working
 from ..run import load_run
-from ..plan import read_plan
+from ..backup.plan import read_plan
 from .base import current_run, locked, user_errors
 
 BAG_STEPS = ("tar", "upload", "manifest", "bag")  # each a task per bag: STEP:NAME

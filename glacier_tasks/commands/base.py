@@ -8,7 +8,8 @@ import sys
 
 from doit.exceptions import InvalidDodoFile, TaskFailed
 
-from .. import progress, statefile
+from ..backup import progress
+from .. import statefile
 from ..config import find_config_file
 from ..errors import GlacierError
 from ..run import load_run

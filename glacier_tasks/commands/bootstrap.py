@@ -1,8 +1,10 @@
 """`doit bootstrap [--year YYYY]`: an empty machine's state, rebuilt from the bucket."""
 
-from .. import bootstrap, hosts, statefile
+from ..restore import bootstrap
+from ..bucket import hosts
+from .. import statefile
 from ..run import load_run
-from ..store import store_for
+from ..bucket.store import store_for
 from .base import current_run, locked, param, say, user_errors
 
 

@@ -4,11 +4,11 @@ the least-privilege IAM policy."""
 
 from doit.exceptions import TaskFailed
 
-from .. import hardening
-from ..staging import budget_need
+from ..bucket import hardening
+from ..backup.staging import budget_need
 from ..run import load_run
-from ..store import store_for
-from ..plan import read_plan
+from ..bucket.store import store_for
+from ..backup.plan import read_plan
 from .base import current_run, param, say, user_errors
 
 

@@ -6,7 +6,7 @@ its bags then become prunable, deleted by `prune --delete` alone."""
 
 from doit.exceptions import TaskFailed
 
-from .. import inventory
+from ..formats import inventory
 from ..config import normalise_spelling
 from ..run import load_run
 from .base import current_run, locked, param, user_errors

@@ -4,9 +4,10 @@ import sys
 
 from doit.exceptions import TaskFailed
 
-from .. import bootstrap, find, inventory
+from ..restore import bootstrap, find
+from ..formats import inventory
 from ..run import load_run
-from ..store import store_for
+from ..bucket.store import store_for
 from .base import current_run, param, say, user_errors
 
 

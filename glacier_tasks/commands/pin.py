@@ -4,7 +4,7 @@ import os
 
 from doit.exceptions import TaskFailed
 
-from .. import inventory
+from ..formats import inventory
 from ..run import load_run
 from .base import current_run, locked, param, user_errors
 

@@ -5,9 +5,13 @@ import datetime
 
 from doit.exceptions import TaskFailed
 
-from .. import bootstrap, cost, hosts, inventory, prune, report, units
+from ..restore import bootstrap
+from .. import cost, prune, units
+from ..bucket import hosts
+from ..formats import inventory
+from ..report import text as report
 from ..run import load_run
-from ..store import store_for
+from ..bucket.store import store_for
 from .base import current_run, locked, param, say, user_errors
 
 

@@ -5,10 +5,12 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from .. import __version__, inventory, overview, page, prune, statefile, status
+from .. import __version__, prune, statefile
+from ..formats import inventory
+from ..report import figures as overview, html as page, last_run as status
 from ..run import load_run
-from ..store import store_for
-from ..plan import read_plan
+from ..bucket.store import store_for
+from ..backup.plan import read_plan
 from .base import current_run, param, say, user_errors
 
 

@@ -6,10 +6,13 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from .. import bootstrap, checksum, cost, inventory, restore, restorecheck, restorer, untar
+from ..restore import (bootstrap, plan as restore, check as restorecheck, restorer,
+                       extract as untar)
+from ..formats import checksum, inventory
+from .. import cost
 from ..errors import GlacierError, UsageError
 from ..run import load_run
-from ..store import store_for
+from ..bucket.store import store_for
 from .base import current_run, param, say, user_errors
 
 

@@ -6,9 +6,10 @@ import json as jsonlib
 
 from doit.exceptions import TaskFailed
 
-from .. import inventory, status
+from ..formats import inventory
+from ..report import last_run as status
 from ..run import load_run
-from ..plan import read_plan
+from ..backup.plan import read_plan
 from .base import current_run, param, say, user_errors
 
 

@@ -2,9 +2,12 @@
 
 from doit.exceptions import TaskFailed
 
-from .. import bootstrap, cost, inventory, restore, status, units, verify
+from ..restore import bootstrap, plan as restore
+from .. import cost, units, verify
+from ..formats import inventory
+from ..report import last_run as status
 from ..run import load_run
-from ..store import store_for
+from ..bucket.store import store_for
 from .base import current_run, param, say, user_errors
 
 

@@ -8,7 +8,7 @@ import codecs
 import hashlib
 import subprocess
 
-from glacier_tasks.manifest import parse_line
+from glacier_tasks.formats.manifest import parse_line
 
 
 def check_invariant(project) -> None:

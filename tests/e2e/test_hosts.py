@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 
-from glacier_tasks.store import Store
+from glacier_tasks.bucket.store import Store
 
 from .helpers import Project, make_sample_tree, restore_all, tree_snapshot
 from .invariant import check_invariant

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from glacier_tasks.report import human
+from glacier_tasks.report.text import human
 from tests.throttle_proxy import ThrottleProxy
 
 from .helpers import Project, restore_all, tree_snapshot

@@ -11,7 +11,7 @@ import signal
 import time
 
 from glacier_tasks import cost
-from glacier_tasks.parts import upload_requests
+from glacier_tasks.bucket.parts import upload_requests
 
 from .helpers import Project
 

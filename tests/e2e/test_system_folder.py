@@ -6,10 +6,11 @@ import shutil
 
 import pytest
 
-from glacier_tasks import layout, system
+from glacier_tasks.formats import layout
+from glacier_tasks.bucket import system_folder as system
 from glacier_tasks.config import load_settings
 from glacier_tasks.errors import StoreError
-from glacier_tasks.store import Store
+from glacier_tasks.bucket.store import Store
 from tests.s3server import CREDENTIALS
 
 FOLDER = "2026-backup/system/testhost/"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from glacier_tasks import manifest
+from glacier_tasks.formats import manifest
 from tests.tmpfs import mounted_tmpfs
 
 from .helpers import Project, make_sample_tree, restore_all, sha256_file, tree_snapshot
