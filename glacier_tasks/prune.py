@@ -236,7 +236,7 @@ def losses(run, store, inv, objects, doomed) -> dict:
         if key not in listed:
             bag = inv["bags"].get(key) or {"manifest_key": layout.manifest_key(key)}
             try:
-                with open(find.local_manifest(run.settings, store, bag),
+                with open(find.fetch_manifest(run.settings, store, bag),
                           encoding="utf-8") as lines:
                     listed[key] = entries(lines)
             except GlacierError:  # no manifest in the bucket any more: nothing known

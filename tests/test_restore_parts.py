@@ -210,7 +210,7 @@ def test_runs_download_resumes_and_checks_each_header(packed, tmp_path):
     path.with_name(path.name + ".partial").write_bytes(expected[:700])  # a killed run
     assert download.download_runs(store, "k", runs, path) == path
     assert path.read_bytes() == expected and store.sent == len(expected) - 700
-    shifted = [memberindex.Run(r.start + 512, r.end, r.members) for r in runs]
+    shifted = [memberindex.Span(r.start + 512, r.end, r.members) for r in runs]
     with pytest.raises(RestoreError, match="member index does not match the bag"):
         download.download_runs(store, "k", shifted, tmp_path / "dl" / "other.runs")
     assert not (tmp_path / "dl" / "other.runs.partial").exists()
@@ -282,9 +282,9 @@ def test_molecule_folders_are_slugs_made_unique():
 def test_estimate_bills_retrieval_for_the_bag_and_transfer_for_the_ranges():
     record = {"size": 400 * 10**9, "atoms": ["m/A", "m/B"]}
     targets = (restore.Target("m/A", "2026-backup/b.tar", b"A/x"),)
-    runs = (memberindex.Run(0, 2 * 10**6, ()),)
-    ranged = restore.BagPlan("2026-backup/b.tar", record, targets, runs)
-    whole = restore.BagPlan("2026-backup/b.tar", record, targets, None,
+    runs = (memberindex.Span(0, 2 * 10**6, ()),)
+    ranged = restore.BagFetch("2026-backup/b.tar", record, targets, runs)
+    whole = restore.BagFetch("2026-backup/b.tar", record, targets, None,
                             "encrypted: age has no random access")
     few = restore.estimate_lines([ranged], "Bulk", {})
     assert "downloads 2.0 MB: only the members asked for" in few[0]

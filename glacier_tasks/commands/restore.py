@@ -64,7 +64,7 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
         return TaskFailed(problem)
     store = store_for(settings)
     restore.check_members(settings, store, inv, targets)
-    plans = restore.plan_bags(settings, store, inv, targets)
+    plans = restore.plan_restore(settings, store, inv, targets)
     what = "everything (each molecule in its own folder)" if all_molecules else path
     if not yes:
         say([f"Restoring {what} needs:",

@@ -38,7 +38,7 @@ class Member:
 
 
 @dataclass(frozen=True)
-class Run:
+class Span:
     """Consecutive members asked for: the bytes start..end-1 of the tar."""
     start: int
     end: int
@@ -111,7 +111,7 @@ def read_index(path: Path) -> list[Member]:
     return members
 
 
-def runs(members: list[Member], wanted, tar_size: int) -> list[Run]:
+def runs(members: list[Member], wanted, tar_size: int) -> list[Span]:
     """The byte runs holding the members `wanted(name)` accepts: consecutive ones are
     one run, from the first one's start to the start of the member after the last."""
     found, first = [], None
@@ -121,7 +121,7 @@ def runs(members: list[Member], wanted, tar_size: int) -> list[Run]:
             continue
         if first is not None:
             end = member.start if member is not None else tar_size
-            found.append(Run(members[first].start, end, tuple(members[first:i])))
+            found.append(Span(members[first].start, end, tuple(members[first:i])))
             first = None
     return found
 

@@ -78,7 +78,7 @@ class RestoreCost:
 
 
 @dataclass(frozen=True)
-class Check:
+class HealthCheck:
     level: str        # "ok", "warn" or "fail"
     text: str
 
@@ -101,7 +101,7 @@ class Overview:
     per_file: dict | None     # cost.one_object_per_file of the inventory's data
     last_backup: dict | None  # last-run.json's last backup record
     last_run: dict | None     # last-run.json's record (any command)
-    checks: tuple             # Check
+    checks: tuple             # HealthCheck
     has_inventory: bool
 
     @property
@@ -276,13 +276,13 @@ def _per_file(inventory: dict, settings) -> dict:
 # -- health ----------------------------------------------------------------------------
 
 
-def health_checks(overview: Overview, data, inventory, plan, unfinished) -> list[Check]:
+def health_checks(overview: Overview, data, inventory, plan, unfinished) -> list[HealthCheck]:
     today, limit = overview.today, overview.max_age_days
     problems = status.health(data, inventory, today, limit)
-    checks = [Check("fail", p[0].upper() + p[1:]) for p in problems]
+    checks = [HealthCheck("fail", p[0].upper() + p[1:]) for p in problems]
     good = (data or {}).get("latest", {}).get("successful_backup")
     if good and not any("days old" in p for p in problems):
-        checks.append(Check("ok", f"Last successful backup {good['run_date']}, "
+        checks.append(HealthCheck("ok", f"Last successful backup {good['run_date']}, "
                                   f"{status.age_days(good, today)} days ago "
                                   f"(max_age_days {limit})"))
     verify = _verify_check((data or {}).get("latest", {}).get("verify"),
@@ -293,26 +293,26 @@ def health_checks(overview: Overview, data, inventory, plan, unfinished) -> list
     for molecule in sorted(missing):
         reason = missing[molecule] or (plan.missing_reasons.get(molecule, "")
                                        if plan else "")
-        checks.append(Check("fail", f"Missing molecule {molecule}: {reason}"))
+        checks.append(HealthCheck("fail", f"Missing molecule {molecule}: {reason}"))
     for name, why in (overview.last_backup or {}).get("failed", {}).items():
-        checks.append(Check("fail", f"Failed bag {name}: {why}"))
+        checks.append(HealthCheck("fail", f"Failed bag {name}: {why}"))
     if unfinished:
-        checks.append(Check("warn", "A newer run did not finish (killed, or stopped "
+        checks.append(HealthCheck("warn", "A newer run did not finish (killed, or stopped "
                                     "before its report): run 'glacier backup' again"))
     for bag in overview.oversized:
-        checks.append(Check("warn", f"Bag {bag.key} holds {bag.fill:.0%} of "
+        checks.append(HealthCheck("warn", f"Bag {bag.key} holds {bag.fill:.0%} of "
                                     "target_bag_gb" + (" (one atom larger than the target)"
                                                        if bag.atoms == 1 else "")))
     return checks
 
 
-def _verify_check(verify: dict | None, has_inventory: bool) -> Check | None:
+def _verify_check(verify: dict | None, has_inventory: bool) -> HealthCheck | None:
     if verify is None:
-        return Check("warn", "Never verified: 'glacier verify' checks every bag in the "
+        return HealthCheck("warn", "Never verified: 'glacier verify' checks every bag in the "
                              "bucket") if has_inventory else None
     if verify["exit_status"] == 0:
-        return Check("ok", f"Last verify {verify['run_date']}: all "
+        return HealthCheck("ok", f"Last verify {verify['run_date']}: all "
                            f"{verify['bags']['checked']} bags as recorded")
-    return Check("fail", f"Last verify {verify['run_date']}: "
+    return HealthCheck("fail", f"Last verify {verify['run_date']}: "
                          f"{verify.get('problem_count', 0)} problems, "
                          f"{verify['bags'].get('thawing', 0)} bags thawing")

@@ -26,12 +26,12 @@ class Entry:
 
 
 @dataclass
-class Check:
+class CheckResult:
     files: int = 0
     bytes: int = 0
     bad: list = field(default_factory=list)  # "path: what differs"
 
-    def add(self, other: "Check") -> None:
+    def add(self, other: "CheckResult") -> None:
         self.files += other.files
         self.bytes += other.bytes
         self.bad += other.bad
@@ -62,9 +62,9 @@ def conflicts(manifest_path: Path, wanted, dest: Path) -> list[bytes]:
     return found
 
 
-def check(manifest_path: Path, wanted, dest: Path) -> Check:
+def check(manifest_path: Path, wanted, dest: Path) -> CheckResult:
     """Compare what dest holds with the manifest's entries asked for."""
-    root, result = os.fsencode(dest), Check()
+    root, result = os.fsencode(dest), CheckResult()
     for entry in entries(manifest_path, wanted):
         problem = _differs(os.path.join(root, entry.name), entry, result)
         if problem:
@@ -72,7 +72,7 @@ def check(manifest_path: Path, wanted, dest: Path) -> Check:
     return result
 
 
-def _differs(path: bytes, entry: Entry, result: Check) -> str | None:
+def _differs(path: bytes, entry: Entry, result: CheckResult) -> str | None:
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -96,7 +96,7 @@ def _differs(path: bytes, entry: Entry, result: Check) -> str | None:
     return None
 
 
-def summary(result: Check) -> str:
+def summary(result: CheckResult) -> str:
     """The closing line of a restore."""
     done = f"{result.files} files, {result.bytes} bytes restored"
     if not result.bad:

@@ -24,7 +24,7 @@ class Match:
     mtime: str
 
 
-def local_manifest(settings, store, bag: dict) -> Path:
+def fetch_manifest(settings, store, bag: dict) -> Path:
     """The bag's manifest in manifest_dir, downloaded if it is not there yet."""
     path = layout.local_manifest(settings.manifest_dir, bag["manifest_key"])
     if not path.exists():
@@ -54,7 +54,7 @@ def search(settings, store, inventory: dict, pattern: str, regex: bool = False):
     for key, bag in sorted(inventory["bags"].items()):
         prefix = bag["molecule"].rstrip("/") + "/"
         name = layout.bag_name(key)
-        with open(local_manifest(settings, store, bag), encoding="utf-8") as lines:
+        with open(fetch_manifest(settings, store, bag), encoding="utf-8") as lines:
             for line in lines:
                 path, _, rest = line.rstrip("\n").partition("\t")
                 full = prefix + path

@@ -12,11 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..formats import checksum, inventory, layout, memberindex
+from ..formats import checksum, layout, memberindex
 from .. import config, cost, statefile
 from ..errors import StateError
-from .find import local_manifest, member_exists
-from ..formats.inventory import find_atom
+from .find import fetch_manifest, member_exists
+from ..formats.inventory import LOOSE_ATOM, atom_name, find_atom
 from ..units import human
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ def molecule_folders(molecules) -> dict:
 
 
 def _target(atom: str, entry: dict, path: str, folder: str = "") -> Target:
-    name = inventory.atom_name(entry["molecule"], atom)
-    if name == inventory.LOOSE_ATOM:
+    name = atom_name(entry["molecule"], atom)
+    if name == LOOSE_ATOM:
         root = entry["molecule"].rstrip("/")
         member = path[len(root):].lstrip("/") if path != atom else ""
     else:
@@ -111,10 +111,10 @@ def check_members(settings, store, inventory: dict, targets) -> None:
     """A path inside an atom must be in its bag's manifest (fetched if needed)."""
     for t in targets:
         if t.whole or not t.member or t.member == os.fsencode(
-                inventory.atom_name(inventory["atoms"][t.atom]["molecule"], t.atom)):
+                atom_name(inventory["atoms"][t.atom]["molecule"], t.atom)):
             continue
         bag = inventory["bags"][t.archive_key]
-        if not member_exists(local_manifest(settings, store, bag), t.member):
+        if not member_exists(fetch_manifest(settings, store, bag), t.member):
             raise StateError(f"{os.fsdecode(t.member)}: not in the manifest of "
                              f"{t.archive_key}; 'doit find' shows what was backed up")
 
@@ -123,7 +123,7 @@ def check_members(settings, store, inventory: dict, targets) -> None:
 
 
 @dataclass(frozen=True)
-class BagPlan:
+class BagFetch:
     key: str
     record: dict
     targets: tuple
@@ -155,7 +155,7 @@ class BagPlan:
             sum(r.size for r in self.runs)
 
 
-def plan_bags(settings, store, inventory: dict, targets: list) -> list[BagPlan]:
+def plan_restore(settings, store, inventory: dict, targets: list) -> list[BagFetch]:
     by_bag = {}
     for t in targets:
         by_bag.setdefault(t.archive_key, []).append(t)
@@ -163,20 +163,20 @@ def plan_bags(settings, store, inventory: dict, targets: list) -> list[BagPlan]:
             for key, mine in sorted(by_bag.items())]
 
 
-def plan_bag(settings, store, key: str, record: dict, targets: tuple) -> BagPlan:
+def plan_bag(settings, store, key: str, record: dict, targets: tuple) -> BagFetch:
     """The runs to download, or why the whole bag is."""
-    plan = BagPlan(key, record, targets, None)
+    plan = BagFetch(key, record, targets, None)
     why = "every file in it is asked for" if plan.everything else \
         "encrypted: age has no random access" if record.get("encryption") else \
         "packed before bags had a member index" if not record.get("index_sha256") else ""
     if why:
-        return BagPlan(key, record, targets, None, why)
+        return BagFetch(key, record, targets, None, why)
     index, why = _index_file(settings, store, key, record)
     if index is None:
-        return BagPlan(key, record, targets, None, why)
+        return BagFetch(key, record, targets, None, why)
     members = memberindex.read_index(index)
     runs = memberindex.runs(members, wanted(targets), record["size"])
-    return BagPlan(key, record, targets, tuple(runs), "", index)
+    return BagFetch(key, record, targets, tuple(runs), "", index)
 
 
 def _index_file(settings, store, key: str, record: dict) -> tuple[Path | None, str]:
@@ -195,7 +195,7 @@ def _index_file(settings, store, key: str, record: dict) -> tuple[Path | None, s
     return path, ""
 
 
-def estimate_lines(plans: list[BagPlan], tier: str, prices) -> list[str]:
+def estimate_lines(plans: list[BagFetch], tier: str, prices) -> list[str]:
     """What the restore thaws and downloads, how long the thaw takes, what it costs."""
     lines = []
     for p in plans:

@@ -15,7 +15,7 @@ from .. import cost
 from . import download, check as restorecheck, state as restorestate, extract as untar
 from ..formats import manifest, memberindex
 from ..errors import ConfigError, GlacierError, RestoreError, StateError
-from .find import local_manifest
+from .find import fetch_manifest
 from ..units import human, iso_utc
 
 MIN_POLL_ENV = "GLACIER_MIN_POLL_SECONDS"
@@ -54,7 +54,7 @@ class Outcome:
     finished: bool        # every bag extracted and checked
     thawing: int = 0      # bags still thawing
     failed: dict = None   # key -> why
-    check: restorecheck.Check = None
+    check: restorecheck.CheckResult = None
 
 
 class Restorer:
@@ -115,7 +115,7 @@ class Restorer:
         self.save()
         if pending or failed:
             return Outcome(False, len(pending), failed)
-        check = restorecheck.Check()
+        check = restorecheck.CheckResult()
         for plan in plans:
             check.add(restorecheck.check(self._manifest(plan), plan.wanted or _all,
                                          self._dest(plan)))
@@ -211,7 +211,7 @@ class Restorer:
                                "existing files)")
 
     def _manifest(self, plan) -> Path:
-        return local_manifest(self.settings, self.store, plan.record)
+        return fetch_manifest(self.settings, self.store, plan.record)
 
     def _dest(self, plan) -> Path:
         return self.options.dest / plan.folder if plan.folder else self.options.dest
