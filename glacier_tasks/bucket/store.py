@@ -1,5 +1,5 @@
-"""The only module that talks to S3 (boto3): head, put, multipart upload, list, the
-bucket's settings, errors. Callers get typed records (ObjectInfo), never boto's dicts.
+"""The store of objects, through boto3: head, put, multipart upload, list, thaw, and
+errors (the bucket's own settings are settings.py's). Callers get typed records (ObjectInfo), never boto's dicts.
 
 Uploads are multipart in few large parts (every part is billed like a PUT), streamed
 from the staged file so memory stays flat, with a full-object CRC64NVME checksum that
@@ -12,7 +12,6 @@ otherwise still overwrite a bag). A key already taken raises ObjectExists, and t
 caller checks what is there instead.
 """
 
-import json
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from ..errors import ObjectExists, StoreError
 from .objects import ObjectInfo, object_info
+from .settings import BucketSettings, error_code
 from .parts import MIB, MIN_PART, FilePart, part_entry, part_size_for, same_part
 
 
@@ -35,8 +35,8 @@ UPLOAD_THREADS = 4
 MAX_ATTEMPTS = 8     # per request, with adaptive backoff: then the bag fails, cleanly
 
 
-class Store:
-    """One bucket, through one client per process."""
+class Store(BucketSettings):
+    """One bucket, through one client per process; its settings calls are BucketSettings'."""
 
     def __init__(self, bucket: str, endpoint_url: str | None = None,
                  region: str | None = None):
@@ -124,7 +124,7 @@ class Store:
             try:
                 yield
             except self._bx.ClientError as err:
-                if _code(err) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                if error_code(err) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                     raise ObjectExists(f"{key} is already in the bucket; keys are "
                                        "written once, never replaced") from None
                 raise
@@ -284,149 +284,6 @@ class Store:
                     found[obj["Key"]] = object_info(obj["Key"], obj)
         return found
 
-    # the bucket's own settings (setup_bucket, check): None or {} when there are none
-
-    def bucket_exists(self) -> bool:
-        with self._errors("checking the bucket"):
-            try:
-                self.client.head_bucket(Bucket=self.bucket)
-                return True
-            except self._bx.ClientError as err:
-                if err.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket"):
-                    return False
-                raise
-
-    def create_bucket(self, region: str | None, object_lock: bool = False) -> None:
-        """object_lock: created lock-enabled (S3 turns versioning on with it)."""
-        options = {} if region in (None, "us-east-1") else {
-            "CreateBucketConfiguration": {"LocationConstraint": region}}
-        if object_lock:
-            options["ObjectLockEnabledForBucket"] = True
-        with self._errors("creating the bucket"):
-            self.client.create_bucket(Bucket=self.bucket, **options)
-
-    def bucket_policy(self) -> dict:
-        """The bucket policy as a dict ({} when there is none)."""
-        with self._errors("reading the bucket policy"):
-            try:
-                text = self.client.get_bucket_policy(Bucket=self.bucket)["Policy"]
-                return json.loads(text)
-            except self._bx.ClientError as err:
-                if _code(err) == "NoSuchBucketPolicy":
-                    return {}
-                raise
-
-    def put_bucket_policy(self, policy: dict) -> None:
-        with self._errors("writing the bucket policy"):
-            self.client.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
-
-    def versioning(self) -> str:
-        """'Enabled', 'Suspended', or '' for a bucket that was never versioned."""
-        with self._errors("reading the versioning state"):
-            return self.client.get_bucket_versioning(Bucket=self.bucket).get("Status", "")
-
-    def hidden_versions(self) -> tuple[int, int, int]:
-        """(older versions, their bytes, delete markers) of a versioned bucket: what a
-        delete without a version id left behind, billed and unseen by a listing."""
-        versions = size = markers = 0
-        with self._errors("listing object versions"):
-            for page in self.client.get_paginator("list_object_versions").paginate(
-                    Bucket=self.bucket):
-                old = [v for v in page.get("Versions", []) if not v.get("IsLatest")]
-                versions += len(old)
-                size += sum(v.get("Size", 0) for v in old)
-                markers += len(page.get("DeleteMarkers", []))
-        return versions, size, markers
-
-    def put_versioning(self) -> None:
-        with self._errors("turning on versioning"):
-            self.client.put_bucket_versioning(
-                Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
-
-    def object_lock(self) -> dict:
-        """The Object Lock configuration ({} when Object Lock is off), e.g.
-        {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {...}}}."""
-        with self._errors("reading the Object Lock configuration"):
-            try:
-                return self.client.get_object_lock_configuration(
-                    Bucket=self.bucket)["ObjectLockConfiguration"]
-            except self._bx.ClientError as err:
-                if _code(err) == "ObjectLockConfigurationNotFoundError":
-                    return {}
-                raise
-
-    def put_object_lock(self, mode: str, days: int) -> None:
-        """Turn Object Lock on (an existing bucket needs versioning first) with a
-        default retention: every new object version is locked `days` days."""
-        with self._errors("turning on Object Lock"):
-            self.client.put_object_lock_configuration(
-                Bucket=self.bucket, ObjectLockConfiguration={
-                    "ObjectLockEnabled": "Enabled",
-                    "Rule": {"DefaultRetention": {"Mode": mode, "Days": days}}})
-
-    def public_access_block(self) -> dict:
-        with self._errors("reading the public access block"):
-            try:
-                return self.client.get_public_access_block(
-                    Bucket=self.bucket)["PublicAccessBlockConfiguration"]
-            except self._bx.ClientError as err:
-                if "NoSuchPublicAccessBlock" in _code(err):
-                    return {}
-                raise
-
-    def put_public_access_block(self, block: dict) -> None:
-        with self._errors("blocking public access"):
-            self.client.put_public_access_block(Bucket=self.bucket,
-                                                PublicAccessBlockConfiguration=block)
-
-    def default_encryption(self) -> list:
-        """The bucket's default-encryption rules ([] when it has none)."""
-        with self._errors("reading the default encryption"):
-            try:
-                return self.client.get_bucket_encryption(
-                    Bucket=self.bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-            except self._bx.ClientError as err:
-                if "ServerSideEncryptionConfigurationNotFound" in _code(err):
-                    return []
-                raise
-
-    def put_default_encryption(self, algorithm: str) -> None:
-        with self._errors("turning on default encryption"):
-            self.client.put_bucket_encryption(
-                Bucket=self.bucket, ServerSideEncryptionConfiguration={"Rules": [
-                    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": algorithm}}]})
-
-    def lifecycle_rules(self) -> list:
-        with self._errors("reading the lifecycle rules"):
-            try:
-                return self.client.get_bucket_lifecycle_configuration(
-                    Bucket=self.bucket)["Rules"]
-            except self._bx.ClientError as err:
-                if _code(err) == "NoSuchLifecycleConfiguration":
-                    return []
-                raise
-
-    def put_lifecycle_rules(self, rules: list) -> None:
-        with self._errors("writing the lifecycle rules"):
-            self.client.put_bucket_lifecycle_configuration(
-                Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})
-
-    def can_delete(self, versioned: bool = False) -> bool:
-        """Can these credentials delete objects? Asked by deleting a key that does not
-        exist (nothing is lost): S3 answers 204 when allowed, AccessDenied when not.
-        On a versioned bucket the probe names a version: that asks for the right that
-        removes data there (s3:DeleteObjectVersion), and leaves no delete marker."""
-        probe = ".glacier-tasks-delete-probe/never-written"
-        version = {"VersionId": "null"} if versioned else {}
-        with self._errors("checking whether these credentials can delete"):
-            try:
-                self.client.delete_object(Bucket=self.bucket, Key=probe, **version)
-                return True
-            except self._bx.ClientError as err:
-                if _code(err) in ("AccessDenied", "403"):
-                    return False
-                raise
-
     def has_credentials(self) -> bool:
         """Does boto3's usual chain (config, environment, profile) find credentials?"""
         return self.session.get_credentials() is not None
@@ -444,10 +301,6 @@ def _env_number(name: str, default, kind):
     if value <= 0:
         raise StoreError(f"{name}={text!r}: must be a number above 0")
     return value
-
-
-def _code(err) -> str:
-    return err.response.get("Error", {}).get("Code", "")
 
 
 def store_for(settings) -> Store:
