@@ -51,7 +51,8 @@ def _source_paths() -> list[tuple[str, Path]]:
 
     found = [(name, top / name) for name in SOURCE_FILES if (top / name).is_file()]
     found += [(p.relative_to(top).as_posix(), p) for p in tree(top / SOURCE_DOCS, "*")]
-    found += [(p.relative_to(PROJECT_DIR).as_posix(), p) for p in tree(package, "*.py")
+    found += [(p.relative_to(PROJECT_DIR).as_posix(), p)
+              for p in tree(package, "*.py") + tree(package, "*.css")
               if p.relative_to(package).parts[0] != SHIPPED_SOURCE]
     return sorted(found)
 

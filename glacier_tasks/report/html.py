@@ -8,6 +8,7 @@ their text is formatted as `doit cost`, `doit prune` and the run summary print i
 """
 
 import html
+from pathlib import Path
 
 from .. import cost
 from .figures import EXTRA, OTHER
@@ -17,6 +18,10 @@ PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
            "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6")
 GREY = "#bab0ac"
 FILL_CAP = 1.5  # the bag chart shows fills up to 150% of the target
+
+
+# the page's style sheet lives beside this module, inlined into every page
+CSS = (Path(__file__).parent / "page.css").read_text(encoding="utf-8")
 
 
 def esc(text) -> str:
@@ -371,79 +376,3 @@ def _footer(ov, version: str) -> str:
             f"'doit prune' and 'glacier status' print them · prices of "
             f"{cost.PRICES_DATE} (AWS us-east-1 unless glacier.toml's [prices] says "
             "otherwise)</footer>")
-
-
-CSS = """
-:root{--ink:#1d2433;--soft:#5b6475;--line:#e3e7ee;--bg:#f6f7f9;--card:#fff;
---ok:#2e7d32;--warn:#b26a00;--bad:#c62828;--track:#eef1f5}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);
-font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-header,main,footer{max-width:62rem;margin:0 auto;padding:0 1rem}
-header{padding-top:1.2rem}
-h1{font-size:1.45rem;margin:0 0 .2rem}
-h1 .bucket{color:#4e79a7}
-h2{font-size:1.15rem;margin:0 0 .6rem}
-h3{font-size:.98rem;margin:1.1rem 0 .4rem;color:var(--soft)}
-.sub{margin:0 0 1rem;color:var(--soft)}
-.verdict{font-weight:600;padding:.05rem .5rem;border-radius:1rem;color:#fff}
-.verdict.ok{background:var(--ok)}.verdict.warn{background:var(--warn)}
-.verdict.fail{background:var(--bad)}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(9.5rem,1fr));gap:.6rem}
-.card{background:var(--card);border:1px solid var(--line);border-radius:.6rem;
-padding:.6rem .8rem;border-top:4px solid #4e79a7}
-.card.good{border-top-color:var(--ok)}.card.bad{border-top-color:var(--bad)}
-.card.warn{border-top-color:var(--warn)}
-.card .k{font-size:.8rem;color:var(--soft);text-transform:uppercase;letter-spacing:.03em}
-.card .v{font-size:1.25rem;font-weight:650;margin:.1rem 0;white-space:nowrap}
-.card .n{font-size:.8rem;color:var(--soft)}
-section{background:var(--card);border:1px solid var(--line);border-radius:.6rem;
-padding:1rem;margin:1rem 0}
-.checks{list-style:none;margin:0;padding:0}
-.checks li{padding:.35rem .5rem .35rem 1.6rem;position:relative;border-radius:.3rem}
-.checks li+li{margin-top:.2rem}
-.checks li::before{content:"";position:absolute;left:.5rem;top:.75rem;width:.6rem;
-height:.6rem;border-radius:50%}
-.checks .ok::before{background:var(--ok)}
-.checks .warn{background:#fff6e5}.checks .warn::before{background:var(--warn)}
-.checks .fail{background:#fdecec}.checks .fail::before{background:var(--bad)}
-.legend{list-style:none;margin:0 0 .5rem;padding:0;display:flex;flex-wrap:wrap;
-gap:.3rem 1rem;font-size:.85rem;color:var(--soft)}
-.sw{display:inline-block;width:.8rem;height:.8rem;border-radius:.15rem;
-margin-right:.35rem;vertical-align:-.1rem}
-.chart .row{display:grid;grid-template-columns:3.5rem 1fr 5.5rem;
-gap:.6rem;align-items:center;margin:.25rem 0}
-.chart .lab{font-variant-numeric:tabular-nums;white-space:nowrap}
-.chart .val{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-svg.bar{display:block;width:100%;height:1.15rem}
-.track{fill:var(--track)}
-.fill{display:grid;grid-template-columns:2.8rem 1fr;gap:.4rem;margin:.5rem 0}
-.fill svg{display:block;width:100%;height:9rem}
-.fill .axis{position:relative;font-size:.72rem;color:var(--soft)}
-.fill .axis span{position:absolute;right:0;transform:translateY(-50%)}
-.fill .axis span[style^="bottom"]{transform:none}
-.fill .axis span[style^="top:0"]{transform:none}
-.target{stroke:var(--ink);stroke-width:1.5;stroke-dasharray:5 4}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;width:100%;font-size:.9rem}
-th,td{padding:.3rem .5rem;border-bottom:1px solid var(--line);text-align:left;
-vertical-align:top}
-th{font-weight:600;color:var(--soft);white-space:nowrap}
-table.num td:not(:first-child),table.num th:not(:first-child){text-align:right;
-font-variant-numeric:tabular-nums}
-td{white-space:nowrap}
-td.w{white-space:normal;overflow-wrap:anywhere;min-width:10rem}
-details summary{cursor:pointer;color:#4e79a7;margin:.3rem 0}
-.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0}
-.facts dt{color:var(--soft)}.facts dd{margin:0;overflow-wrap:anywhere}
-.note{font-size:.85rem;color:var(--soft)}
-.empty{color:var(--soft);font-style:italic}
-footer{font-size:.8rem;color:var(--soft);padding-bottom:2rem}
-small{color:var(--soft)}
-.chart.dates .row{grid-template-columns:6.2rem 1fr 5.5rem}
-@media (max-width:30rem){body{font-size:14px}th,td{padding:.3rem .3rem}
-th{white-space:normal}.chart.dates .row{grid-template-columns:5.8rem 1fr 4.6rem}
-td.w{min-width:8rem}
-.chart .row{grid-template-columns:3.2rem 1fr 4.6rem;gap:.4rem}
-.card .v{font-size:1.15rem}section{padding:.8rem}}
-"""
