@@ -4,15 +4,20 @@ YYYY-backup/system/HOST/ (see layout.py) holds inventory.json, glacier.toml, lis
 and the tool's own source archive (pip-installable), all in STANDARD so they download
 instantly. Each is written once, under the number of the run that changed it
 (inventory.000007.json); the highest number of each file is the current one.
+Read back by bootstrap (every file of the chosen folder) and by find, verify and
+restore of other hosts and years (the inventories alone).
 """
 
+import datetime
 import gzip
 import io
+import json
 import tarfile
 from pathlib import Path
 
 from ..formats import crypto, layout
-from ..errors import StoreError
+from ..errors import GlacierError, StateError, StoreError
+from ..formats.inventory import well_formed
 from ..formats.layout import SOURCE_ARCHIVE
 
 SOURCE_FILES = ("pyproject.toml", "README.md", "Makefile", "dodo.py", "glacier.toml")
@@ -115,3 +120,145 @@ def _stale_files(store, newest: dict, files: dict, secret) -> dict:
         if not (found and found.sha256 == sha):
             stale[name] = data, sha
     return stale
+
+
+# -- reading it back: every reader fetches inventories only, bootstrap the rest ---------
+
+
+def latest_inventory(settings, store, host: str) -> dict:
+    """A host's inventory as its last run wrote it to the bucket (for `find --host`,
+    `verify --all-hosts`), read from the system folder without touching local state."""
+    keys = store.list_objects("")
+    found, _ = inventories(settings, store, keys, host)
+    return found[newest_folder(found, keys)][1]
+
+
+def year_inventory(settings, store, host: str, year: int) -> dict:
+    """The inventory that year's run of `host` archived (`restore --year`)."""
+    keys = store.list_objects("")
+    found, _ = inventories(settings, store, keys, host)
+    if year not in {f[0] for f in found}:
+        have = ", ".join(str(y) for y in sorted({f[0] for f in found})) or "none"
+        raise StateError(f"bucket '{settings.s3_bucket}' has no system folder of host "
+                         f"{host} for {year}; it has {have}")
+    return found[newest_folder(found, keys, year)][1]
+
+
+def every_bag(settings, store, host: str, local: dict) -> dict:
+    """bag key -> its record (molecule, manifest_key) for every bag of `host` still in
+    the bucket, from every year's system inventory and `local`'s: `find --all-years`."""
+    keys = store.list_objects("")
+    try:
+        found, _ = inventories(settings, store, keys, host)
+    except StateError:
+        found = {}
+    known = {}
+    for inventory in [f[1] for f in found.values()] + [local]:
+        for key, bag in {**inventory.get("history", {}), **inventory["bags"]}.items():
+            if bag.get("molecule") and bag.get("manifest_key"):
+                known[key] = {"molecule": bag["molecule"],
+                              "manifest_key": bag["manifest_key"]}
+    return {k: v for k, v in sorted(known.items())
+            if k in keys and v["manifest_key"] in keys}
+
+
+def hosts_in(keys) -> list[str]:
+    """Every host that wrote a bag or a system folder of its own to this bucket."""
+    return sorted({layout.owner(k) for k in keys if layout.owner(k)} |
+                  {h for _, h in layout.system_folders(keys) if h})
+
+
+def inventories(settings, store, keys, host) -> tuple[dict, list]:
+    """(year, folder host) -> (the inventory's plain bytes, the inventory) of every
+    system folder of `host`, the shared ones of older versions included when their bags
+    are that host's; and the warnings of what was damaged."""
+    found, damaged = {}, []
+    for year, owner in layout.system_folders(keys):
+        if owner not in (host, None):
+            continue
+        try:
+            data, inventory, skipped = _newest_whole_inventory(settings, store, keys,
+                                                               year, owner)
+        except StateError:
+            damaged.append(f"WARNING the {layout.system_prefix(year, owner)} inventory "
+                           "is damaged; skipped")
+            continue
+        damaged += skipped
+        if owner is None and not _holds_host(inventory, host):
+            continue
+        found[(year, owner)] = data, inventory
+    if not found:
+        if damaged:
+            raise StateError(f"every system folder of host {host} in bucket "
+                             f"'{settings.s3_bucket}' has a damaged inventory; nothing to "
+                             "bootstrap from")
+        others = sorted({h for _, h in layout.system_folders(keys) if h})
+        raise StateError(f"bucket '{settings.s3_bucket}' holds no system folder of host "
+                         f"{host}; nothing to bootstrap from" +
+                         (f" (hosts there: {', '.join(others)}; --host NAME)" if others
+                          else ""))
+    return found, damaged
+
+
+def newest_folder(found: dict, keys: dict, year: int | None = None):
+    """The folder of the newest run (of `year`, if given) by the real time it wrote its
+    inventory, not by its folder's year: a machine whose clock was wrong may have
+    written an older year later."""
+    return max((f for f in found if year in (None, f[0])),
+               key=lambda f: written_at(found[f][1], keys, f))
+
+
+def folder_files(settings, store, keys, folder) -> dict:
+    """name -> plain bytes of the newest copy of each file of one system folder but
+    its inventory (which `inventories` read)."""
+    newest = layout.newest_system_keys(keys, *folder)
+    return {name: plain_bytes(settings, store, key) for name, key in newest.items()
+            if name != "inventory.json"}
+
+
+def written_at(inventory: dict, keys: dict, folder) -> str:
+    """When the run that wrote it happened: its `written_at` (the real clock, whatever
+    GLACIER_TODAY said), never later than S3's own date of the object, which no writer
+    chooses (an inventory claiming to be from the future does not win)."""
+    info = keys[layout.newest_system_keys(keys, *folder)["inventory.json"]]
+    stored = info.last_modified.astimezone(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+    when = inventory.get("written_at")
+    return min(when, stored) if isinstance(when, str) and when else stored
+
+
+def plain_bytes(settings, store, key: str) -> bytes:
+    data = store.get_bytes(key)
+    return crypto.decrypt_bytes(data, settings.age_identity_file) \
+        if key.endswith(".age") else data
+
+
+def _holds_host(inventory: dict, host: str) -> bool:
+    return any(layout.owner(key) == host for key in inventory["bags"])
+
+
+def _newest_whole_inventory(settings, store, keys, year, host) -> tuple[bytes, dict, list]:
+    """The newest intact copy of one folder's inventory (bytes, parsed), and a warning
+    for each newer copy found damaged (a key that may only add objects can add a higher
+    number: the older copies stay whole)."""
+    warnings = []
+    for key in _inventory_copies(keys, year, host):
+        try:
+            data = plain_bytes(settings, store, key)
+            inventory = json.loads(data)
+            if not well_formed(inventory):
+                raise TypeError
+        except (ValueError, TypeError, GlacierError):
+            warnings.append(f"WARNING {key} in the bucket is damaged; skipped")
+            continue
+        return data, inventory, warnings
+    newest = layout.newest_system_keys(keys, year, host)
+    raise StateError(f"{newest.get('inventory.json')} in the bucket is damaged; try "
+                     "another year with --year")
+
+
+def _inventory_copies(keys, year, host) -> list[str]:
+    """The folder's copies of the inventory, the highest number first."""
+    copies = [(p[3], k) for k in keys if (p := layout.parse_system_key(k))
+              and p[:2] == (year, host) and p[2].removesuffix(".age") == "inventory.json"]
+    return [k for _, k in sorted(copies, reverse=True)]

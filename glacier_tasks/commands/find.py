@@ -4,7 +4,8 @@ import sys
 
 from doit.exceptions import TaskFailed
 
-from ..restore import bootstrap, find
+from ..bucket import system_folder
+from ..restore import find
 from ..formats import inventory
 from ..run import load_run
 from ..bucket.store import store_for
@@ -23,11 +24,11 @@ def find_action(config, pattern, long, regex, host, all_years):
     settings = load_run(config).settings
     store = store_for(settings)
     if host and host != settings.host:  # another machine's files, from its system folder
-        inv = bootstrap.latest_inventory(settings, store, host)
+        inv = system_folder.latest_inventory(settings, store, host)
     else:
         inv = inventory.load_inventory(settings.inventory_file, required_by="find")
     if all_years:  # every bag still in the bucket, history included
-        inv = {"bags": bootstrap.every_bag(settings, store, host or settings.host, inv)}
+        inv = {"bags": system_folder.every_bag(settings, store, host or settings.host, inv)}
     matches = find.search(settings, store, inv, " ".join(words), regex)
     found = 0
 

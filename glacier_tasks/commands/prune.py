@@ -5,7 +5,7 @@ import datetime
 
 from doit.exceptions import TaskFailed
 
-from ..restore import bootstrap
+from ..bucket import system_folder
 from .. import cost, prune, units
 from ..bucket import hosts
 from ..formats import inventory
@@ -149,7 +149,7 @@ def _cost_of_every_host(settings, store):
     """`cost --all-hosts`: each host's share of the bucket's bill."""
     listing = store.list_objects("")
     lines = []
-    for host in bootstrap.hosts_in(listing):
+    for host in system_folder.hosts_in(listing):
         bill = cost.storage_bill(prune.own_objects(listing, host), settings.prices)
         held = sum(size for size, _, _ in bill.values())
         count = sum(n for _, n, _ in bill.values())

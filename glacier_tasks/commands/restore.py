@@ -6,7 +6,8 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from ..restore import (bootstrap, plan as restore, check as restorecheck, restorer,
+from ..bucket import system_folder
+from ..restore import (plan as restore, check as restorecheck, restorer,
                        extract as untar)
 from ..formats import checksum, inventory
 from .. import cost
@@ -50,7 +51,7 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
                                      tier, days, yes, wait, wait_hours, overwrite,
                                      poll_seconds, all_molecules)
     if year is not None:  # as that year's run archived it, from its system folder
-        inv = bootstrap.year_inventory(settings, store_for(settings), settings.host, year)
+        inv = system_folder.year_inventory(settings, store_for(settings), settings.host, year)
     else:
         inv = inventory.load_inventory(settings.inventory_file,
                                        required_by=None if from_file else "restore")

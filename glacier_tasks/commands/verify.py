@@ -2,7 +2,8 @@
 
 from doit.exceptions import TaskFailed
 
-from ..restore import bootstrap, plan as restore
+from ..bucket import system_folder
+from ..restore import plan as restore
 from .. import cost, units, verify
 from ..formats import inventory
 from ..report import last_run as status
@@ -49,8 +50,8 @@ def _verify_every_host(settings):
     """The quick check of each host's latest inventory in the bucket, host by host."""
     store = store_for(settings)
     problems = []
-    for host in bootstrap.hosts_in(store.list_objects("")):
-        inv = bootstrap.latest_inventory(settings, store, host)
+    for host in system_folder.hosts_in(store.list_objects("")):
+        inv = system_folder.latest_inventory(settings, store, host)
         found = verify.check_headers(store, inv, host)
         problems += [f"{host}: {line}" for line in found]
         say([f"{host}: {len(inv['bags'])} bags, " +
