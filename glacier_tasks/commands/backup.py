@@ -240,30 +240,23 @@ def system_action(config):
 @user_errors
 @locked
 def cleanup_action(config):
-    """Abort this year's unfinished multipart uploads that no planned bag can resume
-    (each holds billed parts), and forget the markers of bags no plan has any more."""
+    """Abort this host's unfinished multipart uploads that no planned bag can resume,
+    under any year (each holds billed parts; one stopped last December is no less
+    stale), and forget the markers of bags no plan has any more. One LIST every run:
+    the bucket, not a marker that a later bag of the same name overwrote, says which
+    uploads are open."""
     run = load_run(config)
     plan = read_plan(run)
-    files = sorted(run.markers_dir.glob("*.json")) if run.markers_dir.exists() else []
-    if any(_open_upload(p) for p in files):  # else a no-op run sends no request
-        resumable = {m.upload.get("upload_id") for m in read_markers(run, plan).values()}
-        store = store_for(run.settings)
-        host = run.settings.host
-        for key in store.abort_open_uploads(layout.year_prefix(run.year),
-                                            keep=resumable - {None},
-                                            mine=lambda k: layout.owner(k) == host):
-            print(f"Aborted an unfinished upload of {key} (no bag needs it any more)")
+    resumable = {m.upload.get("upload_id") for m in read_markers(run, plan).values()}
+    host = run.settings.host
+    for key in store_for(run.settings).abort_open_uploads(
+            "", keep=resumable - {None}, mine=lambda k: layout.owner(k) == host):
+        print(f"Aborted an unfinished upload of {key} (no bag needs it any more)")
     planned = {b.name for b in plan.bags}
+    files = sorted(run.markers_dir.glob("*.json")) if run.markers_dir.exists() else []
     for path in files:
         if path.stem not in planned:
             path.unlink()
-
-
-def _open_upload(marker_file) -> bool:
-    try:
-        return bool(statefile.read_json(marker_file, default={}).get("upload"))
-    except (GlacierError, AttributeError):
-        return False
 
 
 @user_errors
