@@ -1,12 +1,15 @@
-"""Which machine owns a host name in a shared bucket: the first backup claims it
-(glacier-hosts/HOST.json, written only if absent), and a second machine using the same
-name is refused, so two machines never write one namespace. A take-over adds
-glacier-hosts/HOST/NNNNNN.json rather than replacing the claim."""
+"""Which machine owns a host name in a shared bucket: the first writing command (a
+backup, `prune --delete`) claims it (glacier-hosts/HOST.json, written only if absent),
+and a second machine using the same name is refused, so two machines never write one
+namespace. A take-over is asked for explicitly (GLACIER_TAKE_OVER_HOST=1) and adds
+glacier-hosts/HOST/NNNNNN.json rather than replacing the claim; `bootstrap` only reads,
+so a disaster drill on a spare machine takes nothing from the real one."""
 
 import datetime
 import hashlib
 import json
 import os
+import socket
 from pathlib import Path
 
 from ..formats import layout
@@ -35,27 +38,49 @@ def taking_over() -> bool:
     return os.environ.get(TAKE_OVER) == "1"
 
 
-def claim_host(store, host: str, machine: str, take_over: bool = False) -> None:
+def claim_host(store, host: str, state_dir: Path, take_over: bool = False) -> None:
     """Make sure `host` is this machine's in the bucket, claiming it if free;
-    take_over (a bootstrap rebuilding this host on a new machine) claims it anyway.
-    A claim is never replaced: a take-over writes the next one, the newest counts."""
+    take_over (GLACIER_TAKE_OVER_HOST=1: this machine replaces the owner) claims it
+    anyway. A claim is never replaced: a take-over writes the next one, the newest
+    counts. Only a writing command claims: `bootstrap` and the readers never do."""
+    machine = machine_id(state_dir)
     number, owner = newest_claim(store, host)
     if owner is not None and owner.get("machine") == machine:
         return
     if owner is None or take_over:
         body = json.dumps({"host": host, "machine": machine, "claimed_at":
-                           datetime.datetime.now(datetime.timezone.utc).isoformat()})
+                           datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                           "name": socket.gethostname(), "state_dir": str(state_dir)})
         if store.put_new(layout.host_claim_key(host, number + 1), body.encode(), {}):
             return
         number, owner = newest_claim(store, host)  # another machine was first
         if owner is not None and owner.get("machine") == machine:
             return
-    raise ClaimError(
-        f"host name '{host}' is already used in bucket '{store.bucket}' by another "
-        f"machine (claimed {(owner or {}).get('claimed_at', '?')[:10]}); set host = "
-        "\"a-name-of-its-own\" in glacier.toml; or, if this machine replaces that "
-        f"one, run 'glacier bootstrap' on it (it takes the name over, with its "
-        f"inventory); if only its state folder moved, run once with {TAKE_OVER}=1")
+    raise ClaimError(refusal(store, host, owner or {}, _held_before(store, host, machine)))
+
+
+def refusal(store, host: str, owner: dict, held_before: bool) -> str:
+    """The one line a refused writer reads: whose the name is, since when, what to do."""
+    who, when = describe(owner), str(owner.get("claimed_at", "?"))[:16].replace("T", " ")
+    if held_before:  # the name was this machine's: a spare (a drill?) took it over
+        return (f"host name '{host}' was taken over from this machine in bucket "
+                f"'{store.bucket}' by {who} on {when} UTC; if that machine replaces this "
+                f"one, stop backing up here or set host = \"a-name-of-its-own\" in "
+                f"glacier.toml; if the take-over was a mistake (a drill), take the name "
+                f"back with one 'glacier backup' run with {TAKE_OVER}=1")
+    return (f"host name '{host}' is already used in bucket '{store.bucket}' by {who} "
+            f"(claimed {when} UTC); if this machine replaces it, run 'glacier backup' "
+            f"once with {TAKE_OVER}=1 (after 'glacier bootstrap'); otherwise set "
+            f"host = \"a-name-of-its-own\" in glacier.toml")
+
+
+def describe(owner: dict) -> str:
+    """A claim's writer in words: its machine's name and state folder, when recorded
+    (claims of older versions hold only the id)."""
+    if owner.get("name") or owner.get("state_dir"):
+        return (f"machine {owner.get('name', '?')} (state folder "
+                f"{owner.get('state_dir', '?')})")
+    return "another machine"
 
 
 def newest_claim(store, host: str) -> tuple[int, dict | None]:
@@ -74,6 +99,27 @@ def newest_claim(store, host: str) -> tuple[int, dict | None]:
     return number, owner if isinstance(owner, dict) else {}
 
 
+def owner_of(store, host: str, state_dir: Path) -> dict | None:
+    """The newest claim of `host` when another machine wrote it; None when the name is
+    free or this machine's. Only reads."""
+    _, owner = newest_claim(store, host)
+    return owner if owner is not None and owner.get("machine") != machine_id(
+        state_dir) else None
+
+
+def _held_before(store, host: str, machine: str) -> bool:
+    """Whether an earlier claim of `host` is this machine's (only on a refusal)."""
+    every = store.list_objects(layout.host_claim_key(host).removesuffix(".json"))
+    for key in [k for k in every if layout.claim_number(k, host) is not None]:
+        try:
+            claim = json.loads(store.get_bytes(key))
+        except ValueError:
+            continue
+        if isinstance(claim, dict) and claim.get("machine") == machine:
+            return True
+    return False
+
+
 def check_take_over(store, host: str, inventory: dict) -> None:
     """A backup taking a host name over must know that host's bags: one whose inventory
     names none while the bucket holds some would treat them all as unreferenced (and
@@ -85,5 +131,6 @@ def check_take_over(store, host: str, inventory: dict) -> None:
             any(owner == host for _, owner in layout.system_folders(keys)):
         raise ClaimError(
             f"{TAKE_OVER}=1 with an inventory that names none of host {host}'s bags in "
-            f"bucket '{store.bucket}': run 'glacier bootstrap' first (it takes the name "
-            "over and keeps them), or choose another host name")
+            f"bucket '{store.bucket}': run 'glacier bootstrap' first (it fetches them), "
+            f"then this backup again with {TAKE_OVER}=1; or choose another host name")
+

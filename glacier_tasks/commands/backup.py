@@ -208,10 +208,10 @@ def bucket_action(config):
     run = load_run(config)
     store = store_for(run.settings)
     store.check_bucket()
+    previous = inventory.load_inventory(run.settings.inventory_file)
     if hosts.taking_over():
-        hosts.check_take_over(store, run.settings.host, inventory.load_inventory(
-            run.settings.inventory_file))
-    hosts.claim_host(store, run.settings.host, hosts.machine_id(run.state_dir),
+        hosts.check_take_over(store, run.settings.host, previous)
+    hosts.claim_host(store, run.settings.host, run.state_dir,
                      take_over=hosts.taking_over())
 
 

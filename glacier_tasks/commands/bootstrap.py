@@ -1,4 +1,5 @@
-"""`doit bootstrap [--year YYYY]`: an empty machine's state, rebuilt from the bucket."""
+"""`doit bootstrap [--year YYYY]`: an empty machine's state, rebuilt from the bucket
+(which it only reads: it never claims the host name)."""
 
 from ..restore import bootstrap
 from ..bucket import hosts
@@ -13,11 +14,18 @@ from .base import current_run, locked, param, say, user_errors
 def bootstrap_action(config, year, host):
     run = load_run(config)
     store = store_for(run.settings)
-    say(bootstrap.bootstrap(run.settings, store, year, run.bootstrap_dir, host or None))
+    lines = bootstrap.bootstrap(run.settings, store, year, run.bootstrap_dir, host or None)
     statefile.write_bytes(run.bootstrapped_file, b"prune --delete waits for a backup\n")
-    if host in ("", run.settings.host):  # this machine now writes that namespace
-        hosts.claim_host(store, run.settings.host, hosts.machine_id(run.state_dir),
-                         take_over=True)
+    # it only reads: a drill on a spare machine must not lock the real one out, so
+    # the name stays whose it is until a writing command here asks for it explicitly
+    owner = hosts.owner_of(store, run.settings.host, run.state_dir) \
+        if host in ("", run.settings.host) else None
+    if owner is not None:
+        lines.insert(-1, f"Host name '{run.settings.host}' belongs to "
+                         f"{hosts.describe(owner)} in the bucket, and stays its: if this "
+                         f"machine replaces it, its first backup needs "
+                         f"{hosts.TAKE_OVER}=1 (a drill needs nothing more)")
+    say(lines)
 
 
 BOOTSTRAP_PARAMS = [

@@ -25,13 +25,13 @@ def prune_action(config, delete, force, min_age_days):
     inv = inventory.load_inventory(settings.inventory_file, required_by="prune")
     store = store_for(settings)
     objects, found = prune.prunable(run, store, inv, with_losses=True)
-    if delete:  # another machine may have taken this host name over: its bags
-        hosts.claim_host(store, settings.host,  # are not in this inventory
-                         hosts.machine_id(run.state_dir))
-        if run.bootstrapped_file.exists():
+    if delete:
+        if run.bootstrapped_file.exists():  # before the claim: a refused run claims nothing
             return TaskFailed("this inventory came from the bucket (bootstrap), and no "
                               "backup has yet put the files on disk into bags: run "
                               "'doit backup' once before 'prune --delete'")
+        # another machine may have taken this host name over: its bags are not here
+        hosts.claim_host(store, settings.host, run.state_dir)
         unsafe = prune.unsafe_to_delete(inv, objects, settings.host)
         if unsafe:
             return TaskFailed(unsafe)

@@ -9,6 +9,9 @@ import time
 
 from .helpers import Project, restore_all, tree_snapshot
 from .test_cli import SlowParts
+from .test_hosts import host_project
+
+WRITES = ("PUT ", "POST ", "DELETE ")
 
 
 def open_uploads(project) -> list:
@@ -53,3 +56,56 @@ def test_an_upload_interrupted_last_year_is_aborted_by_this_years_run(
     assert all(k.startswith("2027-backup/") for k in project.inventory["bags"])
     restore_all(project, tmp_path / "restored")
     assert tree_snapshot(tmp_path / "restored") == tree_snapshot(data)
+
+
+def writes_since(project, since: int) -> list:
+    return [r for r in project.server.requests()[since:] if r.startswith(WRITES)]
+
+
+def one_line(result) -> str:
+    assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stdout + result.stderr
+    return lines[0]
+
+
+def test_a_drill_on_a_spare_machine_takes_nothing_from_the_real_one(tmp_path, s3_server,
+                                                                    bucket):
+    nas = host_project(tmp_path / "nas", s3_server, bucket, "nas")
+    assert nas.run("backup", GLACIER_TODAY="2026-06-01").returncode == 0
+    (tmp_path / "spare").mkdir()
+    spare = Project(tmp_path / "spare", s3_server, bucket)  # same short host name
+    spare.config.write_text(spare.config.read_text().replace("testhost", "nas"))
+    claims = {k for k in nas.objects() if k.startswith("glacier-hosts/")}
+
+    since = len(s3_server.requests())
+    booted = spare.run("bootstrap", GLACIER_TODAY="2026-06-02")
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    assert writes_since(spare, since) == []  # bootstrap only reads the bucket
+    assert spare.inventory == nas.inventory
+    assert "GLACIER_TAKE_OVER_HOST=1" in booted.stdout  # it says what a backup needs
+
+    (nas.data / "Books" / "june.txt").write_text("the real machine goes on\n")
+    real = nas.run("backup", GLACIER_TODAY="2026-06-03")
+    assert real.returncode == 0, real.stdout + real.stderr
+
+    objects = nas.objects()
+    since = len(s3_server.requests())
+    asked = spare.run("backup", GLACIER_TODAY="2026-06-04")
+    assert asked.returncode != 0
+    line = one_line(asked)
+    assert "host name 'nas'" in line and "GLACIER_TAKE_OVER_HOST=1" in line
+    assert writes_since(spare, since) == [] and nas.objects() == objects
+    assert {k for k in nas.objects() if k.startswith("glacier-hosts/")} == claims
+
+    # the spare replaces the NAS for real: one explicit take-over
+    taken = spare.run("backup", GLACIER_TODAY="2026-06-05", GLACIER_TAKE_OVER_HOST="1")
+    assert taken.returncode == 0, taken.stdout + taken.stderr
+    told = nas.run("backup", GLACIER_TODAY="2026-06-06")
+    assert told.returncode != 0
+    line = one_line(told)
+    assert "was taken over" in line and str(spare.state) in line  # by whom
+    assert "GLACIER_TAKE_OVER_HOST=1" in line and "host = " in line  # what to do
+    restore_all(spare, tmp_path / "restored")
+    assert tree_snapshot(tmp_path / "restored") == tree_snapshot(nas.data)
+

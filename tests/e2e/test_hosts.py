@@ -65,17 +65,18 @@ def test_a_second_machine_cannot_take_a_used_host_name(tmp_path, s3_server, buck
     assert not [k for k in second.objects() if "two" in k]  # nothing of it was sent
     assert first.run("backup").returncode == 0  # the owner goes on
     # a new machine replaces the first: the variable alone would make the first's
-    # bags look unreferenced, so it is refused; bootstrap takes the name over with them
+    # bags look unreferenced, so it is refused; bootstrap fetches them (taking nothing)
     blind = second.run("backup", GLACIER_TAKE_OVER_HOST="1")
     assert blind.returncode != 0 and "run 'glacier bootstrap' first" in blind.stderr
     booted = second.run("bootstrap")
     assert booted.returncode == 0, booted.stdout + booted.stderr
-    kept = second.run("backup")  # the first machine's folder: kept, and said so
+    assert "already used" in second.run("backup").stderr  # the take-over is asked for
+    kept = second.run("backup", GLACIER_TAKE_OVER_HOST="1")  # the first's folder: kept
     assert kept.returncode == 1 and f"glacier drop {first.data}" in kept.stdout
     assert second.run("drop", "--molecule", str(first.data)).returncode == 0
     moved = second.run("backup")
     assert moved.returncode == 0, moved.stdout + moved.stderr
-    assert "already used" in first.run("backup").stdout + first.run("backup").stderr
+    assert "was taken over from this machine" in first.run("backup").stderr
 
 
 def test_bootstrap_another_host_to_restore_its_files(tmp_path, s3_server, bucket):
