@@ -134,3 +134,27 @@ def check_take_over(store, host: str, inventory: dict) -> None:
             f"bucket '{store.bucket}': run 'glacier bootstrap' first (it fetches them), "
             f"then this backup again with {TAKE_OVER}=1; or choose another host name")
 
+
+class RenameError(GlacierError):
+    """The host name changed under an inventory of this machine's old name."""
+
+
+def check_renamed(store, host: str, state_dir: Path, inventory: dict) -> None:
+    """Refuse a new host name over an inventory whose bags are all this machine's
+    under another name (`host` changed in glacier.toml, or the machine's own name with
+    `host` unset): going on would start a second namespace without a word, the old
+    name's bags referenced but never this host's, and `prune` refusing for ever. Only
+    this machine's old name counts (its claim says so); an inventory of another
+    machine (`bootstrap --host`) is not a rename."""
+    owners = {layout.owner(k) for k in inventory.get("bags", {})}
+    if len(owners) != 1 or host in owners or None in owners:
+        return
+    old = owners.pop()
+    _, owner = newest_claim(store, old)
+    if owner is None or owner.get("machine") != machine_id(state_dir):
+        return
+    raise RenameError(
+        f"host is now '{host}', but this machine backed up as '{old}' and its inventory "
+        f"names only '{old}' bags (the bucket's claim of '{old}' is this machine's): "
+        f"set host = \"{old}\" in glacier.toml to go on under the old name with its "
+        f"bags (README: \"A renamed host\")")

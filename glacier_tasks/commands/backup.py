@@ -209,6 +209,7 @@ def bucket_action(config):
     store = store_for(run.settings)
     store.check_bucket()
     previous = inventory.load_inventory(run.settings.inventory_file)
+    hosts.check_renamed(store, run.settings.host, run.state_dir, previous)
     if hosts.taking_over():
         hosts.check_take_over(store, run.settings.host, previous)
     hosts.claim_host(store, run.settings.host, run.state_dir,

@@ -24,6 +24,7 @@ def prune_action(config, delete, force, min_age_days):
     settings = run.settings
     inv = inventory.load_inventory(settings.inventory_file, required_by="prune")
     store = store_for(settings)
+    hosts.check_renamed(store, settings.host, run.state_dir, inv)
     objects, found = prune.prunable(run, store, inv, with_losses=True)
     if delete:
         if run.bootstrapped_file.exists():  # before the claim: a refused run claims nothing

@@ -109,3 +109,33 @@ def test_a_drill_on_a_spare_machine_takes_nothing_from_the_real_one(tmp_path, s3
     restore_all(spare, tmp_path / "restored")
     assert tree_snapshot(tmp_path / "restored") == tree_snapshot(nas.data)
 
+
+def test_a_renamed_host_is_said_and_keeps_its_bags_under_the_old_name(tmp_path,
+                                                                      s3_server, bucket):
+    nas = host_project(tmp_path / "nas", s3_server, bucket, "nas")
+    assert nas.run("backup", GLACIER_TODAY="2026-03-01").returncode == 0
+    first = set(nas.inventory["bags"])
+    (nas.data / "Books" / "later.txt").write_text("changed after the first run\n")
+    good = nas.config.read_text()
+    nas.config.write_text(good.replace('host = "nas"', 'host = "nas-2"'))  # renamed
+
+    objects = nas.objects()
+    renamed = nas.run("backup", GLACIER_TODAY="2026-04-01")
+    assert renamed.returncode != 0
+    line = one_line(renamed)
+    assert "'nas-2'" in line and "'nas'" in line and 'host = "nas"' in line
+    assert nas.objects() == objects  # no new namespace, no claim of the new name
+    pruning = nas.run("prune", GLACIER_TODAY="2026-04-01")
+    said = line.split(": ", 2)[2]  # after "glacier: TASK: "
+    assert pruning.returncode != 0 and one_line(pruning).endswith(": " + said)
+
+    nas.config.write_text(good)  # README's way: the old name, and its bags, go on
+    done = nas.run("backup", GLACIER_TODAY="2026-04-01")
+    assert done.returncode == 0, done.stdout + done.stderr
+    superseded = first - set(nas.inventory["bags"])
+    assert superseded
+    pruned = nas.run("prune", "--delete", "--force", GLACIER_TODAY="2026-04-01")
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert all(f"Deleted {key}" in pruned.stdout for key in superseded)
+    restore_all(nas, tmp_path / "restored")
+    assert tree_snapshot(tmp_path / "restored") == tree_snapshot(nas.data)
