@@ -61,7 +61,7 @@ def claim_host(store, host: str, state_dir: Path, take_over: bool = False) -> No
 
 def refusal(store, host: str, owner: dict, held_before: bool) -> str:
     """The one line a refused writer reads: whose the name is, since when, what to do."""
-    who, when = describe(owner), str(owner.get("claimed_at", "?"))[:16].replace("T", " ")
+    who, when = describe(owner), _shown(owner.get("claimed_at", "?"))[:16].replace("T", " ")
     if held_before:  # the name was this machine's: a spare (a drill?) took it over
         return (f"host name '{host}' was taken over from this machine in bucket "
                 f"'{store.bucket}' by {who} on {when} UTC; if that machine replaces this "
@@ -78,9 +78,15 @@ def describe(owner: dict) -> str:
     """A claim's writer in words: its machine's name and state folder, when recorded
     (claims of older versions hold only the id)."""
     if owner.get("name") or owner.get("state_dir"):
-        return (f"machine {owner.get('name', '?')} (state folder "
-                f"{owner.get('state_dir', '?')})")
+        return (f"machine {_shown(owner.get('name', '?'))} (state folder "
+                f"{_shown(owner.get('state_dir', '?'))})")
     return "another machine"
+
+
+def _shown(value) -> str:
+    """A claim's field as one line may show it: anyone who may add objects can write
+    a claim, so no newline or terminal escape of theirs reaches the screen."""
+    return "".join(c if c.isprintable() else "?" for c in str(value))[:200]
 
 
 def newest_claim(store, host: str) -> tuple[int, dict | None]:
