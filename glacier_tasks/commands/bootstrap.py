@@ -4,6 +4,7 @@
 from ..restore import bootstrap
 from ..bucket import hosts
 from .. import statefile
+from ..errors import GlacierError
 from ..run import load_run
 from ..bucket.store import store_for
 from .base import current_run, locked, param, say, user_errors
@@ -18,14 +19,22 @@ def bootstrap_action(config, year, host):
     statefile.write_bytes(run.bootstrapped_file, b"prune --delete waits for a backup\n")
     # it only reads: a drill on a spare machine must not lock the real one out, so
     # the name stays whose it is until a writing command here asks for it explicitly
-    owner = hosts.owner_of(store, run.settings.host, run.state_dir) \
-        if host in ("", run.settings.host) else None
+    owner = _owner(store, run) if host in ("", run.settings.host) else None
     if owner is not None:
         lines.insert(-1, f"Host name '{run.settings.host}' belongs to "
                          f"{hosts.describe(owner)} in the bucket, and stays its: if this "
                          f"machine replaces it, its first backup needs "
                          f"{hosts.TAKE_OVER}=1 (a drill needs nothing more)")
     say(lines)
+
+
+def _owner(store, run):
+    """The other machine that owns this host name, if any; the state is already
+    rebuilt, so a claim that cannot be read only leaves that line out."""
+    try:
+        return hosts.owner_of(store, run.settings.host, run.state_dir)
+    except GlacierError:
+        return None
 
 
 BOOTSTRAP_PARAMS = [
