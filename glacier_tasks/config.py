@@ -5,6 +5,7 @@ import hashlib
 import math
 import os
 import re
+import shlex
 import socket
 import tomllib
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ SETTINGS_KEYS = {
     "keep_years": ((int,), 0),  # how long a superseded bag stays as history (0: mirror)
     "staging_bags": ((int,), 2),  # staged tars at most at once (packing overlaps uploads)
     "progress_interval": ((int, float), 300),  # seconds between heartbeats in a log
+    "alert_url": ((str,), None),  # pinged at a backup's start and end (report/alert.py)
+    "alert_command": ((str,), None),  # run with the event and a one-line message
 }
 PATH_KEYS = ("staging_dir", "manifest_dir", "inventory_file", "mnt_base", "list_file",
              "state_dir", "age_identity_file")
@@ -69,6 +72,8 @@ class Settings:
     keep_years: int = 0
     staging_bags: int = 2
     progress_interval: float = 300
+    alert_url: str | None = None
+    alert_command: str | None = None
     prices: dict = field(default_factory=dict)
 
     @property
@@ -183,6 +188,7 @@ def _check_settings(path: Path, table: dict) -> dict:
     if endpoint is not None and not re.match(r"^https?://[^/\s]+", endpoint):
         raise ConfigError(f"{path}: key 'settings.endpoint_url' must be a URL such as "
                           f"\"https://s3.example.com\", not {endpoint!r}")
+    _check_alerts(path, values)
     if values["encryption"] not in (None, "age"):
         raise ConfigError(f"{path}: key 'settings.encryption' must be \"age\" or absent")
     values["age_recipients"] = tuple(values["age_recipients"])
@@ -211,6 +217,24 @@ def _check_settings(path: Path, table: dict) -> dict:
             raise ConfigError(f"{path}: key 'settings.{key}' names a file, "
                               f"{values[key]}; name a folder")
     return values
+
+
+def _check_alerts(path: Path, values: dict) -> None:
+    url = values["alert_url"]
+    if url is not None and not re.match(r"^https?://[^/\s]+\S*$", url):
+        raise ConfigError(f"{path}: key 'settings.alert_url' must be an http or https "
+                          f"URL such as \"https://hc-ping.com/UUID\", not {url!r}")
+    command = values["alert_command"]
+    if command is not None:
+        try:
+            words = shlex.split(command)
+        except ValueError as err:
+            words, why = [], str(err)
+        else:
+            why = "it is empty"
+        if not words:
+            raise ConfigError(f"{path}: key 'settings.alert_command' must be a command "
+                              f"line such as \"/usr/local/bin/notify\" ({why})")
 
 
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

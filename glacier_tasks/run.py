@@ -77,6 +77,12 @@ class Run:
         return self.state_dir / "last-run.json"
 
     @property
+    def started_file(self) -> Path:
+        """The newest backup's start (run id, time, pid): a backup whose end is not
+        recorded in last-run.json did not finish (report/last_run.py)."""
+        return self.state_dir / "backup-started.json"
+
+    @property
     def report_file(self) -> Path:
         """Where `doit report` writes its page unless told: beside the inventory."""
         return self.settings.inventory_file.with_name("report.html")

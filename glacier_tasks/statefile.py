@@ -48,6 +48,11 @@ def read_json(path: Path, default=None, what: str = "state file"):
                          f"{path.name}.bak or the bucket's system folder") from None
 
 
+def holds_lock(path: Path) -> bool:
+    """Does this process hold the lock on this file?"""
+    return str(path) in _held_locks
+
+
 def take_lock(path: Path) -> None:
     """Hold an exclusive lock on this file for the life of this process."""
     with _taking:

@@ -193,3 +193,27 @@ def test_summary_names_failures_missing_molecules_and_pending_bags():
     assert "sent: 1 bag, 1.0 GB, 3 requests" in text
     assert lines[-2].startswith("PROBLEM the last backup (2027-01-15) failed")
     assert lines[-1] == "PROBLEM no successful backup recorded yet"
+
+
+def test_a_backup_start_without_a_recorded_end_is_a_problem():
+    started = {"run_id": "2027-01-15T03:00:00Z/41", "pid": 41,
+               "started_at": "2027-01-15T03:00:00Z"}
+    good = {"command": "backup", "run_date": "2027-01-10", "exit_status": 0,
+            "run_id": "old"}
+    data = {**good, "latest": {"backup": good, "successful_backup": good,
+                               "backup_ends": ["old"]}}
+    assert status.unfinished(data, None) is None
+    assert status.unfinished(data, started) == started
+    found = status.health(data, {}, D(2027, 1, 16), 400, started)
+    assert len(found) == 1 and "did not finish" in found[0]
+    assert "still running" in status.health(data, {}, D(2027, 1, 16), 400, started,
+                                            running=True)[0]
+    # a run refused by the lock recorded its end since: the started one is still open
+    refused = {**good, "exit_status": 1, "run_id": "refused",
+               "stopped_before_report": ["_lock: another glacier run holds it"]}
+    data["latest"].update(backup=refused, backup_ends=["old", "refused"])
+    assert status.unfinished(data, started) == started
+    data["latest"]["backup_ends"].append(started["run_id"])
+    assert status.unfinished(data, started) is None
+    assert "failed before its report: _lock" in status.health(data, {}, D(2027, 1, 16),
+                                                              400)[0]

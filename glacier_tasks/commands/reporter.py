@@ -21,6 +21,9 @@ class GlacierReporter(ConsoleReporter):
 
     def initialize(self, tasks, selected_tasks):
         self.selected = tuple(selected_tasks or ())
+        if "backup" in self.selected:
+            from .ending import begin_backup
+            begin_backup()
 
     def execute_task(self, task):
         self.started.add(task.name)
@@ -44,6 +47,19 @@ class GlacierReporter(ConsoleReporter):
         if "_bucket" in self.started:  # a backup (or a bag's step) ran
             self._close_backup(summary="backup" in self.selected
                                and "_report" not in self.started)
+        if "backup" in self.selected:
+            from .ending import end_backup
+            end_backup(self._reasons())
+
+    def _reasons(self) -> list[str]:
+        """Why this run failed, one line each, for last-run.json and the alert."""
+        reasons = []
+        for failure in self.failures:
+            fail = failure["exception"]
+            text = fail.message if isinstance(fail, TaskFailed) and not fail.traceback \
+                else (fail.get_msg().strip().splitlines() or ["crashed"])[-1]
+            reasons.append(f"{failure['task'].name}: {text}")
+        return reasons + list(self.runtime_errors)
 
     def _close_backup(self, summary: bool) -> None:
         from .bags import closing_lines

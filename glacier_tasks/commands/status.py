@@ -1,6 +1,7 @@
 """`glacier status [--json]`: the last run (last-run.json) and the bags pending now,
-from local state alone (no S3). Exit status 1 when the last backup failed, none was
-recorded, or it is older than max_age_days: what a monitor alerts on."""
+from local state alone (no S3). Exit status 1 when the newest backup did not finish
+(killed, still running) or failed (also before its report), none was recorded, or the
+last good one is older than max_age_days: what a monitor alerts on."""
 
 import json as jsonlib
 
@@ -20,16 +21,20 @@ def status_action(config, json):
     data = status.read_status(run.last_run_file)
     inv = inventory.load_inventory(settings.inventory_file)
     pending = status.pending_bags(run, read_plan(run, required=False))
-    unfinished = status.unfinished_since(run)
-    problems = status.health(data, inv, run.today, settings.max_age_days)
+    open_start = status.unfinished(data, status.read_started(run))
+    running = bool(open_start) and status.still_running(run, open_start)
+    unfinished = bool(open_start) or status.unfinished_since(run)
+    problems = status.health(data, inv, run.today, settings.max_age_days, open_start,
+                             running)
     if json:
         now = {"date": run.today.isoformat(), "ok": not problems, "problems": problems,
                "pending_bags": pending, "unfinished_run": unfinished,
+               "unfinished_backup": open_start, "running": running,
                "max_age_days": settings.max_age_days}
         say([jsonlib.dumps({**(data or {}), "now": now}, indent=1, sort_keys=True)])
     else:
         say(status.summary_lines(data, inv, pending, unfinished, run.today,
-                                 settings.max_age_days))
+                                 settings.max_age_days, problems))
     if problems:
         return TaskFailed(problems[0])
 

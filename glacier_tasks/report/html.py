@@ -346,6 +346,11 @@ def _planned(record) -> str:
 
 
 def _backup_facts(b) -> str:
+    if b.get("stopped_before_report"):  # it never counted its bags (last_run.py)
+        items = "".join(f"<dt>Stopped</dt><dd>{esc(why)}</dd>"
+                        for why in b["stopped_before_report"])
+        return (f'<p>Backup {esc(b["year"])} of {esc(b["run_date"])} failed before its '
+                f'report:</p><dl class="facts">{items}</dl>')
     bags, atoms, sent = b["bags"], b["atoms"], b["sent"]
     facts = [
         ("When", f"{esc(b['run_date'])} " + small(f"(from {when(b['started_at'])} to "

@@ -26,6 +26,7 @@ from ..units import human, iso_utc, plural, printable
 FORMAT = 1
 KEEP = 20  # reasons and problems kept per record: the file stays small
 STARTED = time.time()  # this process started the run: the tool loads before any task
+RUN_ID = f"{iso_utc(STARTED)}/{os.getpid()}"  # forked workers inherit their parent's
 
 
 def _base(run, command: str, exit_status: int, started: float) -> dict:
@@ -33,7 +34,8 @@ def _base(run, command: str, exit_status: int, started: float) -> dict:
     return {"format": FORMAT, "command": command, "version": __version__,
             "host": run.settings.host, "run_date": run.today.isoformat(),
             "started_at": iso_utc(started), "ended_at": iso_utc(ended),
-            "seconds": round(ended - started, 1), "exit_status": exit_status}
+            "seconds": round(ended - started, 1), "exit_status": exit_status,
+            "run_id": RUN_ID}
 
 
 def _capped(items: dict) -> dict:
@@ -152,6 +154,67 @@ def verify_record(run, checked: int, problems: list, thawing: int, deep: bool,
     return record
 
 
+def started_record(run) -> dict:
+    """What a backup writes first, once it holds the lock: until its end is recorded
+    under the same run id, status says the newest backup did not finish."""
+    return {"format": FORMAT, "command": "backup", "run_id": RUN_ID, "pid": os.getpid(),
+            "host": run.settings.host, "run_date": run.today.isoformat(),
+            "started_at": iso_utc(STARTED)}
+
+
+def stopped_record(run, reasons: list, exit_status: int = 1) -> dict:
+    """A backup that ended before its closing report (a task failed, the lock was
+    held, Ctrl-C): its reasons, one line each, task first."""
+    record = _base(run, "backup", exit_status, STARTED)
+    record.update({"year": run.year, "stopped_before_report":
+                   reasons[:KEEP] or ["stopped before its report"]})
+    return record
+
+
+def recorded_this_run(run) -> bool:
+    """Did this process record its backup's end in last-run.json?"""
+    backup = (read_status(run.last_run_file) or {}).get("latest", {}).get("backup") or {}
+    return backup.get("run_id") == RUN_ID
+
+
+def record_started(run) -> None:
+    """Write the started record; a state folder that cannot take it says so in one
+    line (the run itself then meets the same problem and fails)."""
+    try:
+        statefile.write_json(run.started_file, started_record(run))
+    except (OSError, GlacierError) as err:
+        print(f"glacier: could not write {run.started_file}: "
+              f"{getattr(err, 'strerror', None) or err}")
+
+
+def read_started(run) -> dict | None:
+    try:
+        data = statefile.read_json(run.started_file, what="backup start record")
+    except GlacierError:
+        return None
+    return data if isinstance(data, dict) and data.get("run_id") else None
+
+
+def unfinished(data: dict | None, started: dict | None) -> dict | None:
+    """The newest backup's start when its end was never recorded, else None."""
+    if not started:
+        return None
+    latest = (data or {}).get("latest", {})
+    ends = latest.get("backup_ends", []) + [(latest.get("backup") or {}).get("run_id")]
+    return None if started["run_id"] in ends else started
+
+
+def still_running(run, started: dict) -> bool:
+    """Does the process that wrote `started` hold the lock now? (read, never taken:
+    a status check must not refuse a backup starting at that moment)"""
+    try:
+        holder = run.lock_file.read_text(errors="replace").split()
+        os.kill(int(started["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return holder[:2] == ["pid", str(started["pid"])]
+
+
 # -- the file -------------------------------------------------------------------------
 
 
@@ -171,6 +234,11 @@ def write_status(path, record: dict) -> dict:
     kind = record["command"]
     if kind == "backup":
         latest["backup"] = record
+        # the newest runs' ends: a backup refused by the lock records its end too,
+        # and must not hide that the one holding the lock has not ended
+        run_id = record.get("run_id")
+        ends = [i for i in latest.get("backup_ends", []) if i != run_id]
+        latest["backup_ends"] = (ends + [run_id] if run_id else ends)[-5:]
         if record["exit_status"] == 0:
             latest["successful_backup"] = _brief(record)
     else:
@@ -184,8 +252,9 @@ def record_run(run, record: dict) -> None:
     """Write last-run.json; a status that cannot be written never fails the run."""
     try:
         write_status(run.last_run_file, record)
-    except OSError as err:
-        print(f"glacier: could not write {run.last_run_file}: {err.strerror}")
+    except (OSError, GlacierError) as err:
+        print(f"glacier: could not write {run.last_run_file}: "
+              f"{getattr(err, 'strerror', None) or err}")
 
 
 def _brief(record: dict) -> dict:
@@ -214,15 +283,17 @@ def age_days(record: dict, today: datetime.date) -> int:
 
 
 def health(data: dict | None, inventory: dict, today: datetime.date,
-           max_age_days: int) -> list[str]:
-    """What a monitor should alert on; an empty list means all is well."""
+           max_age_days: int, open_start: dict | None = None,
+           running: bool = False) -> list[str]:
+    """What a monitor should alert on; an empty list means all is well. open_start:
+    the newest backup's start when its end was never recorded (`unfinished`)."""
+    problems = [_unfinished_problem(open_start, running)] if open_start else []
     backup = last_backup(data, inventory)
     if backup is None:
-        return ["no backup recorded yet: run 'glacier backup'"]
-    problems = []
+        return problems + ["no backup recorded yet: run 'glacier backup'"]
     if backup.get("exit_status") not in (0, None):
         problems.append(f"the last backup ({backup['run_date']}) failed: "
-                        f"{_failure_summary(backup)}; run 'glacier backup' again once fixed")
+                        f"{failure_summary(backup)}; run 'glacier backup' again once fixed")
     good = (data or {}).get("latest", {}).get("successful_backup") or \
         (backup if backup.get("exit_status") in (0, None) else None)
     if good is None:
@@ -234,7 +305,17 @@ def health(data: dict | None, inventory: dict, today: datetime.date,
     return problems
 
 
-def _failure_summary(backup: dict) -> str:
+def _unfinished_problem(started: dict, running: bool) -> str:
+    if running:
+        return (f"the backup started {started['started_at']} (pid {started['pid']}) "
+                "is still running: not finished yet")
+    return (f"the backup started {started['started_at']} did not finish (killed, or "
+            "the machine stopped) and recorded no end; run 'glacier backup' again")
+
+
+def failure_summary(backup: dict) -> str:
+    if backup.get("stopped_before_report"):
+        return "failed before its report: " + "; ".join(backup["stopped_before_report"][:3])
     parts = []
     failed = backup.get("bags", {}).get("failed", 0)
     if failed:
@@ -272,7 +353,8 @@ def unfinished_since(run) -> bool:
 
 
 def summary_lines(data: dict | None, inventory: dict, pending: list, unfinished: bool,
-                  today: datetime.date, max_age_days: int) -> list[str]:
+                  today: datetime.date, max_age_days: int,
+                  problems: list | None = None) -> list[str]:
     """`glacier status`: a few lines a person reads at a glance."""
     lines = [_run_line(data) if data else "No run recorded yet in last-run.json"]
     if data and data["command"] == "backup":
@@ -295,7 +377,8 @@ def summary_lines(data: dict | None, inventory: dict, pending: list, unfinished:
     shown_pending = ", ".join(pending[:5]) + (", ..." if len(pending) > 5 else "")
     lines.append(f"Pending now: {plural(len(pending), 'bag')} to upload" +
                  (f" ({shown_pending})" if pending else ""))
-    problems = health(data, inventory, today, max_age_days)
+    if problems is None:
+        problems = health(data, inventory, today, max_age_days)
     lines += [f"PROBLEM {p}" for p in problems] or ["OK"]
     return lines
 
@@ -312,6 +395,9 @@ def _run_line(data: dict) -> str:
 
 
 def _backup_lines(data: dict) -> list[str]:
+    if data.get("stopped_before_report"):
+        return [f"  STOPPED before its report: {printable(why)}"
+                for why in data["stopped_before_report"]]
     bags, sent, atoms = data["bags"], data["sent"], data["atoms"]
     lines = [f"  Backup {data['year']}: {bags['planned']} bags, {bags['unchanged']} "
              f"unchanged, {bags['uploaded']} uploaded, {bags['repaired']} repaired, "

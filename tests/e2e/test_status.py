@@ -139,11 +139,19 @@ def test_a_killed_backup_leaves_the_previous_status_whole(tmp_path, s3_server, b
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the backup ended before the kill"
 
-    assert (project.state / "last-run.json").read_bytes() == before
+    assert (project.state / "last-run.json").read_bytes() == before  # whole
     shown = project.glacier("status", GLACIER_TODAY=later(1))
     assert "A newer run did not finish" in shown.stdout
     pending = int(re.search(r"Pending now: (\d+) bags? ", shown.stdout)[1])
     assert 1 <= pending < 4
-    assert shown.returncode == 0  # the last finished backup was good and recent
+    # the last finished backup was good and recent, but the newest did not finish
+    assert shown.returncode == 1 and "PROBLEM the backup started" in shown.stdout
+    assert "did not finish" in shown.stdout
     data_now = json.loads(project.glacier("status", "--json").stdout)["now"]
     assert data_now["unfinished_run"] is True and len(data_now["pending_bags"]) == pending
+    assert data_now["ok"] is False and "did not finish" in data_now["problems"][0]
+    assert data_now["running"] is False and data_now["unfinished_backup"]["pid"] == proc.pid
+
+    # the next good backup ends it
+    assert project.run("backup", GLACIER_TODAY=later(1)).returncode == 0
+    assert project.glacier("status", GLACIER_TODAY=later(1)).returncode == 0
