@@ -4,8 +4,8 @@
 the one-line message to URL/start when a backup starts, URL on success, URL/fail on
 failure, URL/log for any other event (a restore readable or finished). `alert_command`
 runs a program (no shell) with the event and the message as its two last arguments and
-in GLACIER_EVENT and GLACIER_MESSAGE. An alert never fails nor holds up the run: each
-has a time limit, and one that could not be delivered says so in one line."""
+in GLACIER_EVENT and GLACIER_MESSAGE. An alert never fails the run nor holds it up for
+long (30 s each, GLACIER_ALERT_TIMEOUT), and one not delivered says so in one line."""
 
 import os
 import shlex
@@ -18,8 +18,7 @@ import urllib.request
 
 from .. import __version__
 
-URL_SECONDS = 10
-COMMAND_SECONDS = 60
+SECONDS = 30  # the longest an alert may hold up a run; GLACIER_ALERT_TIMEOUT overrides
 URL_SUFFIX = {"started": "/start", "success": "", "failure": "/fail"}  # healthchecks
 EVENTS = ("started", "success", "failure", "restore-readable", "restore-finished")
 
@@ -53,7 +52,7 @@ def ping_url(url: str, event: str, message: str) -> None:
         target, data=message.encode("utf-8", "replace"), method="POST",
         headers={"Content-Type": "text/plain; charset=utf-8", "X-Glacier-Event": event,
                  "User-Agent": f"glacier-tasks/{__version__}"})
-    with urllib.request.urlopen(request, timeout=URL_SECONDS) as response:
+    with urllib.request.urlopen(request, timeout=_seconds()) as response:
         response.read(1024)
 
 
@@ -65,29 +64,36 @@ def run_command(command: str, event: str, message: str) -> None:
                                  stdout=subprocess.DEVNULL, stderr=errors,
                                  start_new_session=True)
         try:
-            status = child.wait(timeout=COMMAND_SECONDS)
+            status = child.wait(timeout=_seconds())
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)  # the script and what it started
             child.wait()
             raise
-        errors.seek(0)
-        last = (errors.read(4096).decode(errors="replace").strip().splitlines()
+        errors.seek(max(0, errors.seek(0, os.SEEK_END) - 4096))
+        last = (errors.read().decode(errors="replace").strip().splitlines()
                 or [""])[-1]
     if status != 0:
         raise RuntimeError(f"{argv[0]} exited with status {status}"
                            + (f": {last}" if last else ""))
 
 
+def _seconds() -> float:
+    try:
+        return max(0.1, float(os.environ.get("GLACIER_ALERT_TIMEOUT", SECONDS)))
+    except ValueError:
+        return SECONDS
+
+
 def _why(err: Exception) -> str:
     if isinstance(err, subprocess.TimeoutExpired):
-        return f"no answer within {int(err.timeout)} s"
+        return f"no answer within {err.timeout:g} s"
     if isinstance(err, urllib.error.HTTPError):
         return f"HTTP {err.code} {err.reason}"
     if isinstance(err, urllib.error.URLError):
         reason = err.reason
         return f"{getattr(reason, 'strerror', None) or reason}"
     if isinstance(err, TimeoutError):
-        return f"no answer within {URL_SECONDS} s"
+        return f"no answer within {_seconds():g} s"
     if isinstance(err, OSError):
         return f"{err.filename or ''}: {err.strerror}".lstrip(": ")
     return str(err) or type(err).__name__
