@@ -1,5 +1,6 @@
 """Small state files written atomically, and the lock that keeps two runs apart."""
 
+import errno
 import fcntl
 import json
 import os
@@ -19,17 +20,24 @@ def write_bytes(path: Path, data: bytes, backup: bool = False) -> None:
 
     With backup, the file being replaced is first copied to PATH.bak.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    if backup and path.exists():
-        bak = path.with_name(path.name + ".bak")
-        shutil.copy2(path, bak.with_name(bak.name + ".tmp"))
-        os.replace(bak.with_name(bak.name + ".tmp"), bak)
-    os.replace(tmp, path)
+    bak = path.with_name(path.name + ".bak")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if backup and path.exists():
+            shutil.copy2(path, bak.with_name(bak.name + ".tmp"))
+            os.replace(bak.with_name(bak.name + ".tmp"), bak)
+        os.replace(tmp, path)
+    except OSError as err:  # a full disk, a read-only folder: the old file stays whole
+        for left in (tmp, bak.with_name(bak.name + ".tmp")):
+            left.unlink(missing_ok=True)
+        raise StateError(f"{path}: cannot write: {err.strerror or err}" + (
+            "; free some space on that disk (or move state_dir) and run again"
+            if err.errno == errno.ENOSPC else "")) from None
 
 
 def write_json(path: Path, data, backup: bool = False) -> None:

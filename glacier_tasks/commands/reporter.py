@@ -7,8 +7,10 @@ end of every run in its main process, prints it (commands/bags.py closing_lines)
 
 import sys
 
-from doit.exceptions import TaskFailed
+from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ConsoleReporter
+
+from .. import statefile
 
 
 class GlacierReporter(ConsoleReporter):
@@ -18,6 +20,7 @@ class GlacierReporter(ConsoleReporter):
         super().__init__(outstream, options)
         self.started = set()  # tasks whose actions began, from any worker
         self.selected = ()
+        self.said = set()  # failure messages printed: each once
 
     def initialize(self, tasks, selected_tasks):
         self.selected = tuple(selected_tasks or ())
@@ -35,7 +38,12 @@ class GlacierReporter(ConsoleReporter):
         if not fail.report:
             return
         self.failures.append({"task": task, "exception": fail})
+        if isinstance(fail, UnmetDependency):
+            return  # `--continue`: a task whose dependency failed; that one said why
         if isinstance(fail, TaskFailed) and not fail.traceback:
+            if fail.message in self.said:
+                return  # `--continue` beside a running backup: each task meets the lock
+            self.said.add(fail.message)
             sys.stderr.write(f"glacier: {task.name}: {fail.message}\n")
         else:
             sys.stderr.write(f"glacier: {task.name} crashed (a bug, please report it):\n"
@@ -56,9 +64,12 @@ class GlacierReporter(ConsoleReporter):
         reasons = []
         for failure in self.failures:
             fail = failure["exception"]
+            if isinstance(fail, UnmetDependency):
+                continue
             text = fail.message if isinstance(fail, TaskFailed) and not fail.traceback \
                 else (fail.get_msg().strip().splitlines() or ["crashed"])[-1]
-            reasons.append(f"{failure['task'].name}: {text}")
+            if not any(r.endswith(": " + text) for r in reasons):
+                reasons.append(f"{failure['task'].name}: {text}")
         return reasons + list(self.runtime_errors)
 
     def _close_backup(self, summary: bool) -> None:
@@ -69,5 +80,5 @@ class GlacierReporter(ConsoleReporter):
         except Exception:  # noqa: BLE001  (the run's end must never fail here)
             return
         run.progress.finish()
-        if summary:
+        if summary and statefile.holds_lock(run.lock_file):  # not one refused by the lock
             say(closing_lines(run.config_file))

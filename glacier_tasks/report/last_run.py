@@ -178,13 +178,12 @@ def recorded_this_run(run) -> bool:
 
 
 def record_started(run) -> None:
-    """Write the started record; a state folder that cannot take it says so in one
-    line (the run itself then meets the same problem and fails)."""
+    """Write the started record (quietly not, when the state folder cannot take it:
+    the run itself then meets the same problem and says so)."""
     try:
         statefile.write_json(run.started_file, started_record(run))
-    except (OSError, GlacierError) as err:
-        print(f"glacier: could not write {run.started_file}: "
-              f"{getattr(err, 'strerror', None) or err}")
+    except (OSError, GlacierError):
+        pass  # the run's own first write meets the same problem and says so
 
 
 def read_started(run) -> dict | None:
@@ -252,9 +251,8 @@ def record_run(run, record: dict) -> None:
     """Write last-run.json; a status that cannot be written never fails the run."""
     try:
         write_status(run.last_run_file, record)
-    except (OSError, GlacierError) as err:
-        print(f"glacier: could not write {run.last_run_file}: "
-              f"{getattr(err, 'strerror', None) or err}")
+    except GlacierError as err:  # statefile's one line names the file and the cause
+        print(f"glacier: the run's status is not recorded: {err}")
 
 
 def _brief(record: dict) -> dict:

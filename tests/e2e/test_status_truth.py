@@ -3,11 +3,13 @@ that failed before its closing report (S3 unreachable, the lock held, the list g
 or was killed leaves status at exit 1, `ok: false`, with the reason in words and JSON.
 A full state folder and a second backup beside a running one each say one line."""
 
+import errno
 import fcntl
 import json
 import os
 
 from tests.s3server import free_port
+from tests.tmpfs import mounted_tmpfs
 
 DAY = "2026-03-01"
 LATER = "2026-03-02"
@@ -53,3 +55,42 @@ def test_a_backup_that_fails_before_its_report_makes_status_fail(project):
     assert project.run("backup", GLACIER_TODAY=LATER).returncode == 0
     shown, now = status_of(project)
     assert shown.returncode == 0 and now["ok"] is True and shown.stdout.endswith("OK\n")
+
+
+def test_a_full_state_folder_is_one_line_and_leaves_no_temp_file(project, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    project.write_config(f'target_bag_gb = 0.004\nstate_dir = "{state}"')
+    with mounted_tmpfs(state, "2m"):
+        assert project.run("backup", GLACIER_TODAY=DAY).returncode == 0
+        before = (state / "last-run.json").read_bytes()
+        (project.data / "Books" / "new.txt").write_text("a change to back up\n")
+        filler = os.open(state / "filler", os.O_WRONLY | os.O_CREAT)  # the disk fills
+        try:
+            while True:
+                os.write(filler, b"\0" * 4096)
+        except OSError as err:
+            assert err.errno == errno.ENOSPC
+        finally:
+            os.close(filler)
+        full = project.run("backup", GLACIER_TODAY=LATER)
+        left = [p.name for p in state.rglob("*") if p.name.endswith(".tmp")]
+        last_run = (state / "last-run.json").read_bytes()
+    assert full.returncode == 1, full.stdout + full.stderr
+    errors = full.stderr.strip().splitlines()
+    assert len(errors) == 1 and "Traceback" not in full.stdout + full.stderr
+    assert "No space left on device; free some space on that disk" in errors[0]
+    assert str(state) in errors[0]
+    assert left == [] and last_run == before  # nothing half-written, nothing left
+
+
+def test_a_second_backup_beside_a_running_one_is_one_line(project):
+    assert project.run("backup", GLACIER_TODAY=DAY).returncode == 0
+    (project.data / "Books" / "new.txt").write_text("a change to back up\n")
+    with open(project.state / "lock", "a") as held:  # a running backup holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        beside = project.glacier("backup", "--continue", GLACIER_TODAY=LATER)
+    assert beside.returncode != 0
+    errors = beside.stderr.strip().splitlines()
+    assert len(errors) == 1 and "another glacier run holds" in errors[0], beside.stderr
+    assert "crashed" not in beside.stdout + beside.stderr
