@@ -83,3 +83,32 @@ def test_timer_fires_once_a_year():
     years = [int(year) for year, _ in elapses]
     assert len(elapses) == 3 and len({rest for _, rest in elapses}) == 1, result.stdout
     assert years == [years[0], years[0] + 1, years[0] + 2], result.stdout
+
+
+def test_a_daily_status_check_reports_a_failure():
+    service = unit("glacier-status.service")
+    assert service["Service"]["ExecStart"].split() == [EXEC_PLACEHOLDER, "status"]
+    assert service["Unit"]["OnFailure"] == "glacier-notify@%n.service"
+    assert unit("glacier-status.timer")["Timer"]["OnCalendar"] == "*-*-* 09:00:00"
+    assert "%i" in unit("glacier-notify@.service")["Service"]["ExecStart"]
+    if shutil.which("systemd-analyze"):
+        result = subprocess.run(["systemd-analyze", "calendar", "--iterations=2",
+                                 "*-*-* 09:00:00"], capture_output=True, text=True)
+        days = re.findall(r"\d{4}-\d\d-(\d\d) 09:00:00", result.stdout)
+        assert len(days) == 2 and days[0] != days[1], result.stdout
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"),
+                    reason="systemd-analyze not installed (Debian: apt install systemd)")
+def test_systemd_analyze_verifies_the_status_and_notify_units(tmp_path):
+    script = glacier_script()
+    names = ("glacier-status.service", "glacier-status.timer", "glacier-notify@.service")
+    for name in names:
+        text = (UNITS / name).read_text().replace(EXEC_PLACEHOLDER, str(script))
+        (tmp_path / name).write_text(text)
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", names[0], names[1],
+                             "glacier-notify@glacier-status.service.service"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    ours = [line for line in (result.stdout + result.stderr).splitlines()
+            if "glacier-" in line or str(tmp_path) in line]
+    assert result.returncode == 0 and not ours, result.stdout + result.stderr
