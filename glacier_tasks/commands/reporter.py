@@ -70,6 +70,9 @@ class GlacierReporter(ConsoleReporter):
                 else (fail.get_msg().strip().splitlines() or ["crashed"])[-1]
             if not any(r.endswith(": " + text) for r in reasons):
                 reasons.append(f"{failure['task'].name}: {text}")
+        stop = sys.exc_info()[1]  # doit calls complete_run on its way out of Ctrl-C
+        if isinstance(stop, KeyboardInterrupt) and not reasons:
+            reasons.append(f"stopped by {str(stop) or 'Ctrl-C'}")
         return reasons + list(self.runtime_errors)
 
     def _close_backup(self, summary: bool) -> None:
