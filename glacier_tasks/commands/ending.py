@@ -20,14 +20,14 @@ def begin_backup() -> None:
                          f"{run.settings.host} ({run.today.isoformat()})")
 
 
-def end_backup(reasons: list) -> None:
+def end_backup(reasons: list, exit_status: int = 1) -> None:
     """Record a backup that ended before its report, then send its outcome."""
     try:
         run = current_run()
     except Exception:  # noqa: BLE001  (the run's end must never fail here)
         return
     if not status.recorded_this_run(run):
-        status.record_run(run, status.stopped_record(run, reasons))
+        status.record_run(run, status.stopped_record(run, reasons, exit_status))
     record = (status.read_status(run.last_run_file) or {}).get("latest", {}).get("backup")
     if record and record.get("run_id") == status.RUN_ID:
         event, message = backup_outcome(run.settings.host, record)

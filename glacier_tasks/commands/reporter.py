@@ -57,7 +57,8 @@ class GlacierReporter(ConsoleReporter):
                                and "_report" not in self.started)
         if "backup" in self.selected:
             from .ending import end_backup
-            end_backup(self._reasons())
+            stopped = isinstance(sys.exc_info()[1], KeyboardInterrupt)
+            end_backup(self._reasons(), exit_status=130 if stopped else 1)
 
     def _reasons(self) -> list[str]:
         """Why this run failed, one line each, for last-run.json and the alert."""

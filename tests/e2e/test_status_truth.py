@@ -7,9 +7,15 @@ import errno
 import fcntl
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 from tests.s3server import free_port
 from tests.tmpfs import mounted_tmpfs
+
+from .helpers import Project
 
 DAY = "2026-03-01"
 LATER = "2026-03-02"
@@ -94,3 +100,24 @@ def test_a_second_backup_beside_a_running_one_is_one_line(project):
     errors = beside.stderr.strip().splitlines()
     assert len(errors) == 1 and "another glacier run holds" in errors[0], beside.stderr
     assert "crashed" not in beside.stdout + beside.stderr
+
+
+def test_a_backup_stopped_by_sigterm_records_why(tmp_path, s3_server, bucket):
+    data = tmp_path / "data"
+    for n in range(4):
+        (data / f"atom{n}").mkdir(parents=True)
+        (data / f"atom{n}" / "blob").write_bytes(os.urandom(20_000_000))
+    project = Project(tmp_path, s3_server, bucket, target_gb=0.004)
+    project.write_list(data)
+    proc = subprocess.Popen([sys.executable, "-m", "glacier_tasks.cli", "backup"],
+                            env=project.env(GLACIER_TODAY=DAY), cwd=project.root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any((project.state / "bags").glob("*.json")):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGTERM)  # systemctl stop
+    proc.communicate()
+    assert proc.returncode == 130, "the backup ended before SIGTERM"
+    shown, now = status_of(project)
+    assert shown.returncode == 1 and "stopped by SIGTERM" in now["problems"][0]
+    assert "FAILED (exit 130)" in shown.stdout
