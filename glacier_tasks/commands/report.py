@@ -21,11 +21,13 @@ def gather(run):
     inv = inventory.load_inventory(settings.inventory_file)
     plan = read_plan(run, required=False)
     objects, found = prune.prunable(run, store_for(settings), inv)
+    data = status.read_status(run.last_run_file)
     return overview.gather(
         settings, run.today, inv, plan, objects, found,
         slugs={m.slug: m.spelling for m in run.molecules},
-        status_data=status.read_status(run.last_run_file),
-        pending=status.pending_bags(run, plan), unfinished=status.unfinished_since(run))
+        status_data=data, pending=status.pending_bags(run, plan),
+        unfinished=status.unfinished_since(run),
+        open_start=status.unfinished(data, status.read_started(run)))
 
 
 @user_errors

@@ -123,7 +123,7 @@ class Overview:
 
 def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list,
            slugs: dict, status_data: dict | None, pending: list,
-           unfinished: bool = False) -> Overview:
+           unfinished: bool = False, open_start: dict | None = None) -> Overview:
     """slugs: molecule slug -> its spelling (to name bags the inventory no longer
     has); pending: the names of the plan's bags still to upload."""
     prices = settings.prices
@@ -145,7 +145,7 @@ def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list
         per_file=_per_file(inventory, settings) if inventory.get("bags") else None,
         last_backup=(status_data or {}).get("latest", {}).get("backup"),
         last_run=status_data, checks=(), has_inventory=bool(inventory.get("bags")))
-    checks = health_checks(overview, status_data, inventory, plan, unfinished)
+    checks = health_checks(overview, status_data, inventory, plan, unfinished, open_start)
     return replace(overview, checks=tuple(checks))
 
 
@@ -276,9 +276,11 @@ def _per_file(inventory: dict, settings) -> dict:
 # -- health ----------------------------------------------------------------------------
 
 
-def health_checks(overview: Overview, data, inventory, plan, unfinished) -> list[HealthCheck]:
+def health_checks(overview: Overview, data, inventory, plan, unfinished,
+                  open_start: dict | None = None) -> list[HealthCheck]:
+    """open_start: the newest backup's start when its end was never recorded."""
     today, limit = overview.today, overview.max_age_days
-    problems = status.health(data, inventory, today, limit)
+    problems = status.health(data, inventory, today, limit, open_start)
     checks = [HealthCheck("fail", p[0].upper() + p[1:]) for p in problems]
     good = (data or {}).get("latest", {}).get("successful_backup")
     if good and not any("days old" in p for p in problems):
@@ -296,7 +298,7 @@ def health_checks(overview: Overview, data, inventory, plan, unfinished) -> list
         checks.append(HealthCheck("fail", f"Missing molecule {molecule}: {reason}"))
     for name, why in (overview.last_backup or {}).get("failed", {}).items():
         checks.append(HealthCheck("fail", f"Failed bag {name}: {why}"))
-    if unfinished:
+    if unfinished and not open_start:  # a plan or marker newer than the record
         checks.append(HealthCheck("warn", "A newer run did not finish (killed, or stopped "
                                     "before its report): run 'glacier backup' again"))
     for bag in overview.oversized:

@@ -151,6 +151,9 @@ def test_a_killed_backup_leaves_the_previous_status_whole(tmp_path, s3_server, b
     assert data_now["unfinished_run"] is True and len(data_now["pending_bags"]) == pending
     assert data_now["ok"] is False and "did not finish" in data_now["problems"][0]
     assert data_now["running"] is False and data_now["unfinished_backup"]["pid"] == proc.pid
+    page = project.glacier("report", "--to", str(tmp_path / "page.html"),
+                           GLACIER_TODAY=later(1))
+    assert page.returncode == 0 and "did not finish" in (tmp_path / "page.html").read_text()
 
     # the next good backup ends it
     assert project.run("backup", GLACIER_TODAY=later(1)).returncode == 0
