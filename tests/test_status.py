@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from glacier_tasks.report import text as report, last_run as status
+from glacier_tasks.report import text as report, last_run as status, run_start
 from glacier_tasks import units
 from glacier_tasks.backup.marker import BagMarker, Receipt, write_marker
 from glacier_tasks.backup.plan import Plan, PlannedBag
@@ -202,8 +202,8 @@ def test_a_backup_start_without_a_recorded_end_is_a_problem():
             "run_id": "old"}
     data = {**good, "latest": {"backup": good, "successful_backup": good,
                                "backup_ends": ["old"]}}
-    assert status.unfinished(data, None) is None
-    assert status.unfinished(data, started) == started
+    assert run_start.unfinished(data, None) is None
+    assert run_start.unfinished(data, started) == started
     found = status.health(data, {}, D(2027, 1, 16), 400, started)
     assert len(found) == 1 and "did not finish" in found[0]
     assert "still running" in status.health(data, {}, D(2027, 1, 16), 400, started,
@@ -212,8 +212,8 @@ def test_a_backup_start_without_a_recorded_end_is_a_problem():
     refused = {**good, "exit_status": 1, "run_id": "refused",
                "stopped_before_report": ["_lock: another glacier run holds it"]}
     data["latest"].update(backup=refused, backup_ends=["old", "refused"])
-    assert status.unfinished(data, started) == started
+    assert run_start.unfinished(data, started) == started
     data["latest"]["backup_ends"].append(started["run_id"])
-    assert status.unfinished(data, started) is None
+    assert run_start.unfinished(data, started) is None
     assert "failed before its report: _lock" in status.health(data, {}, D(2027, 1, 16),
                                                               400)[0]

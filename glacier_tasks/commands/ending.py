@@ -3,7 +3,7 @@ ping before any task, and at the end the record of a run that stopped before its
 report plus the alert with its outcome. Neither may fail or hang the run."""
 
 from .. import statefile
-from ..report import alert, last_run as status
+from ..report import alert, last_run as status, run_start
 from .base import current_run
 
 
@@ -15,7 +15,7 @@ def begin_backup() -> None:
     except Exception:  # noqa: BLE001  (a bad config ends the load, not here)
         return
     if statefile.holds_lock(run.lock_file):
-        status.record_started(run)
+        run_start.record_started(run)
         alert.send_alert(run.settings, "started", f"glacier backup started on "
                          f"{run.settings.host} ({run.today.isoformat()})")
 

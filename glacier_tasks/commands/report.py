@@ -7,7 +7,7 @@ from doit.exceptions import TaskFailed
 
 from .. import __version__, prune, statefile
 from ..formats import inventory
-from ..report import figures as overview, html as page, last_run as status
+from ..report import figures as overview, html as page, last_run as status, run_start
 from ..run import load_run
 from ..bucket.store import store_for
 from ..backup.plan import read_plan
@@ -27,7 +27,7 @@ def gather(run):
         slugs={m.slug: m.spelling for m in run.molecules},
         status_data=data, pending=status.pending_bags(run, plan),
         unfinished=status.unfinished_since(run),
-        open_start=status.unfinished(data, status.read_started(run)))
+        open_start=run_start.unfinished(data, run_start.read_started(run)))
 
 
 @user_errors

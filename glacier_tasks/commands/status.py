@@ -8,7 +8,7 @@ import json as jsonlib
 from doit.exceptions import TaskFailed
 
 from ..formats import inventory
-from ..report import last_run as status
+from ..report import last_run as status, run_start
 from ..run import load_run
 from ..backup.plan import read_plan
 from .base import current_run, param, say, user_errors
@@ -21,8 +21,8 @@ def status_action(config, json):
     data = status.read_status(run.last_run_file)
     inv = inventory.load_inventory(settings.inventory_file)
     pending = status.pending_bags(run, read_plan(run, required=False))
-    open_start = status.unfinished(data, status.read_started(run))
-    running = bool(open_start) and status.still_running(run, open_start)
+    open_start = run_start.unfinished(data, run_start.read_started(run))
+    running = bool(open_start) and run_start.still_running(run, open_start)
     unfinished = bool(open_start) or status.unfinished_since(run)
     problems = status.health(data, inv, run.today, settings.max_age_days, open_start,
                              running)

@@ -9,8 +9,11 @@ never hides when the archive was last backed up.
 
 A record's figures are the run summary's own: the bag counts follow
 report.run_report, the planned fee report.plan_summary (both tested against them).
-`health` decides `glacier status`'s exit status: non-zero when the last backup failed,
-none was ever recorded, or it is older than `max_age_days`.
+A backup that ends before its report (a task failed, the lock was held, Ctrl-C)
+records `stopped_before_report` with its reasons (commands/ending.py). `health` decides
+`glacier status`'s exit status: non-zero when the newest backup did not finish
+(run_start.py), failed, none was ever recorded, or the last good one is older than
+`max_age_days`.
 """
 
 import datetime
@@ -154,14 +157,6 @@ def verify_record(run, checked: int, problems: list, thawing: int, deep: bool,
     return record
 
 
-def started_record(run) -> dict:
-    """What a backup writes first, once it holds the lock: until its end is recorded
-    under the same run id, status says the newest backup did not finish."""
-    return {"format": FORMAT, "command": "backup", "run_id": RUN_ID, "pid": os.getpid(),
-            "host": run.settings.host, "run_date": run.today.isoformat(),
-            "started_at": iso_utc(STARTED)}
-
-
 def stopped_record(run, reasons: list, exit_status: int = 1) -> dict:
     """A backup that ended before its closing report (a task failed, the lock was
     held, Ctrl-C): its reasons, one line each, task first."""
@@ -175,43 +170,6 @@ def recorded_this_run(run) -> bool:
     """Did this process record its backup's end in last-run.json?"""
     backup = (read_status(run.last_run_file) or {}).get("latest", {}).get("backup") or {}
     return backup.get("run_id") == RUN_ID
-
-
-def record_started(run) -> None:
-    """Write the started record (quietly not, when the state folder cannot take it:
-    the run itself then meets the same problem and says so)."""
-    try:
-        statefile.write_json(run.started_file, started_record(run))
-    except (OSError, GlacierError):
-        pass  # the run's own first write meets the same problem and says so
-
-
-def read_started(run) -> dict | None:
-    try:
-        data = statefile.read_json(run.started_file, what="backup start record")
-    except GlacierError:
-        return None
-    return data if isinstance(data, dict) and data.get("run_id") else None
-
-
-def unfinished(data: dict | None, started: dict | None) -> dict | None:
-    """The newest backup's start when its end was never recorded, else None."""
-    if not started:
-        return None
-    latest = (data or {}).get("latest", {})
-    ends = latest.get("backup_ends", []) + [(latest.get("backup") or {}).get("run_id")]
-    return None if started["run_id"] in ends else started
-
-
-def still_running(run, started: dict) -> bool:
-    """Does the process that wrote `started` hold the lock now? (read, never taken:
-    a status check must not refuse a backup starting at that moment)"""
-    try:
-        holder = run.lock_file.read_text(errors="replace").split()
-        os.kill(int(started["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return holder[:2] == ["pid", str(started["pid"])]
 
 
 # -- the file -------------------------------------------------------------------------
