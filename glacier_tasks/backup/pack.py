@@ -2,7 +2,9 @@
 
 GNU tar does the archiving (sparse files, hard links, long and odd names, special
 files) from an explicit NUL-separated member list in our walk's order, so the bytes
-are deterministic for unchanged files; Python hashes the stream on its way to disk.
+are deterministic for unchanged files; Python hashes the stream on its way to disk and
+reads it as tar (tarstream), in a thread, as it passes: each member's first header block
+becomes the member index, each file's content sha256 its manifest line's checksum.
 
 A bag holds exactly what its manifest lists, and nothing torn:
 - an entry that vanished before tar reached it (tar names it on stderr) leaves the
@@ -22,10 +24,11 @@ import marshal
 import stat
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..formats import manifest, memberindex
+from ..formats import manifest, memberindex, tarstream
 from . import scan
 from ..errors import BagError
 
@@ -97,7 +100,7 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
             if not moving[1]:
                 os.replace(draft, manifest_path)
                 os.replace(partial, tar_path)
-                memberindex.settle(partial, manifest_path, tar.sha256, bool(encrypt))
+                memberindex.settle(tar_path, manifest_path, tar.sha256, bool(encrypt))
                 return PackedTar(tar_path, manifest_path, tar.size, tar.sha256,
                                  tar.crc64nvme, hashes)
     finally:
@@ -110,7 +113,9 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
 
 
 def write_manifest(bag, molecule_path, manifest_path: Path) -> dict:
-    """Write only the manifest (the bag is already in the bucket); return atom hashes."""
+    """Write only the manifest (the bag is already in the bucket); return atom hashes.
+    Its lines carry no content checksum: without the tar, only the files could give
+    one, and they may differ from what the bag holds."""
     molecule_path = Path(molecule_path)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     draft = manifest_path.with_name(manifest_path.name + ".partial")
@@ -127,12 +132,16 @@ def _pack_once(bag, molecule_path, partial, draft, progress, encrypt):
     try:
         with tempfile.TemporaryDirectory(dir=staging_dir) as tmp:
             members = Path(tmp) / "members"
+            stream = Path(tmp) / "stream"
             with open(Path(tmp) / "records", "w+b") as records:
                 _list_members(bag, molecule_path, members, records)
-                tar = _run_tar(molecule_path, members, partial, progress, encrypt)
+                tar = _run_tar(molecule_path, members, partial, progress, encrypt, stream)
                 _check_tar(bag, tar, encrypt)
                 hashes, moving = _settle(bag, molecule_path, records, draft, tar.vanished,
-                                         tar.changed)
+                                         tar.changed, stream)
+                memberindex.write_index(
+                    ((offset, name) for offset, name, _ in _read_stream(stream)),
+                    memberindex.listing_for(partial), tar.sha256)
     except OSError as err:  # the disk filled up anyway (another writer, a bad estimate)
         where = err.filename or staging_dir
         raise BagError(f"{bag.name}: writing {where} failed: {err.strerror}; the "
@@ -183,21 +192,38 @@ def _read_records(records):
         yield index, rel, tuple(seen), line
 
 
-def _settle(bag, molecule_path, records, draft, vanished, changed):
-    """Write the manifest of what the tar holds and hash each atom the same way; with
-    `changed` (a set, after tar), also count the stored files that moved since the
-    walk: (atom hashes, (the first of them, how many))."""
+def _read_stream(path):
+    """(offset, name, content sha256 or None) of each member, as the tar stream had them."""
+    if path is None:
+        return
+    with open(path, "rb") as f:
+        while True:
+            try:
+                yield marshal.load(f)
+            except EOFError:
+                return
+
+
+def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None):
+    """Write the manifest of what the tar holds (with each file's content sha256 when
+    the tar `stream` was read) and hash each atom the same way; with `changed` (a set,
+    after tar), also count the stored files that moved since the walk: (atom hashes,
+    (the first of them, how many))."""
     digests = [hashlib.sha256() for _ in bag.atoms]
     first, count = None, 0
     root = os.fsencode(molecule_path)
+    members = _read_stream(stream)
+    member = next(members, None)  # the walk's order is the tar's, sockets aside
     with open(draft, "w", encoding="utf-8") as lines:
         for index, rel, seen, line in _read_records(records):
             if rel in vanished:
                 continue  # not in the tar: not in its manifest, not in its hash
             digests[index].update(line)
-            mode = seen[0]
+            mode, content = seen[0], None
             note = "skipped: socket" if stat.S_ISSOCK(mode) else ""
-            lines.write(manifest.entry_line(rel, mode, seen[1], seen[2], note))
+            if member is not None and not note and member[1].rstrip(b"/") == rel:
+                content, member = member[2], next(members, None)
+            lines.write(manifest.entry_line(rel, mode, seen[1], seen[2], note, content))
             if changed is not None and stat.S_ISREG(mode) and \
                     _moved(os.path.join(root, rel), seen, rel in changed):
                 first, count = first or rel, count + 1
@@ -239,38 +265,115 @@ def _read_messages(err) -> tuple[list, set, set]:
     return errors, vanished, changed
 
 
-def _run_tar(molecule_path, members, partial, progress, encrypt=None) -> TarRun:
+def _run_tar(molecule_path, members, partial, progress, encrypt=None,
+             stream=None) -> TarRun:
     command = ["tar", "--create", "--format=gnu", "--sparse", "--no-recursion",
                "--directory", str(molecule_path), "--null", "--verbatim-files-from",
                "--no-unquote", "--quoting-style=escape", "--files-from", str(members),
-               "--file", "-", *memberindex.tar_options(partial)]  # where members start
+               "--file", "-"]
     from awscrt import checksums  # 50 ms to import: only a run that packs pays for it
-    sha, crc, size = hashlib.sha256(), 0, 0
+    staged = _Staged(progress, checksums.crc64nvme)
+    reader = _StreamReader(stream or os.devnull)
     with open(partial, "wb") as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err,
                                 env={**os.environ, "LC_ALL": "C"})
-        age = None
-        stream = proc.stdout
+        age = writer = None
+        sink = lambda chunk: staged.write(chunk, out)  # noqa: E731
         if encrypt:
-            age = subprocess.Popen(encrypt, stdin=proc.stdout, stdout=subprocess.PIPE,
-                                   stderr=err)
-            proc.stdout.close()  # age holds the pipe now
-            stream = age.stdout
+            age = subprocess.Popen(encrypt, stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=err)
+            writer = threading.Thread(target=staged.drain, args=(age.stdout, out))
+            writer.start()
+            sink = age.stdin.write
+        reader.start()
         try:
-            while chunk := stream.read(CHUNK):
-                sha.update(chunk)
-                crc = checksums.crc64nvme(chunk, crc)
-                out.write(chunk)
-                size += len(chunk)
-                if progress:
-                    progress(len(chunk))
+            while chunk := proc.stdout.read(CHUNK):
+                reader.feed(chunk)
+                sink(chunk)
+        except BrokenPipeError:
+            pass  # age stopped: its status says so below
         finally:
-            stream.close()
+            proc.stdout.close()
+            reader.finish()
             code = proc.wait()
-            if age is not None and age.wait() != 0:
-                code = max(code, 3)  # a ciphertext cut short is never a finished bag
+            if age is not None:
+                _close_quietly(age.stdin)
+                writer.join()
+                if age.wait() != 0:
+                    code = max(code, 3)  # a ciphertext cut short is never a finished bag
+        if age is not None and staged.failure is not None:
+            raise staged.failure
+        if reader.error is not None:
+            code = max(code, 4)  # the stream was not the tar it should be: never trusted
+            staged.errors.append(f"reading the tar stream: {reader.error}")
         out.flush()
         os.fsync(out.fileno())
         errors, vanished, changed = _read_messages(err)
-    crc64 = base64.b64encode(crc.to_bytes(8, "big")).decode()
-    return TarRun(size, sha.hexdigest(), crc64, code, errors, vanished, changed)
+    crc64 = base64.b64encode(staged.crc.to_bytes(8, "big")).decode()
+    return TarRun(staged.size, staged.sha.hexdigest(), crc64, code,
+                  staged.errors + errors, vanished, changed)
+
+
+def _close_quietly(pipe) -> None:
+    try:
+        pipe.close()
+    except BrokenPipeError:
+        pass
+
+
+class _Staged:
+    """The staged file's bytes as they are written: size, sha256, CRC64NVME, progress."""
+
+    def __init__(self, progress, crc64nvme):
+        self.sha, self.crc, self.size, self.errors = hashlib.sha256(), 0, 0, []
+        self.progress, self.crc64nvme = progress, crc64nvme
+
+    def write(self, chunk: bytes, out) -> None:
+        self.sha.update(chunk)
+        self.crc = self.crc64nvme(chunk, self.crc)
+        out.write(chunk)
+        self.size += len(chunk)
+        if self.progress:
+            self.progress(len(chunk))
+
+    def drain(self, stream, out) -> None:
+        """In a thread: age's output to disk; a write that fails (a full disk) is kept
+        for the main thread to raise, and the rest is read so age is never stuck."""
+        self.failure = None
+        with stream:
+            while chunk := stream.read(CHUNK):
+                if self.failure is None:
+                    try:
+                        self.write(chunk, out)
+                    except OSError as err:
+                        self.failure = err
+
+
+class _StreamReader(threading.Thread):
+    """Reads the plaintext tar as it passes (through a pipe): each member's offset,
+    name and content sha256, marshalled to `path` for the index and the manifest."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        read_end, write_end = os.pipe()
+        self.source, self.sink = os.fdopen(read_end, "rb"), os.fdopen(write_end, "wb")
+        self.path, self.error = path, None
+
+    def feed(self, chunk: bytes) -> None:
+        self.sink.write(chunk)
+
+    def finish(self) -> None:
+        self.sink.close()
+        self.join()
+
+    def run(self) -> None:
+        try:
+            with open(self.path, "wb") as out:
+                for header, digest in tarstream.content_digests(self.source):
+                    marshal.dump((header.offset, header.name, digest), out)
+        except (tarstream.TarStreamError, OSError) as err:
+            self.error = err
+        finally:
+            while self.source.read(CHUNK):
+                pass  # the rest (end blocks, padding) read, so the writer never waits
+            self.source.close()

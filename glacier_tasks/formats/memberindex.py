@@ -6,9 +6,10 @@ can be fetched with ranged GETs instead of the whole bag.
     ...
 
 One line per tar member, in the tar's order (the manifest's order too, sockets aside).
-BLOCK is the member's first 512-byte block, its long-name and sparse headers included,
-as GNU tar's `--block-number` reports it while it writes the bag (`--index-file` sends
-that listing to a file). The path is escaped as in the manifest; a folder ends in '/'.
+BLOCK is the member's first 512-byte block: its long-name, long-link or pax header when
+it has one (GNU tar's `--block-number` names the block after a long-link header, so
+the index is read from the tar stream itself while the bag is packed, and checked
+against the staged tar's headers before it is kept). The path is escaped as in the manifest; a folder ends in '/'.
 A member ends where the next one starts; the last one where the tar ends. The first line
 names the bag it describes by its sha256: an index is only used with that bag.
 
@@ -17,11 +18,12 @@ manifest: `YYYY-backup/manifests/NAME.idx`, STANDARD.
 """
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import manifest
+from . import manifest, tarstream
 from .. import statefile
 
 BLOCK = 512
@@ -50,13 +52,8 @@ class Span:
 
 
 def listing_for(tar_path: Path) -> Path:
-    """Where tar writes its verbose listing while packing this tar (or its .partial)."""
+    """Where the index of this tar (or its .partial) waits until the tar is complete."""
     return Path(str(tar_path).removesuffix(".partial") + ".members")
-
-
-def tar_options(tar_path: Path) -> list[str]:
-    """What `tar --create` needs to write the listing for this tar."""
-    return ["--verbose", "--block-number", f"--index-file={listing_for(tar_path)}"]
 
 
 def index_beside(manifest_path: Path) -> Path:
@@ -65,30 +62,45 @@ def index_beside(manifest_path: Path) -> Path:
 
 
 def settle(tar_path: Path, manifest_path: Path, bag_sha256: str, encrypted: bool) -> None:
-    """Once the tar is complete: its listing becomes the index beside the manifest;
-    an encrypted bag gets none (and loses any an earlier packing left)."""
-    listing = listing_for(tar_path)
-    if encrypted or not listing.exists():
-        listing.unlink(missing_ok=True)
+    """Once the tar is complete: its index, checked against the tar's own headers,
+    goes beside the manifest; an encrypted bag gets none (and loses any an earlier
+    packing left), and so does one whose index does not match (never expected: a
+    restore then reads the whole bag, as for a bag without one)."""
+    draft = listing_for(tar_path)
+    if encrypted or not draft.exists() or bag_of(draft) != bag_sha256 or \
+            mismatch(draft, tar_path):
+        draft.unlink(missing_ok=True)
         index_beside(manifest_path).unlink(missing_ok=True)
         return
-    write_index(listing, index_beside(manifest_path), bag_sha256)
+    os.replace(draft, index_beside(manifest_path))
 
 
-def write_index(listing: Path, out: Path, bag_sha256: str) -> str:
-    """Turn tar's listing (`block N: NAME`, names in tar's escape quoting) into the
-    index at `out`; return the index's sha256. The listing is removed."""
+def write_index(members, out: Path, bag_sha256: str) -> str:
+    """Write the index of `members` ((byte offset, name) in the tar's order) to out;
+    return its sha256."""
     lines = [HEADER + bag_sha256 + "\n"]
-    with open(listing, "rb") as raw:
-        for line in raw:
-            found = _LISTED.match(line.rstrip(b"\n"))
-            if found:
-                name = unquote(found.group(2))
-                lines.append(f"{int(found.group(1))}\t{manifest.escape_name(name)}\n")
+    lines += [f"{offset // BLOCK}\t{manifest.escape_name(name)}\n"
+              for offset, name in members]
     data = "".join(lines).encode()
     statefile.write_bytes(out, data)
-    listing.unlink()
     return hashlib.sha256(data).hexdigest()
+
+
+def mismatch(index: Path, tar_path: Path) -> str | None:
+    """Where the index and the tar's headers disagree, or None: every member listed at
+    its first header block, with its name, and no member left out."""
+    listed = iter(read_index(index))
+    try:
+        with open(tar_path, "rb") as tar:
+            for header in tarstream.headers(tar, seekable=True):
+                member = next(listed, None)
+                if member != Member(header.offset, header.name):
+                    return f"{header.name!r} at byte {header.offset}, the index says " \
+                           f"{member}"
+    except tarstream.TarStreamError as err:
+        return str(err)
+    extra = next(listed, None)
+    return None if extra is None else f"{extra} is not in the tar"
 
 
 def bag_of(path: Path) -> str | None:

@@ -3,7 +3,8 @@
 Before extracting, `conflicts` lists the entries asked for that already exist in the
 destination (a folder where a folder goes is not in the way). After, `check` compares
 each restored entry with its manifest line: its type (folder or not; a regular file
-where the manifest gives a size), its size and its mtime (to the second, UTC). Entries
+where the manifest gives a size), its size, its mtime (to the second, UTC) and, where
+the line has one, its content's sha256 (a restored file is read once more). Entries
 the bag could not hold (`skipped: socket`) are left out of both.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..formats import manifest
+from ..formats.checksum import sha256_of
 
 SHOWN = 10  # mismatches named in the closing line; the rest are counted
 
@@ -23,6 +25,7 @@ class Entry:
     folder: bool
     size: int
     mtime: str
+    sha256: str | None = None  # of the content; None in manifests written before it
 
 
 @dataclass
@@ -46,7 +49,8 @@ def entries(manifest_path: Path, wanted):
                 continue
             name, size, mtime = manifest.parse_line(line)
             if wanted(name):
-                yield Entry(name.rstrip(b"/"), name.endswith(b"/"), size, mtime)
+                yield Entry(name.rstrip(b"/"), name.endswith(b"/"), size, mtime,
+                            manifest.content_sha256(line))
 
 
 def conflicts(manifest_path: Path, wanted, dest: Path) -> list[bytes]:
@@ -93,6 +97,8 @@ def _differs(path: bytes, entry: Entry, result: CheckResult) -> str | None:
     mtime = manifest.iso_time(st.st_mtime_ns)
     if mtime != entry.mtime:
         return f"modified {mtime}, the manifest says {entry.mtime}"
+    if regular and entry.sha256 and sha256_of(Path(os.fsdecode(path))) != entry.sha256:
+        return "content differs from the manifest's sha256"
     return None
 
 

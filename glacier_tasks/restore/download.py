@@ -3,8 +3,9 @@ members asked for (see memberindex), appended to NAME.partial, whose length says
 where a rerun goes on.
 
 A whole bag must match the inventory's sha256. Runs cannot be hashed against anything,
-so each member header in them is read back: its checksum must hold and its name be the
-one the index gives at that place, or the runs are not used.
+so each member header in them is read back: its checksum must hold, its name be the one
+the index gives at that place, and each run end where its last member does, or the runs
+are not used (the whole bag is downloaded instead).
 """
 
 import os
@@ -72,11 +73,33 @@ def check_runs(path: Path, runs: list) -> None:
                     found = "the end" if header is None else repr(header.name)
                     raise tarstream.TarStreamError(
                         f"{member.name!r} expected at byte {member.start}, found {found}")
+                if _cut_link(header):
+                    raise tarstream.TarStreamError(
+                        f"{member.name!r}: its link target may start in a block before "
+                        "the index's")
                 reader.skip(header.data)
             offset += run.size
             if reader.pos > offset:
                 raise tarstream.TarStreamError(f"a member runs past byte {run.end}")
-            reader.skip(offset - reader.pos)
+            rest = reader.read(offset - reader.pos)  # the tar's end blocks at most
+            if rest.strip(b"\0"):
+                raise tarstream.TarStreamError(f"bytes before {run.end} belong to no "
+                                               "member the index names")
+
+
+def _cut_link(header) -> bool:
+    """A link whose target fills the header's 100 bytes, with no long-link block read:
+    an index made by GNU tar's --block-number starts it after that block (a target of
+    exactly 100 bytes looks the same, and is fetched whole too)."""
+    main = header.head[-tarstream.BLOCK:]
+    return header.kind in (b"1", b"2") and b"\0" not in main[157:257] and \
+        b"K" not in _kinds(header.head)
+
+
+def _kinds(head: bytes) -> bytes:
+    """The typeflags of the header blocks in `head` (data blocks of long names too,
+    which is harmless here: only a K block's own data could hold more)."""
+    return bytes(head[at + 156] for at in range(0, len(head), tarstream.BLOCK))
 
 
 def _fetch(store, key: str, spans: list, partial: Path, progress) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import cost
+from ..bucket.objects import bag_problem
 from . import download, check as restorecheck, state as restorestate, extract as untar
 from ..formats import manifest, memberindex
 from ..errors import ConfigError, GlacierError, RestoreError, StateError
@@ -87,6 +88,7 @@ class Restorer:
                 if heads[plan.key] is None:
                     raise StateError(f"{plan.key}: not in the bucket; nothing was "
                                      "requested ('doit verify' checks every bag)")
+                _check_object(plan, heads[plan.key])
         return heads
 
     def restore(self, plans) -> Outcome:
@@ -136,6 +138,7 @@ class Restorer:
             if info is None:
                 raise StateError(f"{plan.key}: not in the bucket; 'doit verify' checks "
                                  "every bag")
+            _check_object(plan, info)
             if info.thaw_state == "archived":
                 self.store.request_restore(plan.key, self.options.days, self.options.tier)
                 state.thaw_requested, state.tier = iso_utc(), self.options.tier
@@ -184,8 +187,19 @@ class Restorer:
             source = untar.source_for(path, self.settings.age_identity_file)
             targets = None
             how = "downloaded whole, sha256 checked"
-        state.links = untar.extract(source, dest, plan.wanted,
-                                    self.options.overwrite or ours, targets)
+        try:
+            state.links = untar.extract(source, dest, plan.wanted,
+                                        self.options.overwrite or ours, targets)
+        except GlacierError as err:
+            if state.mode != "ranges":
+                raise
+            self.say(f"{plan.key}: extracting its members failed ({err}); downloading "
+                     "the whole bag instead")
+            state.mode, state.downloaded = "whole", False
+            self.save()
+            self._fetch(plan, state)
+            self._extract(plan, state)
+            return
         state.extracted = True
         self.save()
         for suffix in ("", ".runs", ".links"):
@@ -218,6 +232,18 @@ class Restorer:
 
     def _file(self, plan, suffix: str) -> Path:
         return self.downloads / (Path(plan.key).name + suffix)
+
+
+def _check_object(plan, info) -> None:
+    """The object at the bag's key is the bag the inventory records (size, sha256
+    metadata, CRC64NVME from the HEAD), before anything is thawed or read from it."""
+    record = plan.record
+    problem = bag_problem(info, record["size"], record.get("sha256"), None,
+                          record.get("crc64nvme"))
+    if problem:
+        raise RestoreError(f"{plan.key}: {problem} (the inventory's bag was replaced "
+                           "or damaged in the bucket); nothing was read from it. "
+                           "'doit verify' checks every bag")
 
 
 def _all(name: bytes) -> bool:

@@ -2,13 +2,20 @@
 
 every atom in inventory.json points at an object whose size, sha256 and CRC64NVME are
 what the inventory records; the bag's manifest (in S3 Standard) lists exactly the
-members the tar holds; and `prune` offers no bag the inventory references."""
+members the tar holds; its member index (where the inventory records one) is the one
+recorded and names every member at its first header block (long-name, long-link and
+pax blocks included), as Python's tarfile finds them; and `prune` offers no bag the
+inventory references."""
 
 import codecs
 import hashlib
+import io
+import os
 import subprocess
+import tarfile
 
-from glacier_tasks.formats.manifest import parse_line
+from glacier_tasks.formats import layout
+from glacier_tasks.formats.manifest import parse_line, unescape_name
 
 
 def check_invariant(project) -> None:
@@ -32,10 +39,26 @@ def check_invariant(project) -> None:
                   if len(line.split("\t")) < 4 or not line.split("\t")[3]
                   .startswith("skipped")]
         assert _members(data) == listed, f"{key}: manifest and tar disagree"
+        if bag.get("index_sha256"):
+            _check_index(s3, bucket, key, bag, data)
     prunable = project.run("prune")
     assert prunable.returncode == 0, prunable.stdout + prunable.stderr
     for key in inventory["bags"]:
         assert key not in prunable.stdout, f"prune offers {key}, which the inventory needs"
+
+
+def _check_index(s3, bucket, key, bag, data: bytes) -> None:
+    index = s3.get_object(Bucket=bucket, Key=layout.index_key(key))["Body"].read()
+    assert hashlib.sha256(index).hexdigest() == bag["index_sha256"], key
+    listed = []
+    for line in index.decode().splitlines()[1:]:
+        block, _, name = line.partition("\t")
+        listed.append((int(block) * 512, unescape_name(name).rstrip(b"/")))
+    with tarfile.open(fileobj=io.BytesIO(data), encoding="utf-8",
+                      errors="surrogateescape") as tar:
+        found = [(m.offset, os.fsencode(m.name)) for m in tar.getmembers()]
+    assert listed == found, f"{key}: the member index does not start every member at " \
+                            "its first header"
 
 
 def _thawed_bytes(s3, bucket, key) -> bytes:
