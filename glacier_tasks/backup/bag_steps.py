@@ -25,8 +25,9 @@ from contextlib import contextmanager
 
 from . import pack as tarbag
 from ..formats import checksum, crypto, inventory, layout, memberindex
-from . import staging
+from . import remote, staging
 from .. import statefile
+from ..config import REMOTE_RE
 from ..errors import BagError, GlacierError, ObjectExists
 from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
@@ -345,7 +346,8 @@ def _pack(run, plan, bag) -> Packed:
     started = time.monotonic()
     with progress.pack_bar(bag.name, bag.size) as written:
         packed = tarbag.pack_bag(bag, molecule_path, run.staged_tar(bag.name),
-                                 run.manifest_file(bag.manifest_key), written, encrypt)
+                                 run.manifest_file(bag.manifest_key), written, encrypt,
+                                 _remote_tar(settings, bag.molecule))
     progress.resize(bag.name, packed.size)
     progress.step("tar", bag.name, "done",
                   f"{human(packed.size)} in {duration(time.monotonic() - started)}")
@@ -354,6 +356,13 @@ def _pack(run, plan, bag) -> Packed:
                   atom_hashes=packed.atom_hashes,
                   content_key=content_key(bag.archive_key, packed.atom_hashes),
                   encryption=encryption)
+
+
+def _remote_tar(settings, molecule: str):
+    """A remote molecule's bags are written by tar on its host (sparse files kept)."""
+    if not REMOTE_RE.match(molecule):
+        return None
+    return remote.remote_tar(molecule, settings.sshfs_options)
 
 
 def _moved(plan, hashes: dict) -> bool:

@@ -4,7 +4,8 @@ Each remote molecule is mounted once per run under mnt_base, at a path derived f
 user, host and path, and unmounted when the run ends, fails or is interrupted. A mount
 left by a killed run is recognised by its marker in STATE/mounts/ and cleaned up at the
 next start (the lock guarantees no other run owns it); a mount the tool did not make
-is never touched. BatchMode is always on, so a missing key fails at once instead of
+is never touched. Bags of a remote molecule are written by GNU tar on its own host,
+over ssh with the mount's options, when that host has one (remote_tar). BatchMode is always on, so a missing key fails at once instead of
 prompting, and a plain ssh probe first gives a one-line reason when a host cannot be
 used.
 """
@@ -32,8 +33,8 @@ def _options(sshfs_options: str) -> list[str]:
     return [o.strip() for o in sshfs_options.split(",") if o.strip()]
 
 
-def ssh_probe_command(spelling: str, sshfs_options: str) -> list[str]:
-    """ssh with the same port, key and options as the mount: does the folder exist?"""
+def ssh_command(spelling: str, sshfs_options: str) -> list[str]:
+    """ssh to the molecule's host with the same port, key and options as the mount."""
     match = REMOTE_RE.match(spelling)
     command = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={PROBE_SECONDS}"]
     for option in _options(sshfs_options):
@@ -42,8 +43,31 @@ def ssh_probe_command(spelling: str, sshfs_options: str) -> list[str]:
             command += ["-p", value]
         elif key not in SSHFS_ONLY and value:
             command += ["-o", option]
-    return command + [f"{match['user']}@{match['host']}", "test", "-d",
-                      shlex.quote(match["path"])]
+    return command + [f"{match['user']}@{match['host']}"]
+
+
+def ssh_probe_command(spelling: str, sshfs_options: str) -> list[str]:
+    """Does the remote folder exist?"""
+    return ssh_command(spelling, sshfs_options) + [
+        "test", "-d", shlex.quote(REMOTE_RE.match(spelling)["path"])]
+
+
+@functools.lru_cache(maxsize=None)
+def remote_tar(spelling: str, sshfs_options: str) -> tuple | None:
+    """(ssh command, remote folder) to run GNU tar on the molecule's own host, or None
+    when it has none (or only sftp): sshfs reports no holes, so a tar over the mount
+    stores a sparse file full; the host's own tar finds its holes (and sends only its
+    data over the line)."""
+    ssh = ssh_command(spelling, sshfs_options)
+    try:
+        found = subprocess.run(ssh + ["tar", "--version"], capture_output=True,
+                               text=True, timeout=PROBE_SECONDS + 30,
+                               stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if found.returncode != 0 or "GNU tar" not in found.stdout:
+        return None
+    return tuple(ssh), REMOTE_RE.match(spelling)["path"]
 
 
 @functools.lru_cache(maxsize=None)
