@@ -30,8 +30,11 @@ WORK = REPO / "bench" / "work-sparse"
 def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     (WORK / "sshd").mkdir(parents=True)
-    sshd, server = Sshd(WORK / "sshd"), S3Server(WORK / "moto")
+    (WORK / "moto").mkdir()
+    server = S3Server(WORK / "moto")
+    sshd = None
     try:
+        sshd = Sshd(WORK / "sshd")
         served = WORK / "served"
         (served / "VMs").mkdir(parents=True)
         disk = served / "VMs" / "disk.img"
@@ -45,8 +48,8 @@ def main() -> None:
         print(f"before (tar over the sshfs mount): {_over_mount(spelling, sshd)}")
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
         server.client().create_bucket(Bucket=bucket)
+        (WORK / "project").mkdir()
         project = Project(WORK / "project", server, bucket)
-        (WORK / "project").mkdir(exist_ok=True)
         project.write_config(f'target_bag_gb = 2\nsshfs_options = "{sshd.options()}"')
         project.write_list(spelling)
         started = time.monotonic()
@@ -63,7 +66,8 @@ def main() -> None:
               f"{seconds:.1f} s, restored file allocates {allocated} bytes")
     finally:
         server.stop()
-        sshd.stop()
+        if sshd is not None:
+            sshd.stop()
         shutil.rmtree(WORK, ignore_errors=True)
 
 
