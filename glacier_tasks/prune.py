@@ -11,6 +11,7 @@ import datetime
 from dataclasses import dataclass
 
 from . import cost
+from .bucket import system_folder
 from .restore import find
 from .formats import layout
 from .errors import GlacierError
@@ -212,8 +213,13 @@ def free_after(held: list) -> datetime.datetime | None:
 def prunable(run, store, inv, with_losses=False):
     """This host's objects in the bucket, and the prunable ones among them (with what
     deleting each bag loses, when asked: it reads their manifests)."""
-    objects = own_objects(store.list_objects(""), run.settings.host)
+    listing = store.list_objects("")
+    objects = own_objects(listing, run.settings.host)
     referenced = referenced_keys(inv, read_plan(run, required=False))
+    # what a bootstrap would rebuild from stays, even when the local inventory moved on
+    # (its system upload not done yet): the bucket's newest inventory is the last resort
+    newest = system_folder.newest_inventory(run.settings, store, run.settings.host, listing)
+    referenced |= referenced_keys(newest[0]) if newest else set()
     history = history_dates(inv, run.settings.keep_years)
     found = plan_prune(objects, referenced, run.today, run.settings.prices,
                              run.settings.host, history)

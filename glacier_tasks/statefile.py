@@ -45,15 +45,17 @@ def write_json(path: Path, data, backup: bool = False) -> None:
     write_bytes(path, text.encode(), backup=backup)
 
 
-def read_json(path: Path, default=None, what: str = "state file"):
-    """Read a JSON file; a missing file gives `default`, a damaged one a StateError."""
+def read_json(path: Path, default=None, what: str = "state file", advice: str = ""):
+    """Read a JSON file; a missing file gives `default`, a damaged one a StateError
+    ending in `advice` (what to do), by default: its .bak or the system folder."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return default
     except (ValueError, UnicodeDecodeError) as err:
-        raise StateError(f"{path}: {what} is damaged ({err}); restore it from "
-                         f"{path.name}.bak or the bucket's system folder") from None
+        raise StateError(f"{path}: {what} is damaged ({err}); " + (
+            advice or f"restore it from {path.name}.bak or the bucket's system folder")) \
+            from None
 
 
 def holds_lock(path: Path) -> bool:

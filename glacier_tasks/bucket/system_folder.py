@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..formats import crypto, layout
 from ..errors import GlacierError, StateError, StoreError
-from ..formats.inventory import well_formed
+from ..formats.inventory import stale_against, well_formed
 from ..formats.layout import SOURCE_ARCHIVE
 
 SOURCE_FILES = ("pyproject.toml", "README.md", "Makefile", "dodo.py", "glacier.toml")
@@ -131,6 +131,35 @@ def latest_inventory(settings, store, host: str) -> dict:
     keys = store.list_objects("")
     found, _ = inventories(settings, store, keys, host)
     return found[newest_folder(found, keys)][1]
+
+
+def newest_inventory(settings, store, host: str, keys: dict) -> tuple[dict, str] | None:
+    """(inventory, when written) of the host's newest system inventory in the bucket,
+    or None when it has none that reads (a first run, or every copy damaged)."""
+    try:
+        found, _ = inventories(settings, store, keys, host)
+    except StateError:
+        return None
+    folder = newest_folder(found, keys)
+    return found[folder][1], written_at(found[folder][1], keys, folder)
+
+
+def check_fresh(settings, store, local: dict, keys: dict | None = None) -> None:
+    """The bucket outranks local state: refuse a local inventory that does not know
+    bags this host's newest inventory in the bucket names (an old .bak, a project
+    folder rolled back to a snapshot): backing up or pruning from it would make them
+    look unreferenced."""
+    if not settings.inventory_file.exists():
+        return  # nothing local to be stale: a first run, or state lost (adoption)
+    keys = store.list_objects("") if keys is None else keys
+    newest = newest_inventory(settings, store, settings.host, keys)
+    if newest is not None:
+        problem = stale_against(local, newest[0], keys)
+        if problem:
+            raise StateError(f"{settings.inventory_file} is older than host "
+                             f"{settings.host}'s newest inventory in the bucket (written "
+                             f"{newest[1][:19]}Z): {problem}; move it away and run "
+                             "'glacier bootstrap'")
 
 
 def year_inventory(settings, store, host: str, year: int) -> dict:

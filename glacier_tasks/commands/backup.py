@@ -214,6 +214,7 @@ def bucket_action(config):
         hosts.check_take_over(store, run.settings.host, previous)
     hosts.claim_host(store, run.settings.host, run.state_dir,
                      take_over=hosts.taking_over())
+    system.check_fresh(run.settings, store, previous)
 
 
 @user_errors
@@ -375,13 +376,14 @@ def task_plan():
 
 def task__bucket():
     return {"actions": [(bucket_action, [current_run().config_file])],
+            "task_dep": ["plan"],  # a damaged inventory: one line, from the plan
             "uptodate": [False]}
 
 
 def task_inventory():
     """write inventory.json from the plan and the finished bags"""
     return {"actions": [(inventory_action, [current_run().config_file])],
-            "task_dep": ["_lock", "bag"], "uptodate": [False]}
+            "task_dep": ["_lock", "_bucket", "bag"], "uptodate": [False]}
 
 
 def task_system():

@@ -25,7 +25,6 @@ def prune_action(config, delete, force, min_age_days):
     inv = inventory.load_inventory(settings.inventory_file, required_by="prune")
     store = store_for(settings)
     hosts.check_renamed(store, settings.host, run.state_dir, inv)
-    objects, found = prune.prunable(run, store, inv, with_losses=True)
     if delete:
         if run.bootstrapped_file.exists():  # before the claim: a refused run claims nothing
             return TaskFailed("this inventory came from the bucket (bootstrap), and no "
@@ -33,6 +32,9 @@ def prune_action(config, delete, force, min_age_days):
                               "'doit backup' once before 'prune --delete'")
         # another machine may have taken this host name over: its bags are not here
         hosts.claim_host(store, settings.host, run.state_dir)
+    system_folder.check_fresh(settings, store, inv)  # the bucket outranks it
+    objects, found = prune.prunable(run, store, inv, with_losses=True)
+    if delete:
         unsafe = prune.unsafe_to_delete(inv, objects, settings.host)
         if unsafe:
             return TaskFailed(unsafe)

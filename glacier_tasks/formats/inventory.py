@@ -11,7 +11,10 @@ from pathlib import Path
 from .. import statefile
 from ..errors import StateError
 
-LOOSE_ATOM = "."  # the atom made of the files lying directly in the molecule's folder
+LOOSE_ATOM = "."
+# never its .bak: an older inventory does not know the newest run's bags (prune would
+# take them for unreferenced); the bucket holds the newest one
+BOOTSTRAP_ADVICE = "move it away and run 'glacier bootstrap' (the bucket's newest copy)"  # the atom made of the files lying directly in the molecule's folder
 
 
 def atom_name(molecule: str, key: str) -> str:
@@ -21,7 +24,8 @@ def atom_name(molecule: str, key: str) -> str:
 
 def load_inventory(path: Path, required_by: str | None = None) -> dict:
     """The inventory, or an empty one; with required_by, a missing file is an error."""
-    data = statefile.read_json(path, default=None, what="inventory")
+    data = statefile.read_json(path, default=None, what="inventory",
+                               advice=BOOTSTRAP_ADVICE)
     if data is None and required_by:
         raise StateError(f"{path}: no inventory, and {required_by} needs one; run "
                          "'doit backup' or 'doit bootstrap' first")
@@ -29,7 +33,7 @@ def load_inventory(path: Path, required_by: str | None = None) -> dict:
         return {"version": 1, "atoms": {}, "bags": {}}
     if not well_formed(data):
         raise StateError(f"{path}: not an inventory (needs 'atoms' and 'bags' objects); "
-                         f"restore it from {path.name}.bak")
+                         + BOOTSTRAP_ADVICE)
     return data
 
 
@@ -40,6 +44,17 @@ def well_formed(data) -> bool:
         isinstance(data.get(part), dict) and
         all(isinstance(k, str) and isinstance(v, dict) for k, v in data[part].items())
         for part in ("atoms", "bags"))
+
+
+def stale_against(local: dict, newest: dict, present) -> str | None:
+    """Why `local` is older than `newest` (the bucket's), or None: it knows neither as
+    a bag nor as history some bag `newest` names that is still in the bucket (`present`:
+    its keys). Those are exactly the bags a plan or prune from `local` would drop."""
+    known = set(local.get("bags", {})) | set(local.get("history", {}))
+    unknown = sorted(k for k in newest.get("bags", {}) if k in present and k not in known)
+    if not unknown:
+        return None
+    return f"it does not know {len(unknown)} of its bags (e.g. {unknown[0]})"
 
 
 def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> dict:
@@ -164,7 +179,8 @@ def write_inventory(path: Path, inventory: dict) -> bool:
     """Write if the content changed, keeping the previous file as inventory.json.bak.
     `written_at` is the real clock's time of that write (never GLACIER_TODAY's): it
     orders the runs for bootstrap even when a machine's date was wrong."""
-    old = statefile.read_json(path, default=None, what="inventory")
+    old = statefile.read_json(path, default=None, what="inventory",
+                              advice=BOOTSTRAP_ADVICE)
     if old is not None and _content(old) == _content(inventory):
         return False
     now = datetime.datetime.now(datetime.timezone.utc)

@@ -1,0 +1,105 @@
+"""The bucket outranks local state (issue 21, cases 2, 5, 6, 7): an old local inventory
+is refused before it can make the newest bags look unreferenced; a dropped molecule's
+bags are history; another host's bags are never counted as this host's; a hand-edited
+inventory of the wrong types is one line, never a traceback nor a broken inventory."""
+
+import json
+import shutil
+
+import pytest
+
+from .helpers import Project, make_sample_tree
+from .invariant import check_invariant
+
+Y1, Y2, LATER = "2026-06-15", "2027-06-15", "2027-07-01"
+PAST_EVERY_AGE = "2027-12-31"  # past 180 days of the Y2 bags (uploaded now, in 2026)
+
+
+def two_years(tmp_path, s3_server, bucket, keep_years=1):
+    data = tmp_path / "data"
+    data.mkdir()
+    make_sample_tree(data)
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_config(f"target_bag_gb = 0.004\nkeep_years = {keep_years}\n")
+    project.write_list(data)
+    project.data = data
+    assert project.run("backup", GLACIER_TODAY=Y1).returncode == 0
+    (data / "Books" / "sub" / "notes.txt").write_text("hello, changed in Y2\n")
+    assert project.run("backup", GLACIER_TODAY=Y2).returncode == 0
+    return project
+
+
+def one_line(result, *words):
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output, output
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, result.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]
+
+
+def newest_bags(project) -> set:
+    return {k for k in project.inventory["bags"] if k.startswith("2027-")}
+
+
+def assert_old_inventory_refused(project, y2_bags):
+    puts = len(project.bag_puts())
+    refused = project.run("backup", GLACIER_TODAY=LATER)
+    line = one_line(refused, "newest inventory in the bucket", "glacier bootstrap")
+    assert ".bak" not in line
+    assert len(project.bag_puts()) == puts  # nothing packed or sent from it
+    pruned = project.run("prune", "--delete", "--force", GLACIER_TODAY=PAST_EVERY_AGE)
+    one_line(pruned, "glacier bootstrap")
+    assert y2_bags <= set(project.objects())
+
+
+def back_on_track(project, y2_bags):
+    (project.root / "inventory.json").rename(project.root / "inventory.old.json")
+    booted = project.run("bootstrap")
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    again = project.run("backup", GLACIER_TODAY=LATER)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert y2_bags <= set(project.inventory["bags"])
+    offered = project.run("prune", GLACIER_TODAY=PAST_EVERY_AGE).stdout
+    assert not [k for k in y2_bags if k in offered]
+    check_invariant(project)
+
+
+def test_an_inventory_from_its_bak_is_refused_and_bootstrap_is_the_way(
+        tmp_path, s3_server, bucket):
+    project = two_years(tmp_path, s3_server, bucket)
+    y2_bags = newest_bags(project)
+    assert y2_bags
+    inventory = project.root / "inventory.json"
+    inventory.write_text('{"version": 1, "atoms": {')  # a crash, a bad edit
+    damaged = project.run("backup", GLACIER_TODAY=LATER)
+    line = one_line(damaged, "inventory.json", "damaged", "glacier bootstrap")
+    assert ".bak" not in line  # the .bak is the year before's: it would lose Y2
+    shutil.copy(project.root / "inventory.json.bak", inventory)  # what it used to say
+    assert_old_inventory_refused(project, y2_bags)
+    back_on_track(project, y2_bags)
+
+
+def test_a_project_folder_rolled_back_to_a_snapshot_is_refused(tmp_path, s3_server,
+                                                               bucket):
+    data = tmp_path / "data"
+    data.mkdir()
+    make_sample_tree(data)
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_config("target_bag_gb = 0.004\nkeep_years = 1\n")
+    project.write_list(data)
+    project.data = data
+    assert project.run("backup", GLACIER_TODAY=Y1).returncode == 0
+    snapshot = tmp_path.parent / f"{tmp_path.name}-snapshot"
+    shutil.copytree(project.state, snapshot / "state")
+    shutil.copy(project.root / "inventory.json", snapshot / "inventory.json")
+    (data / "Books" / "sub" / "notes.txt").write_text("hello, changed in Y2\n")
+    assert project.run("backup", GLACIER_TODAY=Y2).returncode == 0
+    y2_bags = newest_bags(project)
+    shutil.rmtree(project.state)  # the snapshot comes back
+    shutil.copytree(snapshot / "state", project.state)
+    shutil.copy(snapshot / "inventory.json", project.root / "inventory.json")
+    assert_old_inventory_refused(project, y2_bags)
+    back_on_track(project, y2_bags)
