@@ -2,7 +2,8 @@
 
 Until then its atoms stay in the inventory and every backup fails naming it: an
 edited list must never make a backup disappear. Dropping only edits the inventory;
-its bags then become prunable, deleted by `prune --delete` alone."""
+its bags enter history as superseded ones do: kept keep_years from the day it was
+dropped, then deleted by `prune --delete` alone."""
 
 from doit.exceptions import TaskFailed
 
@@ -31,17 +32,19 @@ def drop_action(config, molecule):
     for key in atoms:
         del inv["atoms"][key]
     bags = [k for k, b in inv["bags"].items() if b.get("molecule") == spelling]
-    for key in bags:
-        del inv["bags"][key]
+    history = inv.setdefault("history", {})
+    for key in bags:  # as superseded ones: kept keep_years from today, then prunable
+        history[key] = inventory.history_entry(inv["bags"].pop(key), run.today.isoformat())
+    inv["history"] = dict(sorted(history.items()))
     inventory.write_inventory(path, inv)
     print(f"Dropped {spelling}: {len(atoms)} atoms left the inventory; its {len(bags)} "
-          "bags are kept in the bucket until 'doit prune --delete' (prune lists them)")
+          "bags enter history (kept keep_years, then 'doit prune --delete' deletes them)")
 
 
 DROP_PARAMS = [param("molecule", str, "", "the molecule, as list.txt spelled it")]
 
 
 def task_drop():
-    """forget a molecule that left list.txt (--molecule M); its bags become prunable"""
+    """forget a molecule that left list.txt (--molecule M); its bags enter history"""
     return {"actions": [(drop_action, [current_run().config_file])],
             "task_dep": ["_lock"], "uptodate": [False], "params": DROP_PARAMS}

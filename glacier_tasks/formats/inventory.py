@@ -112,11 +112,17 @@ def _history(previous: dict, bags: dict, date: str) -> dict:
     history = {k: v for k, v in previous.get("history", {}).items() if k not in bags}
     for key, record in previous.get("bags", {}).items():
         if key not in bags and key not in history and date:
-            history[key] = {"superseded_on": date, "molecule": record.get("molecule"),
-                            "size": record.get("size"), "tar_id": record.get("tar_id"),
-                            "manifest_key": record.get("manifest_key"),
-                            "uploaded_at": record.get("uploaded_at")}
+            history[key] = history_entry(record, date)
     return dict(sorted(history.items()))
+
+
+def history_entry(record: dict, date: str) -> dict:
+    """A bag leaving the inventory on `date` (superseded, or its molecule dropped), as
+    history remembers it until keep_years after that day."""
+    return {"superseded_on": date, "molecule": record.get("molecule"),
+            "size": record.get("size"), "tar_id": record.get("tar_id"),
+            "manifest_key": record.get("manifest_key"),
+            "uploaded_at": record.get("uploaded_at")}
 
 
 def _keep_other_atoms(plan, atoms, bags, prev_bags):

@@ -103,3 +103,33 @@ def test_a_project_folder_rolled_back_to_a_snapshot_is_refused(tmp_path, s3_serv
     shutil.copy(snapshot / "inventory.json", project.root / "inventory.json")
     assert_old_inventory_refused(project, y2_bags)
     back_on_track(project, y2_bags)
+
+
+def test_a_dropped_molecules_bags_are_history_for_keep_years(tmp_path, s3_server,
+                                                             bucket):
+    old_disk = tmp_path / "old-disk"
+    (old_disk / "Letters").mkdir(parents=True)
+    (old_disk / "Letters" / "1999.txt").write_text("kept for a year at least\n")
+    project = two_years(tmp_path, s3_server, bucket)
+    project.write_list(project.data, old_disk)
+    assert project.run("backup", GLACIER_TODAY=Y2).returncode == 0
+    dropped = {k for k, b in project.inventory["bags"].items()
+               if b["molecule"] == str(old_disk)}
+    assert dropped
+    project.write_list(project.data)  # the disk moved: its old path must be dropped
+    done = project.run("drop", "--molecule", str(old_disk), GLACIER_TODAY=LATER)
+    assert done.returncode == 0, done.stdout + done.stderr
+    history = project.inventory["history"]
+    assert {history[k]["superseded_on"] for k in dropped} == {LATER}
+    # until a backup sends the new inventory, the bucket's newest still names them
+    assert not [k for k in dropped if k in project.run("prune", GLACIER_TODAY=LATER)
+                .stdout]
+    assert project.run("backup", GLACIER_TODAY=LATER).returncode == 0
+    kept = project.run("prune", "--delete", GLACIER_TODAY=PAST_EVERY_AGE)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    for key in dropped:
+        assert f"Kept {key}: history until 2028-07-01" in kept.stdout
+    assert dropped <= set(project.objects())
+    gone = project.run("prune", "--delete", GLACIER_TODAY="2028-07-02")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert not dropped & set(project.objects())
