@@ -8,7 +8,7 @@ import pytest
 
 from glacier_tasks.errors import StateError
 from glacier_tasks.formats.inventory import (build_inventory, load_inventory,
-                                             write_inventory)
+                                             stale_against, write_inventory)
 from glacier_tasks.backup.marker import BagMarker, ManifestReceipt, Packed, Receipt
 from glacier_tasks.backup.plan import AtomState, MoleculeState, plan_bags
 
@@ -263,7 +263,48 @@ def test_load_damaged_inventory_names_the_path(tmp_path, text):
     with pytest.raises(StateError) as err:
         load_inventory(path)
     assert str(path) in str(err.value)
-    assert ".bak" in str(err.value)
+    # its .bak is an older run's: it would not know the newest bags
+    assert "glacier bootstrap" in str(err.value) and ".bak" not in str(err.value)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda inv: inv["atoms"]["/m/A"].update(molecule=5), 'atoms["/m/A"].molecule is 5'),
+    (lambda inv: inv["atoms"]["/m/A"].update(pinned="yes"), "pinned is \"yes\", not true"),
+    (lambda inv: inv["bags"]["k.tar"].update(size=True), "size is true, not a whole"),
+    (lambda inv: inv.update(history=[]), "history is [], not an object"),
+    (lambda inv: inv.update(history={"o.tar": {"superseded_on": "soon"}}),
+     'history["o.tar"].superseded_on is "soon", not a date'),
+    (lambda inv: inv["bags"].clear(), 'atoms["/m/A"].archive_key names "k.tar", which'),
+    (lambda inv: inv["atoms"].update({"/m/B": []}), 'atoms["/m/B"] is a list'),
+    (lambda inv: inv["atoms"]["/m/A"].pop("archive_key"), 'atoms["/m/A"] has no archive')])
+def test_a_field_of_the_wrong_type_is_named(tmp_path, edit, words):
+    inv = {"version": 1, "atoms": {"/m/A": {"molecule": "/m", "archive_key": "k.tar",
+                                            "pinned": False, "size": 1}},
+           "bags": {"k.tar": {"size": 1, "atoms": ["/m/A"], "sha256": None}}}
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(inv))
+    assert load_inventory(path) == inv
+    edit(inv)
+    path.write_text(json.dumps(inv))
+    with pytest.raises(StateError) as err:
+        load_inventory(path)
+    assert words in str(err.value) and str(path) in str(err.value)
+
+
+def test_an_inventory_whose_atom_names_no_bag_is_never_written(tmp_path):
+    path = tmp_path / "inventory.json"
+    with pytest.raises(StateError):
+        write_inventory(path, {"atoms": {"/m/A": {"archive_key": "k.tar"}}, "bags": {}})
+    assert not path.exists()
+
+
+def test_an_inventory_is_stale_when_it_does_not_know_a_bag_of_the_buckets():
+    newest = {"bags": {"new.tar": {}, "gone.tar": {}, "old.tar": {}}}
+    assert stale_against({"bags": {"old.tar": {}}}, newest, {"new.tar", "old.tar"}) \
+        == "it does not know 1 of its bags (e.g. new.tar)"
+    assert stale_against({"bags": {}, "history": {"new.tar": {}, "old.tar": {}}},
+                         newest, {"new.tar", "old.tar"}) is None  # superseded since
+    assert stale_against({"bags": {"old.tar": {}}}, newest, {"old.tar"}) is None
 
 
 def test_superseded_bags_enter_the_history_with_their_day():

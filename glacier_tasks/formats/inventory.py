@@ -5,6 +5,7 @@ so a failed or interrupted run never loses track of data that is safely in S3.
 """
 
 import datetime
+import json
 import os
 from pathlib import Path
 
@@ -31,10 +32,94 @@ def load_inventory(path: Path, required_by: str | None = None) -> dict:
                          "'doit backup' or 'doit bootstrap' first")
     if data is None:
         return {"version": 1, "atoms": {}, "bags": {}}
-    if not well_formed(data):
+    if not (isinstance(data, dict) and all(isinstance(data.get(part), dict)
+                                           for part in ("atoms", "bags"))):
         raise StateError(f"{path}: not an inventory (needs 'atoms' and 'bags' objects); "
                          + BOOTSTRAP_ADVICE)
+    wrong = wrong_field(data)  # and each entry an object
+    if wrong:
+        raise StateError(f"{path}: {wrong}; fix it by hand, or {BOOTSTRAP_ADVICE}")
     return data
+
+
+TEXT, NUMBER, FLAG = (str,), (int,), (bool,)
+MAYBE_TEXT = (str, type(None))
+# field -> the types a reader relies on; a field that is absent is not checked here
+ATOM_FIELDS = {"molecule": TEXT, "archive_key": TEXT, "tar_id": TEXT,
+               "last_metadata_hash": TEXT, "pinned": FLAG, "size": NUMBER,
+               "files": NUMBER, "apparent_size": NUMBER}
+BAG_FIELDS = {"tar_id": TEXT, "molecule": TEXT, "size": NUMBER, "atoms": (list,),
+              "manifest_key": TEXT, "sha256": MAYBE_TEXT, "storage_class": MAYBE_TEXT,
+              "uploaded_at": MAYBE_TEXT, "crc64nvme": MAYBE_TEXT, "etag": MAYBE_TEXT,
+              "content_key": MAYBE_TEXT, "manifest_sha256": MAYBE_TEXT,
+              "index_sha256": MAYBE_TEXT, "files": NUMBER, "pending": FLAG}
+HISTORY_FIELDS = {"superseded_on": TEXT, "molecule": MAYBE_TEXT, "tar_id": MAYBE_TEXT,
+                  "manifest_key": MAYBE_TEXT, "uploaded_at": MAYBE_TEXT,
+                  "size": (int, type(None))}
+TOP_FIELDS = {"version": NUMBER, "year": NUMBER, "run_date": TEXT, "key_salt": TEXT,
+              "written_at": TEXT, "history": (dict,)}
+REQUIRED = {"atoms": ("molecule", "archive_key"), "bags": ("size",),
+            "history": ("superseded_on",)}
+KINDS = {str: "text", int: "a whole number", bool: "true or false", list: "a list",
+         dict: "an object", type(None): "null"}
+
+
+def wrong_field(data: dict) -> str | None:
+    """The first field of a well-formed inventory whose type no reader expects (a hand
+    edit: `"molecule": 5`, `"history": []`), in words naming it; or an atom naming a
+    bag that `bags` lacks. None when every field is as readers rely on."""
+    wrong = _wrong_type(data, TOP_FIELDS, "")
+    parts = (("atoms", ATOM_FIELDS), ("bags", BAG_FIELDS), ("history", HISTORY_FIELDS))
+    for part, fields in parts if not wrong else ():
+        for key, entry in data.get(part, {}).items():
+            wrong = (f"{part}[{json.dumps(key)}] is {_kind(entry)}, not an object"
+                     if not isinstance(entry, dict) else
+                     _missing(entry, REQUIRED[part], f"{part}[{json.dumps(key)}]") or
+                     _wrong_type(entry, fields, f"{part}[{json.dumps(key)}]."))
+            if wrong:
+                return wrong
+    for key, entry in data.get("history", {}).items() if not wrong else ():
+        if not _is_date(entry["superseded_on"]):
+            return (f"history[{json.dumps(key)}].superseded_on is "
+                    f"{json.dumps(entry['superseded_on'])}, not a date (YYYY-MM-DD)")
+    return wrong or dangling_atom(data)
+
+
+def dangling_atom(inventory: dict) -> str | None:
+    """An atom whose archive_key names no bag of `bags`, in words; None if none."""
+    for atom, entry in inventory["atoms"].items():
+        if entry.get("archive_key") not in inventory["bags"]:
+            return (f"atoms[{json.dumps(atom)}].archive_key names "
+                    f"{json.dumps(entry.get('archive_key'))}, which is not in bags")
+    return None
+
+
+def _wrong_type(entry: dict, fields: dict, where: str) -> str | None:
+    for field, kinds in fields.items():
+        value = entry.get(field)
+        if field in entry and not (isinstance(value, kinds) and not (
+                isinstance(value, bool) and bool not in kinds)):
+            return (f"{where}{field} is {json.dumps(value)}, not "
+                    f"{' or '.join(KINDS[k] for k in kinds)}")
+    return None
+
+
+def _missing(entry: dict, required, where: str) -> str | None:
+    absent = [field for field in required if field not in entry]
+    return f"{where} has no {absent[0]}" if absent else None
+
+
+def _kind(value) -> str:
+    return next((KINDS[k] for k in (bool, int, str, list, dict, type(None))
+                 if isinstance(value, k)), type(value).__name__)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
 
 
 def well_formed(data) -> bool:
@@ -91,9 +176,11 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
             atoms[atom] = entry
         bags[key] = record
     _keep_other_atoms(plan, atoms, bags, prev_bags)
+    holding = {}  # a bag's atoms are those that point at it, whatever it listed
+    for atom, entry in atoms.items():
+        holding.setdefault(entry.get("archive_key"), []).append(atom)
     for key, record in bags.items():
-        record["atoms"] = sorted(a for a in record.get("atoms", [])
-                                 if atoms.get(a, {}).get("archive_key") == key)
+        record["atoms"] = sorted(holding.get(key, []))
     built = {"version": 1, "year": plan.year, "atoms": dict(sorted(atoms.items())),
              "bags": {k: r for k, r in sorted(bags.items()) if r["atoms"]}}
     history = _history(previous, built["bags"], plan.date)
@@ -185,6 +272,9 @@ def write_inventory(path: Path, inventory: dict) -> bool:
     """Write if the content changed, keeping the previous file as inventory.json.bak.
     `written_at` is the real clock's time of that write (never GLACIER_TODAY's): it
     orders the runs for bootstrap even when a machine's date was wrong."""
+    dangling = dangling_atom(inventory)
+    if dangling:  # a bug, never written: readers would find the atom in no bag
+        raise StateError(f"{path} not written: {dangling}")
     old = statefile.read_json(path, default=None, what="inventory",
                               advice=BOOTSTRAP_ADVICE)
     if old is not None and _content(old) == _content(inventory):

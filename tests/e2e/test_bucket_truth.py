@@ -133,3 +133,40 @@ def test_a_dropped_molecules_bags_are_history_for_keep_years(tmp_path, s3_server
     gone = project.run("prune", "--delete", GLACIER_TODAY="2028-07-02")
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert not dropped & set(project.objects())
+
+
+def _edit_molecule(inv):
+    atom = sorted(inv["atoms"])[0]
+    inv["atoms"][atom]["molecule"] = 5
+    return f'atoms["{atom}"].molecule is 5'
+
+
+def _edit_tar_id(inv):
+    bag = sorted(inv["bags"])[0]
+    inv["bags"][bag]["tar_id"] = 7
+    return f'bags["{bag}"].tar_id is 7'
+
+
+def _edit_history(inv):
+    inv["history"] = []
+    return "history is []"
+
+
+def _edit_bag_away(inv):
+    atom = sorted(inv["atoms"])[0]
+    del inv["bags"][inv["atoms"][atom]["archive_key"]]
+    return f'atoms["{atom}"].archive_key names'
+
+
+@pytest.mark.parametrize("edit", [_edit_molecule, _edit_tar_id, _edit_history,
+                                  _edit_bag_away], ids=lambda e: e.__name__[6:])
+def test_a_hand_edited_field_of_the_wrong_type_is_one_line(project, edit):
+    assert project.run("backup").returncode == 0
+    inventory = project.root / "inventory.json"
+    inv = project.inventory
+    field = edit(inv)
+    inventory.write_text(json.dumps(inv, indent=1))
+    edited = inventory.read_bytes()
+    for command in (["backup"], ["verify"], ["prune"], ["dryrun"]):
+        one_line(project.run(*command), "inventory.json", field, "glacier bootstrap")
+    assert inventory.read_bytes() == edited  # nothing written from it
