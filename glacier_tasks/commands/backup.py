@@ -27,7 +27,7 @@ from ..bucket import hosts, system_folder as system
 from ..formats import inventory, layout
 from ..backup import remote, scan, bag_steps as steps, taken_keys as taken
 from ..report import text as report, last_run as status
-from ..errors import GlacierError
+from ..errors import GlacierError, StateError
 from ..backup.marker import read_marker, read_markers
 from ..bucket.objects import holds_packed
 from ..backup.plan import AtomState, MoleculeState, plan_bags, read_plan
@@ -208,8 +208,15 @@ def bucket_action(config):
     run = load_run(config)
     store = store_for(run.settings)
     store.check_bucket()
-    previous = inventory.load_inventory(run.settings.inventory_file)
-    hosts.check_renamed(store, run.settings.host, run.state_dir, previous)
+    path, host = run.settings.inventory_file, run.settings.host
+    previous = inventory.load_inventory(path)
+    hosts.check_renamed(store, host, run.state_dir, previous)
+    theirs = inventory.other_hosts(previous, host)
+    if theirs:  # refused, not packed again: that would upload their files as ours
+        raise StateError(f"{path} names bags of host {', '.join(theirs)} ('bootstrap "
+                         f"--host'?): use it to restore and find their files; to back "
+                         f"this machine up as {host}, move {path.name} away (then 'glacier "
+                         f"bootstrap', if {host} has backups of its own)")
     if hosts.taking_over():
         hosts.check_take_over(store, run.settings.host, previous)
     hosts.claim_host(store, run.settings.host, run.state_dir,

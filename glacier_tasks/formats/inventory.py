@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from .. import statefile
+from . import layout
 from ..errors import StateError
 
 LOOSE_ATOM = "."
@@ -140,6 +141,13 @@ def stale_against(local: dict, newest: dict, present) -> str | None:
     if not unknown:
         return None
     return f"it does not know {len(unknown)} of its bags (e.g. {unknown[0]})"
+
+
+def other_hosts(inventory: dict, host: str) -> list[str]:
+    """The hosts other than `host` whose bags the inventory names (a `bootstrap --host
+    OTHER` to restore that host's files): a backup of `host` must not count them as its
+    own, since only their host's prune decides when they go."""
+    return sorted({layout.owner(k) or "?" for k in inventory.get("bags", {})} - {host})
 
 
 def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> dict:

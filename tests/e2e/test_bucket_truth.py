@@ -10,6 +10,7 @@ import pytest
 
 from .helpers import Project, make_sample_tree
 from .invariant import check_invariant
+from .test_hosts import host_project
 
 Y1, Y2, LATER = "2026-06-15", "2027-06-15", "2027-07-01"
 PAST_EVERY_AGE = "2027-12-31"  # past 180 days of the Y2 bags (uploaded now, in 2026)
@@ -170,3 +171,22 @@ def test_a_hand_edited_field_of_the_wrong_type_is_one_line(project, edit):
     for command in (["backup"], ["verify"], ["prune"], ["dryrun"]):
         one_line(project.run(*command), "inventory.json", field, "glacier bootstrap")
     assert inventory.read_bytes() == edited  # nothing written from it
+
+
+def test_a_backup_never_counts_another_hosts_bags_as_its_own(tmp_path, s3_server,
+                                                           bucket):
+    nas = host_project(tmp_path / "nas", s3_server, bucket, "nas")
+    assert nas.run("backup").returncode == 0
+    laptop = host_project(tmp_path / "laptop", s3_server, bucket, "laptop")
+    booted = laptop.run("bootstrap", "--host", "nas")  # to restore the NAS's files
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    before = set(laptop.objects())
+    refused = laptop.run("backup")
+    one_line(refused, "host nas", "move inventory.json away")
+    assert set(laptop.objects()) == before  # no bag, no system folder of laptop's
+    assert laptop.inventory == nas.inventory
+    (laptop.root / "inventory.json").rename(laptop.root / "nas-inventory.json")
+    own = laptop.run("backup")  # its own, from its own files
+    assert own.returncode == 0, own.stdout + own.stderr
+    assert all(k.startswith("2026-backup/laptop_") for k in laptop.inventory["bags"])
+    check_invariant(laptop)
