@@ -5,14 +5,18 @@ what the inventory records; the bag's manifest (in S3 Standard) lists exactly th
 members the tar holds; its member index (where the inventory records one) is the one
 recorded and names every member at its first header block (long-name, long-link and
 pax blocks included), as Python's tarfile finds them; and `prune` offers no bag the
-inventory references."""
+inventory references, nor any bag this host's newest inventory in the bucket's system
+folder references (what a bootstrap would rebuild from, even while the local
+inventory has moved past it)."""
 
 import codecs
 import hashlib
 import io
+import json
 import os
 import subprocess
 import tarfile
+import tomllib
 
 from glacier_tasks.formats import layout
 from glacier_tasks.formats.manifest import parse_line, unescape_name
@@ -45,6 +49,29 @@ def check_invariant(project) -> None:
     assert prunable.returncode == 0, prunable.stdout + prunable.stderr
     for key in inventory["bags"]:
         assert key not in prunable.stdout, f"prune offers {key}, which the inventory needs"
+    for key in bucket_newest_bags(project):
+        assert key not in prunable.stdout, \
+            f"prune offers {key}, which the bucket's newest system inventory needs"
+
+
+def bucket_newest_bags(project) -> set:
+    """The bags (still in the bucket) of this host's newest system inventory there: of
+    each folder's highest-numbered copy, the one written last (`written_at`). An
+    encrypted copy is skipped: the encryption tests read those."""
+    settings = tomllib.loads(project.config.read_text())["settings"]
+    keys = [k for page in project.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=project.bucket) for k in (o["Key"] for o in page.get("Contents", []))]
+    copies = {}
+    for year, host in layout.system_folders(keys):
+        if host in (settings.get("host"), None):
+            key = layout.newest_system_keys(keys, year, host).get("inventory.json")
+            if key and not key.endswith(".age"):
+                copies[key] = json.loads(project.s3.get_object(
+                    Bucket=project.bucket, Key=key)["Body"].read())
+    if not copies:
+        return set()
+    newest = max(copies.values(), key=lambda inv: inv.get("written_at", ""))
+    return set(newest["bags"]) & set(keys)
 
 
 def _check_index(s3, bucket, key, bag, data: bytes) -> None:

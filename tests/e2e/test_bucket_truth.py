@@ -125,6 +125,7 @@ def test_a_dropped_molecules_bags_are_history_for_keep_years(tmp_path, s3_server
     # until a backup sends the new inventory, the bucket's newest still names them
     assert not [k for k in dropped if k in project.run("prune", GLACIER_TODAY=LATER)
                 .stdout]
+    check_invariant(project)
     assert project.run("backup", GLACIER_TODAY=LATER).returncode == 0
     kept = project.run("prune", "--delete", GLACIER_TODAY=PAST_EVERY_AGE)
     assert kept.returncode == 0, kept.stdout + kept.stderr
