@@ -217,11 +217,13 @@ def bucket_action(config):
                          f"--host'?): use it to restore and find their files; to back "
                          f"this machine up as {host}, move {path.name} away (then 'glacier "
                          f"bootstrap', if {host} has backups of its own)")
-    if hosts.taking_over():
-        hosts.check_take_over(store, run.settings.host, previous)
-    hosts.claim_host(store, run.settings.host, run.state_dir,
-                     take_over=hosts.taking_over())
-    system.check_fresh(run.settings, store, previous)
+    taking_over = hosts.taking_over()
+    if taking_over:  # checked before the claim: a stale take-over claims nothing
+        hosts.check_take_over(store, host, previous)
+        system.check_fresh(run.settings, store, previous)
+    hosts.claim_host(store, host, run.state_dir, take_over=taking_over)
+    if not taking_over:  # after the claim: a machine whose name was taken hears that first
+        system.check_fresh(run.settings, store, previous)
 
 
 @user_errors

@@ -98,7 +98,16 @@ def test_a_drill_on_a_spare_machine_takes_nothing_from_the_real_one(tmp_path, s3
     assert writes_since(spare, since) == [] and nas.objects() == objects
     assert {k for k in nas.objects() if k.startswith("glacier-hosts/")} == claims
 
-    # the spare replaces the NAS for real: one explicit take-over
+    # a take-over from the drill's inventory, older than the NAS's newest, is refused
+    # and claims nothing: the bucket outranks it
+    stale = spare.run("backup", GLACIER_TODAY="2026-06-05", GLACIER_TAKE_OVER_HOST="1")
+    assert stale.returncode != 0 and "glacier bootstrap" in one_line(stale)
+    assert writes_since(spare, since) == [] and nas.objects() == objects
+
+    # the spare replaces the NAS for real: a fresh bootstrap, one explicit take-over
+    (spare.root / "inventory.json").rename(spare.root / "inventory.drill.json")
+    again = spare.run("bootstrap", GLACIER_TODAY="2026-06-05")
+    assert again.returncode == 0, again.stdout + again.stderr
     taken = spare.run("backup", GLACIER_TODAY="2026-06-05", GLACIER_TAKE_OVER_HOST="1")
     assert taken.returncode == 0, taken.stdout + taken.stderr
     told = nas.run("backup", GLACIER_TODAY="2026-06-06")
