@@ -14,7 +14,7 @@ Rules (the spec's sections 5 and 9):
   under its manifest's key), or holds exactly these contents (a stopped run's upload,
   adopted); a previous bag whose key was found holding something else (`broken`) is
   dissolved, its atoms packed into a bag of a new name;
-- a molecule whose folder is missing, or empty while the inventory knows atoms of it,
+- a molecule whose folder is missing or empty (an unmounted drive, even on a first run),
   keeps everything it had: an unmounted drive never looks like deleted data; so does
   one that left list.txt, until it is dropped on purpose.
 """
@@ -136,7 +136,8 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
         mine = {k: b for k, b in prev_bags.items() if b.get("molecule") == mol.spelling}
         known = {k: a for k, a in prev_atoms.items() if a.get("molecule") == mol.spelling}
         current = {a.key: a for a in atoms if a.molecule == mol.spelling}
-        if not mol.present or (not current and known):
+        # an empty molecule is an unmounted drive, even on the first run (nothing known)
+        if not mol.present or not current:
             missing.append(mol.spelling)
             bags += [_kept_bag(k, b) for k, b in sorted(mine.items())]
             plan_atoms.update(known)

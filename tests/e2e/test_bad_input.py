@@ -82,6 +82,21 @@ def test_unmounted_molecule_keeps_its_atoms(project, how):
                 and k.endswith(".tar")]
 
 
+def test_empty_molecule_on_the_first_run_is_missing(project, tmp_path):
+    """Issue 21 case 8: an unmounted mount point on the very first run is not an
+    empty molecule backed up with success: it fails by name like a missing one."""
+    mount_point = tmp_path / "unmounted-drive"
+    mount_point.mkdir()
+    project.write_list(project.data, mount_point)
+    result = project.run("backup")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"FAILED molecule {mount_point}" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert f"{project.data}/Books" in project.inventory["atoms"]
+    assert not [a for a in project.inventory["atoms"].values()
+                if a.get("molecule") == str(mount_point)]
+
+
 def test_bucket_that_does_not_exist(project):
     project.bucket = "no-such-bucket-here"
     project.write_config("target_bag_gb = 0.004")
