@@ -213,9 +213,10 @@ def test_a_molecule_leaving_the_list_is_kept_until_dropped(project, tmp_path):
     still = project.glacier("drop", str(other))
     assert still.returncode == 0, still.stderr
     assert f"{other}/Old" not in project.inventory["atoms"]
+    # the bucket's newest inventory still names them until the next backup (issue 21.2)
+    assert project.run("backup", **TODAY).returncode == 0
     prunable = project.run("prune", **TODAY).stdout
     assert "Would delete" in prunable and "other" in prunable
-    assert project.run("backup", **TODAY).returncode == 0
     project.write_list()
     emptied = project.run("backup", **TODAY)
     assert emptied.returncode != 0 and "lists no folder to back up" in emptied.stderr
