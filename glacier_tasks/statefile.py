@@ -40,6 +40,28 @@ def write_bytes(path: Path, data: bytes, backup: bool = False) -> None:
             if err.errno == errno.ENOSPC else "")) from None
 
 
+def move(source: Path, target: Path) -> None:
+    """Put `source` at `target` atomically, as os.replace does, also when the two are
+    on different disks (a staging folder on its own disk): then copied to a temp name
+    beside the target, fsynced, renamed, and the source removed."""
+    try:
+        os.replace(source, target)
+        return
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            raise
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(source, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    source.unlink()
+
+
 def write_json(path: Path, data, backup: bool = False) -> None:
     text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
     write_bytes(path, text.encode(), backup=backup)

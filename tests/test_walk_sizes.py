@@ -4,6 +4,7 @@ apparent size is kept beside it for information."""
 import os
 
 from glacier_tasks.backup import pack as bag, scan
+from glacier_tasks.formats import manifest
 from tests.test_walk_vanish import listed, members, planned
 from tests.tmpfs import mounted_tmpfs
 
@@ -52,3 +53,9 @@ def test_terabyte_thin_disk_packs_into_a_small_staging_disk(tmp_path):
         packed = bag.pack_bag(plan, root, stage / "b.tar", tmp_path / "m" / "b.txt")
         assert packed.size < 1_000_000
         assert listed(packed.manifest_path) == members(packed.tar_path)
+        # a terabyte of holes is not hashed as zeros: the thin disk's line has no
+        # content checksum (the restore checks its size and time), a small file's has
+        lines = packed.manifest_path.read_text().splitlines()
+        sums = {manifest.parse_line(line)[0]: manifest.content_sha256(line)
+                for line in lines}
+        assert sums[b"VMs/thin.img"] is None

@@ -18,7 +18,6 @@ manifest: `YYYY-backup/manifests/NAME.idx`, STANDARD.
 """
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +71,7 @@ def settle(tar_path: Path, manifest_path: Path, bag_sha256: str, encrypted: bool
         draft.unlink(missing_ok=True)
         index_beside(manifest_path).unlink(missing_ok=True)
         return
-    os.replace(draft, index_beside(manifest_path))
+    statefile.move(draft, index_beside(manifest_path))
 
 
 def write_index(members, out: Path, bag_sha256: str) -> str:
