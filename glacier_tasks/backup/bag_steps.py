@@ -347,6 +347,10 @@ def _pack(run, plan, bag) -> Packed:
         packed = tarbag.pack_bag(bag, molecule_path, run.staged_tar(bag.name),
                                  run.manifest_file(bag.manifest_key), written, encrypt,
                                  _remote_tar(settings, bag.molecule))
+    lost = lost_since_scan(bag, plan.atoms, packed.atom_entries)
+    if lost:
+        _drop_staged(run, bag)
+        raise BagError(_lost_text(bag, plan, lost))
     progress.resize(bag.name, packed.size)
     progress.step("tar", bag.name, "done",
                   f"{human(packed.size)} in {duration(time.monotonic() - started)}")
@@ -354,7 +358,44 @@ def _pack(run, plan, bag) -> Packed:
     return Packed(size=packed.size, sha256=packed.sha256, crc64nvme=packed.crc64nvme,
                   atom_hashes=packed.atom_hashes,
                   content_key=content_key(bag.archive_key, packed.atom_hashes),
-                  encryption=encryption)
+                  encryption=encryption,
+                  atom_files={k: files for k, (_, files) in packed.atom_entries.items()})
+
+
+def lost_since_scan(bag, planned: dict, packed: dict) -> list:
+    """The bag's atoms that the scan saw holding files and the pack found gone or
+    emptied: (atom key, files then, entries now). A drive unmounted or an atom renamed
+    during the run looks like this; packed, it would record the atom as empty and
+    leave its only copy to be pruned. Other changes since the scan (a file edited,
+    added or removed) are packed as they are now: the pack's own walk saw them."""
+    lost = []
+    for key in bag.atoms:
+        then = planned.get(key, {}).get("files", 0)
+        entries, now = packed.get(key, (0, 0))
+        if (then and not now) or (not entries and planned.get(key)):
+            lost.append((key, then, entries))
+    return lost
+
+
+def _lost_text(bag, plan, lost) -> str:
+    key, then, entries = lost[0]
+    more = f" (and {len(lost) - 1} more atoms)" if len(lost) > 1 else ""
+    where = plan.molecule_paths.get(bag.molecule, bag.molecule)
+    state = "gone" if not entries else "empty"
+    state += f" ({then} files when scanned)" if then else ""
+    return (f"{bag.name}: atom {key}{more} is {state} now: was a drive unmounted or a "
+            f"folder moved in {where} during the run? Nothing of it is recorded; its "
+            "previous bag stays. Run backup again once it is back (a folder really "
+            "removed is then seen as removed)")
+
+
+def _drop_staged(run, bag) -> None:
+    """A packed bag that must not go anywhere: its staged tar, manifest and index."""
+    staged = run.staged_tar(bag.name)
+    staged.unlink(missing_ok=True)
+    memberindex.listing_for(staged).unlink(missing_ok=True)
+    run.manifest_file(bag.manifest_key).unlink(missing_ok=True)
+    run.manifest_file(layout.index_key(bag.archive_key)).unlink(missing_ok=True)
 
 
 def _remote_tar(settings, molecule: str):
