@@ -1,7 +1,8 @@
 """`glacier status [--json]`: the last run (last-run.json), the bags pending now and
-the restores not finished, from local state alone (no S3). Exit status 1 when the newest backup did not finish
-(killed, still running) or failed (also before its report), none was recorded, or the
-last good one is older than max_age_days: what a monitor alerts on."""
+the restores not finished, from local state alone (no S3). Exit status 1 when the
+newest backup did not finish (killed, still running) or failed (also before its
+report), none was recorded, or the last good one is older than max_age_days: what a
+monitor alerts on (a restore still pending is not)."""
 
 import json as jsonlib
 
