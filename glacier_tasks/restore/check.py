@@ -1,7 +1,8 @@
 """The manifest's view of a restore: what is in the way before it, what differs after.
 
 Before extracting, `conflicts` lists the entries asked for that already exist in the
-destination (a folder where a folder goes is not in the way). After, `check` compares
+destination (a folder where a folder goes is not in the way); on a rerun, `missing`
+those that have gone from it since. After, `check` compares
 each restored entry with its manifest line: its type (folder or not; a regular file
 where the manifest gives a size), its size, its mtime (to the second, UTC) and, where
 the line has one, its content's sha256 (a restored file is read once more). Entries
@@ -64,6 +65,13 @@ def conflicts(manifest_path: Path, wanted, dest: Path) -> list[bytes]:
         if not (entry.folder and stat.S_ISDIR(st.st_mode)):
             found.append(entry.name)
     return found
+
+
+def missing(manifest_path: Path, wanted, dest: Path) -> list[bytes]:
+    """The entries asked for that dest lacks (deleted since they were restored)."""
+    root = os.fsencode(dest)
+    return [entry.name for entry in entries(manifest_path, wanted)
+            if not os.path.lexists(os.path.join(root, entry.name))]
 
 
 def check(manifest_path: Path, wanted, dest: Path) -> CheckResult:
