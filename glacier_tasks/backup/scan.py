@@ -47,7 +47,8 @@ def list_atoms(molecule_path: Path) -> list[str]:
     with os.scandir(molecule_path) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                names.append(entry.name)
+                if not _own_folder(entry.stat(follow_symlinks=False)):
+                    names.append(entry.name)
             else:
                 loose = True
     names.sort(key=os.fsencode)
@@ -71,7 +72,7 @@ def walk_atom(molecule_path: Path, atom: str):
         st = os.lstat(os.path.join(root, name))
     except FileNotFoundError:
         return
-    if stat.S_ISDIR(st.st_mode) and _own_folder(os.path.join(root, name)):
+    if stat.S_ISDIR(st.st_mode) and _own_folder(st):
         return
     yield name, st
     stack = [(name, iter(_sorted_entries(os.path.join(root, name))))]
@@ -79,7 +80,7 @@ def walk_atom(molecule_path: Path, atom: str):
         prefix, entries = stack[-1]
         for child, st in entries:
             rel = prefix + b"/" + child
-            if stat.S_ISDIR(st.st_mode) and _own_folder(os.path.join(root, rel)):
+            if stat.S_ISDIR(st.st_mode) and _own_folder(st):
                 continue
             yield rel, st
             if stat.S_ISDIR(st.st_mode):
@@ -89,13 +90,30 @@ def walk_atom(molecule_path: Path, atom: str):
             stack.pop()
 
 
-OWN_FOLDER_TAG = ".glacier-tasks-own-folder"  # in state, staging, manifest, mount folders
+OWN_FOLDER_TAG = ".glacier-tasks-own-folder"  # a note in each folder the tool made
+_OWN = frozenset()  # (st_dev, st_ino) of the tool's configured folders, see keep_out
 
 
-def _own_folder(folder: bytes) -> bool:
-    """One of this tool's own folders (tagged when made): never walked, never packed,
-    even inside a molecule (backing up $HOME with the state under ~/.local)."""
-    return os.path.lexists(os.path.join(folder, os.fsencode(OWN_FOLDER_TAG)))
+def keep_out(folders) -> None:
+    """The tool's configured state, staging, manifest and mount folders, as they are
+    now: never walked, never packed, even inside a molecule (a backed-up home folder
+    with the state under ~/.local). Known by device and inode, never by a file inside:
+    a tag file would hide any folder it was copied into, and a folder once configured
+    would stay hidden after the config moved on. Set once per process, before the walk
+    forks its workers."""
+    global _OWN
+    own = set()
+    for folder in folders:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            continue  # not made yet: nothing in it to keep out
+        own.add((st.st_dev, st.st_ino))
+    _OWN = frozenset(own)
+
+
+def _own_folder(st) -> bool:
+    return (st.st_dev, st.st_ino) in _OWN
 
 
 def _sorted_entries(folder: bytes) -> list:
