@@ -2,6 +2,17 @@
 wildcards, and molecules or folders the system cannot read (a dead mount, a symlink
 loop): each is backed up or reported by name, and never stops the other molecules."""
 
+import contextlib
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
 from .helpers import Project, restore_all, tree_snapshot
 
 
@@ -36,3 +47,119 @@ def test_wildcard_names_round_trip(tmp_path, s3_server, bucket):
         assert (restored / atom / "file.txt").read_bytes() == \
             (molecule / atom / "file.txt").read_bytes()
     assert (restored / "Books" / "b.txt").read_text() == "a plain atom\n"
+
+
+# -- case 11: a molecule or a folder the system cannot read -------------------------------
+
+@contextlib.contextmanager
+def dead_mount(served: Path, mount_point: Path):
+    """A real FUSE mount whose daemon died: sshfs in passive mode, talking sftp to a
+    local sftp-server through pipes (no sshd), then killed -9. Every look at the mount
+    point then fails with ENOTCONN, as a dropped network mount does."""
+    for tool in ("sshfs", SFTP_SERVER, "fusermount"):
+        if not shutil.which(tool):
+            pytest.fail(f"{tool} is missing: .ci/run installs sshfs and openssh-server")
+    mount_point.mkdir(parents=True, exist_ok=True)
+    to_server, from_client = os.pipe()
+    to_client, from_server = os.pipe()
+    server = subprocess.Popen([SFTP_SERVER], stdin=to_server, stdout=from_server)
+    sshfs = subprocess.Popen(["sshfs", "-f", "-o", "passive", f"x:{served}",
+                              str(mount_point)], stdin=to_client, stdout=from_client)
+    for fd in (to_server, from_client, to_client, from_server):
+        os.close(fd)
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.ismount(mount_point):
+            assert time.monotonic() < deadline and sshfs.poll() is None, "sshfs failed"
+            time.sleep(0.05)
+        os.kill(sshfs.pid, signal.SIGKILL)
+        sshfs.wait()
+        while not _not_connected(mount_point):  # the kernel's attribute cache expires
+            assert time.monotonic() < deadline + 30, "the mount point still answers"
+            time.sleep(0.1)
+        yield mount_point
+    finally:
+        for proc in (sshfs, server):
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        subprocess.run(["fusermount", "-u", "-z", str(mount_point)], capture_output=True)
+
+
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+
+
+def _not_connected(path: Path) -> bool:
+    try:
+        os.lstat(path)
+    except OSError as err:
+        return err.errno == errno.ENOTCONN
+    return False
+
+
+def good_molecule(tmp_path) -> Path:
+    good = tmp_path / "good"
+    (good / "Docs").mkdir(parents=True)
+    (good / "Docs" / "a.txt").write_text("backed up whatever the other molecule does\n")
+    return good
+
+
+def assert_other_commands_work(project, tmp_path, good):
+    """status, `doit list` and a restore of the good molecule, none a traceback."""
+    for result in (project.glacier("status"), project.run("list"),
+                   project.doit_here("list")):
+        assert result.returncode in (0, 1), result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+    dest = tmp_path / "restored"
+    done = project.glacier("restore", f"{good}/Docs", "--to", str(dest), "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (dest / "Docs" / "a.txt").read_bytes() == (good / "Docs" / "a.txt").read_bytes()
+
+
+@pytest.mark.parametrize("case", ["symlink loop", "dead mount"])
+def test_a_molecule_that_cannot_be_read_is_missing_with_its_reason(tmp_path, s3_server,
+                                                                   bucket, case):
+    good = good_molecule(tmp_path)
+    bad = tmp_path / "bad"
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_list(bad, good)
+    with contextlib.ExitStack() as stack:
+        if case == "symlink loop":
+            os.symlink("bad", bad)  # ln -s bad bad: ELOOP
+            reason = "Too many levels of symbolic links"
+        else:
+            served = tmp_path / "served"
+            (served / "Music").mkdir(parents=True)
+            stack.enter_context(dead_mount(served, bad))
+            reason = "Transport endpoint is not connected"
+        result = project.run("backup")
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert "Traceback" not in output, output
+        failed = [line for line in result.stdout.splitlines() if str(bad) in line]
+        assert len(failed) == 1 and failed[0].startswith(f"FAILED molecule {bad}: ") \
+            and reason in failed[0], output
+        assert f"{good}/Docs" in project.inventory["atoms"]
+        assert_other_commands_work(project, tmp_path, good)
+
+
+def test_a_dead_mount_inside_an_atom_fails_its_bag_alone(tmp_path, s3_server, bucket):
+    good = good_molecule(tmp_path)
+    data = tmp_path / "data"
+    (data / "Disks" / "usb").mkdir(parents=True)
+    (data / "Disks" / "notes.txt").write_text("beside the mount\n")
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_list(data, good)
+    (tmp_path / "served").mkdir()
+    with dead_mount(tmp_path / "served", data / "Disks" / "usb") as usb:
+        result = project.run("backup")
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert "Traceback" not in output, output
+        failed = [line for line in result.stdout.splitlines()
+                  if line.startswith("FAILED bag")]
+        assert len(failed) == 1, output
+        assert f"cannot read {usb}: Transport endpoint is not connected" in failed[0]
+        assert f"{good}/Docs" in project.inventory["atoms"]
+        assert f"{data}/Disks" not in project.inventory["atoms"]
+        assert_other_commands_work(project, tmp_path, good)
