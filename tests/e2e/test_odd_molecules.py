@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -51,18 +52,22 @@ def test_wildcard_names_round_trip(tmp_path, s3_server, bucket):
 
 # -- case 11: a molecule or a folder the system cannot read -------------------------------
 
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+EIO_SERVER = [sys.executable, str(Path(__file__).with_name("sftp_eio.py"))]
+
+
 @contextlib.contextmanager
-def dead_mount(served: Path, mount_point: Path):
-    """A real FUSE mount whose daemon died: sshfs in passive mode, talking sftp to a
-    local sftp-server through pipes (no sshd), then killed -9. Every look at the mount
-    point then fails with ENOTCONN, as a dropped network mount does."""
+def sftp_mount(served: Path, mount_point: Path, server: list):
+    """A real FUSE mount: sshfs in passive mode, talking sftp through pipes to `server`
+    (sftp-server, or sftp_eio.py in front of it), no sshd needed. Yields sshfs's
+    process; unmounts at the end."""
     for tool in ("sshfs", SFTP_SERVER, "fusermount"):
         if not shutil.which(tool):
             pytest.fail(f"{tool} is missing: .ci/run installs sshfs and openssh-server")
     mount_point.mkdir(parents=True, exist_ok=True)
     to_server, from_client = os.pipe()
     to_client, from_server = os.pipe()
-    server = subprocess.Popen([SFTP_SERVER], stdin=to_server, stdout=from_server)
+    server = subprocess.Popen(server, stdin=to_server, stdout=from_server)
     sshfs = subprocess.Popen(["sshfs", "-f", "-o", "passive", f"x:{served}",
                               str(mount_point)], stdin=to_client, stdout=from_client)
     for fd in (to_server, from_client, to_client, from_server):
@@ -72,12 +77,7 @@ def dead_mount(served: Path, mount_point: Path):
         while not os.path.ismount(mount_point):
             assert time.monotonic() < deadline and sshfs.poll() is None, "sshfs failed"
             time.sleep(0.05)
-        os.kill(sshfs.pid, signal.SIGKILL)
-        sshfs.wait()
-        while not _not_connected(mount_point):  # the kernel's attribute cache expires
-            assert time.monotonic() < deadline + 30, "the mount point still answers"
-            time.sleep(0.1)
-        yield mount_point
+        yield sshfs
     finally:
         for proc in (sshfs, server):
             if proc.poll() is None:
@@ -86,7 +86,18 @@ def dead_mount(served: Path, mount_point: Path):
         subprocess.run(["fusermount", "-u", "-z", str(mount_point)], capture_output=True)
 
 
-SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+@contextlib.contextmanager
+def dead_mount(served: Path, mount_point: Path):
+    """A mount whose sshfs was killed -9: every look at the mount point then fails with
+    ENOTCONN, as a dropped network mount does."""
+    with sftp_mount(served, mount_point, [SFTP_SERVER]) as sshfs:
+        os.kill(sshfs.pid, signal.SIGKILL)
+        sshfs.wait()
+        deadline = time.monotonic() + 30
+        while not _not_connected(mount_point):  # the kernel's attribute cache expires
+            assert time.monotonic() < deadline, "the mount point still answers"
+            time.sleep(0.1)
+        yield mount_point
 
 
 def _not_connected(path: Path) -> bool:
@@ -162,4 +173,38 @@ def test_a_dead_mount_inside_an_atom_fails_its_bag_alone(tmp_path, s3_server, bu
         assert f"cannot read {usb}: Transport endpoint is not connected" in failed[0]
         assert f"{good}/Docs" in project.inventory["atoms"]
         assert f"{data}/Disks" not in project.inventory["atoms"]
+        assert_other_commands_work(project, tmp_path, good)
+
+
+@pytest.mark.parametrize("where", ["molecule", "atom"])
+def test_an_io_error_fails_the_molecule_or_the_bag_alone(tmp_path, s3_server, bucket,
+                                                         where):
+    """EIO for real: a FUSE mount (sshfs) whose server fails one folder's listing."""
+    good = good_molecule(tmp_path)
+    served = tmp_path / "served"
+    (served / "Photos" / "broken").mkdir(parents=True)
+    (served / "Photos" / "broken" / "x.jpg").write_text("behind a failing disk\n")
+    mounted = tmp_path / "nas"
+    molecule = mounted / "Photos" if where == "molecule" else mounted
+    failing = "Photos" if where == "molecule" else "broken"
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_list(molecule, good)
+    with sftp_mount(served, mounted, EIO_SERVER + [failing]):
+        with pytest.raises(OSError) as listing:
+            os.listdir(mounted / "Photos" / ("" if where == "molecule" else "broken"))
+        assert listing.value.errno == errno.EIO
+        result = project.run("backup")
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert "Traceback" not in output, output
+        if where == "molecule":
+            failed = [line for line in result.stdout.splitlines() if str(molecule) in line]
+            assert len(failed) == 1 and failed[0].startswith(
+                f"FAILED molecule {molecule}: ") and "Input/output error" in failed[0]
+        else:
+            failed = [line for line in result.stdout.splitlines()
+                      if line.startswith("FAILED bag")]
+            assert len(failed) == 1, output
+            assert f"cannot read {molecule}/Photos/broken: Input/output error" in failed[0]
+        assert f"{good}/Docs" in project.inventory["atoms"]
         assert_other_commands_work(project, tmp_path, good)
