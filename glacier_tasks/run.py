@@ -231,8 +231,9 @@ class Run:
             except (FileNotFoundError, NotADirectoryError):
                 missing[molecule.spelling] = f"folder {molecule.path} not found"
                 continue
-            except PermissionError:
-                missing[molecule.spelling] = f"folder {molecule.path} cannot be read"
+            except OSError as err:  # refused, a dead mount (ENOTCONN), a loop, EIO
+                missing[molecule.spelling] = (f"folder {molecule.path} cannot be read: "
+                                              f"{err.strerror}")
                 continue
             atoms += [AtomRef(molecule, n, scan.atom_key(molecule.spelling, n))
                       for n in names]

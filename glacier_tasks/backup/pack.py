@@ -199,11 +199,18 @@ def _list_members(bag, molecule_path, members_file, records) -> None:
                     line = scan.entry_record(molecule_path, rel, st)
                     marshal.dump((index, rel, st.st_mode, st.st_size, st.st_mtime_ns,
                                   st.st_ctime_ns, line), records)
-            except PermissionError as err:
-                folder = manifest.escape_name(os.fsencode(err.filename))
-                raise BagError(f"{bag.name}: cannot read folder {folder}: {err.strerror}; "
-                               "let the backup's user read it (or move it out of the "
-                               "molecule) and run backup again") from None
+            except OSError as err:  # refused, a dead mount inside (ENOTCONN), EIO
+                raise BagError(_unreadable_text(bag, err)) from None
+
+
+def _unreadable_text(bag, err: OSError) -> str:
+    path = manifest.escape_name(os.fsencode(err.filename or "?"))
+    if isinstance(err, PermissionError):
+        return (f"{bag.name}: cannot read folder {path}: {err.strerror}; let the "
+                "backup's user read it (or move it out of the molecule) and run backup "
+                "again")
+    return (f"{bag.name}: cannot read {path}: {err.strerror}; check that disk or mount "
+            "(remount it, or move it out of the molecule) and run backup again")
 
 
 def _read_records(records):
