@@ -40,6 +40,7 @@ SETTINGS_KEYS = {
     "keep_years": ((int,), 0),  # how long a superseded bag stays as history (0: mirror)
     "staging_bags": ((int,), 2),  # staged tars at most at once (packing overlaps uploads)
     "progress_interval": ((int, float), 300),  # seconds between heartbeats in a log
+    "compact_below": ((int, float), 0.5),  # a bag less referenced than this is re-packed
     "alert_url": ((str,), None),  # pinged at a backup's start and end (report/alert.py)
     "alert_command": ((str,), None),  # run with the event and a one-line message
 }
@@ -72,6 +73,7 @@ class Settings:
     keep_years: int = 0
     staging_bags: int = 2
     progress_interval: float = 300
+    compact_below: float = 0.5
     alert_url: str | None = None
     alert_command: str | None = None
     prices: dict = field(default_factory=dict)
@@ -178,6 +180,10 @@ def _check_settings(path: Path, table: dict) -> dict:
         raise ConfigError(f"{path}: key 'settings.progress_interval' must be a number of "
                           "seconds above 0")
     values["progress_interval"] = float(values["progress_interval"])
+    if not (math.isfinite(values["compact_below"]) and 0 <= values["compact_below"] <= 1):
+        raise ConfigError(f"{path}: key 'settings.compact_below' must be a fraction from "
+                          "0 (never re-pack a bag) to 1 (re-pack a bag at any change)")
+    values["compact_below"] = float(values["compact_below"])
     if values["max_age_days"] < 1:
         raise ConfigError(f"{path}: key 'settings.max_age_days' must be a whole number "
                           "of days, at least 1")

@@ -37,8 +37,9 @@ def as_inventory(plan: Plan) -> dict:
     return {"version": 1, "atoms": copy.deepcopy(plan.atoms), "bags": bags}
 
 
-def run(atoms, molecules, previous=EMPTY, year=2025, target=TARGET):
-    return plan_bags(atoms, molecules, previous, target, year, HOST)
+def run(atoms, molecules, previous=EMPTY, year=2025, target=TARGET, compact_below=0.5):
+    return plan_bags(atoms, molecules, previous, target, year, HOST,
+                     compact_below=compact_below)
 
 
 def bags_of(plan: Plan) -> dict:
@@ -117,13 +118,31 @@ def check_present_molecule(plan, mol, mine, prev_mine, known, current, year, tar
 
     for k, bag in mine.items():
         if bag.action == "keep":
-            # a kept bag is a previous bag, whole, holding only unchanged old atoms
+            # a kept bag is a previous bag holding only unchanged old atoms: all of
+            # them, or (Scenario B) those that stayed while others moved, as long as
+            # they hold at least compact_below (0.5) of the bytes it was packed with
             assert k in prev_mine
             assert bag.tar_id == prev_mine[k]["tar_id"]
-            assert bag.atoms == sorted(prev_mine[k]["atoms"])
+            assert set(bag.atoms) <= set(prev_mine[k]["atoms"])
             for a in bag.atoms:
                 assert a in known, f"new atom {a} went into kept bag {k}"
                 assert known[a]["last_metadata_hash"] == cur[a].hash
+            if bag.atoms != sorted(prev_mine[k]["atoms"]):
+                packed = prev_mine[k].get("packed_bytes") or \
+                    sum(known[a]["size"] for a in prev_mine[k]["atoms"])
+                assert sum(cur[a].size for a in bag.atoms) >= 0.5 * packed
+                assert not any(known[a].get("pinned") for a in prev_mine[k]["atoms"])
+            # an unchanged atom leaves its bag only when the whole bag is packed again
+    kept_atoms = {a for b in mine.values() if b.action == "keep" for a in b.atoms}
+    for k, prev in prev_mine.items():
+        if k in mine and mine[k].action == "keep":
+            for a in prev["atoms"]:
+                if a in cur and known.get(a, {}).get("last_metadata_hash") == cur[a].hash \
+                        and known[a].get("archive_key") == k:
+                    assert a in kept_atoms, f"unchanged {a} left kept bag {k}"
+    for k, bag in mine.items():
+        if bag.action == "keep":
+            continue
         else:
             assert bag.action == "upload"
             assert k == key(year, mol.slug, bag.tar_id)
@@ -286,17 +305,53 @@ def test_adding_an_atom_does_not_renumber_unchanged_bags():
     assert plan.removed_atoms == []
 
 
-def test_changed_atom_rebuilds_its_whole_bag_under_the_new_year_with_its_tar_id():
+def test_changed_atom_moves_alone_and_its_bag_stays_with_the_others():
+    """Issue 23, Scenario B: B changed; A (6 of the bag's 9 bytes) stays in bag_002,
+    which is kept; only B is packed, into a new bag of this year."""
     atoms, plan_2025 = first_year()
     atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b2"), atom("m0", "C", 8, "c1")]
     plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
     got = [(b.archive_key, b.atoms, b.action) for b in plan.bags]
     assert got == [
         ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
+        ("2025-backup/host_m0_bag_002.tar", ["/data/m0/A"], "keep"),
+        ("2026-backup/host_m0_bag_003.tar", ["/data/m0/B"], "upload"),
+    ]
+    assert plan.bags[1].dead == ["/data/m0/B"]
+    assert plan.bags[2].reasons == ["changed atom"]
+    assert plan.atoms["/data/m0/A"]["archive_key"] == "2025-backup/host_m0_bag_002.tar"
+    assert plan.superseded_bags == []
+
+
+def test_a_bag_below_compact_below_is_packed_again_whole():
+    """A (6 of 9 bytes) stays only while compact_below <= 6/9."""
+    atoms, plan_2025 = first_year()
+    atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b2"), atom("m0", "C", 8, "c1")]
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10,
+               compact_below=0.7)
+    rebuilt = next(b for b in plan.bags if b.action == "upload")
+    assert rebuilt.atoms == ["/data/m0/A", "/data/m0/B"]
+    assert any(r.startswith("compacted: 66% of its bytes still referenced")
+               for r in rebuilt.reasons), rebuilt.reasons
+    never = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10,
+                compact_below=0)
+    assert [b.atoms for b in never.bags if b.action == "keep"] == [["/data/m0/C"],
+                                                                    ["/data/m0/A"]]
+
+
+def test_changed_atom_rebuilds_its_whole_bag_under_the_new_year_with_its_tar_id():
+    """compact_below = 1: the design's section 1, any change sends the whole bag."""
+    atoms, plan_2025 = first_year()
+    atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b2"), atom("m0", "C", 8, "c1")]
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10,
+               compact_below=1)
+    got = [(b.archive_key, b.atoms, b.action) for b in plan.bags]
+    assert got == [
+        ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
         ("2026-backup/host_m0_bag_002.tar", ["/data/m0/A", "/data/m0/B"], "upload"),
     ]
     rebuilt = plan.bags[1]
-    assert rebuilt.reasons == ["changed atom"]
+    assert rebuilt.reasons[0] == "changed atom"
     assert plan.atoms["/data/m0/B"]["last_metadata_hash"] == "b2"
     assert plan.atoms["/data/m0/A"]["archive_key"] == "2026-backup/host_m0_bag_002.tar"
     assert rebuilt.content_key != plan_2025.bags[1].content_key
@@ -312,10 +367,21 @@ def test_kept_bag_keeps_its_record_fields():
             assert getattr(new, field) == getattr(old, field), field
 
 
-def test_removed_atom_dissolves_its_bag_and_is_reported():
+def test_removed_atom_leaves_its_bag_and_is_reported():
+    """Issue 23: B removed; A stays in bag_002 (nothing is sent); with compact_below =
+    1 the bag is packed again without B, as before."""
     atoms, plan_2025 = first_year()
     atoms = [atom("m0", "A", 6, "a1"), atom("m0", "C", 8, "c1")]
     plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
+    got = [(b.archive_key, b.atoms, b.action) for b in plan.bags]
+    assert got == [
+        ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
+        ("2025-backup/host_m0_bag_002.tar", ["/data/m0/A"], "keep"),
+    ]
+    assert plan.removed_atoms == ["/data/m0/B"]
+    assert "/data/m0/B" not in plan.atoms
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10,
+               compact_below=1)
     got = [(b.archive_key, b.atoms, b.action) for b in plan.bags]
     assert got == [
         ("2025-backup/host_m0_bag_001.tar", ["/data/m0/C"], "keep"),
@@ -390,6 +456,11 @@ def test_second_run_in_the_same_year_does_not_reuse_an_existing_key():
     plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2025, target=10)
     rebuilt = [b for b in plan.bags if b.action == "upload"]
     assert [(b.archive_key, b.atoms) for b in rebuilt] == [
+        ("2025-backup/host_m0_bag_003.tar", ["/data/m0/B"])]
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2025, target=10,
+               compact_below=1)
+    rebuilt = [b for b in plan.bags if b.action == "upload"]
+    assert [(b.archive_key, b.atoms) for b in rebuilt] == [
         ("2025-backup/host_m0_bag_003.tar", ["/data/m0/A", "/data/m0/B"])]
 
 
@@ -457,7 +528,8 @@ def test_uploads_and_bag_by_name():
 def test_dissolved_bags_are_reported_superseded_with_their_molecule():
     atoms, plan_2025 = first_year()
     atoms = [atom("m0", "A", 6, "a1"), atom("m0", "B", 3, "b2"), atom("m0", "C", 8, "c1")]
-    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10)
+    plan = run(atoms, [molecule("m0")], as_inventory(plan_2025), year=2026, target=10,
+               compact_below=1)
     assert plan.superseded_bags == ["2025-backup/host_m0_bag_002.tar"]
     assert plan.superseded_molecules == {"2025-backup/host_m0_bag_002.tar": "/data/m0"}
     unchanged = run(first_year()[0], [molecule("m0")], as_inventory(plan_2025),

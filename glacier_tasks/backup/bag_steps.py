@@ -185,6 +185,9 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
                                f"{layout.owner(key)}'s bag, which this machine never "
                                "writes")
             _needs_molecule(plan, bag, "has its manifest missing or changed")
+            if bag.dead:  # the disk no longer holds what its tar holds: not rewritable
+                taken.record_occupied(run, bag, bag.manifest_key, "lost its manifest, "
+                                      "and atoms moved out of it since it was packed")
             if changed:
                 taken.record_occupied(run, bag, bag.manifest_key, "holds another manifest than the "
                           "one recorded")

@@ -57,6 +57,7 @@ class PlannedBag:
     reasons: list = field(default_factory=list)
     content_key: str = ""
     repairs: list = field(default_factory=list)  # broken bags whose atoms it takes in
+    dead: list = field(default_factory=list)  # a kept bag's atoms that moved out of it
 
     @classmethod
     def from_json(cls, data: dict) -> "PlannedBag":
@@ -122,7 +123,7 @@ def content_key(archive: str, atom_hashes: dict) -> str:
 def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: dict,
               target_bytes: int, year: int, host: str, date: str = "",
               key_salt: str = "", occupied: dict | None = None,
-              broken: dict | None = None) -> Plan:
+              broken: dict | None = None, compact_below: float = 0.5) -> Plan:
     """Decide the bags of this run, and what happens to each molecule.
 
     `occupied`: this year's keys of this host in the bucket that no previous bag has,
@@ -145,7 +146,7 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
         taken = _Taken(set(prev_bags), occupied or {}, year, host, mol.slug,
                        {k: a.hash for k, a in current.items()})
         mol_bags = _plan_molecule(mol, current, known, mine, taken, target_bytes,
-                                  broken or {})
+                                  broken or {}, compact_below)
         bags += mol_bags
         removed += sorted(set(known) - set(current))
         for bag in mol_bags:
@@ -189,7 +190,8 @@ def _kept_bag(key: str, bag: dict) -> PlannedBag:
                       archive_key=key, manifest_key=bag.get("manifest_key") or
                       manifest_key(key), atoms=sorted(bag.get("atoms", [])),
                       size=bag.get("size", 0), files=bag.get("files", 0), action="keep",
-                      content_key=bag.get("content_key", ""))
+                      content_key=bag.get("content_key", ""),
+                      dead=sorted(_dead_atoms(bag)))
 
 
 @dataclass
@@ -228,16 +230,32 @@ class _Taken:
         return None
 
 
-def _plan_molecule(mol, current, known, mine, taken, target, broken):
+def _plan_molecule(mol, current, known, mine, taken, target, broken,
+                   compact_below=0.5):
     kept, dissolved, why, repairs = [], [], {}, {}
     year, host = taken.year, taken.host
     for key, bag in sorted(mine.items()):
         reasons = _bag_changes(key, bag, current, known)
         if key in broken:
             reasons.add("changed in the bucket")
-        (dissolved if reasons else kept).append((key, bag))
+        staying = _staying(key, bag, current, known)
+        compacted = _compacted(bag, staying, current, known, compact_below) \
+            if reasons or _dead_atoms(bag) else ""
+        if not reasons and not compacted:
+            kept.append((key, bag))
+        elif staying and key not in broken and not compacted and \
+                not any(known.get(a, {}).get("pinned") for a in bag.get("atoms", [])):
+            # Scenario B: only the changed atoms move; the others stay in this bag,
+            # which stays referenced (and never prunable) while one atom points at it
+            kept.append((key, {**bag, "atoms": staying, "packed_atoms":
+                               bag.get("packed_atoms") or bag.get("atoms", [])}))
+            for atom in set(bag.get("atoms", [])) - set(staying):
+                why[atom] = _atom_change(atom, key, current, known)
+            continue
+        else:
+            dissolved.append((key, bag))
         for atom in bag.get("atoms", []):
-            why[atom] = reasons or {"repacked"}
+            why[atom] = reasons | ({compacted} if compacted else set()) or {"repacked"}
             if key in broken:
                 repairs[atom] = broken[key]
     in_kept = {a for _, b in kept for a in b.get("atoms", [])}
@@ -280,6 +298,51 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken):
             reasons=sorted(reasons), content_key=content_key(key, hashes),
             repairs=sorted({repairs[a] for a in keys if a in repairs})))
     return sorted(result, key=lambda b: _tar_number(b.tar_id))
+
+
+def _staying(key, bag, current, known) -> list:
+    """The bag's atoms still on disk as it holds them, its inventory entry pointing at it."""
+    return sorted(a for a in bag.get("atoms", []) if a in current and
+                  not _atom_change(a, key, current, known))
+
+
+def _atom_change(atom, key, current, known) -> set:
+    info = known.get(atom, {})
+    if atom not in current:
+        return {"atom removed"}
+    if info.get("archive_key") != key:
+        return {"inventory mismatch"}
+    if info.get("last_metadata_hash") != current[atom].hash:
+        return {"changed atom"}
+    return set()
+
+
+def _dead_atoms(bag) -> set:
+    """Atoms the bag's tar holds that no current atom entry points at any more."""
+    return set(bag.get("packed_atoms") or bag.get("atoms", [])) - set(bag.get("atoms", []))
+
+
+def packed_bytes(bag, known) -> int:
+    """The atom bytes the bag was packed with (recorded since Scenario B; before, every
+    atom of a bag was referenced, so its atoms' recorded sizes)."""
+    if bag.get("packed_bytes") is not None:
+        return bag["packed_bytes"]
+    return sum(known.get(a, {}).get("size", 0) for a in bag.get("atoms", []))
+
+
+def _compacted(bag, staying, current, known, compact_below) -> str:
+    """Why the bag's staying atoms are packed again, or "": the atom bytes still
+    referenced fell below compact_below of what it was packed with (1: at any change,
+    the whole bag is sent again; 0: never)."""
+    if not staying or compact_below <= 0:
+        return ""
+    total = packed_bytes(bag, known)
+    referenced = sum(current[a].size for a in staying)
+    if compact_below < 1 and (not total or referenced >= compact_below * total):
+        return ""
+    share = f"{referenced * 100 // total}%" if total else "none"
+    return f"compacted: {share} of its bytes still referenced, compact_below is " \
+           f"{compact_below:g}"
 
 
 def _bag_changes(key, bag, current, known) -> set:

@@ -59,7 +59,8 @@ def plan_action(config):
                                          taken.recorded(run.occupied_dir),
                                          _packed_here(run))
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
-                     run.settings.host, run.today.isoformat(), salt, occupied, broken)
+                     run.settings.host, run.today.isoformat(), salt, occupied, broken,
+                     run.settings.compact_below)
     statefile.write_json(run.plan_file, plan.to_json())
     for path in run.occupied_dir.glob("*.json") if plan.bucket_checked else []:
         path.unlink()  # the plan has taken them in

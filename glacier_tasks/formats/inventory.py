@@ -53,7 +53,9 @@ BAG_FIELDS = {"tar_id": TEXT, "molecule": TEXT, "size": NUMBER, "atoms": (list,)
               "manifest_key": TEXT, "sha256": MAYBE_TEXT, "storage_class": MAYBE_TEXT,
               "uploaded_at": MAYBE_TEXT, "crc64nvme": MAYBE_TEXT, "etag": MAYBE_TEXT,
               "content_key": MAYBE_TEXT, "manifest_sha256": MAYBE_TEXT,
-              "index_sha256": MAYBE_TEXT, "files": NUMBER, "pending": FLAG}
+              "index_sha256": MAYBE_TEXT, "files": NUMBER, "pending": FLAG,
+              "packed_atoms": (list,), "packed_bytes": NUMBER,
+              "referenced_bytes": NUMBER}
 HISTORY_FIELDS = {"superseded_on": TEXT, "molecule": MAYBE_TEXT, "tar_id": MAYBE_TEXT,
                   "manifest_key": MAYBE_TEXT, "uploaded_at": MAYBE_TEXT,
                   "size": (int, type(None))}
@@ -165,12 +167,23 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
                     marker.manifest.key == record.get("manifest_key"):
                 record["manifest_sha256"] = marker.manifest.sha256  # a lost one, sent
             hashes, files = {}, {}
+            prev = prev_bags.get(key, {})
+            if prev.get("packed_atoms") is not None:  # what its tar holds stays so
+                record["packed_atoms"] = prev["packed_atoms"]
+                record["packed_bytes"] = prev.get("packed_bytes", 0)
+            elif prev:  # recorded before issue 23: every atom its tar holds was referenced
+                record["packed_atoms"] = sorted(prev.get("atoms", []))
+                record["packed_bytes"] = sum(prev_atoms.get(a, {}).get("size", 0)
+                                             for a in record["packed_atoms"])
         elif marker is not None and marker.done:
             record = _uploaded_record(bag, marker)
             hashes, files = marker.packed.atom_hashes, marker.packed.atom_files or {}
             if files:
                 packed_here.add(key)
             left_out = marker.packed.left_out or {}
+            record["packed_atoms"] = sorted(a for a in bag.atoms if a not in left_out)
+            record["packed_bytes"] = sum(plan.atoms[a].get("size", 0)
+                                         for a in record["packed_atoms"])
         elif pending_ok:
             record = _pending_record(bag)
             hashes, files = {}, {}
@@ -196,6 +209,8 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
         record["atoms"] = sorted(holding.get(key, []))
         if key in packed_here:
             record["files"] = sum(atoms[a].get("files", 0) for a in record["atoms"])
+        # what prune and cost call dead: packed_bytes less this
+        record["referenced_bytes"] = sum(atoms[a].get("size", 0) for a in record["atoms"])
     built = {"version": 1, "year": plan.year, "atoms": dict(sorted(atoms.items())),
              "bags": {k: r for k, r in sorted(bags.items()) if r["atoms"]}}
     history = _history(previous, built["bags"], plan.date)

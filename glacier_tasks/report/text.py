@@ -85,7 +85,8 @@ def run_report(plan, failures: dict, repaired: dict | None = None,
     without it. Each bag is counted once: unchanged, uploaded, repaired or failed."""
     repaired, left_out = repaired or {}, left_out or {}
     lines = [f"REPAIRED {line}" for line in repaired.values()]
-    lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
+    lines += [f"FAILED bag {name}: {message.removeprefix(name + ': ')}"
+              for name, message in sorted(failures.items())]
     lines += [f"FAILED atom {printable(atom)}: {why}; it keeps its previous bag (the "
               "other atoms of its bag are backed up): stop what writes it, or move it "
               "out of the molecule" for atom, why in sorted(left_out.items())]
@@ -121,7 +122,8 @@ def stopped_report(plan, failures: dict, repaired: dict, done: set) -> list[str]
     network went, Ctrl-C): what was uploaded, kept, repaired, failed and why, and how
     many bags it did not reach. repaired: bag name -> what was repaired."""
     lines = [f"REPAIRED {line}" for line in repaired.values()]
-    lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
+    lines += [f"FAILED bag {name}: {message.removeprefix(name + ': ')}"
+              for name, message in sorted(failures.items())]
     counts = bag_counts(plan, failures, repaired, done)
     waiting = len({b.name for b in plan.uploads} - done - set(failures))
     lines.append(f"Backup {plan.year} stopped before its end: {len(plan.bags)} bags, "

@@ -6,11 +6,13 @@ from S3 Standard first. A pattern is a substring, a glob if it holds * ? or [, o
 """
 
 import fnmatch
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..formats import crypto, layout, manifest
+from ..formats.inventory import LOOSE_ATOM, atom_name
 from .. import statefile
 from ..errors import UsageError
 
@@ -54,14 +56,34 @@ def search(settings, store, inventory: dict, pattern: str, regex: bool = False):
     for key, bag in sorted(inventory["bags"].items()):
         prefix = bag["molecule"].rstrip("/") + "/"
         name = layout.bag_name(key)
+        current = _current_atoms(bag)
         with open(fetch_manifest(settings, store, bag), encoding="utf-8") as lines:
             for line in lines:
                 path, _, rest = line.rstrip("\n").partition("\t")
+                if current is not None and _atom_of(path) not in current:
+                    continue  # an old version of an atom that moved to a newer bag
                 full = prefix + path
                 if matches(full):
                     size, _, mtime = rest.partition("\t")
                     mtime = mtime.replace("\t", " ")  # keeps a 'skipped: socket' note
                     yield Match(full, name, key, int(size or 0), mtime)
+
+
+def _current_atoms(bag: dict) -> set | None:
+    """The escaped names of the atoms that still point at this bag, when some atoms
+    moved out of it since it was packed (their old versions stay in it); else None."""
+    atoms = bag.get("atoms", [])
+    if set(bag.get("packed_atoms") or atoms) <= set(atoms):
+        return None
+    return {manifest.escape_name(os.fsencode(atom_name(bag["molecule"], a)))
+            for a in atoms}
+
+
+def _atom_of(path: str) -> str:
+    """The atom a manifest path (escaped) belongs to: its top folder, or the loose
+    files' atom for a file beside the molecule's folders."""
+    top, slash, _ = path.partition("/")
+    return top if slash else LOOSE_ATOM
 
 
 def member_exists(manifest_path: Path, member: bytes) -> bool:

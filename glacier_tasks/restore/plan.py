@@ -141,9 +141,11 @@ class BagFetch:
 
     @property
     def everything(self) -> bool:
-        """Every atom of the bag is asked for: tar reads it all, nothing is left out."""
-        return set(self.record.get("atoms", [])) <= {t.atom for t in self.targets
-                                                     if t.whole}
+        """Every atom the bag holds is asked for: tar reads it all, nothing is left
+        out. A bag some atoms moved out of (issue 23) also holds their old versions,
+        which only the atoms' own names keep out."""
+        held = self.record.get("packed_atoms") or self.record.get("atoms", [])
+        return set(held) <= {t.atom for t in self.targets if t.whole}
 
     @property
     def wanted(self):

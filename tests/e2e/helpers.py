@@ -145,9 +145,21 @@ def make_sample_tree(root: Path) -> None:
 
 
 def restore_all(project: Project, dest: Path) -> None:
-    """Thaw, download and `tar -xSf` every bag of the inventory into dest."""
+    """Thaw, download and `tar -xSf` every bag of the inventory into dest, as the
+    README's restore by hand says: a bag that atoms moved out of (issue 23) also holds
+    their old versions, so only the atoms the inventory lists for it are extracted."""
     dest.mkdir(parents=True, exist_ok=True)
     for key, bag in project.inventory["bags"].items():
         tar = project.thaw_and_download(key, project.root / "downloads" / Path(key).name)
         assert sha256_file(tar) == bag["sha256"], key
-        subprocess.run(["tar", "-xSf", str(tar), "-C", str(dest)], check=True)
+        members = []
+        if set(bag.get("packed_atoms") or bag["atoms"]) - set(bag["atoms"]):
+            prefix = bag["molecule"].rstrip("/") + "/"
+            members = [a[len(prefix):] for a in bag["atoms"]]
+            if "." in members:  # the loose files: the top-level names that are no folder
+                listed = subprocess.run(["tar", "-tf", str(tar)], capture_output=True,
+                                        text=True, check=True).stdout.splitlines()
+                members = [m for m in members if m != "."] + \
+                    [n for n in listed if "/" not in n]
+            members = ["--", *members]
+        subprocess.run(["tar", "-xSf", str(tar), "-C", str(dest), *members], check=True)
