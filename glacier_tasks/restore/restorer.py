@@ -13,7 +13,8 @@ from pathlib import Path
 
 from .. import cost
 from ..bucket.objects import bag_problem
-from . import download, check as restorecheck, state as restorestate, extract as untar
+from . import download, check as restorecheck, space, state as restorestate, \
+    extract as untar
 from ..formats import manifest, memberindex
 from ..errors import ConfigError, GlacierError, RestoreError, StateError
 from .find import fetch_manifest
@@ -81,6 +82,8 @@ class Restorer:
         heads = {}
         for plan in plans:
             state = self.bag_state(plan)
+            if not state.extracted:
+                self._refuse_blocked(plan)
             if not (state.extracting or self.options.overwrite):
                 self._refuse_conflicts(plan)
             if not (state.extracted or state.downloaded):
@@ -89,7 +92,23 @@ class Restorer:
                     raise StateError(f"{plan.key}: not in the bucket; nothing was "
                                      "requested ('doit verify' checks every bag)")
                 _check_object(plan, heads[plan.key])
+        problem = space.shortfall(self.space_needs(plans))
+        if problem:
+            raise RestoreError(problem)
         return heads
+
+    def space_needs(self, plans) -> list[space.Need]:
+        """What the bags not yet extracted need on disk (see space)."""
+        files = largest = 0
+        for plan in plans:
+            state = self.bag_state(plan)
+            if state.extracting or state.extracted:
+                continue  # tar writes over what it wrote itself
+            files += space.restored_size(plan, lambda: self._manifest(plan))
+            if not state.downloaded:
+                largest = max(largest, plan.download_size - self._on_disk(plan))
+        return [space.Need(self.options.dest, files, space.FILES),
+                space.Need(self.downloads, largest, space.DOWNLOAD)]
 
     def restore(self, plans) -> Outcome:
         heads = self.preflight(plans)
@@ -158,6 +177,7 @@ class Restorer:
         if not state.mode or plan.runs is None:
             state.mode = "whole" if plan.runs is None else "ranges"
         if state.mode == "ranges":
+            self._refuse_full(plan.download_size - self._on_disk(plan, ".runs"))
             try:
                 download.download_runs(self.store, plan.key, plan.runs,
                                        self._file(plan, ".runs"))
@@ -165,6 +185,7 @@ class Restorer:
                 self.say(f"{err}; downloading the whole bag instead")
                 state.mode = "whole"
         if state.mode == "whole":
+            self._refuse_full(plan.record["size"] - self._on_disk(plan, ""))
             download.download_bag(self.store, plan.key, self.downloads,
                                   plan.record["size"], plan.record["sha256"])
         state.downloaded = True
@@ -173,6 +194,7 @@ class Restorer:
     def _extract(self, plan, state) -> None:
         dest = self._dest(plan)
         ours = state.extracting  # tar began before: what is in the way, it wrote
+        self._refuse_blocked(plan, "nothing was extracted from this bag")
         if not (ours or self.options.overwrite):
             self._refuse_conflicts(plan)
         state.extracting = True
@@ -223,6 +245,34 @@ class Restorer:
             raise RestoreError(f"{dest}/{manifest.escape_name(clash[0])}: exists{more}; "
                                "nothing was overwritten (use --overwrite to replace "
                                "existing files)")
+
+    def _refuse_blocked(self, plan, done: str = "nothing was requested") -> None:
+        """A file where a folder must be: tar would fail, after the paid thaw."""
+        dest = self._dest(plan)
+        blocked = restorecheck.blocked_folder(self._manifest(plan), plan.wanted or _all,
+                                              dest)
+        if blocked is not None:
+            path = f"{dest}/{manifest.escape_name(blocked)}" if blocked else str(dest)
+            raise RestoreError(f"{path}: not a folder, and the restore puts files in "
+                               f"it; {done} (move it away, or restore into another "
+                               "folder with --to)")
+
+    def _refuse_full(self, size: int) -> None:
+        """Before a download (the whole bag, when its runs could not be used)."""
+        problem = space.shortfall([space.Need(self.downloads, size, space.DOWNLOAD)],
+                                  "nothing was downloaded")
+        if problem:
+            raise RestoreError(problem)
+
+    def _on_disk(self, plan, suffix: str | None = None) -> int:
+        """Bytes of the plan's download already on disk, finished or partial (a rerun
+        goes on from them)."""
+        if suffix is None:
+            suffix = "" if plan.runs is None else ".runs"
+        for path in (self._file(plan, suffix), self._file(plan, suffix + ".partial")):
+            if path.exists():
+                return path.stat().st_size
+        return 0
 
     def _manifest(self, plan) -> Path:
         return fetch_manifest(self.settings, self.store, plan.record)
