@@ -73,7 +73,7 @@ def shortfall(needs: list[Need], done: str = "nothing was requested") -> str | N
             continue
         first = group[0]
         parts = f"for {first.what}" if len(group) == 1 else " and ".join(
-            f"{human(n.size)} for {n.what}" + (f" in {n.folder}" if n is not first else "")
+            f"{human(n.size)} for {n.what}" + ("" if n is first else f" in {n.folder}")
             for n in group)
         advice = "restore into another folder with --to" if first.what == FILES else \
             "point state_dir in the config at a larger disk"

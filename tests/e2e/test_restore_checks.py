@@ -145,3 +145,16 @@ def test_a_name_that_is_not_utf8_round_trips_through_find_and_restore(project,
     typed = project.glacier("restore", os.fsdecode(raw), "--to", str(other), "--yes")
     assert typed.returncode == 0, typed.stdout + typed.stderr
     assert os.listdir(os.fsencode(other / "Books" / "sub")) == [b"caf\xff.txt"]
+
+
+def test_a_backslash_in_a_name_is_restored_from_either_spelling(project, tmp_path):
+    """find prints a backslash doubled; the name as it is still works too."""
+    (project.data / "Books" / "sub" / "back\\slash.txt").write_text("slashed\n")
+    assert project.run("backup").returncode == 0
+    printed = project.run("find", "*slash.txt").stdout.split("\t")[0]
+    assert printed == f"{project.data}/Books/sub/back\\\\slash.txt"
+    for n, spelling in enumerate([printed, f"{project.data}/Books/sub/back\\slash.txt"]):
+        dest = tmp_path / f"out{n}"
+        result = project.run("restore", "--path", spelling, "--to", str(dest), "--yes")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert os.listdir(dest / "Books" / "sub") == ["back\\slash.txt"]
