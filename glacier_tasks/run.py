@@ -100,9 +100,14 @@ class Run:
     def downloads_dir(self) -> Path:
         return self.state_dir / "downloads"
 
+    @property
+    def restores_dir(self) -> Path:
+        """The restore requests' state files (see restore/state.py)."""
+        return self.state_dir / "restores"
+
     def restore_state_file(self, request_id: str) -> Path:
         """One restore request's steps done (see restorestate)."""
-        return self.state_dir / "restores" / f"{request_id}.json"
+        return self.restores_dir / f"{request_id}.json"
 
     def restore_downloads(self, request_id: str) -> Path:
         """Where that request's bags (or their members' runs) are downloaded."""

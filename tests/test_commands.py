@@ -10,7 +10,7 @@ from doit.exceptions import TaskFailed
 
 from glacier_tasks import cli
 from glacier_tasks.restore import find, plan as restore
-from glacier_tasks.commands import backup, pin
+from glacier_tasks.commands import backup, pin, scan as scan_command
 from glacier_tasks.commands.base import user_errors
 from glacier_tasks.commands.restore import destination, restore_action
 from glacier_tasks.config import slugify
@@ -250,10 +250,10 @@ def test_restore_argument_errors(project, path, days, words):
 
 def scan_now(config) -> None:
     """What `doit scan` does: the walk, then each changed atom's _scan task."""
-    assert backup.walk_action(str(config)) is None
+    assert scan_command.walk_action(str(config)) is None
     run = load_run(str(config))
     for key, record in json.loads(run.walk_file.read_text())["changed"].items():
-        assert backup.hash_action(str(config), str(run.hash_file(key)), record) is None
+        assert scan_command.hash_action(str(config), str(run.hash_file(key)), record) is None
 
 
 def test_scan_plan_and_dryrun_need_no_bucket(project, capsys):

@@ -236,6 +236,54 @@ def test_state_round_trips_and_forgets_a_bag_of_other_contents(tmp_path):
     assert restorestate.request_id("/data/A/", False, Path("/r")) in ids
 
 
+def test_pending_states_say_each_bags_step_and_skip_the_finished(tmp_path):
+    folder = tmp_path / "restores"
+    request = {"path": "/data/A", "all": False, "dest": "/r"}
+    state = restorestate.load_state(folder / "a.json", request)
+    state.bag("k1", "s").extracted = True
+    state.bag("k2", "s").downloaded = True
+    state.bag("k3", "s").readable = "2027-02-02T00:00:00Z"
+    state.bag("k4", "s").thaw_requested = "2027-02-01T09:00:00Z"
+    state.bag("k5", "s").thaw_requested = "2027-02-01T08:00:00Z"
+    state.bag("k6", "s")
+    restorestate.save_state(folder / "a.json", state)
+    done = restorestate.load_state(folder / "b.json", {**request, "dest": "/s"})
+    done.finished = "2027-02-03T00:00:00Z"
+    restorestate.save_state(folder / "b.json", done)
+    (folder / "c.json").write_text("{half")  # its own restore names it, not the list
+    [(rid, found)] = restorestate.pending_states(folder)
+    assert rid == "a" and found.counts() == {"restored": 1, "downloaded": 1,
+                                             "thawed": 1, "thawing": 2,
+                                             "not requested": 1}
+    assert found.thawing_since() == "2027-02-01T08:00:00Z"
+    assert restorestate.pending_states(tmp_path / "none") == []
+
+
+def test_the_command_that_continues_a_restore_pastes_as_it_is():
+    options = restorer.RestoreOptions("/data/My Photos", Path("/r/it's"), "Standard",
+                                      days=3, year=2025)
+    line = restorer.continue_command("/etc/g t/glacier.toml", options)
+    assert line == ("GLACIER_CONFIG='/etc/g t/glacier.toml' glacier restore "
+                    "'/data/My Photos' --to '/r/it'\"'\"'s' --yes --tier Standard "
+                    "--days 3 --year 2025")
+    everything = restorer.RestoreOptions("", Path("/r"), all_molecules=True)
+    assert restorer.continue_command("/g.toml", everything) == \
+        "GLACIER_CONFIG=/g.toml glacier restore --all --to /r --yes"
+
+
+def test_missing_names_what_was_deleted_since_the_restore(tmp_path):
+    dest = tmp_path / "out"
+    (dest / "A").mkdir(parents=True)
+    (dest / "A" / "x").write_bytes(b"x")
+    lines = ["A/\t0\t2001-01-01T00:00:00Z\n", "A/x\t1\t2001-01-01T00:00:00Z\n",
+             "A/gone\t1\t2001-01-01T00:00:00Z\n", "B/\t0\t2001-01-01T00:00:00Z\n",
+             "A/sock\t0\t2001-01-01T00:00:00Z\tskipped: socket\n"]
+    path = tmp_path / "m.txt"
+    path.write_text("".join(lines), encoding="utf-8")
+    assert restorecheck.missing(path, lambda n: True, dest) == [b"A/gone", b"B"]
+    assert restorecheck.missing(path, lambda n: n.startswith(b"A/x"), dest) == []
+
+
 def test_check_names_what_differs_and_conflicts_find_what_is_in_the_way(tmp_path):
     dest = tmp_path / "out"
     (dest / "A" / "sub").mkdir(parents=True)

@@ -19,17 +19,16 @@ which is free; a key found holding something else is never replaced: it is recor
 in STATE/occupied/ and the next plan packs the bag's atoms under a new name.
 """
 
-import hashlib
 import time
 from contextlib import contextmanager
 
 from . import pack as tarbag
-from ..formats import checksum, crypto, inventory, layout, memberindex
-from . import remote, staging
+from ..formats import checksum, crypto, layout, memberindex
+from . import bag_manifest, remote, staging, taken_keys as taken
 from .. import statefile
 from ..config import REMOTE_RE
 from ..errors import BagError, GlacierError, ObjectExists
-from .marker import BagMarker, ManifestReceipt, Packed, Receipt, read_marker, write_marker
+from .marker import BagMarker, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
 from ..bucket.objects import bag_problem, holds_packed, metadata_for
 from ..units import duration, human, iso_utc
@@ -88,7 +87,7 @@ def upload_step(run, plan, name: str) -> str:
         found = store.head(bag.archive_key)
         if not _adopted(run, bag, marker, found):
             if found is not None:  # never sent over: it would be refused at the end
-                _occupied(run, bag, bag.archive_key, _not_ours(found, bag))
+                taken.record_occupied(run, bag, bag.archive_key, _not_ours(found, bag))
             _check_staged(run, bag, marker)
             _upload(run, bag, marker, store)
         _free(run, name)
@@ -109,13 +108,13 @@ def manifest_step(run, plan, name: str) -> str:
         if problem:  # gone since its upload (a stopped run's marker): start it again
             _start_again(run, bag, marker)
             if problem != "missing":  # there, but not ours: never sent over
-                _occupied(run, bag, receipt.key, f"{problem} since it was uploaded")
+                taken.record_occupied(run, bag, receipt.key, f"{problem} since it was uploaded")
             raise BagError(f"{receipt.key} {problem} since it was uploaded; run "
                            "'doit backup' again to send it anew")
         if marker.manifest is None:
             progress = run.progress
             progress.step("manifest", name, "started")
-            marker.manifest = _upload_manifest(run, plan, bag, store_for(run.settings),
+            marker.manifest = bag_manifest.upload(run, plan, bag, store_for(run.settings),
                                                packed=marker.packed)
             _save(run, marker, name)
             progress.step("manifest", name, "done")
@@ -187,7 +186,7 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
                                "writes")
             _needs_molecule(plan, bag, "has its manifest missing or changed")
             if changed:
-                _occupied(run, bag, bag.manifest_key, "holds another manifest than the "
+                taken.record_occupied(run, bag, bag.manifest_key, "holds another manifest than the "
                           "one recorded")
             if bag.atoms and _moved(plan, tarbag.write_manifest(
                     bag, plan.molecule_paths[bag.molecule],
@@ -196,7 +195,7 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
                                "since the scan; the next backup packs them anew")
             # the inventory records the manifest now in the bucket (with a new keyed
             # hash when the state, and the key, were lost since)
-            marker.manifest = _upload_manifest(run, plan, bag, store)
+            marker.manifest = bag_manifest.upload(run, plan, bag, store)
             _save(run, marker, bag.name)
             line = f"{key} has its manifest missing; repaired: manifest re-packed and " \
                    "uploaded"
@@ -209,7 +208,7 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
                        "this machine never writes")
     _needs_molecule(plan, bag, problem)
     if problem != "missing":
-        _occupied(run, bag, key, problem)
+        taken.record_occupied(run, bag, key, problem)
     return "", f"{key} {problem}; repaired: bag re-packed and uploaded"
 
 
@@ -309,7 +308,7 @@ def _upload(run, bag, marker: BagMarker, store) -> None:
     except ObjectExists:  # taken since the plan: ours after all (a stopped run's), or not
         found = store.head(key)
         if not holds_packed(found, packed, settings.storage_class):
-            _occupied(run, bag, key, "holds other contents")
+            taken.record_occupied(run, bag, key, "holds other contents")
         marker.uploaded, marker.upload = _receipt(found, reused=True), {}
         _save(run, marker, bag.name)
         run.progress.adopted(bag.name)
@@ -320,7 +319,7 @@ def _upload(run, bag, marker: BagMarker, store) -> None:
                           packed.crc64nvme)
     if problem:  # the key is used up (written once): the atoms go under a new name
         _start_again(run, bag, marker)
-        _occupied(run, bag, key, f"{problem} after upload")
+        taken.record_occupied(run, bag, key, f"{problem} after upload")
     marker.uploaded = _receipt(found, reused=False, parts=sent["parts"], seconds=seconds)
     marker.upload = {}
     _save(run, marker, bag.name)
@@ -348,6 +347,10 @@ def _pack(run, plan, bag) -> Packed:
         packed = tarbag.pack_bag(bag, molecule_path, run.staged_tar(bag.name),
                                  run.manifest_file(bag.manifest_key), written, encrypt,
                                  _remote_tar(settings, bag.molecule))
+    lost = lost_since_scan(bag, plan.atoms, packed.atom_entries)
+    if lost:
+        _drop_staged(run, bag)
+        raise BagError(_lost_text(bag, plan, lost))
     progress.resize(bag.name, packed.size)
     progress.step("tar", bag.name, "done",
                   f"{human(packed.size)} in {duration(time.monotonic() - started)}")
@@ -355,7 +358,44 @@ def _pack(run, plan, bag) -> Packed:
     return Packed(size=packed.size, sha256=packed.sha256, crc64nvme=packed.crc64nvme,
                   atom_hashes=packed.atom_hashes,
                   content_key=content_key(bag.archive_key, packed.atom_hashes),
-                  encryption=encryption)
+                  encryption=encryption,
+                  atom_files={k: files for k, (_, files) in packed.atom_entries.items()})
+
+
+def lost_since_scan(bag, planned: dict, packed: dict) -> list:
+    """The bag's atoms that the scan saw holding files and the pack found gone or
+    emptied: (atom key, files then, entries now). A drive unmounted or an atom renamed
+    during the run looks like this; packed, it would record the atom as empty and
+    leave its only copy to be pruned. Other changes since the scan (a file edited,
+    added or removed) are packed as they are now: the pack's own walk saw them."""
+    lost = []
+    for key in bag.atoms:
+        then = planned.get(key, {}).get("files", 0)
+        entries, now = packed.get(key, (0, 0))
+        if (then and not now) or (not entries and planned.get(key)):
+            lost.append((key, then, entries))
+    return lost
+
+
+def _lost_text(bag, plan, lost) -> str:
+    key, then, entries = lost[0]
+    more = f" (and {len(lost) - 1} more atoms)" if len(lost) > 1 else ""
+    where = plan.molecule_paths.get(bag.molecule, bag.molecule)
+    state = "gone" if not entries else "empty"
+    state += f" ({then} files when scanned)" if then else ""
+    return (f"{bag.name}: atom {key}{more} is {state} now: was a drive unmounted or a "
+            f"folder moved in {where} during the run? Nothing of it is recorded; its "
+            "previous bag stays. Run backup again once it is back (a folder really "
+            "removed is then seen as removed)")
+
+
+def _drop_staged(run, bag) -> None:
+    """A packed bag that must not go anywhere: its staged tar, manifest and index."""
+    staged = run.staged_tar(bag.name)
+    staged.unlink(missing_ok=True)
+    memberindex.listing_for(staged).unlink(missing_ok=True)
+    run.manifest_file(bag.manifest_key).unlink(missing_ok=True)
+    run.manifest_file(layout.index_key(bag.archive_key)).unlink(missing_ok=True)
 
 
 def _remote_tar(settings, molecule: str):
@@ -378,73 +418,3 @@ def _receipt(found, reused: bool, parts: int | None = None,
                    uploaded_at=iso_utc(found.last_modified), reused=reused,
                    recorded_at=iso_utc(),
                    parts=parts, seconds=seconds)
-
-
-def _upload_manifest(run, plan, bag, store, packed=None) -> ManifestReceipt:
-    settings = run.settings
-    path = run.manifest_file(bag.manifest_key)
-    if not path.exists():
-        tarbag.write_manifest(bag, plan.molecule_paths[bag.molecule], path)
-    data = path.read_bytes()
-    sha = crypto.fingerprint(data, run.fingerprint_key)  # of the text, keyed if encrypted
-    metadata = {"sha256": sha}
-    if settings.encryption == "age":
-        data = crypto.encrypt_bytes(data, settings.age_recipients)
-        metadata["encryption"] = "age"
-    def accept(found):  # the manifest the inventory records (a kept bag sent again)
-        recorded = _recorded_manifest(run, bag)
-        return recorded is not None and found.sha256 == recorded
-    stored = _put_once(store, bag.manifest_key, data, metadata, accept=accept)
-    if stored is None:
-        _occupied(run, bag, bag.manifest_key, "holds another manifest")
-    return ManifestReceipt(key=bag.manifest_key, size=len(data), sha256=stored,
-                           index_sha256=_upload_index(run, bag, store, packed))
-
-
-def _upload_index(run, bag, store, packed) -> str | None:
-    """Upload the bag's member index (STANDARD) if the one on disk describes this very
-    tar, unencrypted; return its sha256, or None for a bag without one."""
-    key = layout.index_key(bag.archive_key)
-    path = run.manifest_file(key)
-    if packed is None or packed.encryption or memberindex.bag_of(path) != packed.sha256:
-        return None
-    data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
-    # another index under this key is not worth failing the bag over: without one,
-    # a restore reads the whole bag (it trusts only an index of the recorded sha256)
-    return _put_once(store, key, data, {"sha256": sha})
-
-
-def _recorded_manifest(run, bag) -> str | None:
-    """The manifest sha256 the inventory records for a kept bag (None for others)."""
-    if bag.action != "keep":
-        return None
-    bags = inventory.load_inventory(run.settings.inventory_file).get("bags", {})
-    return bags.get(bag.archive_key, {}).get("manifest_sha256")
-
-
-def _put_once(store, key: str, data: bytes, metadata: dict,
-              accept=lambda found: False) -> str | None:
-    """Write a STANDARD object unless the bucket has it; return the sha256 metadata of
-    what the key holds: ours, or another that `accept` admits; None when it holds
-    something else, which is never replaced."""
-    found = store.head(key)
-    if found is None:
-        try:
-            store.put_bytes(key, data, "STANDARD", metadata)
-            return metadata["sha256"]
-        except ObjectExists:  # another writer between the HEAD and the PUT
-            found = store.head(key)
-    if found is not None and (found.sha256 == metadata["sha256"] or accept(found)):
-        return found.sha256
-    return None
-
-
-def _occupied(run, bag, key: str, problem: str):
-    """`key` holds something else: record it for the next plan, fail this bag."""
-    statefile.write_json(run.occupied_file(bag.name), {
-        "archive_key": bag.archive_key, "key": key, "problem": problem})
-    raise BagError(f"{key} {problem}; keys are written once, so it is not replaced: "
-                   "the next backup packs these atoms into a bag of a new name")
-
-

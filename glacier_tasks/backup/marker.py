@@ -29,6 +29,7 @@ class Packed:
     content_key: str
     dirty: list = field(default_factory=list)
     encryption: dict | None = None  # {"method": "age", "recipients": [...]}
+    atom_files: dict | None = None  # atom key -> files (non-folders) it went in with
 
 
 @dataclass

@@ -56,6 +56,7 @@ class PackedTar:
     sha256: str
     crc64nvme: str  # base64 of the big-endian CRC, as S3 reports it
     atom_hashes: dict  # atom key -> metadata hash of exactly what the tar holds
+    atom_entries: dict  # atom key -> (entries, files) the tar holds: files are non-folders
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,14 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
     draft = manifest_path.with_name(manifest_path.name + ".partial")
     try:
         for _ in range(ATTEMPTS):
-            tar, hashes, moving = _pack_once(bag, molecule_path, partial, draft,
-                                             progress, encrypt, remote)
+            tar, (hashes, entries), moving = _pack_once(
+                bag, molecule_path, partial, draft, progress, encrypt, remote)
             if not moving[1]:
                 os.replace(draft, manifest_path)
                 os.replace(partial, tar_path)
                 memberindex.settle(tar_path, manifest_path, tar.sha256, bool(encrypt))
                 return PackedTar(tar_path, manifest_path, tar.size, tar.sha256,
-                                 tar.crc64nvme, hashes)
+                                 tar.crc64nvme, hashes, entries)
     finally:
         partial.unlink(missing_ok=True)
         draft.unlink(missing_ok=True)
@@ -127,13 +128,14 @@ def write_manifest(bag, molecule_path, manifest_path: Path) -> dict:
     draft = manifest_path.with_name(manifest_path.name + ".partial")
     with tempfile.TemporaryFile() as records:
         _list_members(bag, molecule_path, os.devnull, records)
-        hashes, _ = _settle(bag, molecule_path, records, draft, set(), None)
+        (hashes, _), _ = _settle(bag, molecule_path, records, draft, set(), None)
     os.replace(draft, manifest_path)
     return hashes
 
 
 def _pack_once(bag, molecule_path, partial, draft, progress, encrypt, remote=None):
-    """Walk, run tar, look again: (TarRun, atom hashes, files that moved)."""
+    """Walk, run tar, look again: (TarRun, (atom hashes, atom entries), files that
+    moved)."""
     staging_dir = partial.parent
     try:
         with tempfile.TemporaryDirectory(dir=staging_dir) as tmp:
@@ -144,8 +146,8 @@ def _pack_once(bag, molecule_path, partial, draft, progress, encrypt, remote=Non
                 tar = _run_tar(molecule_path, members, partial, progress, encrypt, stream,
                                remote)
                 _check_tar(bag, tar, encrypt)
-                hashes, moving = _settle(bag, molecule_path, records, draft, tar.vanished,
-                                         tar.changed, stream)
+                atoms, moving = _settle(bag, molecule_path, records, draft, tar.vanished,
+                                        tar.changed, stream)
                 memberindex.write_index(
                     ((offset, name) for offset, name, _ in _read_stream(stream)),
                     memberindex.listing_for(partial), tar.sha256)
@@ -154,7 +156,7 @@ def _pack_once(bag, molecule_path, partial, draft, progress, encrypt, remote=Non
         raise BagError(f"{bag.name}: writing {where} failed: {err.strerror}; the "
                        "partial bag was removed, free some space and run backup again") \
             from None
-    return tar, hashes, moving
+    return tar, atoms, moving
 
 
 def _check_tar(bag, tar: TarRun, encrypt) -> None:
@@ -214,9 +216,10 @@ def _read_stream(path):
 def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None):
     """Write the manifest of what the tar holds (with each file's content sha256 when
     the tar `stream` was read) and hash each atom the same way; with `changed` (a set,
-    after tar), also count the stored files that moved since the walk: (atom hashes,
-    (the first of them, how many))."""
+    after tar), also count the stored files that moved since the walk: ((atom hashes,
+    atom (entries, files)), (the first of them, how many))."""
     digests = [hashlib.sha256() for _ in bag.atoms]
+    entries, files = [0] * len(bag.atoms), [0] * len(bag.atoms)
     first, count = None, 0
     root = os.fsencode(molecule_path)
     members = _read_stream(stream)
@@ -227,6 +230,8 @@ def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None):
                 continue  # not in the tar: not in its manifest, not in its hash
             digests[index].update(line)
             mode, content = seen[0], None
+            entries[index] += 1
+            files[index] += not stat.S_ISDIR(mode)
             note = "skipped: socket" if stat.S_ISSOCK(mode) else ""
             if member is not None and not note and member[1].rstrip(b"/") == rel:
                 content, member = member[2], next(members, None)
@@ -234,7 +239,8 @@ def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None):
             if changed is not None and stat.S_ISREG(mode) and \
                     _moved(os.path.join(root, rel), seen, rel in changed):
                 first, count = first or rel, count + 1
-    return {key: d.hexdigest() for key, d in zip(bag.atoms, digests)}, (first, count)
+    hashes = {key: d.hexdigest() for key, d in zip(bag.atoms, digests)}
+    return (hashes, dict(zip(bag.atoms, zip(entries, files)))), (first, count)
 
 
 def _moved(path: bytes, seen: tuple, tar_saw_change: bool) -> bool:

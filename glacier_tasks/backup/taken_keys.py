@@ -13,14 +13,14 @@ broken: its own key is free, and the bag step sends it again there.
 
 from ..formats import layout
 from .. import statefile
-from ..errors import GlacierError, StoreError
+from ..errors import BagError, GlacierError, StoreError
 from ..bucket.objects import adoptable, bag_problem
 
 
 def bucket_view(store, previous: dict, host: str, year: int, storage_class: str,
                 recorded: list, proven=None) -> tuple[dict | None, dict]:
     """(occupied, broken) for the plan, with what the bag steps recorded (`recorded`,
-    see steps._occupied); occupied is None when the bucket cannot be asked (a dry run
+    see record_occupied); occupied is None when the bucket cannot be asked (a dry run
     before credentials exist), and the plan is then made again next time."""
     broken = {r["archive_key"]: f"{r.get('key')} {r.get('problem')}" for r in recorded}
     try:
@@ -91,3 +91,11 @@ def occupied_keys(store, objects: dict, previous: dict, year: int,
             and (proven is None or proven(archive, found))
         occupied[archive] = found.content_key if whole else None
     return occupied
+
+
+def record_occupied(run, bag, key: str, problem: str):
+    """`key` holds something else: record it for the next plan, fail this bag."""
+    statefile.write_json(run.occupied_file(bag.name), {
+        "archive_key": bag.archive_key, "key": key, "problem": problem})
+    raise BagError(f"{key} {problem}; keys are written once, so it is not replaced: "
+                   "the next backup packs these atoms into a bag of a new name")

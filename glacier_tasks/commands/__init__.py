@@ -20,11 +20,11 @@ from ..config import find_config_file
 from ..errors import ConfigError
 from ..backup.plan import read_plan
 from . import backup, bootstrap, bucket, drop, find, init, pin, prune, restore, verify
-from . import bags, doitfix, report, status
+from . import bags, doitfix, report, scan, status
 from .base import current_run, lock_early, quiet_on_closed_pipe, stop_cleanly, wants_lock
 from .reporter import GlacierReporter
 
-COMMANDS = (backup, bags, restore, find, prune, verify, pin, drop, bootstrap, bucket,
+COMMANDS = (scan, backup, bags, restore, find, prune, verify, pin, drop, bootstrap, bucket,
             init, report, status)
 
 

@@ -1,31 +1,23 @@
 """`doit backup` and `doit dryrun`: the yearly run as a graph.
 
-    _lock -> _walk (every local atom on all cores; _mount + _scan_remote for remote ones)
-      -> _scan:ATOM (one per local atom; target: its hash file, written only when the
-         hash changed) = scan -> plan (file_dep: the hash files)
+    scan (commands/scan.py: _lock -> _mount -> _scan_remote -> _walk -> _scan:ATOM)
+      -> plan (file_dep: the atoms' hash files)
       -> tar:NAME -> upload:NAME -> manifest:NAME -> bag:NAME  (commands/bags.py: one
          bag packs while another uploads) -> inventory -> system -> _cleanup -> _report
     backup = all of it;   dryrun = plan + a summary
 
-Resume comes from each bag's marker on disk (see steps.py), not from doit's database.
+Resume comes from each bag's marker on disk (backup/marker.py), not from doit's database.
 """
 
-import atexit
-import os
 import secrets
-import sys
-from pathlib import Path
 
-from doit import create_after
 from doit.exceptions import TaskFailed
-from doit.task import Task
 from doit.tools import config_changed
-from tqdm import tqdm
 
-from .. import units, statefile
+from .. import statefile
 from ..bucket import hosts, system_folder as system
 from ..formats import inventory, layout
-from ..backup import remote, scan, bag_steps as steps, taken_keys as taken
+from ..backup import scan, bag_steps as steps, taken_keys as taken
 from ..report import text as report, last_run as status
 from ..errors import GlacierError, StateError
 from ..backup.marker import read_marker, read_markers
@@ -36,76 +28,6 @@ from ..bucket.store import store_for
 from .base import current_run, lock_task, locked, say, user_errors
 
 # -- actions --------------------------------------------------------------------------
-
-
-def _walk(run, atoms) -> dict:
-    """Hash the metadata of these atoms on all cores: {atom key: new record} of those
-    whose hash file does not hold what the walk saw."""
-    state = str(run.state_dir)
-    items = [(a.molecule.path, a.name, a.key, scan.hash_path(state, a.key)) for a in atoms]
-    bar = tqdm(total=len(items), desc="scan", unit=" atoms", leave=False,
-               disable=not sys.stderr.isatty(), file=sys.stderr)
-    changed = {}
-    with bar:
-        for key, record in scan.walk_atoms(items, os.cpu_count() or 1):
-            if record is not None:
-                changed[key] = record
-            bar.update(1)
-    return changed
-
-
-@user_errors
-@locked
-def walk_action(config):
-    """_walk: every local atom, into STATE/walk.json (the changed ones' records); the
-    _scan:ATOM tasks then write those hash files."""
-    run = load_run(config)
-    statefile.write_json(run.walk_file, {"changed": _walk(run, run.local_atoms)})
-
-
-@user_errors
-@locked
-def hash_action(config, path, record):
-    """_scan:ATOM: write the atom's hash file (its target), which `plan` depends on."""
-    if record is not None:
-        statefile.write_json(Path(path), record)
-
-
-@user_errors
-@locked
-def scan_remote_action(config):
-    """The mounted remote atoms (known only once mounted), their hash files at once."""
-    run = load_run(config)
-    state = str(run.state_dir)
-    for key, record in _walk(run, run.remote_atoms()[0]).items():
-        statefile.write_json(Path(scan.hash_path(state, key)), record)
-
-
-@user_errors
-@locked
-def mount_action(config):
-    """Mount every remote molecule and list its atoms, into STATE/remote.json."""
-    run = load_run(config)
-    found = {}
-    for molecule in run.remote:
-        marker = run.mount_marker(molecule)
-        reason = remote.mount(run.settings, molecule, marker)
-        if reason is None:
-            atexit.register(remote.unmount, marker)  # the teardown's safety net
-            try:
-                found[molecule.spelling] = {"atoms": scan.list_atoms(molecule.path)}
-                continue
-            except OSError as err:
-                reason = f"cannot list {molecule.spelling}: {err.strerror}"
-        print(f"REMOTE {molecule.spelling}: {reason}", flush=True)
-        found[molecule.spelling] = {"missing": reason}
-    statefile.write_json(run.remote_file, found)
-
-
-def unmount_action(config):
-    run = load_run(config)
-    for molecule in run.remote:
-        remote.unmount(run.mount_marker(molecule))
 
 
 @user_errors
@@ -313,55 +235,6 @@ def progress_line(config) -> str:
 
 def task__lock():
     return lock_task(current_run())
-
-
-def task__mount():
-    run = current_run()
-    return {"actions": [(mount_action, [run.config_file])],
-            "teardown": [(unmount_action, [run.config_file])],
-            "task_dep": ["_lock"], "uptodate": [False]}
-
-
-@create_after(executed="_mount")
-def task__scan_remote():
-    run = current_run()
-    return {"actions": [(scan_remote_action, [run.config_file])] if run.remote else [],
-            "task_dep": ["_lock"], "uptodate": [False]}
-
-
-def task__walk():
-    return {"actions": [(walk_action, [current_run().config_file])],
-            "task_dep": ["_lock", "_mount", "_scan_remote"], "uptodate": [False]}
-
-
-@create_after(executed="_walk")
-def task__scan():
-    """one task per local atom: its target is the atom's hash file, written only when
-    the walk saw the atom change; `plan` depends on those files"""
-    run = current_run()
-    try:
-        changed = statefile.read_json(run.walk_file, default={}).get("changed", {})
-    except (GlacierError, AttributeError):
-        changed = {}  # `doit list` with a damaged file: the next walk rewrites it
-    state, config, names = str(run.state_dir), run.config_file, []
-    for atom in run.local_atoms:
-        path, record = scan.hash_path(state, atom.key), changed.get(atom.key)
-        name = "_scan:" + units.printable(atom.key).replace("=", "\\x3d")  # '=' is doit's
-        yield Task(name, [(hash_action, [config, path, record])], targets=[path],
-                   uptodate=[record is None], subtask_of="_scan",
-                   io={"capture": False})  # prints nothing; two run at once (threads)
-        if record is not None:
-            names.append(name)
-    # The group lists the atoms whose hash changed: the others are up to date by the
-    # walk's own comparison, and doit need not visit 10,000 of them to learn it (0.4 s
-    # of a no-change run). Each is still a task of its own: `doit _scan:ATOM`.
-    yield Task("_scan", None, task_dep=names, has_subtask=True,
-               doc=task__scan.__doc__.splitlines()[0])
-
-
-def task_scan():
-    """hash the metadata of every atom (no file contents are read)"""
-    return {"actions": None, "task_dep": ["_lock", "_walk", "_scan"]}
 
 
 def task_plan():

@@ -8,6 +8,7 @@ from pathlib import Path
 from doit.exceptions import TaskFailed
 
 from ..bucket import system_folder
+from ..report import alert, restores
 from ..restore import (plan as restore, check as restorecheck, restorer, space,
                        extract as untar)
 from ..formats import checksum, inventory
@@ -37,7 +38,10 @@ def destination(to: str, create: bool) -> Path:
 
 @user_errors
 def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrite,
-                   from_file, poll_seconds, all_molecules=False, year=None):
+                   from_file, poll_seconds, all_molecules=False, year=None,
+                   pending=False):
+    if pending:
+        return _list_pending(config)
     if all_molecules and (path or from_file):
         return TaskFailed("--all restores every molecule: leave out --path and "
                           "--from-file")
@@ -50,7 +54,7 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
     settings = run.settings
     options = restorer.RestoreOptions(path, destination(to, create=yes or bool(from_file)),
                                      tier, days, yes, wait, wait_hours, overwrite,
-                                     poll_seconds, all_molecules)
+                                     poll_seconds, all_molecules, year)
     if year is not None:  # as that year's run archived it, from its system folder
         inv = system_folder.year_inventory(settings, store_for(settings), settings.host, year)
     else:
@@ -72,7 +76,8 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
     plans = restore.plan_restore(settings, store, inv, targets)
     what = "everything (each molecule in its own folder)" if all_molecules else \
         restore.shown(path)
-    restoring = restorer.Restorer(run, store, options, print)
+    restoring = restorer.Restorer(run, store, options, print, alert=lambda event, line:
+                                  alert.send_alert(settings, event, line))
     if not yes:
         needs = restoring.space_needs(plans)
         problem = space.shortfall(needs)
@@ -99,6 +104,12 @@ def _closing(outcome, what, options):
     if outcome.check.bad:
         return TaskFailed(line)
     print(f"Restored {what} into {options.dest}: {line}")
+
+
+def _list_pending(config):
+    """Every restore request not finished, from local state alone (no S3)."""
+    run = load_run(config)
+    say(restores.pending_lines(restores.pending_restores(run), run.restores_dir))
 
 
 def _restore_from_file(run, inv, tar, options):
@@ -134,7 +145,9 @@ RESTORE_PARAMS = [
                                      "30 min; at least 60 s)"),
     param("overwrite", bool, False, "replace files that already exist in the destination"),
     param("from_file", str, "", "restore from a bag already downloaded by hand"),
-    param("year", int, None, "as that year's run archived it (history)", metavar="YYYY")]
+    param("year", int, None, "as that year's run archived it (history)", metavar="YYYY"),
+    param("pending", bool, False, "list the restores not finished, their bags' steps "
+                                  "and the command that continues each")]
 
 
 def task_restore():

@@ -1,14 +1,15 @@
-"""`glacier status [--json]`: the last run (last-run.json) and the bags pending now,
-from local state alone (no S3). Exit status 1 when the newest backup did not finish
-(killed, still running) or failed (also before its report), none was recorded, or the
-last good one is older than max_age_days: what a monitor alerts on."""
+"""`glacier status [--json]`: the last run (last-run.json), the bags pending now and
+the restores not finished, from local state alone (no S3). Exit status 1 when the
+newest backup did not finish (killed, still running) or failed (also before its
+report), none was recorded, or the last good one is older than max_age_days: what a
+monitor alerts on (a restore still pending is not)."""
 
 import json as jsonlib
 
 from doit.exceptions import TaskFailed
 
 from ..formats import inventory
-from ..report import last_run as status, run_start
+from ..report import last_run as status, restores, run_start
 from ..run import load_run
 from ..backup.plan import read_plan
 from .base import current_run, param, say, user_errors
@@ -24,17 +25,21 @@ def status_action(config, json):
     open_start = run_start.unfinished(data, run_start.read_started(run))
     running = bool(open_start) and run_start.still_running(run, open_start)
     unfinished = bool(open_start) or status.unfinished_since(run)
+    pending_restores = restores.pending_restores(run)
     problems = status.health(data, inv, run.today, settings.max_age_days, open_start,
                              running)
     if json:
         now = {"date": run.today.isoformat(), "ok": not problems, "problems": problems,
                "pending_bags": pending, "unfinished_run": unfinished,
                "unfinished_backup": open_start, "running": running,
-               "max_age_days": settings.max_age_days}
+               "max_age_days": settings.max_age_days,
+               "restores": [restores.restore_record(rid, state)
+                            for rid, state in pending_restores]}
         say([jsonlib.dumps({**(data or {}), "now": now}, indent=1, sort_keys=True)])
     else:
         say(status.summary_lines(data, inv, pending, unfinished, run.today,
-                                 settings.max_age_days, problems))
+                                 settings.max_age_days, problems,
+                                 restores.status_lines(pending_restores)))
     if problems:
         return TaskFailed(problems[0])
 

@@ -153,7 +153,7 @@ def other_hosts(inventory: dict, host: str) -> list[str]:
 def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> dict:
     """markers: bag name -> BagMarker. With pending_ok (the dry run), bags still to
     upload are entered as if done, with `"pending": true` and no checksum yet."""
-    atoms, bags = {}, {}
+    atoms, bags, packed_here = {}, {}, set()
     prev_atoms, prev_bags = previous.get("atoms", {}), previous.get("bags", {})
     for bag in plan.bags:
         key = bag.archive_key
@@ -164,13 +164,15 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
             if marker is not None and marker.manifest is not None and \
                     marker.manifest.key == record.get("manifest_key"):
                 record["manifest_sha256"] = marker.manifest.sha256  # a lost one, sent
-            hashes = {}
+            hashes, files = {}, {}
         elif marker is not None and marker.done:
             record = _uploaded_record(bag, marker)
-            hashes = marker.packed.atom_hashes
+            hashes, files = marker.packed.atom_hashes, marker.packed.atom_files or {}
+            if files:
+                packed_here.add(key)
         elif pending_ok:
             record = _pending_record(bag)
-            hashes = {}
+            hashes, files = {}, {}
         else:
             for atom in bag.atoms:
                 old = prev_atoms.get(atom)
@@ -180,7 +182,9 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
             continue
         for atom in bag.atoms:
             entry = dict(plan.atoms[atom])
+            # as packed: a file may have come or gone since the scan
             entry["last_metadata_hash"] = hashes.get(atom, entry["last_metadata_hash"])
+            entry["files"] = files.get(atom, entry.get("files", 0))
             atoms[atom] = entry
         bags[key] = record
     _keep_other_atoms(plan, atoms, bags, prev_bags)
@@ -189,6 +193,8 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
         holding.setdefault(entry.get("archive_key"), []).append(atom)
     for key, record in bags.items():
         record["atoms"] = sorted(holding.get(key, []))
+        if key in packed_here:
+            record["files"] = sum(atoms[a].get("files", 0) for a in record["atoms"])
     built = {"version": 1, "year": plan.year, "atoms": dict(sorted(atoms.items())),
              "bags": {k: r for k, r in sorted(bags.items()) if r["atoms"]}}
     history = _history(previous, built["bags"], plan.date)

@@ -151,7 +151,7 @@ def content_digests(stream):
     """(header, sha256 hex of the file's content or None) for every member of a tar
     stream read once: a regular file's bytes, a sparse file's with its holes as zeros,
     a hard link's target's (None for folders, symlinks and other entries)."""
-    reader, targets, links = Reader(stream), {}, {}
+    reader, targets = Reader(stream), {}
     while (header := reader.next_header()) is not None:
         if header.kind in (b"0", b"\0", b"7", b"S"):
             digest = _hash_content(reader, header)

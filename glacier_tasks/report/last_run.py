@@ -310,8 +310,9 @@ def unfinished_since(run) -> bool:
 
 def summary_lines(data: dict | None, inventory: dict, pending: list, unfinished: bool,
                   today: datetime.date, max_age_days: int,
-                  problems: list | None = None) -> list[str]:
-    """`glacier status`: a few lines a person reads at a glance."""
+                  problems: list | None = None, restore_lines=()) -> list[str]:
+    """`glacier status`: a few lines a person reads at a glance (restore_lines: the
+    restores pending, report/restores.py)."""
     lines = [_run_line(data) if data else "No run recorded yet in last-run.json"]
     if data and data["command"] == "backup":
         lines += _backup_lines(data)
@@ -333,6 +334,7 @@ def summary_lines(data: dict | None, inventory: dict, pending: list, unfinished:
     shown_pending = ", ".join(pending[:5]) + (", ..." if len(pending) > 5 else "")
     lines.append(f"Pending now: {plural(len(pending), 'bag')} to upload" +
                  (f" ({shown_pending})" if pending else ""))
+    lines += list(restore_lines)
     if problems is None:
         problems = health(data, inventory, today, max_age_days)
     lines += [f"PROBLEM {p}" for p in problems] or ["OK"]

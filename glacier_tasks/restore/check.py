@@ -2,7 +2,8 @@
 
 Before extracting, `conflicts` lists the entries asked for that already exist in the
 destination (a folder where a folder goes is not in the way), and `blocked_folder` names
-a file standing where a folder they go into must be. After, `check` compares
+a file standing where a folder they go into must be; on a rerun, `missing` those that
+have gone from it since. After, `check` compares
 each restored entry with its manifest line: its type (folder or not; a regular file
 where the manifest gives a size), its size, its mtime (to the second, UTC) and, where
 the line has one, its content's sha256 (a restored file is read once more). Entries
@@ -89,6 +90,13 @@ def blocked_folder(manifest_path: Path, wanted, dest: Path) -> bytes | None:
             fine.add(parent)  # not there: tar makes it; its parents are looked at next
             parent = os.path.dirname(parent)
     return None
+
+
+def missing(manifest_path: Path, wanted, dest: Path) -> list[bytes]:
+    """The entries asked for that dest lacks (deleted since they were restored)."""
+    root = os.fsencode(dest)
+    return [entry.name for entry in entries(manifest_path, wanted)
+            if not os.path.lexists(os.path.join(root, entry.name))]
 
 
 def check(manifest_path: Path, wanted, dest: Path) -> CheckResult:

@@ -28,6 +28,7 @@ class Target:
     member: bytes
     whole: bool = False  # the whole atom
     folder: str = ""
+    size: int | None = None  # the whole atom's, as the inventory records it
 
 
 def resolve_targets(inventory: dict, path: str) -> list[Target]:
@@ -103,7 +104,9 @@ def _target(atom: str, entry: dict, path: str, folder: str = "") -> Target:
     else:
         rest = path[len(atom):].lstrip("/")
         member = f"{name}/{rest}" if rest else name
-    return Target(atom, entry["archive_key"], os.fsencode(member), path == atom, folder)
+    whole = path == atom
+    return Target(atom, entry["archive_key"], os.fsencode(member), whole, folder,
+                  entry.get("size") if whole else None)
 
 
 def wanted(targets) -> callable:

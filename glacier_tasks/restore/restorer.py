@@ -2,11 +2,15 @@
 keeping the request's state (restorestate) after every step, so that running the same
 command again skips what is done and finishes what became ready.
 
-A bag still thawing is asked about again only with --wait, after a wait that starts
-at --poll-seconds (never under MIN_POLL against real S3) and doubles up to MAX_POLL.
+Each round asks S3 about every bag not yet downloaded, then downloads and extracts
+those readable, and says in one line how many are readable and which still thaw. A
+bag still thawing is asked about again only with --wait, after a wait that starts at
+--poll-seconds (never under MIN_POLL against real S3) and doubles up to MAX_POLL.
 """
 
+import datetime
 import os
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +22,12 @@ from . import download, check as restorecheck, space, state as restorestate, \
 from ..formats import manifest, memberindex
 from ..errors import ConfigError, GlacierError, RestoreError, StateError
 from .find import fetch_manifest
-from ..units import human, iso_utc
+from .plan import shown
+from ..units import human, iso_utc, plural
 
 MIN_POLL_ENV = "GLACIER_MIN_POLL_SECONDS"
 MIN_POLL, MAX_POLL = 60.0, 1800.0  # seconds between status checks: floor, ceiling
+SHOWN = 5  # bags still thawing named in a round's line; the rest are counted
 
 
 def min_poll() -> float:
@@ -45,6 +51,7 @@ class RestoreOptions:
     overwrite: bool = False
     poll_seconds: float = 60
     all_molecules: bool = False
+    year: int | None = None  # restored as that year's run archived it
 
     @property
     def request(self) -> dict:
@@ -60,15 +67,19 @@ class Outcome:
 
 
 class Restorer:
-    """One request's run: thaw, download, extract, check; its state saved each step."""
+    """One request's run: thaw, download, extract, check; its state saved each step.
+    `alert(event, message)` is told when every bag is readable and when it finishes."""
 
-    def __init__(self, run, store, options: RestoreOptions, say, sleep=time.sleep):
+    def __init__(self, run, store, options: RestoreOptions, say, sleep=time.sleep,
+                 alert=None):
         self.run, self.settings, self.store = run, run.settings, store
         self.options, self.say, self.sleep = options, say, sleep
+        self.alert = alert or (lambda event, message: None)
         rid = restorestate.request_id(options.path, options.all_molecules, options.dest)
         self.state_file = run.restore_state_file(rid)
         self.downloads = run.restore_downloads(rid)
         self.state = restorestate.load_state(self.state_file, options.request)
+        self.state.command = continue_command(run.config_file, options)
 
     def save(self):
         restorestate.save_state(self.state_file, self.state)
@@ -81,10 +92,10 @@ class Restorer:
         nothing is in the way. Returns key -> ObjectInfo of the bags to ask about."""
         heads = {}
         for plan in plans:
-            state = self.bag_state(plan)
+            state = self._refill(plan, self.bag_state(plan))
             if not state.extracted:
                 self._refuse_blocked(plan)
-            if not (state.extracting or self.options.overwrite):
+            if not (state.extracting or state.refill or self.options.overwrite):
                 self._refuse_conflicts(plan)
             if not (state.extracted or state.downloaded):
                 heads[plan.key] = self.store.head(plan.key)
@@ -92,6 +103,8 @@ class Restorer:
                     raise StateError(f"{plan.key}: not in the bucket; nothing was "
                                      "requested ('doit verify' checks every bag)")
                 _check_object(plan, heads[plan.key])
+        # the request is these bags now (a newer backup may have replaced some)
+        self.state.bags = {p.key: self.bag_state(p) for p in plans}
         problem = space.shortfall(self.space_needs(plans))
         if problem:
             raise RestoreError(problem)
@@ -104,11 +117,35 @@ class Restorer:
             state = self.bag_state(plan)
             if state.extracting or state.extracted:
                 continue  # tar writes over what it wrote itself
-            files += space.restored_size(plan, lambda: self._manifest(plan))
+            refill = self._gone(plan) if state.refill and not self.options.overwrite \
+                else None
+            files += space.restored_size(plan, lambda: self._manifest(plan), refill)
             if not state.downloaded:
                 largest = max(largest, plan.download_size - self._on_disk(plan))
         return [space.Need(self.options.dest, files, space.FILES),
                 space.Need(self.downloads, largest, space.DOWNLOAD)]
+
+    def _gone(self, plan):
+        """name -> has it gone from the destination since it was restored?"""
+        gone = set(restorecheck.missing(self._manifest(plan), plan.wanted or _all,
+                                        self._dest(plan)))
+        return lambda name: name.rstrip(b"/") in gone
+
+    def _refill(self, plan, state):
+        """An extracted bag whose files have gone from the destination since (rm -rf)
+        is restored again: only what is missing is written."""
+        if not state.extracted:
+            return state
+        gone = restorecheck.missing(self._manifest(plan), plan.wanted or _all,
+                                    self._dest(plan))
+        if not gone:
+            return state
+        self.say(f"{plan.key}: {len(gone)} of the files and folders restored before "
+                 f"are missing from {self._dest(plan)}; restoring them again")
+        state = self.state.bags[plan.key] = restorestate.BagState(state.sha256,
+                                                                  refill=True)
+        self.state.finished = self.state.readable = ""
+        return state
 
     def restore(self, plans) -> Outcome:
         heads = self.preflight(plans)
@@ -119,17 +156,13 @@ class Restorer:
             self.say(f"--poll-seconds {self.options.poll_seconds:g}: waiting {floor:g} s "
                      f"between status checks at least ({MIN_POLL_ENV} sets the floor)")
         deadline = time.monotonic() + self.options.wait_hours * 3600
-        while True:
-            for plan in list(pending):
-                try:
-                    if self._step(plan, heads.pop(plan.key, None)):
-                        pending.remove(plan)
-                except GlacierError as err:
-                    failed[plan.key] = str(err)
-                    self.say(f"{plan.key}: {err}")
-                    pending.remove(plan)
-            if not pending or not self.options.wait or \
-                    time.monotonic() + interval > deadline:
+        while pending:
+            pending = self._round(plans, pending, heads, failed)
+            if not pending:
+                break
+            again = self.options.wait and time.monotonic() + interval <= deadline
+            self.say(self._round_line(plans, pending, failed, interval if again else None))
+            if not again:
                 break
             self.sleep(interval)
             interval = min(interval * 2, max(MAX_POLL, floor))
@@ -140,37 +173,91 @@ class Restorer:
         for plan in plans:
             check.add(restorecheck.check(self._manifest(plan), plan.wanted or _all,
                                          self._dest(plan)))
-        self.state.finished = self.state.finished or iso_utc()
-        self.save()
+        if not self.state.finished:
+            self.state.finished = iso_utc()
+            self.save()
+            self._tell("restore-finished", restorecheck.summary(check))
         if self.downloads.is_dir() and not any(self.downloads.iterdir()):
             self.downloads.rmdir()
         return Outcome(True, 0, {}, check)
 
-    def _step(self, plan, info) -> bool:
-        """Move one bag on as far as it goes now; True once it is extracted."""
+    def _round(self, plans, pending, heads, failed) -> list:
+        """Ask S3 about every bag pending (thawing it if archived), say so once all
+        are readable, then download and extract those that are. Returns the bags
+        still thawing."""
+        ready, thawing = [], []
+        for plan in pending:
+            try:
+                (ready if self._ready(plan, heads.pop(plan.key, None))
+                 else thawing).append(plan)
+            except GlacierError as err:
+                self._failed(plan, err, failed)
+        self.state.checked = iso_utc()
+        self.save()
+        if ready and not thawing and not failed and not self.state.readable:
+            self.state.readable = iso_utc()
+            self.save()
+            self._tell("restore-readable", f"all {plural(len(plans), 'bag')} thawed; "
+                       "downloading and extracting")
+        for plan in ready:
+            try:
+                self._fetch(plan, self.bag_state(plan))
+                self._extract(plan, self.bag_state(plan))
+            except GlacierError as err:
+                self._failed(plan, err, failed)
+        return thawing
+
+    def _failed(self, plan, err, failed) -> None:
+        failed[plan.key] = str(err)
+        self.say(f"{plan.key}: {err}")
+
+    def _round_line(self, plans, thawing, failed, interval) -> str:
+        """One line per round: how far the thaw is, which bags it waits for, and
+        when it asks again (with --wait)."""
+        readable = len(plans) - len(thawing) - len(failed)
+        since = min((self.bag_state(p).thaw_requested for p in thawing
+                     if self.bag_state(p).thaw_requested), default="")
+        names = ", ".join(p.key for p in thawing[:SHOWN]) + (
+            f" and {len(thawing) - SHOWN} more" if len(thawing) > SHOWN else "")
+        line = (f"{readable} of {plural(len(plans), 'bag')} readable, "
+                f"{len(thawing)} still thawing" + (f" since {since}" if since else "") +
+                f": {names}")
+        if interval is not None:
+            line += f"; next check at {_clock(time.time() + interval)}"
+        return line
+
+    def _tell(self, event: str, what: str) -> None:
+        """An alert naming the event, the request and the command that continues it."""
+        request = "everything (--all)" if self.options.all_molecules else \
+            shown(self.options.path)
+        self.alert(event, f"glacier {event} on {self.settings.host}: {request} into "
+                          f"{self.options.dest}: {what}")
+
+    def _ready(self, plan, info) -> bool:
+        """Is the bag readable now (or downloaded already)? Asks S3 to thaw it if
+        it is archived."""
         state = self.bag_state(plan)
         if state.downloaded and not self._file(plan, ".runs" if state.mode == "ranges"
                                                else "").exists():
             state.downloaded = False  # the download went missing: fetch it again
-        if not state.downloaded:
-            info = info or self.store.head(plan.key)
-            if info is None:
-                raise StateError(f"{plan.key}: not in the bucket; 'doit verify' checks "
-                                 "every bag")
-            _check_object(plan, info)
-            if info.thaw_state == "archived":
-                self.store.request_restore(plan.key, self.options.days, self.options.tier)
-                state.thaw_requested, state.tier = iso_utc(), self.options.tier
-                self.save()
-                self.say(f"{plan.key}: thaw requested ({self.options.tier}, "
-                         f"{cost.TIER_DELAY.get(self.options.tier, '?')})")
-                info = self.store.head(plan.key) or info
-            if info.thaw_state != "readable":
-                since = f" since {state.thaw_requested}" if state.thaw_requested else ""
-                self.say(f"{plan.key}: still thawing{since}")
-                return False
-        self._fetch(plan, state)
-        self._extract(plan, state)
+        if state.downloaded:
+            return True
+        info = info or self.store.head(plan.key)
+        if info is None:
+            raise StateError(f"{plan.key}: not in the bucket; 'doit verify' checks "
+                             "every bag")
+        _check_object(plan, info)
+        if info.thaw_state == "archived":
+            self.store.request_restore(plan.key, self.options.days, self.options.tier)
+            state.thaw_requested, state.tier = iso_utc(), self.options.tier
+            state.readable = ""  # a thawed copy that expired: thawing again
+            self.save()
+            self.say(f"{plan.key}: thaw requested ({self.options.tier}, "
+                     f"{cost.TIER_DELAY.get(self.options.tier, '?')})")
+            info = self.store.head(plan.key) or info
+        if info.thaw_state != "readable":
+            return False
+        state.readable = state.readable or iso_utc()
         return True
 
     def _fetch(self, plan, state) -> None:
@@ -195,8 +282,11 @@ class Restorer:
         dest = self._dest(plan)
         ours = state.extracting  # tar began before: what is in the way, it wrote
         self._refuse_blocked(plan, "nothing was extracted from this bag")
-        if not (ours or self.options.overwrite):
+        if not (ours or state.refill or self.options.overwrite):
             self._refuse_conflicts(plan)
+        wanted = plan.wanted
+        if state.refill and not self.options.overwrite:  # only what went missing
+            wanted = self._gone(plan)
         state.extracting = True
         self.save()
         if state.mode == "ranges":
@@ -210,7 +300,7 @@ class Restorer:
             targets = None
             how = "downloaded whole, sha256 checked"
         try:
-            state.links = untar.extract(source, dest, plan.wanted,
+            state.links = untar.extract(source, dest, wanted,
                                         self.options.overwrite or ours, targets)
         except GlacierError as err:
             if state.mode != "ranges":
@@ -222,7 +312,7 @@ class Restorer:
             self._fetch(plan, state)
             self._extract(plan, state)
             return
-        state.extracted = True
+        state.extracted, state.refill = True, False
         self.save()
         for suffix in ("", ".runs", ".links"):
             self._file(plan, suffix).unlink(missing_ok=True)
@@ -282,6 +372,31 @@ class Restorer:
 
     def _file(self, plan, suffix: str) -> Path:
         return self.downloads / (Path(plan.key).name + suffix)
+
+
+def continue_command(config_file: str, options: RestoreOptions) -> str:
+    """The command line that goes on with this request, for the user to paste."""
+    path = shown(options.path)  # a name that is not UTF-8 as find prints it: \xNN
+    what = ["--all"] if options.all_molecules else \
+        ["--path", path] if path.startswith("-") else [path]
+    words = ["glacier", "restore", *what, "--to", str(options.dest), "--yes"]
+    if options.tier != "Bulk":
+        words += ["--tier", options.tier]
+    if options.days != 7:
+        words += ["--days", str(options.days)]
+    if options.year is not None:
+        words += ["--year", str(options.year)]
+    if options.overwrite:
+        words.append("--overwrite")
+    return f"GLACIER_CONFIG={shlex.quote(str(config_file))} {shlex.join(words)}"
+
+
+def _clock(when: float) -> str:
+    """A time later today as HH:MM UTC; the date too if it is not today."""
+    moment = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    return moment.strftime("%H:%M UTC" if moment.date() == today else
+                           "%Y-%m-%d %H:%M UTC")
 
 
 def _check_object(plan, info) -> None:

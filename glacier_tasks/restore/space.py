@@ -9,8 +9,9 @@ folders are on one disk, that disk needs both.
 
 What the files take is about what tar reads for them: their runs, or the whole bag when
 all of it is asked for, or, when a whole bag is downloaded for part of it (encrypted,
-or without a member index), the sizes its manifest gives the files asked for
-(whichever is less: a sparse file's holes take no room).
+or without a member index), the sizes the inventory gives the atoms asked for, or
+its manifest the files asked for (whichever is less: a sparse file's holes take no
+room).
 """
 
 import os
@@ -32,12 +33,16 @@ class Need:
     what: str     # FILES or DOWNLOAD
 
 
-def restored_size(plan, manifest) -> int:
-    """About what extracting `plan` writes; `manifest()` gives its manifest's path,
-    read only when a whole bag is downloaded for part of it."""
-    if plan.runs is not None or plan.everything:
+def restored_size(plan, manifest, only=None) -> int:
+    """About what extracting `plan` writes, or only the entries `only(name)` accepts
+    (those gone since a restore); `manifest()` gives its manifest's path, read only
+    when a whole bag is downloaded for part of it, or with `only`."""
+    if only is None and (plan.runs is not None or plan.everything):
         return plan.download_size
-    listed = sum(e.size for e in entries(manifest(), plan.wanted) if not e.folder)
+    if only is None and all(t.whole and t.size is not None for t in plan.targets):
+        return min(plan.download_size, sum(t.size for t in plan.targets))  # no GET
+    wanted = only or plan.wanted
+    listed = sum(e.size for e in entries(manifest(), wanted) if not e.folder)
     return min(plan.download_size, listed)
 
 

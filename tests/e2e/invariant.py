@@ -19,6 +19,7 @@ import tarfile
 import tomllib
 
 from glacier_tasks.formats import layout
+from glacier_tasks.formats.inventory import atom_name
 from glacier_tasks.formats.manifest import parse_line, unescape_name
 
 
@@ -43,6 +44,7 @@ def check_invariant(project) -> None:
                   if len(line.split("\t")) < 4 or not line.split("\t")[3]
                   .startswith("skipped")]
         assert _members(data) == listed, f"{key}: manifest and tar disagree"
+        _check_atoms(inventory, key, bag, manifest.decode())
         if bag.get("index_sha256"):
             _check_index(s3, bucket, key, bag, data)
     prunable = project.run("prune")
@@ -52,6 +54,27 @@ def check_invariant(project) -> None:
     for key in bucket_newest_bags(project):
         assert key not in prunable.stdout, \
             f"prune offers {key}, which the bucket's newest system inventory needs"
+
+
+def _check_atoms(inventory, key, bag, manifest: str) -> None:
+    """Each atom the inventory puts in this bag is in it, with as many files (all but
+    folders) as the inventory records for it: never an atom recorded as packed empty."""
+    files, present = {}, set()
+    for line in manifest.splitlines():
+        name = parse_line(line)[0]
+        folder, path = name.endswith(b"/"), name.rstrip(b"/")
+        # a top-level folder is an atom; top-level other entries are the loose atom
+        atom = path.split(b"/", 1)[0] if b"/" in path or folder else b"."
+        present.add(atom)
+        files[atom] = files.get(atom, 0) + (not folder)
+    for atom_key in bag["atoms"]:
+        entry = inventory["atoms"][atom_key]
+        name = os.fsencode(atom_name(entry["molecule"], atom_key))
+        assert name in present, f"{key}: atom {atom_key} is not in the bag"
+        if "files" in entry:
+            assert files[name] == entry["files"], \
+                f"{key}: atom {atom_key} holds {files[name]} files, the inventory " \
+                f"says {entry['files']}"
 
 
 def bucket_newest_bags(project) -> set:

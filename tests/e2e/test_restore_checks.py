@@ -3,10 +3,13 @@ room on the disks it writes, a file standing where a folder must be, and names t
 are not UTF-8, spelled as `find` prints them."""
 
 import os
+import shlex
 
 import pytest
 
 from tests.tmpfs import mounted_tmpfs
+
+from .thaw_proxy import ThawProxy
 
 
 @pytest.fixture
@@ -158,3 +161,38 @@ def test_a_backslash_in_a_name_is_restored_from_either_spelling(project, tmp_pat
         result = project.run("restore", "--path", spelling, "--to", str(dest), "--yes")
         assert result.returncode == 0, result.stdout + result.stderr
         assert os.listdir(dest / "Books" / "sub") == ["back\\slash.txt"]
+
+
+def test_a_pending_restore_of_such_a_name_is_listed_as_find_prints_it(project,
+                                                                       tmp_path):
+    """`restore --pending` and status name it escaped, and the command they print
+    continues it."""
+    raw = os.fsencode(project.data / "Books" / "sub") + b"/caf\xff.txt"
+    with open(raw, "wb") as f:
+        f.write(b"bytes under an odd name\n")
+    assert project.run("backup").returncode == 0
+    printed = f"{project.data}/Books/sub/caf\\xff.txt"
+    dest = tmp_path / "out"
+    proxy = ThawProxy(project.server.port, slow_checks=1000)
+    try:
+        project.config.write_text(project.config.read_text().replace(
+            project.server.endpoint, proxy.endpoint))
+        first = project.glacier("restore", os.fsdecode(raw), "--to", str(dest), "--yes")
+        assert first.returncode == 1 and "still thawing" in first.stdout, \
+            first.stdout + first.stderr
+        listed = project.glacier("restore", "--pending")
+        assert listed.returncode == 0, listed.stdout + listed.stderr
+        assert f"{printed} into {dest}: 1 bag" in listed.stdout
+        command = next(x for x in listed.stdout.splitlines()
+                       if x.startswith("  continue: ")).removeprefix("  continue: ")
+        status = project.glacier("status")
+        assert "Traceback" not in status.stderr and printed in status.stdout
+        proxy.slow_checks = 0  # the thaw is done
+        words = shlex.split(command)
+        assert words[1:4] == ["glacier", "restore", printed], words
+        done = project.glacier(*words[2:])
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        proxy.stop()
+    with open(os.fsencode(dest / "Books" / "sub") + b"/caf\xff.txt", "rb") as f:
+        assert f.read() == b"bytes under an odd name\n"

@@ -1,0 +1,379 @@
+"""One bag's way into the bucket, in three steps that doit runs as tasks of their own
+(commands/bags.py), so that one bag packs while another uploads:
+
+    tar       check a kept or done bag with one HEAD (repairing it if the bucket lost
+              it), else pack into staging_dir
+    upload    adopt the object the bucket already holds if it holds our tar, else send
+              the staged tar; check it with a HEAD, free its staging space
+    manifest  upload the manifest (and member index); the bag is done
+
+Each finished step is written to the bag's marker (see marker.py) before the next
+starts, so the markers, not doit's database (which kill -9 loses), say what is left
+to do. The bucket is asked first: an object that holds the very tar we packed (S3's
+own CRC64NVME of it equals ours) is adopted, never uploaded twice; an object's
+metadata alone proves nothing, since its writer chose it. A failed step is recorded in STATE/failed/NAME.txt and
+the bag's later steps stand aside; the other bags go on.
+
+Keys are written once (store.py): what the bucket lost is sent again under its own key,
+which is free; a key found holding something else is never replaced: it is recorded
+in STATE/occupied/ and the next plan packs the bag's atoms under a new name.
+"""
+
+import time
+from contextlib import contextmanager
+
+from . import pack as tarbag
+from ..formats import checksum, crypto, layout, memberindex
+from . import bag_manifest, remote, staging, taken_keys as taken
+from .. import statefile
+from ..config import REMOTE_RE
+from ..errors import BagError, GlacierError, ObjectExists
+from .marker import BagMarker, Packed, Receipt, read_marker, write_marker
+from .plan import content_key
+from ..bucket.objects import bag_problem, holds_packed, metadata_for
+from ..units import duration, human, iso_utc
+from ..bucket.store import store_for
+
+
+def is_done(run, name: str, content: str) -> bool:
+    return read_marker(run.marker_file(name), content).done
+
+
+def tar_step(run, plan, name: str, record: dict | None = None) -> str:
+    """tar:NAME. A kept bag (`record`: its inventory entry), or one already done: one
+    HEAD says whether the bucket still holds it; if not, it is packed again (a repair).
+    Any other bag is packed into staging_dir, unless its staged tar is already complete
+    and intact, or the bucket holds the tar a stopped run packed (adopted). Returns the
+    line to print ("" when there is nothing to say)."""
+    run.failure_file(name).unlink(missing_ok=True)
+    run.repair_file(name).unlink(missing_ok=True)
+    with _recorded(run, name):
+        bag = _planned(plan, name)
+        store = store_for(run.settings)
+        marker = read_marker(run.marker_file(name), bag.content_key)
+        if bag.action == "keep" and not marker.repair or marker.done:
+            line, problem = _check_in_bucket(run, plan, bag, record or {}, marker, store)
+            if problem is None:
+                return line
+            marker = _repairing(run, bag, marker, problem)
+        if bag.repairs and not marker.repair and marker.uploaded is None:
+            marker.repair = f"{'; '.join(bag.repairs)}; repaired: its atoms re-packed " \
+                            f"into {bag.archive_key}"
+            _save(run, marker, name)
+        if marker.uploaded is None:
+            _adopt_or_pack(run, plan, bag, marker, store)
+        return ""
+
+
+def upload_step(run, plan, name: str) -> str:
+    """upload:NAME: send the staged tar (resuming an unfinished multipart upload), check
+    it with a HEAD, then free its staging space. A bag the bucket already holds (a
+    stopped run's upload, finished after all) is adopted instead."""
+    with _recorded(run, name):
+        bag = _planned(plan, name)
+        marker = read_marker(run.marker_file(name), bag.content_key)
+        if marker.uploaded is not None:
+            return ""
+        if not staging.tar_ready(run, name, marker):
+            if bag.action == "keep" and marker.packed is None:
+                return ""  # still in the bucket: nothing to send
+            if run.failure_file(name).exists():
+                return ""  # its tar step failed and said so
+            raise BagError(f"{name}: not packed yet; run 'doit backup' again")
+        # packed and whole (its tar step may have had nothing to do this run): an
+        # earlier run's failure is retried now
+        run.failure_file(name).unlink(missing_ok=True)
+        store = store_for(run.settings)
+        found = store.head(bag.archive_key)
+        if not _adopted(run, bag, marker, found):
+            if found is not None:  # never sent over: it would be refused at the end
+                taken.record_occupied(run, bag, bag.archive_key, _not_ours(found, bag))
+            _check_staged(run, bag, marker)
+            _upload(run, bag, marker, store)
+        _free(run, name)
+        return ""
+
+
+def manifest_step(run, plan, name: str) -> str:
+    """manifest:NAME: upload the manifest (and the member index), then mark the bag
+    done; return the bag's closing line."""
+    with _recorded(run, name):
+        bag = _planned(plan, name)
+        marker = read_marker(run.marker_file(name), bag.content_key)
+        if marker.done or marker.uploaded is None:
+            return ""  # done, kept and whole, or its upload failed and said so
+        receipt, store = marker.uploaded, store_for(run.settings)
+        problem = bag_problem(store.head(receipt.key), receipt.size, receipt.sha256,
+                              receipt.storage_class, receipt.crc64nvme)
+        if problem:  # gone since its upload (a stopped run's marker): start it again
+            _start_again(run, bag, marker)
+            if problem != "missing":  # there, but not ours: never sent over
+                taken.record_occupied(run, bag, receipt.key, f"{problem} since it was uploaded")
+            raise BagError(f"{receipt.key} {problem} since it was uploaded; run "
+                           "'doit backup' again to send it anew")
+        if marker.manifest is None:
+            progress = run.progress
+            progress.step("manifest", name, "started")
+            marker.manifest = bag_manifest.upload(run, plan, bag, store_for(run.settings),
+                                               packed=marker.packed)
+            _save(run, marker, name)
+            progress.step("manifest", name, "done")
+        _free(run, name)
+        marker.done = True
+        _save(run, marker, name)
+        run.progress.finished(name)
+        if marker.repair:
+            statefile.write_bytes(run.repair_file(name), (marker.repair + "\n").encode())
+            return f"bag {name}: {marker.repair}"
+        receipt = marker.uploaded
+        how = "already in the bucket, adopted" if receipt.reused else \
+            f"uploaded in {receipt.seconds or 0:.0f} s"
+        return (f"bag {name}: {len(bag.atoms)} atoms, {human(receipt.size)}, {how} -> "
+                f"{receipt.key}")
+
+
+@contextmanager
+def _recorded(run, name: str):
+    """A bag's failure is written to STATE/failed/NAME.txt (for the closing report, and
+    so that its later steps stand aside), then raised."""
+    try:
+        yield
+    except GlacierError as err:
+        statefile.write_bytes(run.failure_file(name), (str(err) + "\n").encode())
+        raise
+
+
+def _planned(plan, name: str):
+    bag = plan.bag(name)
+    if bag is None:
+        raise BagError(f"{name}: not in the current plan; run 'doit backup' again")
+    return bag
+
+
+def _save(run, marker: BagMarker, name: str) -> None:
+    write_marker(run.marker_file(name), marker)
+
+
+def _free(run, name: str) -> None:
+    """The staged tar's upload is checked: its staging space is free again."""
+    staged = run.staged_tar(name)
+    staged.unlink(missing_ok=True)
+    memberindex.listing_for(staged).unlink(missing_ok=True)
+
+
+def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
+    """(line, problem): problem is None when the bucket holds the bag as recorded (a
+    kept bag's inventory entry, or a done bag's receipt); a kept bag's lost manifest is
+    rewritten here, and `line` says so. A marker never outranks the bucket."""
+    if bag.action == "keep":
+        want = (record.get("size"), record.get("sha256"), record.get("storage_class"),
+                record.get("crc64nvme"))
+        key = bag.archive_key
+    else:
+        receipt = marker.uploaded
+        want = (receipt.size, receipt.sha256, receipt.storage_class, receipt.crc64nvme)
+        key = receipt.key
+    problem = bag_problem(store.head(key), *want)
+    if problem is None and bag.action == "keep":
+        manifest = store.head(bag.manifest_key)
+        expected = record.get("manifest_sha256")
+        changed = manifest is not None and expected is not None \
+            and manifest.sha256 != expected
+        if manifest is None or changed:
+            if layout.owner(key) != run.settings.host:
+                raise BagError(f"{key} has its manifest missing or changed; it is host "
+                               f"{layout.owner(key)}'s bag, which this machine never "
+                               "writes")
+            _needs_molecule(plan, bag, "has its manifest missing or changed")
+            if changed:
+                taken.record_occupied(run, bag, bag.manifest_key, "holds another manifest than the "
+                          "one recorded")
+            if bag.atoms and _moved(plan, tarbag.write_manifest(
+                    bag, plan.molecule_paths[bag.molecule],
+                    run.manifest_file(bag.manifest_key))):
+                raise BagError(f"{key}: its manifest is missing and its atoms changed "
+                               "since the scan; the next backup packs them anew")
+            # the inventory records the manifest now in the bucket (with a new keyed
+            # hash when the state, and the key, were lost since)
+            marker.manifest = bag_manifest.upload(run, plan, bag, store)
+            _save(run, marker, bag.name)
+            line = f"{key} has its manifest missing; repaired: manifest re-packed and " \
+                   "uploaded"
+            statefile.write_bytes(run.repair_file(bag.name), (line + "\n").encode())
+            return f"bag {bag.name}: {line}", None
+    if problem is None:
+        return "", None
+    if layout.owner(key) != run.settings.host:  # e.g. an inventory from bootstrap --host
+        raise BagError(f"{key} {problem}; it is host {layout.owner(key)}'s bag, which "
+                       "this machine never writes")
+    _needs_molecule(plan, bag, problem)
+    if problem != "missing":
+        taken.record_occupied(run, bag, key, problem)
+    return "", f"{key} {problem}; repaired: bag re-packed and uploaded"
+
+
+def _needs_molecule(plan, bag, problem: str) -> None:
+    if bag.molecule in plan.missing_molecules:  # its files are not here to pack again
+        raise BagError(f"{bag.archive_key} {problem}; it cannot be repaired while "
+                       f"{bag.molecule} is missing ({plan.missing_reasons[bag.molecule]})")
+
+
+def _repairing(run, bag, marker: BagMarker, repair: str) -> BagMarker:
+    """The bucket lost (or broke) the bag: its steps start again. A repair a stopped
+    run began goes on from where it was."""
+    if marker.repair and not (marker.done or marker.uploaded):
+        return marker
+    marker = BagMarker(bag.content_key, repair=repair)
+    _save(run, marker, bag.name)
+    run.progress.add_bag(bag.name, bag.size)
+    return marker
+
+
+def _adopt_or_pack(run, plan, bag, marker: BagMarker, store) -> None:
+    if staging.tar_ready(run, bag.name, marker) or _adopted(
+            run, bag, marker, store.head(bag.archive_key) if marker.packed else None):
+        return  # packed and intact (the upload step asks the bucket first), or adopted
+    staging.make_room(run, plan, bag)
+    marker.upload = {}
+    marker.packed = _pack(run, plan, bag)
+    _PACKED_HERE.add(bag.name)
+    _save(run, marker, bag.name)
+
+
+def _adopted(run, bag, marker: BagMarker, found) -> bool:
+    """Already in the bucket (a stopped run's upload that finished after all, or one
+    whose state was lost and whose bag was packed again): adopt it, never upload it
+    again; but only bytes this machine packed, by S3's own checksum of the object
+    (`found`, a HEAD) against ours (metadata is whatever the object's writer chose)."""
+    if not holds_packed(found, marker.packed, run.settings.storage_class):
+        return False
+    marker.uploaded = _receipt(found, reused=True)
+    _save(run, marker, bag.name)
+    run.progress.adopted(bag.name)
+    return True
+
+
+def _not_ours(found, bag) -> str:
+    """Why an object at a bag's key is not the tar packed now, in words."""
+    if found.content_key == bag.content_key:
+        return ("holds an upload of these atoms made of other bytes than the tar packed "
+                "now (an owner or mode changed since, or someone else's object)")
+    return "holds other contents"
+
+
+_PACKED_HERE = set()  # bags this process packed: their staged tar is as written
+
+
+def _start_again(run, bag, marker: BagMarker) -> None:
+    """The bag's steps start over next run (a repair it was stays one)."""
+    _free(run, bag.name)
+    _save(run, BagMarker(bag.content_key, repair=marker.repair), bag.name)
+
+
+def _check_staged(run, bag, marker: BagMarker) -> None:
+    """A staged tar an earlier run left is hashed before it is sent: a file of the
+    right size may have changed on disk since, and an upload under the bag's key can
+    never be taken back. A damaged one is dropped and packed again next run."""
+    if bag.name in _PACKED_HERE:
+        return
+    staged = run.staged_tar(bag.name)
+    if checksum.sha256_of(staged) != marker.packed.sha256:
+        _start_again(run, bag, marker)
+        raise BagError(f"{staged}: the staged tar changed on disk since it was packed; "
+                       "dropped, it is packed again on the next run")
+
+
+def _upload(run, bag, marker: BagMarker, store) -> None:
+    settings, key, packed = run.settings, bag.archive_key, marker.packed
+    staged = run.staged_tar(bag.name)
+
+    def remember(resume):
+        marker.upload = resume
+        _save(run, marker, bag.name)
+
+    extra = {}
+    if packed.encryption:  # so that a bag adopted later is known to be encrypted
+        extra = {"encryption": "age", "recipients": ",".join(packed.encryption["recipients"])}
+    metadata = metadata_for(packed.size, packed.sha256, packed.crc64nvme, packed.content_key,
+                            extra)
+    progress = run.progress
+    progress.resize(bag.name, packed.size)
+    progress.step("upload", bag.name, "started", human(packed.size))
+    started = time.monotonic()
+    try:
+        with progress.upload_bar(bag.name, packed.size) as acknowledged:
+            sent = store.upload_file(staged, key, settings.storage_class, metadata,
+                                     packed.crc64nvme, marker.upload, remember,
+                                     acknowledged)
+    except ObjectExists:  # taken since the plan: ours after all (a stopped run's), or not
+        found = store.head(key)
+        if not holds_packed(found, packed, settings.storage_class):
+            taken.record_occupied(run, bag, key, "holds other contents")
+        marker.uploaded, marker.upload = _receipt(found, reused=True), {}
+        _save(run, marker, bag.name)
+        run.progress.adopted(bag.name)
+        return
+    seconds = time.monotonic() - started
+    found = store.head(key)
+    problem = bag_problem(found, packed.size, packed.sha256, settings.storage_class,
+                          packed.crc64nvme)
+    if problem:  # the key is used up (written once): the atoms go under a new name
+        _start_again(run, bag, marker)
+        taken.record_occupied(run, bag, key, f"{problem} after upload")
+    marker.uploaded = _receipt(found, reused=False, parts=sent["parts"], seconds=seconds)
+    marker.upload = {}
+    _save(run, marker, bag.name)
+    progress.step("upload", bag.name, "done",
+                  f"{human(packed.size)} in {duration(seconds)}, "
+                  f"{human(packed.size / max(seconds, 1e-3))}/s")
+
+
+def encryption_of(settings) -> dict | None:
+    """What the inventory records for a bag packed now: method and recipients."""
+    if settings.encryption != "age":
+        return None
+    return {"method": "age", "recipients": list(settings.age_recipients)}
+
+
+def _pack(run, plan, bag) -> Packed:
+    settings = run.settings
+    molecule_path = plan.molecule_paths[bag.molecule]
+    encryption = encryption_of(settings)
+    encrypt = crypto.encrypt_command(settings.age_recipients) if encryption else None
+    progress = run.progress
+    progress.step("tar", bag.name, "started", f"{human(bag.size)} planned")
+    started = time.monotonic()
+    with progress.pack_bar(bag.name, bag.size) as written:
+        packed = tarbag.pack_bag(bag, molecule_path, run.staged_tar(bag.name),
+                                 run.manifest_file(bag.manifest_key), written, encrypt,
+                                 _remote_tar(settings, bag.molecule))
+    progress.resize(bag.name, packed.size)
+    progress.step("tar", bag.name, "done",
+                  f"{human(packed.size)} in {duration(time.monotonic() - started)}")
+    # a file that moved while read fails the bag in pack_bag: nothing is ever "dirty"
+    return Packed(size=packed.size, sha256=packed.sha256, crc64nvme=packed.crc64nvme,
+                  atom_hashes=packed.atom_hashes,
+                  content_key=content_key(bag.archive_key, packed.atom_hashes),
+                  encryption=encryption)
+
+
+def _remote_tar(settings, molecule: str):
+    """A remote molecule's bags are written by tar on its host (sparse files kept)."""
+    if not REMOTE_RE.match(molecule):
+        return None
+    return remote.remote_tar(molecule, settings.sshfs_options)
+
+
+def _moved(plan, hashes: dict) -> bool:
+    """Do these atom hashes differ from the plan's (taken when the atoms were scanned)?"""
+    return any(plan.atoms.get(atom, {}).get("last_metadata_hash") != digest
+               for atom, digest in hashes.items())
+
+
+def _receipt(found, reused: bool, parts: int | None = None,
+             seconds: float | None = None) -> Receipt:
+    return Receipt(key=found.key, size=found.size, etag=found.etag, sha256=found.sha256,
+                   crc64nvme=found.crc64nvme, storage_class=found.storage_class,
+                   uploaded_at=iso_utc(found.last_modified), reused=reused,
+                   recorded_at=iso_utc(),
+                   parts=parts, seconds=seconds)

@@ -1,0 +1,355 @@
+"""Pure planning: current atoms + previous inventory -> the bags of this year's run.
+
+Rules (the spec's sections 5 and 9):
+- a previous bag whose atoms are all present and unchanged is kept as it is: same
+  tar_id, same archive_key, nothing uploaded;
+- any other previous bag is dissolved; its present atoms, with every new atom, are
+  packed first-fit-decreasing into bags of at most the target size (an atom larger
+  than the target gets a bag of its own), uploaded under this year's prefix;
+- a pinned atom whose bag is dissolved keeps its tar_id: its bag is rebuilt around it
+  under the new year's prefix (within the same year its old key is never overwritten);
+- new bags reuse the tar_ids of dissolved bags where the key is free, then take fresh
+  numbers, so adding or removing an atom never renumbers an unchanged bag;
+- keys are written once: a key is free only if the bucket has nothing under it (nor
+  under its manifest's key), or holds exactly these contents (a stopped run's upload,
+  adopted); a previous bag whose key was found holding something else (`broken`) is
+  dissolved, its atoms packed into a bag of a new name;
+- a molecule whose folder is missing or empty (an unmounted drive, even on a first run),
+  keeps everything it had: an unmounted drive never looks like deleted data; so does
+  one that left list.txt, until it is dropped on purpose.
+"""
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field, fields
+
+from .. import statefile
+from ..errors import StateError
+from ..formats.layout import archive_key, bag_name, manifest_key
+
+ARCHIVE_FORMAT = "gnu-tar-1"  # part of every content key: a new format rebuilds bags
+TAR_ID_RE = re.compile(r"^bag_(\d+)$")
+
+
+@dataclass(frozen=True)
+class AtomState:
+    key: str
+    molecule: str
+    hash: str
+    size: int  # what tar writes: a sparse file counts its allocated blocks
+    files: int
+    apparent_size: int = 0  # what `ls -l` adds up to, for information
+
+
+@dataclass
+class PlannedBag:
+    name: str
+    tar_id: str
+    molecule: str
+    archive_key: str
+    manifest_key: str
+    atoms: list
+    size: int
+    files: int
+    action: str  # "keep" or "upload"
+    reasons: list = field(default_factory=list)
+    content_key: str = ""
+    repairs: list = field(default_factory=list)  # broken bags whose atoms it takes in
+
+    @classmethod
+    def from_json(cls, data: dict) -> "PlannedBag":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class MoleculeState:
+    spelling: str
+    slug: str
+    present: bool  # False: folder missing or unmounted; its atoms are kept untouched
+    path: str = ""  # where its atoms are read (a mount point for a remote molecule)
+    missing_reason: str = ""  # why it is not present, in words
+
+
+@dataclass
+class Plan:
+    """This year's run, decided: every bag to keep or upload, and what each atom becomes.
+
+    `atoms` maps an atom key to the inventory entry the plan gives it; the lists say
+    what left the inventory and why. Stored as STATE/plan.json between tasks."""
+    year: int
+    bags: list
+    atoms: dict
+    removed_atoms: list
+    missing_molecules: list
+    dropped_molecules: list
+    superseded_bags: list
+    superseded_molecules: dict
+    molecule_paths: dict = field(default_factory=dict)
+    missing_reasons: dict = field(default_factory=dict)
+    date: str = ""  # the day of the run (YYYY-MM-DD); the inventory records it
+    key_salt: str = ""  # with obscure_keys: the salt of the bags' names (inventory keeps it)
+    bucket_checked: bool = False  # were the names checked against the bucket's keys?
+    version: int = 1
+
+    @property
+    def uploads(self) -> list:
+        return [b for b in self.bags if b.action == "upload"]
+
+    def bag(self, name: str):
+        """The planned bag of that name, or None."""
+        return next((b for b in self.bags if b.name == name), None)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Plan":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["bags"] = [PlannedBag.from_json(b) for b in data["bags"]]
+        return cls(**values)
+
+
+def content_key(archive: str, atom_hashes: dict) -> str:
+    """Identity of a bag's contents: a marker or object holding another key is stale."""
+    payload = json.dumps([ARCHIVE_FORMAT, archive, sorted(atom_hashes.items())])
+    return hashlib.sha256(payload.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: dict,
+              target_bytes: int, year: int, host: str, date: str = "",
+              key_salt: str = "", occupied: dict | None = None,
+              broken: dict | None = None) -> Plan:
+    """Decide the bags of this run, and what happens to each molecule.
+
+    `occupied`: this year's keys of this host in the bucket that no previous bag has,
+    each with the content key its object holds (None: unknown, or not a bag); `broken`:
+    previous bags' keys found holding something else -> what, in words."""
+    prev_atoms = previous.get("atoms", {})
+    prev_bags = previous.get("bags", {})
+    bags, plan_atoms, removed, missing = [], {}, [], []
+    listed = {m.spelling for m in molecules}
+    for mol in molecules:
+        mine = {k: b for k, b in prev_bags.items() if b.get("molecule") == mol.spelling}
+        known = {k: a for k, a in prev_atoms.items() if a.get("molecule") == mol.spelling}
+        current = {a.key: a for a in atoms if a.molecule == mol.spelling}
+        # an empty molecule is an unmounted drive, even on the first run (nothing known)
+        if not mol.present or not current:
+            missing.append(mol.spelling)
+            bags += [_kept_bag(k, b) for k, b in sorted(mine.items())]
+            plan_atoms.update(known)
+            continue
+        taken = _Taken(set(prev_bags), occupied or {}, year, host, mol.slug,
+                       {k: a.hash for k, a in current.items()})
+        mol_bags = _plan_molecule(mol, current, known, mine, taken, target_bytes,
+                                  broken or {})
+        bags += mol_bags
+        removed += sorted(set(known) - set(current))
+        for bag in mol_bags:
+            for key in bag.atoms:
+                a = current[key]
+                plan_atoms[key] = {
+                    "molecule": mol.spelling, "last_metadata_hash": a.hash,
+                    "size": a.size, "apparent_size": a.apparent_size or a.size,
+                    "files": a.files, "tar_id": bag.tar_id,
+                    "archive_key": bag.archive_key,
+                    "pinned": bool(known.get(key, {}).get("pinned", False))}
+    # a molecule that left list.txt keeps everything, like a missing one, until the
+    # user says to drop it (`glacier drop`): an edited list never deletes a backup
+    for spelling in sorted({a.get("molecule") for a in prev_atoms.values()} - listed):
+        missing.append(spelling)
+        bags += [_kept_bag(k, b) for k, b in sorted(prev_bags.items())
+                 if b.get("molecule") == spelling]
+        plan_atoms.update({k: a for k, a in prev_atoms.items()
+                           if a.get("molecule") == spelling})
+    dropped = []
+    superseded = sorted(set(prev_bags) - {b.archive_key for b in bags})
+    return Plan(year=year, bags=bags, atoms=plan_atoms, removed_atoms=removed,
+                missing_molecules=missing, dropped_molecules=dropped,
+                superseded_bags=superseded,
+                superseded_molecules={k: prev_bags[k].get("molecule") for k in superseded},
+                molecule_paths={m.spelling: m.path for m in molecules if m.path},
+                missing_reasons={m: _missing_reason(molecules, m) for m in missing},
+                date=date, key_salt=key_salt, bucket_checked=occupied is not None)
+
+
+def _missing_reason(molecules, spelling: str) -> str:
+    mol = next((m for m in molecules if m.spelling == spelling), None)
+    if mol is None:
+        return (f"no longer in list.txt; its atoms stay in the inventory until "
+                f"'glacier drop {spelling}' drops them")
+    return mol.missing_reason or "folder is empty (drive not mounted?)"
+
+
+def _kept_bag(key: str, bag: dict) -> PlannedBag:
+    return PlannedBag(name=bag_name(key), tar_id=bag["tar_id"], molecule=bag["molecule"],
+                      archive_key=key, manifest_key=bag.get("manifest_key") or
+                      manifest_key(key), atoms=sorted(bag.get("atoms", [])),
+                      size=bag.get("size", 0), files=bag.get("files", 0), action="keep",
+                      content_key=bag.get("content_key", ""))
+
+
+@dataclass
+class _Taken:
+    """Which of a molecule's bag keys this run may write: none a previous bag has, and
+    none the bucket holds, unless it holds exactly the contents planned for it."""
+    previous: set
+    occupied: dict
+    year: int
+    host: str
+    slug: str
+    hashes: dict
+
+    def key(self, tar_id: str) -> str:
+        return archive_key(self.year, self.host, self.slug, tar_id)
+
+    def free(self, tar_id: str, atoms=None) -> bool:
+        key = self.key(tar_id)
+        if key in self.previous:
+            return False
+        if key not in self.occupied:
+            return True
+        held = self.occupied[key]
+        return atoms is not None and held is not None and held == content_key(
+            key, {a: self.hashes[a] for a in atoms})
+
+    def holding(self, atoms) -> str | None:
+        """The tar_id of a key the bucket holds with exactly these atoms (a stopped
+        run's upload, whatever number it had): adopted rather than sent again."""
+        prefix = self.key("").removesuffix(".tar")
+        for key in sorted(self.occupied):
+            tar_id = key[len(prefix):].removesuffix(".tar")
+            if key.startswith(prefix) and TAR_ID_RE.match(tar_id) \
+                    and self.free(tar_id, atoms):
+                return tar_id
+        return None
+
+
+def _plan_molecule(mol, current, known, mine, taken, target, broken):
+    kept, dissolved, why, repairs = [], [], {}, {}
+    year, host = taken.year, taken.host
+    for key, bag in sorted(mine.items()):
+        reasons = _bag_changes(key, bag, current, known)
+        if key in broken:
+            reasons.add("changed in the bucket")
+        (dissolved if reasons else kept).append((key, bag))
+        for atom in bag.get("atoms", []):
+            why[atom] = reasons or {"repacked"}
+            if key in broken:
+                repairs[atom] = broken[key]
+    in_kept = {a for _, b in kept for a in b.get("atoms", [])}
+    used_ids = {b["tar_id"] for _, b in kept}
+    pinned = {}
+    for key in sorted(set(current) - in_kept):
+        info = known.get(key, {})
+        # a second run in the same year would overwrite the pinned bag's own key, which
+        # other atoms may still point at if their new bag fails: it takes a new tar_id
+        if info.get("pinned") and info.get("tar_id") and info["tar_id"] not in used_ids \
+                and taken.free(info["tar_id"]):
+            pinned.setdefault(info["tar_id"], []).append(key)
+    loose = sorted((k for k in current if k not in in_kept and
+                    not any(k in v for v in pinned.values())),
+                   key=lambda k: (-current[k].size, k))
+    bins = [[tar_id, keys, sum(current[k].size for k in keys)]
+            for tar_id, keys in sorted(pinned.items())]
+    for key in loose:
+        size = current[key].size
+        home = next((b for b in bins if b[2] + size <= target and b[2] < target), None)
+        if home is None or size >= target:
+            bins.append([None, [key], size])
+        else:
+            home[1].append(key)
+            home[2] += size
+    _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken)
+    result = [_kept_bag(k, b) for k, b in kept]
+    for tar_id, keys, size in bins:
+        key = archive_key(year, host, mol.slug, tar_id)
+        reasons = set()
+        for atom in keys:
+            reasons |= why.get(atom, {"new atom"})
+            if known.get(atom, {}).get("pinned"):
+                reasons.add("pinned")
+        hashes = {a: current[a].hash for a in keys}
+        result.append(PlannedBag(
+            name=bag_name(key), tar_id=tar_id, molecule=mol.spelling, archive_key=key,
+            manifest_key=manifest_key(key), atoms=sorted(keys), size=size,
+            files=sum(current[a].files for a in keys), action="upload",
+            reasons=sorted(reasons), content_key=content_key(key, hashes),
+            repairs=sorted({repairs[a] for a in keys if a in repairs})))
+    return sorted(result, key=lambda b: _tar_number(b.tar_id))
+
+
+def _bag_changes(key, bag, current, known) -> set:
+    reasons = set()
+    for atom in bag.get("atoms", []):
+        info = known.get(atom, {})
+        if atom not in current:
+            reasons.add("atom removed")
+        elif info.get("archive_key") != key:
+            reasons.add("inventory mismatch")
+        elif info.get("last_metadata_hash") != current[atom].hash:
+            reasons.add("changed atom")
+    if not bag.get("atoms"):
+        reasons.add("empty bag")
+    return reasons
+
+
+def _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken):
+    def free(tar_id, atoms=None):
+        return tar_id not in used_ids and taken.free(tar_id, atoms)
+    reusable = sorted({b["tar_id"] for _, b in dissolved}, key=_tar_number)
+    seen = [b.get("tar_id", "") for b in mine.values()] + \
+           [a.get("tar_id", "") for a in known.values()]
+    counter = max([_tar_number(t) for t in seen] + [0])
+    used_ids |= {b[0] for b in bins if b[0]}
+    for b in bins:
+        if b[0]:
+            continue
+        # free: unused, or holding these very contents (then adopted, not sent again)
+        reuse = taken.holding(b[1])
+        if reuse is None or reuse in used_ids:
+            reuse = next((t for t in reusable if free(t, b[1])), None)
+        if reuse is not None:
+            if reuse in reusable:
+                reusable.remove(reuse)
+            b[0] = reuse
+        else:
+            counter += 1
+            while not free(f"bag_{counter:03d}", b[1]):
+                counter += 1
+            b[0] = f"bag_{counter:03d}"
+        used_ids.add(b[0])
+
+
+def _tar_number(tar_id: str) -> int:
+    match = TAR_ID_RE.match(tar_id or "")
+    return int(match.group(1)) if match else 0
+
+
+# -- the plan on disk, as the actions read it --------------------------------------
+
+
+_PLANS = {}  # plan.json's identity -> Plan: the many bag tasks read it once
+
+
+def read_plan(run, required: bool = True) -> Plan | None:
+    try:
+        stat = os.stat(run.plan_file)
+        ident = (str(run.plan_file), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        ident = None
+    if ident in _PLANS:
+        return _PLANS[ident]
+    data = statefile.read_json(run.plan_file, what="plan")
+    if data is None:
+        if required:
+            raise StateError(f"{run.plan_file}: no plan yet; run 'doit dryrun' or "
+                             "'doit backup'")
+        return None
+    plan = Plan.from_json(data)
+    _PLANS.clear()
+    _PLANS[ident] = plan
+    return plan

@@ -1,0 +1,254 @@
+"""Walk a molecule's atoms and hash their metadata (never their contents).
+
+An atom's hash covers, for every entry in a fixed order: relative path, type, size,
+mtime in ns, mode and symlink target. The same walk feeds the tar member list and the
+manifest, so a hash taken while packing is comparable with the one taken by the scan.
+
+An atom's size is what tar will write for it: a regular file's allocated bytes (a thin
+disk image holds few), capped at its apparent size, which is kept beside it.
+"""
+
+import hashlib
+import json
+import multiprocessing
+import os
+import stat
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import statefile
+from ..formats.inventory import LOOSE_ATOM, atom_name  # noqa: F401 (the scan's words too)
+
+KIND = {stat.S_IFREG: "f", stat.S_IFDIR: "d", stat.S_IFLNK: "l", stat.S_IFIFO: "p",
+        stat.S_IFSOCK: "s", stat.S_IFCHR: "c", stat.S_IFBLK: "b"}
+
+
+UNREADABLE = "unreadable"  # the hash of an atom the user cannot read: never a digest
+
+
+@dataclass(frozen=True)
+class AtomScan:
+    hash: str
+    size: int  # bytes tar writes: allocated, not apparent, for a sparse file
+    files: int
+    apparent_size: int = 0  # st_size summed, for information
+    unreadable: str = ""  # "<folder>: Permission denied" when the walk was refused
+
+
+def atom_key(molecule: str, name: str) -> str:
+    """An atom's name in the inventory: the molecule as list.txt spells it, '/', folder."""
+    return molecule.rstrip("/") + "/" + name
+
+
+def list_atoms(molecule_path: Path) -> list[str]:
+    """Atom names of a molecule: its real subfolders, plus '.' if files lie beside them."""
+    names, loose = [], False
+    with os.scandir(molecule_path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                names.append(entry.name)
+            else:
+                loose = True
+    names.sort(key=os.fsencode)
+    return names + [LOOSE_ATOM] if loose else names
+
+
+def walk_atom(molecule_path: Path, atom: str):
+    """Yield (relative path as bytes, lstat result) in a fixed order, parents first.
+
+    Paths are bytes relative to the molecule folder, so they are the tar member names.
+    A folder that vanishes during the walk is skipped; the hash then shows the change.
+    """
+    root = os.fsencode(molecule_path)
+    if atom == LOOSE_ATOM:
+        for name, st in _sorted_entries(root):
+            if not stat.S_ISDIR(st.st_mode):
+                yield name, st
+        return
+    name = os.fsencode(atom)
+    try:
+        st = os.lstat(os.path.join(root, name))
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode) and _own_folder(os.path.join(root, name)):
+        return
+    yield name, st
+    stack = [(name, iter(_sorted_entries(os.path.join(root, name))))]
+    while stack:
+        prefix, entries = stack[-1]
+        for child, st in entries:
+            rel = prefix + b"/" + child
+            if stat.S_ISDIR(st.st_mode) and _own_folder(os.path.join(root, rel)):
+                continue
+            yield rel, st
+            if stat.S_ISDIR(st.st_mode):
+                stack.append((rel, iter(_sorted_entries(os.path.join(root, rel)))))
+                break
+        else:
+            stack.pop()
+
+
+OWN_FOLDER_TAG = ".glacier-tasks-own-folder"  # in state, staging, manifest, mount folders
+
+
+def _own_folder(folder: bytes) -> bool:
+    """One of this tool's own folders (tagged when made): never walked, never packed,
+    even inside a molecule (backing up $HOME with the state under ~/.local)."""
+    return os.path.lexists(os.path.join(folder, os.fsencode(OWN_FOLDER_TAG)))
+
+
+def _sorted_entries(folder: bytes) -> list:
+    """A folder's (name, lstat) pairs by name. An entry gone between the listing and
+    its stat (a busy folder's temp file) is skipped alone; the rest is still walked."""
+    entries = []
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                try:
+                    entries.append((entry.name, entry.stat(follow_symlinks=False)))
+                except FileNotFoundError:
+                    continue
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except PermissionError as err:
+        raise PermissionError(err.errno, err.strerror, os.fsdecode(folder)) from None
+    entries.sort()
+    return entries
+
+
+def entry_record(molecule_path: Path, rel: bytes, st) -> bytes:
+    """One entry's line in the atom hash; directories count no size (it is not content)."""
+    mode = st.st_mode
+    kind = KIND.get(stat.S_IFMT(mode), "?")
+    size = st.st_size if kind in "fl" else 0
+    target = b""
+    if kind == "l":
+        try:
+            target = os.readlink(os.path.join(os.fsencode(molecule_path), rel))
+        except OSError:
+            target = b"?"
+    return b"%s\0%s\0%d\0%d\0%o\0%s\n" % (rel, kind.encode(), size, st.st_mtime_ns,
+                                          stat.S_IMODE(mode), target)
+
+
+def scan_atom(molecule_path: Path, atom: str) -> AtomScan:
+    """The hot loop of a no-change rerun: one lstat per entry, nothing kept."""
+    digest = hashlib.sha256()
+    size = apparent = files = 0
+    for rel, st in walk_atom(molecule_path, atom):
+        mode = st.st_mode
+        if mode & 0o170000 == stat.S_IFREG:  # the common case, without entry_record's calls
+            digest.update(b"%s\0f\0%d\0%d\0%o\0\n" % (rel, st.st_size, st.st_mtime_ns,
+                                                        mode & 0o7777))
+            # what tar --sparse writes: the allocated blocks, at most the size (a small
+            # file's last block is not all data)
+            allocated = st.st_blocks * 512
+            size += allocated if allocated < st.st_size else st.st_size
+            apparent += st.st_size
+            files += 1
+            continue
+        digest.update(entry_record(molecule_path, rel, st))
+        if not stat.S_ISDIR(mode):
+            files += 1
+    return AtomScan(digest.hexdigest(), size, files, apparent)
+
+
+def unreadable_scan(err: PermissionError) -> AtomScan:
+    """The scan of an atom whose walk was refused: its hash never matches, so its bag
+    is packed, and fails naming the folder; the other atoms go on."""
+    return AtomScan(UNREADABLE, 0, 0, 0, f"{err.filename}: {err.strerror}")
+
+
+def scan_atoms(pairs: list, workers: int):
+    """Yield ((molecule path, atom), AtomScan) for many atoms, on every core: the walk
+    is mostly system calls and per-entry Python work, both of which parallelise. An
+    atom that cannot be read yields its PermissionError instead of an AtomScan."""
+    if workers < 2 or len(pairs) < 2:
+        for pair in pairs:
+            yield pair, _scan_pair(pair)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        chunk = max(1, len(pairs) // (workers * 8))
+        yield from zip(pairs, pool.map(_scan_pair, pairs, chunksize=chunk))
+
+
+def _scan_pair(pair):
+    try:
+        return scan_atom(*pair)
+    except PermissionError as err:
+        return err
+
+
+def hash_path(state_dir: str, atom_key: str) -> str:
+    """hash_file_for as a plain string: called once per atom on every run (10,000
+    atoms: pathlib alone would cost a quarter of a second)."""
+    digest = hashlib.sha256(atom_key.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{state_dir}/atoms/{digest[:24]}.json"
+
+
+def hash_file_for(state_dir: Path, atom_key: str) -> Path:
+    """Where an atom's hash lives; named by a digest since atom names may be anything."""
+    return Path(hash_path(str(state_dir), atom_key))
+
+
+def atom_record(atom_key: str, result: AtomScan) -> dict:
+    """What an atom's hash file holds."""
+    record = {"atom": atom_key, "hash": result.hash, "size": result.size,
+              "files": result.files, "apparent_size": result.apparent_size}
+    if result.unreadable:
+        record["unreadable"] = result.unreadable
+    return record
+
+
+def write_atom_hash(molecule_path: Path, atom: str, atom_key: str, hash_file: Path,
+                    result: AtomScan | None = None) -> bool:
+    """Scan one atom (unless already scanned); rewrite its hash file only if the result
+    differs, so its mtime, which doit checks first, moves only on a change."""
+    record = atom_record(atom_key, result or scan_atom(molecule_path, atom))
+    if read_atom_hash(hash_file) == record:
+        return False
+    statefile.write_json(hash_file, record)
+    return True
+
+
+def walk_atoms(items: list, workers: int):
+    """Yield (atom key, new record or None) for many atoms, on every core: each item is
+    (molecule path, atom, atom key, hash file path), and None means its hash file
+    already holds what the walk found. The comparison is made where the walk is, so
+    an unchanged atom costs the main process nothing."""
+    if workers < 2 or len(items) < 2:
+        for item in items:
+            yield item[2], _walk_item(item)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        chunk = max(1, len(items) // (workers * 8))
+        yield from zip((item[2] for item in items),
+                       pool.map(_walk_item, items, chunksize=chunk))
+
+
+def _walk_item(item):
+    molecule_path, atom, key, path = item
+    try:
+        result = scan_atom(molecule_path, atom)
+    except PermissionError as err:
+        # recorded, not raised: the bag holding this atom fails naming the folder,
+        # every other bag goes on
+        result = unreadable_scan(err)
+    record = atom_record(key, result)
+    try:
+        with open(path, "rb") as f:
+            if json.loads(f.read()) == record:
+                return None
+    except (OSError, ValueError):
+        pass
+    return record
+
+
+def read_atom_hash(hash_file: Path) -> dict | None:
+    try:
+        return json.loads(hash_file.read_text())
+    except (OSError, ValueError):
+        return None

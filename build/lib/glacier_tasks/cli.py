@@ -1,0 +1,167 @@
+"""The `glacier` command: the same commands as `doit TASK`, with Unix habits.
+
+    glacier --help | -h          this tool's commands, one line each
+    glacier --version            the tool's version (and doit's)
+    glacier COMMAND --help       the command's options
+    glacier restore PATH, glacier pin ATOM, glacier find PATTERN   positional arguments
+    glacier backup -v 0          doit's run options (-v, -n, -P, --continue) after it
+
+Values containing '=' are values here (doit alone reads NAME=VALUE as a variable).
+"""
+
+import sys
+
+from doit.cmd_base import NamespaceTaskLoader
+from doit.cmd_list import List
+from doit.doit_cmd import DoitMain
+from doit.version import VERSION as DOIT_VERSION
+
+from . import __version__
+from .commands import COMMANDS, namespace, task_generators
+from .commands.base import say, stop_message
+from .commands.listing import BagList
+from .errors import UsageError
+
+POSITIONAL = {"restore": "path", "pin": "path", "drop": "molecule"}  # the word after it
+RUN_OPTIONS = {"-v": True, "--verbosity": True, "-n": True, "--process": True,
+               "-P": True, "--parallel-type": True, "-c": False, "--continue": False,
+               "-a": False, "--always-execute": False}  # doit's, True: takes a value
+STEPS = ("scan", "plan", "tar", "upload", "manifest", "bag", "inventory",
+         "system")  # shown apart: parts of backup
+BAG_STEPS = ("tar", "upload", "manifest", "bag")
+METAVAR = {"molecule": "MOLECULE", "to": "DIR", "from_file": "BAG.tar", "from_cfg": "glacier.cfg", "year": "YYYY",
+           "tier": "TIER", "path": "PATH"}
+
+
+class Loader(NamespaceTaskLoader):
+    """The task generators and DOIT_CONFIG, read when doit asks (not at import)."""
+
+    def __init__(self, argv):
+        super().__init__()
+        self.argv = argv
+
+    def setup(self, opt_values):
+        self.namespace = namespace(self.argv)
+
+
+class GlacierMain(DoitMain):
+    BIN_NAME = "glacier"
+    DOIT_CMDS = tuple(BagList if cmd is List else cmd for cmd in DoitMain.DOIT_CMDS)
+
+    def process_args(self, cmd_args):
+        return list(cmd_args)  # 'year=2024' is a value, never a doit variable
+
+
+def commands() -> dict:
+    """name -> (one-line description, params) of every public command."""
+    found = {"list": ("the bags of the last plan first, then the commands "
+                      "(--status: R pending, U done)", [])}
+    params = {name: value for module in COMMANDS for name, value in vars(module).items()
+              if name.endswith("_PARAMS")}
+    for name, generator in task_generators().items():
+        command = name.removeprefix("task_")
+        if command.startswith("_"):
+            continue
+        doc = (generator.__doc__ or "").strip().splitlines()[0]
+        found[command] = (doc, params.get(f"{command.upper()}_PARAMS", []))
+    return found
+
+
+def overview() -> str:
+    known = commands()
+    width = max(map(len, known)) + 2
+    main = [f"  {name:<{width}}{doc}" for name, (doc, _) in sorted(known.items())
+            if name not in STEPS]
+    steps = ", ".join(s for s in STEPS if s not in BAG_STEPS)
+    return "\n".join([
+        "usage: glacier COMMAND [ARGS]    (the same commands as `doit COMMAND`)",
+        "", "Yearly backups of big folders into S3 Glacier Deep Archive.", "",
+        "commands:", *main,
+        f"  {'':<{width}}(the steps of backup: {steps}; per bag: "
+        f"{', '.join(f'{s}:NAME' for s in BAG_STEPS)})", "",
+        "glacier COMMAND --help shows its options; glacier --version the version.",
+        "Config: $GLACIER_CONFIG, ./glacier.toml or ~/.config/glacier-tasks/glacier.toml"])
+
+
+def command_help(command: str) -> str:
+    doc, params = commands()[command]
+    positional = {"restore": " [PATH]", "pin": " [ATOM]", "find": " PATTERN...",
+                  "drop": " MOLECULE"}
+    lines = [f"usage: glacier {command}{positional.get(command, '')} [OPTIONS]", "",
+             doc[0].upper() + doc[1:], ""]
+    if params:
+        lines.append("options:")
+    for p in params:
+        flag = f"--{p['long']}" + ("" if p["type"] is bool else
+                                   f" {p.get('metavar') or METAVAR.get(p['name'], 'N')}")
+        default = "" if p["type"] is bool or p["default"] in (None, "") or \
+            "default" in p["help"] else f" (default {p['default']})"
+        lines.append(f"  {flag:<24}{p['help']}{default}")
+    if command == "list":
+        lines += ["options:", f"  {'--status':<24}mark each bag R (pending) or U (done)"]
+    elif command != "init":
+        lines += [f"  {'-v 0|1|2':<24}verbosity (default 2: progress bars live)",
+                  f"  {'--continue':<24}go on with other tasks after one failed"]
+    return "\n".join(lines)
+
+
+def doit_args(command: str, rest: list) -> list:
+    """The doit command line for `glacier COMMAND REST`."""
+    if command == "list":
+        return ["list", *rest]
+    run_options, task_args, params = [], [], commands().get(command, ("", []))[1]
+    takes_value = {f"--{p['long']}" for p in params if p["type"] is not bool}
+    words = iter(rest)
+    for word in words:
+        if word in RUN_OPTIONS:
+            run_options.append(word)
+            if RUN_OPTIONS[word]:
+                run_options.append(_value(word, words))
+        elif word.partition("=")[0] in ("--verbosity", "--process", "--parallel-type"):
+            run_options.append(word)
+        elif command in POSITIONAL and not word.startswith("-"):
+            task_args += [f"--{POSITIONAL[command]}", word]
+        else:
+            task_args.append(word)
+            if word in takes_value:
+                task_args.append(_value(word, words))
+    return [*run_options, command, *task_args]
+
+
+def _value(option: str, words) -> str:
+    value = next(words, None)
+    if value is None:
+        raise UsageError(f"{option} needs a value; 'glacier COMMAND --help' shows them")
+    return value
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        say([overview()])
+        return 0
+    if argv[0] == "--version":
+        say([f"glacier-tasks {__version__} (doit {'.'.join(map(str, DOIT_VERSION))})"])
+        return 0
+    command, rest = argv[0], argv[1:]
+    known = commands()
+    if command not in known and ":" not in command and not command.startswith("_"):
+        sys.stderr.write(f"glacier: no command '{command}'; 'glacier --help' lists them\n")
+        return 3
+    if "-h" in rest or "--help" in rest:
+        say([command_help(command) if command in known else overview()])
+        return 0
+    try:
+        args = doit_args(command, rest)
+    except UsageError as err:
+        sys.stderr.write(f"glacier: {err}\n")
+        return 3
+    try:
+        return GlacierMain(Loader([command, *rest]), config_filenames=()).run(args)
+    except KeyboardInterrupt as stop:
+        sys.stderr.write(stop_message(stop) + "\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""`doit backup` and `doit dryrun`: the yearly run as a graph.
+
+    scan (commands/scan.py: _lock -> _mount -> _scan_remote -> _walk -> _scan:ATOM)
+      -> plan (file_dep: the atoms' hash files)
+      -> tar:NAME -> upload:NAME -> manifest:NAME -> bag:NAME  (commands/bags.py: one
+         bag packs while another uploads) -> inventory -> system -> _cleanup -> _report
+    backup = all of it;   dryrun = plan + a summary
+
+Resume comes from each bag's marker on disk (backup/marker.py), not from doit's database.
+"""
+
+import secrets
+
+from doit.exceptions import TaskFailed
+from doit.tools import config_changed
+
+from .. import statefile
+from ..bucket import hosts, system_folder as system
+from ..formats import inventory, layout
+from ..backup import scan, bag_steps as steps, taken_keys as taken
+from ..report import text as report, last_run as status
+from ..errors import GlacierError, StateError
+from ..backup.marker import read_marker, read_markers
+from ..bucket.objects import holds_packed
+from ..backup.plan import AtomState, MoleculeState, plan_bags, read_plan
+from ..run import load_run
+from ..bucket.store import store_for
+from .base import current_run, lock_task, locked, say, user_errors
+
+# -- actions --------------------------------------------------------------------------
+
+
+@user_errors
+@locked
+def plan_action(config):
+    run = load_run(config)
+    run.require_list()
+    mounted, remote_missing = run.remote_atoms()
+    missing = {**run.local_missing, **remote_missing}
+    atoms = []
+    for ref in run.local_atoms + mounted:
+        record = scan.read_atom_hash(run.hash_file(ref.key))
+        if record is None:
+            return TaskFailed(f"{ref.key}: no scan result; run 'doit backup' again")
+        atoms.append(AtomState(ref.key, ref.molecule.spelling, record["hash"],
+                               record["size"], record["files"],
+                               record.get("apparent_size", record["size"])))
+    previous = inventory.load_inventory(run.settings.inventory_file)
+    salt = previous.get("key_salt") or (_new_salt(run) if run.settings.obscure_keys else "")
+    molecules = [MoleculeState(m.spelling, layout.obscured_slug(m.slug, salt)
+                               if run.settings.obscure_keys else m.slug,
+                               m.spelling not in missing, str(m.path),
+                               missing.get(m.spelling, "")) for m in run.molecules]
+    inventory.check_date(previous, run.today)
+    layout.migrate_flat_manifests(run.settings.manifest_dir, previous)
+    occupied, broken = taken.bucket_view(store_for(run.settings), previous,
+                                         run.settings.host, run.year,
+                                         run.settings.storage_class,
+                                         taken.recorded(run.occupied_dir),
+                                         _packed_here(run))
+    plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
+                     run.settings.host, run.today.isoformat(), salt, occupied, broken)
+    statefile.write_json(run.plan_file, plan.to_json())
+    for path in run.occupied_dir.glob("*.json") if plan.bucket_checked else []:
+        path.unlink()  # the plan has taken them in
+
+
+def _new_salt(run) -> str:
+    """The salt of obscured bag names until an inventory keeps it: made once and kept
+    in the state folder, so a first run stopped before its inventory names its bags
+    alike the next time (they are adopted, not sent again)."""
+    path = run.state_dir / "key-salt"
+    if not path.exists():
+        statefile.write_bytes(path, secrets.token_hex(16).encode())
+    return path.read_text().strip()
+
+
+def _packed_here(run):
+    """With encryption, an object is worth its name only if it holds a tar a stopped run
+    of this machine packed (its marker says so): age never encrypts twice alike."""
+    if run.settings.encryption != "age":
+        return None
+
+    def proven(archive, found):
+        marker = read_marker(run.marker_file(layout.bag_name(archive)), found.content_key)
+        return holds_packed(found, marker.packed, run.settings.storage_class)
+    return proven
+
+
+def plan_still_good(config) -> bool:
+    """The plan is redone when a bag step found a key holding something else, when the
+    bucket holds a previous bag otherwise than recorded (one LIST), or when the plan was
+    made without asking the bucket which keys are taken."""
+    run = load_run(config)
+    if any(run.occupied_dir.glob("*.json")):
+        return False
+    try:
+        if not statefile.read_json(run.plan_file, default={}).get("bucket_checked"):
+            return False
+        previous = inventory.load_inventory(run.settings.inventory_file)
+        objects = taken.listing(store_for(run.settings), previous, run.settings.host,
+                                run.year)
+    except (GlacierError, AttributeError):
+        return False
+    return not taken.broken_bags(objects, previous, run.settings.host)
+
+
+@user_errors
+@locked
+def dryrun_action(config):
+    run = load_run(config)
+    plan = read_plan(run)
+    previous = inventory.load_inventory(run.settings.inventory_file)
+    draft = inventory.build_inventory(plan, read_markers(run, plan), previous, pending_ok=True)
+    statefile.write_json(run.dryrun_file, draft)
+    say([report.plan_summary(plan, run.settings, draft.get("history")),
+         f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"] +
+        ([] if plan.bucket_checked else [
+            "The bucket could not be asked which keys are taken (credentials? network?): "
+            "the bag names above may change; a backup plans again"]))
+    # last-run.json, written last: a killed run leaves the old one
+    status.record_run(run, status.dryrun_record(run, plan, ok=not plan.missing_molecules))
+    if plan.missing_molecules:
+        return TaskFailed("some molecules are missing (see above)")
+
+
+@user_errors
+@locked
+def bucket_action(config):
+    run = load_run(config)
+    store = store_for(run.settings)
+    store.check_bucket()
+    path, host = run.settings.inventory_file, run.settings.host
+    previous = inventory.load_inventory(path)
+    hosts.check_renamed(store, host, run.state_dir, previous)
+    theirs = inventory.other_hosts(previous, host)
+    if theirs:  # refused, not packed again: that would upload their files as ours
+        raise StateError(f"{path} names bags of host {', '.join(theirs)} ('bootstrap "
+                         f"--host'?): use it to restore and find their files; to back "
+                         f"this machine up as {host}, move {path.name} away (then 'glacier "
+                         f"bootstrap', if {host} has backups of its own)")
+    taking_over = hosts.taking_over()
+    if taking_over:  # checked before the claim: a stale take-over claims nothing
+        hosts.check_take_over(store, host, previous)
+        system.check_fresh(run.settings, store, previous)
+    hosts.claim_host(store, host, run.state_dir, take_over=taking_over)
+    if not taking_over:  # after the claim: a machine whose name was taken hears that first
+        system.check_fresh(run.settings, store, previous)
+
+
+@user_errors
+@locked
+def inventory_action(config):
+    run = load_run(config)
+    plan = read_plan(run)
+    path = run.settings.inventory_file
+    built = inventory.build_inventory(plan, read_markers(run, plan),
+                                      inventory.load_inventory(path))
+    if inventory.write_inventory(path, built):
+        print(f"Wrote {path}: {len(built['atoms'])} atoms in {len(built['bags'])} bags")
+
+
+@user_errors
+@locked
+def system_action(config):
+    run = load_run(config)
+    sent = system.upload_system(run.settings, lambda: store_for(run.settings), run.year,
+                                run.fingerprint_key)
+    if sent:
+        print(f"System folder {sent[0].rpartition('/')[0]}/: uploaded {len(sent)} files")
+
+
+@user_errors
+@locked
+def cleanup_action(config):
+    """Abort this host's unfinished multipart uploads that no planned bag can resume,
+    under any year (each holds billed parts; one stopped last December is no less
+    stale), and forget the markers of bags no plan has any more. One LIST every run:
+    the bucket, not a marker that a later bag of the same name overwrote, says which
+    uploads are open."""
+    run = load_run(config)
+    plan = read_plan(run)
+    resumable = {m.upload.get("upload_id") for m in read_markers(run, plan).values()}
+    host = run.settings.host
+    for key in store_for(run.settings).abort_open_uploads(
+            "", keep=resumable - {None}, mine=lambda k: layout.owner(k) == host):
+        print(f"Aborted an unfinished upload of {key} (no bag needs it any more)")
+    planned = {b.name for b in plan.bags}
+    files = sorted(run.markers_dir.glob("*.json")) if run.markers_dir.exists() else []
+    for path in files:
+        if path.stem not in planned:
+            path.unlink()
+
+
+@user_errors
+def report_action(config):
+    run = load_run(config)
+    plan = read_plan(run)
+    failures = {}
+    for bag in plan.bags:
+        path = run.failure_file(bag.name)
+        if path.exists():
+            failures[bag.name] = path.read_text().strip()
+    repaired = {b.name: run.repair_file(b.name).read_text().strip() for b in plan.bags
+                if run.repair_file(b.name).exists()}
+    text, ok = report.run_report(plan, failures, repaired)
+    lines = [text]
+    if run.settings.encryption != "age":
+        lines.append("Not encrypted by this tool: the data is protected only by AWS (your "
+                     "credentials and SSE-S3); see encryption = \"age\" in README.md")
+    say(lines)
+    # last-run.json, written last: a killed run leaves the old one
+    status.record_run(run, status.backup_record(run, plan, failures, repaired, ok))
+    if ok:  # every file on disk is in a bag: old bags may go
+        run.bootstrapped_file.unlink(missing_ok=True)
+    if not ok:
+        return TaskFailed("the backup is incomplete (see above)")
+
+
+def progress_line(config) -> str:
+    """For the line printed on Ctrl-C or SIGTERM: how many bags are done."""
+    try:
+        run = load_run(config)
+        plan = read_plan(run, required=False)
+    except GlacierError:
+        return ""
+    if plan is None or not plan.uploads:
+        return ""
+    done = sum(1 for b in plan.uploads if steps.is_done(run, b.name, b.content_key))
+    return f"{done} of {len(plan.uploads)} bags to upload are done; "
+
+
+# -- tasks ----------------------------------------------------------------------------
+
+
+def task__lock():
+    return lock_task(current_run())
+
+
+def task_plan():
+    """pack atoms into bags (writes the plan that `doit list` shows)"""
+    run = current_run()
+    settings = run.settings
+    state = str(run.state_dir)
+    deps = [scan.hash_path(state, a.key) for a in run.local_atoms] + [run.config_file]
+    if not run.list_problem:
+        deps.append(str(settings.list_file))
+    if settings.inventory_file.exists():
+        deps.append(str(settings.inventory_file))
+    inputs = {"year": run.year, "host": settings.host, "target": settings.target_bytes,
+              "missing": sorted(run.local_missing), "plan_format": 2}
+    # remote atoms are known only once mounted: with any, the plan is always redone
+    return {"actions": [(plan_action, [run.config_file])], "task_dep": ["_lock", "scan"],
+            "file_dep": deps, "targets": [str(run.plan_file)],
+            "uptodate": [config_changed(inputs), (plan_still_good, [run.config_file])]
+            + ([False] if run.remote else [])}
+
+
+def task__bucket():
+    return {"actions": [(bucket_action, [current_run().config_file])],
+            "task_dep": ["plan"],  # a damaged inventory: one line, from the plan
+            "uptodate": [False]}
+
+
+def task_inventory():
+    """write inventory.json from the plan and the finished bags"""
+    return {"actions": [(inventory_action, [current_run().config_file])],
+            "task_dep": ["_lock", "_bucket", "bag"], "uptodate": [False]}
+
+
+def task_system():
+    """upload inventory, config, list and the tool's source to YYYY-backup/system/"""
+    return {"actions": [(system_action, [current_run().config_file])],
+            "task_dep": ["_lock", "inventory"], "uptodate": [False]}
+
+
+def task__cleanup():
+    return {"actions": [(cleanup_action, [current_run().config_file])],
+            "task_dep": ["_lock", "system"], "uptodate": [False]}
+
+
+def task__report():
+    return {"actions": [(report_action, [current_run().config_file])],
+            "task_dep": ["_cleanup"], "uptodate": [False]}
+
+
+def task_backup():
+    """the yearly run: scan, plan, upload changed bags, inventory, system folder"""
+    return {"actions": None, "task_dep": ["_lock", "plan", "tar", "upload", "manifest",
+                                          "bag", "inventory", "system", "_cleanup",
+                                          "_report"]}
+
+
+def task_dryrun():
+    """scan and plan only: print what a backup would do, write inventory_dryrun.json"""
+    return {"actions": [(dryrun_action, [current_run().config_file])],
+            "task_dep": ["_lock", "plan"], "uptodate": [False]}

@@ -1,0 +1,67 @@
+"""`doit find PATTERN [--long] [--regex]`: search the manifests, nothing thawed."""
+
+import sys
+
+from doit.exceptions import TaskFailed
+
+from ..bucket import system_folder
+from ..restore import find
+from ..formats import inventory
+from ..run import load_run
+from ..bucket.store import store_for
+from .base import current_run, param, say, user_errors
+
+
+@user_errors
+def find_action(config, pattern, long, regex, host, all_years):
+    # doit hands every word after the task name to PATTERN, options included
+    words, host = _host_option(list(pattern), host)
+    words = [w for w in words if w not in ("--long", "--regex", "--all-years")]
+    long, regex = long or "--long" in pattern, regex or "--regex" in pattern
+    all_years = all_years or "--all-years" in pattern
+    if not words:
+        return TaskFailed("say what to look for: doit find PATTERN [--long] [--regex]")
+    settings = load_run(config).settings
+    store = store_for(settings)
+    if host and host != settings.host:  # another machine's files, from its system folder
+        inv = system_folder.latest_inventory(settings, store, host)
+    else:
+        inv = inventory.load_inventory(settings.inventory_file, required_by="find")
+    if all_years:  # every bag still in the bucket, history included
+        inv = {"bags": system_folder.every_bag(settings, store, host or settings.host, inv)}
+    matches = find.search(settings, store, inv, " ".join(words), regex)
+    found = 0
+
+    def lines():
+        nonlocal found
+        for m in matches:
+            found += 1
+            yield f"{m.path}\t{m.bag}\t{m.archive_key}" + \
+                (f"\t{m.size}\t{m.mtime}" if long else "") + \
+                (f"\t{m.archive_key[:4]}" if all_years else "")
+
+    if say(lines()) and not found:
+        print(f"No file matches {' '.join(words)!r}", file=sys.stderr)
+
+
+def _host_option(words: list, host: str) -> tuple[list, str]:
+    """`--host NAME` among the pattern's words (doit leaves it there)."""
+    if "--host" in words:
+        at = words.index("--host")
+        host = words[at + 1] if at + 1 < len(words) else ""
+        del words[at:at + 2]
+    return words, host
+
+
+FIND_PARAMS = [param("long", bool, False, "also print size and modification time"),
+               param("regex", bool, False, "PATTERN is a regular expression"),
+               param("host", str, "", "search another machine's manifests (its host "
+                                      "name)"),
+               param("all_years", bool, False, "search every year's manifests, history "
+                                               "included, and print the year")]
+
+
+def task_find():
+    """search the manifests: doit find PATTERN [--long] [--regex] [--all-years]"""
+    return {"actions": [(find_action, [current_run().config_file])], "pos_arg": "pattern",
+            "uptodate": [False], "params": FIND_PARAMS}

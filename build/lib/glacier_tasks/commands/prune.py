@@ -1,0 +1,182 @@
+"""`doit prune` (objects nothing references, deleted only with --delete) and `doit cost`
+(the monthly bill, what pruning frees, what a restore costs)."""
+
+import datetime
+
+from doit.exceptions import TaskFailed
+
+from ..bucket import system_folder
+from .. import cost, prune, units
+from ..bucket import hosts
+from ..formats import inventory
+from ..report import text as report
+from ..run import load_run
+from ..bucket.store import store_for
+from .base import current_run, locked, param, say, user_errors
+
+
+@user_errors
+@locked
+def prune_action(config, delete, force, min_age_days):
+    if min_age_days < 0:
+        return TaskFailed(f"--min-age-days {min_age_days}: a number of days, 0 or more")
+    run = load_run(config)
+    settings = run.settings
+    inv = inventory.load_inventory(settings.inventory_file, required_by="prune")
+    store = store_for(settings)
+    hosts.check_renamed(store, settings.host, run.state_dir, inv)
+    if delete:
+        if run.bootstrapped_file.exists():  # before the claim: a refused run claims nothing
+            return TaskFailed("this inventory came from the bucket (bootstrap), and no "
+                              "backup has yet put the files on disk into bags: run "
+                              "'doit backup' once before 'prune --delete'")
+        # another machine may have taken this host name over: its bags are not here
+        hosts.claim_host(store, settings.host, run.state_dir)
+    system_folder.check_fresh(settings, store, inv)  # the bucket outranks it
+    objects, found = prune.prunable(run, store, inv, with_losses=True)
+    if delete:
+        unsafe = prune.unsafe_to_delete(inv, objects, settings.host)
+        if unsafe:
+            return TaskFailed(unsafe)
+    if not found:
+        say(["Nothing to prune: every object under YYYY-backup/ is referenced"])
+        return
+    if not delete:  # what Object Lock keeps is said, not offered
+        _, held = _locks(store, found)
+        say(report.prune_lines([p for p in found if p.key not in held], delete=False))
+        say(held_lines(sorted(held.values(), key=lambda h: h.key)))
+        return
+    doomed, kept = prune.split_by_age(found, min_age_days, force)
+    for p in kept:
+        print(report.kept_line(p, min_age_days))
+    infos, held = _locks(store, doomed)
+    gone = set()
+    try:
+        for p in doomed:
+            if p.key in held:
+                continue
+            if infos[p.key]:  # else gone since the listing: only the bookkeeping is left
+                delete_one(run, store, p, infos[p.key].version_id, force)
+            gone.add(p.key)
+    finally:  # what is deleted is no longer history, even if a later delete failed
+        if gone & set(inv.get("history", {})):
+            inv["history"] = {k: v for k, v in inv["history"].items() if k not in gone}
+            inventory.write_inventory(settings.inventory_file, inv)
+    say(held_lines(sorted(held.values(), key=lambda h: h.key)))
+
+
+def _locks(store, candidates) -> tuple[dict, dict]:
+    """(key -> ObjectInfo or None, key -> Held): a HEAD each, which alone shows the
+    current version and its Object Lock."""
+    infos = {p.key: store.head(p.key) for p in candidates}
+    return infos, prune.holds({k: i for k, i in infos.items() if i},
+                              datetime.datetime.now(datetime.timezone.utc))
+
+
+def delete_one(run, store, p, version_id, force):
+    """Delete the object's current version by its id: on a versioned bucket a delete
+    without one only adds a delete marker and the bag stays, billed, for ever."""
+    if p.fee_now:
+        print(f"Early-deletion fee for {p.key}: ${p.fee_now:.4f} (--force)")
+    if force and (p.history_until or (p.lost and p.lost.files)):
+        print(f"Deleting {p.key} loses {report.lost_words(p.lost)} (--force)")
+    store.delete(p.key, version_id)
+    if not p.key.endswith(".tar"):
+        run.manifest_file(p.key).unlink(missing_ok=True)
+    print(f"Deleted {p.key}")
+
+
+def held_lines(held: list) -> list:
+    """`prune --delete`: each object S3's Object Lock keeps for now, and when to run
+    again. Not an error: they are candidates again on the next run."""
+    lines = []
+    for h in held:
+        why = [f"Object Lock ({h.mode}) until {_utc(h.until)}"] if h.until else []
+        why += ["a legal hold, until someone releases it"] if h.legal_hold else []
+        why += [f"kept with its bag {h.bag}"] if h.bag else []
+        lines.append(f"Waits {h.key}: {'; '.join(why)}")
+    if held:
+        first = prune.free_after(held)
+        lines.append(f"{len(held)} objects wait for S3's Object Lock, not deleted; " + (
+            f"the first can go from {_utc(first)}: run 'doit prune --delete' again then"
+            if first else "release their legal holds, then run 'doit prune --delete'"))
+    return lines
+
+
+def _utc(moment) -> str:
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@user_errors
+def cost_action(config, all_hosts):
+    run = load_run(config)
+    settings = run.settings
+    store = store_for(settings)
+    if all_hosts:
+        return _cost_of_every_host(settings, store)
+    inv = inventory.load_inventory(settings.inventory_file, required_by="cost")
+    objects, found = prune.prunable(run, store, inv)
+    held = [bag["size"] for bag in inv["bags"].values()]
+    files = sum(a.get("files", 0) for a in inv["atoms"].values())
+    restore = {tier: cost.restore_cost(sum(held), len(held), tier, settings.prices)
+               for tier in cost.TIERS}
+    per_file = cost.one_object_per_file(files, sum(held), settings.storage_class,
+                                        settings.prices)
+    say(report.cost_lines(cost.storage_bill(objects, settings.prices),
+                          sum(p.size for p in found if not p.history_until), restore,
+                          per_file, len(held)) +
+        report.history_lines(_history_figures(run, inv, objects)))
+
+
+def _history_figures(run, inv, objects) -> dict:
+    """What the current data and the history (superseded bags not pruned yet) cost a
+    month, and what one year of keep_years adds (the bags superseded in the last
+    365 days)."""
+    prices, storage_class = run.settings.prices, run.settings.storage_class
+    history = {k: h for k, h in inv.get("history", {}).items() if k in objects}
+    year_ago = (run.today.replace(year=run.today.year - 1)).isoformat()
+    last_year = [h for h in history.values() if h["superseded_on"] > year_ago]
+
+    def monthly(sizes):
+        return cost.monthly_storage(sum(sizes), len(sizes), storage_class, prices)
+    current = [b["size"] for b in inv["bags"].values()]
+    return {"keep_years": run.settings.keep_years,
+            "current": (len(current), sum(current), monthly(current)),
+            "history": (len(history), sum(h.get("size") or 0 for h in history.values()),
+                        monthly([h.get("size") or 0 for h in history.values()])),
+            "per_year": (sum(h.get("size") or 0 for h in last_year),
+                         monthly([h.get("size") or 0 for h in last_year]))}
+
+
+def _cost_of_every_host(settings, store):
+    """`cost --all-hosts`: each host's share of the bucket's bill."""
+    listing = store.list_objects("")
+    lines = []
+    for host in system_folder.hosts_in(listing):
+        bill = cost.storage_bill(prune.own_objects(listing, host), settings.prices)
+        held = sum(size for size, _, _ in bill.values())
+        count = sum(n for _, n, _ in bill.values())
+        lines.append(f"  {host:<20} {count:>6} objects  {units.human(held):>9}  "
+                     f"${sum(m for _, _, m in bill.values()):.2f}/month")
+    say([f"Monthly storage by host (prices of {cost.PRICES_DATE}):", *lines])
+
+
+PRUNE_PARAMS = [
+    param("delete", bool, False, "delete the prunable objects past the minimum age"),
+    param("force", bool, False, "with --delete: also delete younger ones, paying the fee"),
+    param("min_age_days", int, 180, "minimum age in days (default 180)")]
+
+
+def task_prune():
+    """list bags no inventory references (--delete: delete those past --min-age-days)"""
+    return {"actions": [(prune_action, [current_run().config_file])],
+            "task_dep": ["_lock"], "uptodate": [False], "params": PRUNE_PARAMS}
+
+
+COST_PARAMS = [param("all_hosts", bool, False, "each host's share of the bucket's bill")]
+
+
+def task_cost():
+    """monthly bill (current data and history), prunable bytes, full-restore cost"""
+    return {"actions": [(cost_action, [current_run().config_file])], "uptodate": [False],
+            "params": COST_PARAMS}

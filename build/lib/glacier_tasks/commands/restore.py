@@ -1,0 +1,134 @@
+"""`doit restore --path P [--yes]` / `doit restore --all --to DIR [--yes]`: what a restore
+needs and costs; with --yes, thaw, download, extract and check, resuming on a rerun."""
+
+import os
+from pathlib import Path
+
+from doit.exceptions import TaskFailed
+
+from ..bucket import system_folder
+from ..restore import (plan as restore, check as restorecheck, restorer,
+                       extract as untar)
+from ..formats import checksum, inventory
+from .. import cost
+from ..errors import GlacierError, UsageError
+from ..run import load_run
+from ..bucket.store import store_for
+from .base import current_run, param, say, user_errors
+
+
+def destination(to: str, create: bool) -> Path:
+    """The folder to restore into; a file in the way or a folder that cannot be made
+    is the user's to fix, in one line."""
+    dest = Path(to).expanduser().absolute()
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"--to {dest}: exists and is not a folder; name a folder")
+    if create:
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UsageError(f"--to {dest}: cannot make that folder ({err.strerror}); "
+                             "name one you can write to") from None
+        if not os.access(dest, os.W_OK):
+            raise UsageError(f"--to {dest}: not writable; name a folder you can write to")
+    return dest
+
+
+@user_errors
+def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrite,
+                   from_file, poll_seconds, all_molecules=False, year=None):
+    if all_molecules and (path or from_file):
+        return TaskFailed("--all restores every molecule: leave out --path and "
+                          "--from-file")
+    if not path and not all_molecules:
+        return TaskFailed("say what to restore: doit restore --path /data/Photos [--yes] "
+                          "(or: glacier restore /data/Photos), or --all --to DIR")
+    if days < 1:
+        return TaskFailed(f"--days {days}: a thawed copy stays readable 1 day or more")
+    run = load_run(config)
+    settings = run.settings
+    options = restorer.RestoreOptions(path, destination(to, create=yes or bool(from_file)),
+                                     tier, days, yes, wait, wait_hours, overwrite,
+                                     poll_seconds, all_molecules)
+    if year is not None:  # as that year's run archived it, from its system folder
+        inv = system_folder.year_inventory(settings, store_for(settings), settings.host, year)
+    else:
+        inv = inventory.load_inventory(settings.inventory_file,
+                                       required_by=None if from_file else "restore")
+    if from_file:
+        return _restore_from_file(run, inv, Path(from_file), options)
+    targets = restore.resolve_all(inv) if all_molecules else \
+        restore.resolve_targets(inv, path)
+    problem = restore.tier_problem(tier, {inv["bags"][t.archive_key].get("storage_class")
+                                          for t in targets})
+    if problem:
+        return TaskFailed(problem)
+    store = store_for(settings)
+    restore.check_members(settings, store, inv, targets)
+    plans = restore.plan_restore(settings, store, inv, targets)
+    what = "everything (each molecule in its own folder)" if all_molecules else path
+    if not yes:
+        say([f"Restoring {what} needs:",
+             *restore.estimate_lines(plans, tier, settings.prices),
+             "Nothing was requested. Add --yes to thaw and restore."])
+        return
+    outcome = restorer.Restorer(run, store, options, print).restore(plans)
+    return _closing(outcome, what, options)
+
+
+def _closing(outcome, what, options):
+    """The last line: the check's summary, or what is left and what to do."""
+    if outcome.failed:
+        return TaskFailed(f"{len(outcome.failed)} bags could not be restored (named "
+                          "above); fix that and run the same command again")
+    if not outcome.finished:
+        hours = cost.TIER_HOURS.get(options.tier, 48)
+        print(f"{outcome.thawing} bags still thawing; run the same command again in "
+              f"about {hours} h (or add --wait)")
+        return TaskFailed("the restore is not finished yet (bags still thawing)")
+    line = restorecheck.summary(outcome.check)
+    if outcome.check.bad:
+        return TaskFailed(line)
+    print(f"Restored {what} into {options.dest}: {line}")
+
+
+def _restore_from_file(run, inv, tar, options):
+    if not tar.is_file():
+        return TaskFailed(f"{tar}: no such file")
+    name = next((k for k in inv["bags"] if k.endswith("/" + tar.name)), "")
+    sha = inv["bags"].get(name, {}).get("sha256")
+    if sha and checksum.sha256_of(tar) != sha:
+        return TaskFailed(f"{tar}: sha256 differs from the inventory's; not extracted")
+    try:
+        targets = [t for t in restore.resolve_targets(inv, options.path)
+                   if t.archive_key.endswith("/" + tar.name)]
+    except GlacierError:
+        targets = []
+    if not targets:  # a path inside the bag itself
+        targets = [restore.Target("", "", os.fsencode(options.path.strip("/")))]
+    source = untar.source_for(tar, run.settings.age_identity_file)
+    untar.extract(source, options.dest, restore.wanted(targets), options.overwrite)
+    print(f"Restored {options.path} from {tar} into {options.dest}")
+
+
+RESTORE_PARAMS = [
+    param("path", str, "", "what to restore, as its original full path"),
+    {**param("all_molecules", bool, False, "restore every molecule, each in a folder "
+                                            "of its own under --to"), "long": "all"},
+    param("to", str, "restore", "folder to restore into (default ./restore)"),
+    param("tier", str, "Bulk", "thaw tier: Bulk (~48 h, cheapest) or Standard (~12 h)"),
+    param("days", int, 7, "days the thawed copy stays readable"),
+    param("yes", bool, False, "really thaw (paid) and restore"),
+    param("wait", bool, False, "poll until every bag is thawed"),
+    param("wait_hours", float, 72, "give up waiting after this many hours"),
+    param("poll_seconds", float, 60, "first wait between status checks (doubles up to "
+                                     "30 min; at least 60 s)"),
+    param("overwrite", bool, False, "replace files that already exist in the destination"),
+    param("from_file", str, "", "restore from a bag already downloaded by hand"),
+    param("year", int, None, "as that year's run archived it (history)", metavar="YYYY")]
+
+
+def task_restore():
+    """restore a path (atom, folder or file) or --all: prints the cost; --yes restores"""
+    return {"actions": [(restore_action, [current_run().config_file])],
+            "uptodate": [False], "params": RESTORE_PARAMS}

@@ -1,0 +1,75 @@
+"""`doit verify [--deep --yes]`: the bucket holds every bag as the inventory records."""
+
+from doit.exceptions import TaskFailed
+
+from ..bucket import system_folder
+from ..restore import plan as restore
+from .. import cost, units, verify
+from ..formats import inventory
+from ..report import last_run as status
+from ..run import load_run
+from ..bucket.store import store_for
+from .base import current_run, param, say, user_errors
+
+
+@user_errors
+def verify_action(config, deep, yes, tier, days, all_hosts):
+    settings = load_run(config).settings
+    if all_hosts:
+        return _verify_every_host(settings)
+    inv = inventory.load_inventory(settings.inventory_file, required_by="verify")
+    if deep:
+        problem = restore.tier_problem(tier, {b.get("storage_class")
+                                              for b in inv["bags"].values()})
+        if problem:
+            return TaskFailed(problem)
+    store = store_for(settings)
+    problems = verify.check_headers(store, inv, settings.host)
+    waiting = 0
+    if deep and not yes:
+        total = sum(b["size"] for b in inv["bags"].values())
+        figures = cost.restore_cost(total, len(inv["bags"]), tier, settings.prices)
+        print(f"--deep thaws and downloads all {len(inv['bags'])} bags "
+              f"({units.human(total)}): slow ({cost.TIER_DELAY[tier]}) and paid "
+              f"(about ${figures['total']:.2f}); add --yes to do it")
+    elif deep:
+        deep_problems, waiting = verify.deep_check(store, inv, days, tier, print)
+        problems += deep_problems
+    say(f"WARNING {line}" for line in verify.index_warnings(store, inv))
+    say(f"PROBLEM {line}" for line in problems)
+    status.record_run(load_run(config), status.verify_record(
+        load_run(config), len(inv["bags"]), problems, waiting, deep=bool(deep and yes)))
+    if problems:
+        return TaskFailed(f"{len(problems)} problems found (see above)")
+    if waiting:
+        return TaskFailed(f"{waiting} bags still thawing; run again later")
+    print(f"Verified {len(inv['bags'])} bags and their manifests: all as recorded")
+
+
+def _verify_every_host(settings):
+    """The quick check of each host's latest inventory in the bucket, host by host."""
+    store = store_for(settings)
+    problems = []
+    for host in system_folder.hosts_in(store.list_objects("")):
+        inv = system_folder.latest_inventory(settings, store, host)
+        found = verify.check_headers(store, inv, host)
+        problems += [f"{host}: {line}" for line in found]
+        say([f"{host}: {len(inv['bags'])} bags, " +
+             (f"{len(found)} problems" if found else "all as recorded")])
+    say(f"PROBLEM {line}" for line in problems)
+    if problems:
+        return TaskFailed(f"{len(problems)} problems found (see above)")
+
+
+VERIFY_PARAMS = [
+    param("deep", bool, False, "also thaw, download and re-hash every bag (slow, paid)"),
+    param("yes", bool, False, "with --deep: really thaw and download"),
+    param("tier", str, "Bulk", "thaw tier for --deep: Bulk or Standard"),
+    param("days", int, 1, "days a thawed copy stays readable"),
+    param("all_hosts", bool, False, "check every host's latest inventory in the bucket")]
+
+
+def task_verify():
+    """check every bag and manifest is in the bucket as recorded (--deep: re-hash)"""
+    return {"actions": [(verify_action, [current_run().config_file])],
+            "uptodate": [False], "params": VERIFY_PARAMS}

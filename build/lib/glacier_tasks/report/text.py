@@ -1,0 +1,206 @@
+"""What a run says: the dry run's plan summary and the backup's closing report (pure)."""
+
+from .. import cost
+from ..backup import staging
+from ..units import human, printable
+
+
+def names(keys) -> str:
+    return ", ".join(printable(k) for k in keys)
+
+
+def describe_bag(bag, done: bool = False) -> str:
+    """What a planned bag is and why it is pending: the line `list` shows for it."""
+    what = "unchanged" if bag.action == "keep" else \
+        ("uploaded: " if done else "pending: ") + ", ".join(bag.reasons)
+    return f"{printable(bag.molecule)}  {len(bag.atoms)} atoms  {human(bag.size)}  {what}"
+
+
+def plan_summary(plan, settings, history: dict | None = None) -> str:
+    """The dry run's text; `history`: the superseded bags the inventory still keeps."""
+    prices = settings.prices
+    lines = [f"Plan for {plan.year}: bucket {settings.s3_bucket}, "
+             f"{settings.storage_class}, bags up to {settings.target_bag_gb:g} GB"]
+    by_molecule = {}
+    for bag in plan.bags:
+        by_molecule.setdefault(bag.molecule, []).append(bag)
+    prunable = {}
+    for key, molecule in plan.superseded_molecules.items():
+        prunable[molecule] = prunable.get(molecule, 0) + 1
+    for molecule, bags in by_molecule.items():
+        todo = [b for b in bags if b.action == "upload"]
+        reasons = sorted({r for b in todo for r in b.reasons})
+        lines.append(f"  {printable(molecule)}: {len(bags)} bags, "
+                     f"{len(bags) - len(todo)} unchanged, "
+                     f"{len(todo)} to upload" +
+                     (f" ({', '.join(reasons)}), {human(sum(b.size for b in todo))}"
+                      if todo else "") +
+                     (f"; {prunable[molecule]} old bags become prunable"
+                      if prunable.get(molecule) else ""))
+    todo = plan.uploads
+    upload = cost.upload_estimate([b.size for b in todo], settings.storage_class, prices)
+    total = sum(b.size for b in plan.bags)
+    monthly = cost.monthly_storage(total, len(plan.bags), settings.storage_class, prices)
+    lines.append(f"To upload: {len(todo)} bags, {human(sum(b.size for b in todo))}, "
+                 f"{upload['requests']} PUT requests, fee about ${upload['fee']:.4f}")
+    if todo:
+        need, held = staging.budget_need(plan, settings.staging_bags)
+        lines.append(f"Staging: up to {held} bag{'s' if held > 1 else ''} at a time "
+                     f"(staging_bags = "
+                     f"{settings.staging_bags}), about {human(need)} in "
+                     f"{settings.staging_dir}")
+    lines.append(f"Stored after the run: {len(plan.bags)} bags, {human(total)}, about "
+                 f"${monthly:.2f} per month (prices of {cost.PRICES_DATE})")
+    if history:
+        held = sum(h.get("size") or 0 for h in history.values())
+        kept = cost.monthly_storage(held, len(history), settings.storage_class, prices)
+        lines.append(f"History (superseded bags not pruned yet, keep_years = "
+                     f"{settings.keep_years}): {len(history)} bags, {human(held)}, about "
+                     f"${kept:.2f} per month more")
+    lines += _warnings(plan)
+    return "\n".join(lines)
+
+
+def _warnings(plan) -> list:
+    lines = []
+    if plan.removed_atoms:
+        lines.append(f"Atoms gone from disk, leaving the inventory: "
+                     f"{names(plan.removed_atoms)}")
+    for molecule in plan.missing_molecules:
+        lines.append(f"MISSING molecule {printable(molecule)}: "
+                     f"{missing_reason(plan, molecule)}; its atoms stay in the inventory "
+                     "untouched")
+    return lines
+
+
+def missing_reason(plan, molecule: str) -> str:
+    return printable(plan.missing_reasons.get(molecule, "folder not found or empty "
+                                                    "(drive not mounted?)"))
+
+
+def run_report(plan, failures: dict, repaired: dict | None = None) -> tuple[str, bool]:
+    """The closing lines of a backup and whether every molecule was backed up.
+    repaired: bag name -> what was repaired. Each bag is counted once: unchanged,
+    uploaded, repaired or failed."""
+    repaired = repaired or {}
+    lines = [f"REPAIRED {line}" for line in repaired.values()]
+    lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
+    for molecule in plan.missing_molecules:
+        lines.append(f"FAILED molecule {printable(molecule)}: "
+                     f"{missing_reason(plan, molecule)}; mount or fix it and run "
+                     "'doit backup' again")
+    if plan.removed_atoms:
+        lines.append(f"Left the inventory (gone from disk): "
+                     f"{names(plan.removed_atoms)}")
+    ok = not failures and not plan.missing_molecules
+    counts = bag_counts(plan, failures, repaired)
+    lines.append(f"Backup {plan.year}: {len(plan.bags)} bags, {counts['unchanged']} "
+                 f"unchanged, {counts['uploaded']} uploaded, {counts['repaired']} "
+                 f"repaired, {len(failures)} failed" +
+                 ("" if ok else "; run 'doit backup' again once fixed"))
+    return "\n".join(lines), ok
+
+
+def bag_counts(plan, failures: dict, repaired: dict, done=None) -> dict:
+    """Each bag once: unchanged, uploaded (those in `done`, when given), repaired or
+    failed. repaired: bag name -> what was repaired."""
+    uploads, failed = {b.name for b in plan.uploads}, set(failures)
+    fixed = set(repaired) - failed
+    sent = uploads if done is None else uploads & done
+    return {"planned": len(plan.bags), "failed": len(failures), "repaired": len(fixed),
+            "unchanged": len({b.name for b in plan.bags} - uploads - failed - fixed),
+            "uploaded": len(sent - failed - fixed)}
+
+
+def stopped_report(plan, failures: dict, repaired: dict, done: set) -> list[str]:
+    """The closing lines of a backup that ended before its report (a task failed, the
+    network went, Ctrl-C): what was uploaded, kept, repaired, failed and why, and how
+    many bags it did not reach. repaired: bag name -> what was repaired."""
+    lines = [f"REPAIRED {line}" for line in repaired.values()]
+    lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
+    counts = bag_counts(plan, failures, repaired, done)
+    waiting = len({b.name for b in plan.uploads} - done - set(failures))
+    lines.append(f"Backup {plan.year} stopped before its end: {len(plan.bags)} bags, "
+                 f"{counts['unchanged']} unchanged, {counts['uploaded']} uploaded, "
+                 f"{counts['repaired']} repaired, "
+                 f"{len(failures)} failed, {waiting} not reached; finished steps are "
+                 "kept, run 'doit backup' again")
+    return lines
+
+
+def prune_lines(found: list, delete: bool) -> list:
+    """`doit prune`: what would go, how old, the fee if deleted today, what it loses;
+    bags kept as history say until when."""
+    lines = []
+    for p in found:
+        fee = f", early-deletion fee now ${p.fee_now:.4f} (free from {p.free_from})" \
+            if p.fee_now else ", no early-deletion fee"
+        lost = f"; {lost_words(p.lost)}" if p.lost and p.lost.files else ""
+        if p.history_until:
+            lines.append(f"History until {p.history_until} {p.key}  {human(p.size)} "
+                         f"{p.storage_class}, {p.age_days} days old{lost}")
+            continue
+        lines.append(f"{'Prunable' if delete else 'Would delete'} {p.key}  "
+                     f"{human(p.size)} {p.storage_class}, {p.age_days} days old{fee}"
+                     f"{lost}")
+    total = sum(p.size for p in found if not p.history_until)
+    kept = [p for p in found if p.history_until]
+    lines.append(f"{len(found) - len(kept)} objects, {human(total)} no longer referenced" +
+                 ("" if delete else "; 'doit prune --delete' deletes those past "
+                  "the minimum age") +
+                 (f"; {len(kept)} kept as history (keep_years)" if kept else ""))
+    return lines
+
+
+def lost_words(lost) -> str:
+    """What deleting a bag loses, in words."""
+    if lost is None or not lost.files:
+        return "no file that a newer bag lacks"
+    names = ", ".join(printable(n) for n in lost.names)
+    more = ", ..." if lost.files > len(lost.names) else ""
+    return (f"{lost.files} files ({human(lost.size)}) exist in no newer bag: "
+            f"{names}{more}")
+
+
+def kept_line(p, min_age_days: int) -> str:
+    """`prune --delete`: why an object stays."""
+    if p.history_until:
+        return (f"Kept {p.key}: history until {p.history_until} (keep_years); "
+                f"{lost_words(p.lost)}")
+    return (f"Kept {p.key}: {p.age_days} days old, under --min-age-days {min_age_days}; "
+            f"free to delete from {p.free_from}")
+
+
+def history_lines(figures: dict) -> list:
+    """`doit cost`: the bill split into current data and history, and the price of
+    keep_years."""
+    count, held, monthly = figures["current"]
+    h_count, h_held, h_monthly = figures["history"]
+    year_held, year_monthly = figures["per_year"]
+    return [f"Current data: {count} bags, {human(held)}, ${monthly:.2f}/month; history "
+            f"(superseded, not pruned yet): {h_count} bags, {human(h_held)}, "
+            f"${h_monthly:.2f}/month",
+            f"Each year of keep_years (now {figures['keep_years']}) keeps about "
+            f"{human(year_held)} more (what the last year superseded): "
+            f"${year_monthly:.2f}/month"]
+
+
+def cost_lines(bill: dict, prunable_bytes: int, restore: dict, per_file: dict,
+               bags: int) -> list:
+    lines = [f"Monthly storage (prices of {cost.PRICES_DATE}, 40 KB overhead per "
+             "archived object included):"]
+    for storage_class, (held, count, monthly) in bill.items():
+        lines.append(f"  {storage_class:<13} {count:>6} objects  {human(held):>9}  "
+                     f"${monthly:.2f}/month")
+    lines.append(f"  total                                    "
+                 f"${sum(m for _, _, m in bill.values()):.2f}/month")
+    lines.append(f"Prunable (no longer referenced): {human(prunable_bytes)}")
+    for tier, figures in restore.items():
+        lines.append(f"Full restore, {tier} tier: ${figures['total']:.2f} (retrieval "
+                     f"${figures['retrieval']:.2f}, requests ${figures['requests']:.4f}, "
+                     f"transfer out ${figures['transfer']:.2f})")
+    lines.append(f"Same data as one object per file: {per_file['objects']} objects "
+                 f"instead of {bags} bags: upload ${per_file['upload_fee']:.2f}, "
+                 f"${per_file['monthly']:.2f}/month, Bulk restore "
+                 f"${per_file['restore_bulk']:.2f}")
+    return lines
