@@ -151,17 +151,46 @@ class Run:
             statefile.write_bytes(path, os.urandom(32))
             return path.read_bytes()
 
-    def tag_own_folders(self) -> None:
-        """Make the state, staging, manifest and mount folders, each tagged so that a
-        molecule holding them (a backed-up home folder) never packs them."""
+    def own_folders(self) -> dict:
+        """setting -> the folder the tool keeps its own files in."""
         settings = self.settings
-        for folder in (self.state_dir, settings.staging_dir, settings.manifest_dir,
-                       settings.mnt_base):
+        return {"state_dir": self.state_dir, "staging_dir": settings.staging_dir,
+                "manifest_dir": settings.manifest_dir, "mnt_base": settings.mnt_base}
+
+    def tag_own_folders(self) -> None:
+        """Make the state, staging, manifest and mount folders (each with a note saying
+        whose they are), and keep them out of every walk. A configured folder that
+        lies in a molecule and already holds files the tool did not make is refused:
+        those files would never be backed up while it is configured."""
+        for setting, folder in self.own_folders().items():
             tag = folder / scan.OWN_FOLDER_TAG
             if not tag.exists():
+                self._refuse_foreign(setting, folder)
                 folder.mkdir(parents=True, exist_ok=True)
-                tag.write_text("glacier-tasks keeps its own files here; backups skip "
-                               "this folder\n")
+                tag.write_text("glacier-tasks keeps its own files here (the setting "
+                               f"{setting}); backups skip this folder while it is "
+                               "configured\n")
+        scan.keep_out(self.own_folders().values())
+
+    def _refuse_foreign(self, setting: str, folder: Path) -> None:
+        try:
+            with os.scandir(folder) as entries:
+                first = next(entries, None)
+        except OSError:
+            return  # not there yet (made now), or not a folder (mkdir says so)
+        if first is None:
+            return
+        real = folder.resolve()
+        for molecule in self.molecules:
+            if molecule.remote or not molecule.path:
+                continue
+            inside = Path(molecule.path).resolve()
+            if real == inside or inside in real.parents:
+                raise ConfigError(
+                    f"{setting} = {folder} is inside the molecule {molecule.spelling} "
+                    f"and already holds files this tool did not make ({first.name}, ...): "
+                    f"while it is {setting} they would never be backed up; point "
+                    f"{setting} at a new or empty folder")
 
     def occupied_file(self, bag_name: str) -> Path:
         """A key of this bag found holding something else in the bucket: written once,
@@ -202,8 +231,9 @@ class Run:
             except (FileNotFoundError, NotADirectoryError):
                 missing[molecule.spelling] = f"folder {molecule.path} not found"
                 continue
-            except PermissionError:
-                missing[molecule.spelling] = f"folder {molecule.path} cannot be read"
+            except OSError as err:  # refused, a dead mount (ENOTCONN), a loop, EIO
+                missing[molecule.spelling] = (f"folder {molecule.path} cannot be read: "
+                                              f"{err.strerror}")
                 continue
             atoms += [AtomRef(molecule, n, scan.atom_key(molecule.spelling, n))
                       for n in names]
@@ -259,4 +289,6 @@ def load_run(config_file: str) -> Run:
         raise ConfigError(f"{err.filename}: {err.strerror}") from None
     if settings.encryption == "age":
         crypto.require_age()
-    return Run(settings, molecules, problem, today())
+    run = Run(settings, molecules, problem, today())
+    scan.keep_out(run.own_folders().values())
+    return run

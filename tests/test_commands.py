@@ -284,3 +284,18 @@ def test_dryrun_of_a_missing_molecule_fails_naming_it(project, capsys):
     assert isinstance(failed, TaskFailed)
     out = capsys.readouterr().out
     assert f"MISSING molecule {data.parent / 'unmounted'}" in out and "not found" in out
+
+
+# ---------------------------------------------------------------- _scan:ATOM names
+
+@pytest.mark.parametrize("atom", ["*", "x?y", "[z]", "a=b", "a*b/c", "\\x2a"])
+def test_scan_task_names_never_hold_what_doit_reads_as_a_pattern(atom):
+    name = scan_command.scan_task_name(f"/data/{atom}")
+    assert not set(name[len("_scan:"):]) & set("*?[=")
+
+
+def test_scan_task_names_stay_readable_and_distinct():
+    assert scan_command.scan_task_name("/data/Books") == "_scan:/data/Books"
+    assert scan_command.scan_task_name("/d/a*b/*") == "_scan:/d/a\\x2ab/\\x2a"
+    # a folder literally named \x2a is not the folder named *
+    assert scan_command.scan_task_name("/d/\\x2a") != scan_command.scan_task_name("/d/*")

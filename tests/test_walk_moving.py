@@ -28,19 +28,41 @@ def pack(root, tmp_path, progress):
                               tmp_path / "manifests" / f"{plan.name}.txt", progress)
 
 
-def test_file_moving_in_both_packs_fails_the_bag_naming_it(tmp_path):
+def test_file_moving_in_both_packs_leaves_its_atom_out_naming_it(tmp_path):
+    """Issue 21 case 12: one always-busy file costs its own atom, not its bag: the
+    other atoms are packed once more without it."""
     root = tree(tmp_path)
     song = root / "Music" / "song.flac"
     rewrites = []
 
-    def rewrite(_bytes):  # every chunk tar sends, in both packs
+    def rewrite(_bytes):  # every chunk tar sends, in every pack
         rewrites.append(True)
         song.write_bytes(os.urandom(100 + len(rewrites)))
 
+    plan, packed = pack(root, tmp_path, rewrite)
+    music = next(k for k in plan.atoms if k.endswith("/Music"))
+    assert list(packed.left_out) == [music]
+    assert packed.left_out[music] == f"{song} changed while it was read, twice"
+    assert members(packed.tar_path) == [b"Books", b"Books/-first", b"Books/a.bin"]
+    assert listed(packed.manifest_path) == members(packed.tar_path)
+    assert list(packed.atom_hashes) == [k for k in plan.atoms if k != music]
+
+
+def test_the_only_atom_moving_in_both_packs_fails_the_bag_naming_it(tmp_path):
+    root = tree(tmp_path)
+    song = root / "Music" / "song.flac"
+    rewrites = []
+
+    def rewrite(_bytes):
+        rewrites.append(True)
+        song.write_bytes(os.urandom(100 + len(rewrites)))
+
+    plan = planned(root, "Music")
     with pytest.raises(BagError) as caught:
-        pack(root, tmp_path, rewrite)
+        bag.pack_bag(plan, root, tmp_path / "stage" / f"{plan.name}.tar",
+                     tmp_path / "manifests" / f"{plan.name}.txt", rewrite)
     assert str(caught.value).startswith(
-        f"{planned(root, 'Books').name}: {song} changed while it was read, twice; ")
+        f"{plan.name}: {song} changed while it was read, twice; ")
     assert len(rewrites) >= 2
     assert list((tmp_path / "stage").iterdir()) == []  # no tar, no partial
     assert list((tmp_path / "manifests").iterdir()) == []  # no manifest of it either

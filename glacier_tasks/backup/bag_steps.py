@@ -347,22 +347,26 @@ def _pack(run, plan, bag) -> Packed:
         packed = tarbag.pack_bag(bag, molecule_path, run.staged_tar(bag.name),
                                  run.manifest_file(bag.manifest_key), written, encrypt,
                                  _remote_tar(settings, bag.molecule))
-    lost = lost_since_scan(bag, plan.atoms, packed.atom_entries)
+    lost = lost_since_scan(bag, plan.atoms, packed.atom_entries, packed.left_out)
     if lost:
         _drop_staged(run, bag)
         raise BagError(_lost_text(bag, plan, lost))
     progress.resize(bag.name, packed.size)
     progress.step("tar", bag.name, "done",
                   f"{human(packed.size)} in {duration(time.monotonic() - started)}")
+    for atom, why in packed.left_out.items():
+        progress.step("tar", bag.name, "left out", f"atom {atom}: {why}; it keeps its "
+                      "previous bag, the bag's other atoms go on")
     # a file that moved while read fails the bag in pack_bag: nothing is ever "dirty"
     return Packed(size=packed.size, sha256=packed.sha256, crc64nvme=packed.crc64nvme,
                   atom_hashes=packed.atom_hashes,
                   content_key=content_key(bag.archive_key, packed.atom_hashes),
                   encryption=encryption,
-                  atom_files={k: files for k, (_, files) in packed.atom_entries.items()})
+                  atom_files={k: files for k, (_, files) in packed.atom_entries.items()},
+                  left_out=packed.left_out or None)
 
 
-def lost_since_scan(bag, planned: dict, packed: dict) -> list:
+def lost_since_scan(bag, planned: dict, packed: dict, left_out=()) -> list:
     """The bag's atoms that the scan saw holding files and the pack found gone or
     emptied: (atom key, files then, entries now). A drive unmounted or an atom renamed
     during the run looks like this; packed, it would record the atom as empty and
@@ -370,6 +374,8 @@ def lost_since_scan(bag, planned: dict, packed: dict) -> list:
     added or removed) are packed as they are now: the pack's own walk saw them."""
     lost = []
     for key in bag.atoms:
+        if key in left_out:
+            continue  # not packed on purpose (a file that kept moving): said so
         then = planned.get(key, {}).get("files", 0)
         entries, now = packed.get(key, (0, 0))
         if (then and not now) or (not entries and planned.get(key)):

@@ -30,6 +30,7 @@ class Packed:
     dirty: list = field(default_factory=list)
     encryption: dict | None = None  # {"method": "age", "recipients": [...]}
     atom_files: dict | None = None  # atom key -> files (non-folders) it went in with
+    left_out: dict | None = None  # atom key -> why it is not in the tar (keeps its bag)
 
 
 @dataclass

@@ -11,11 +11,14 @@ A bag holds exactly what its manifest lists, and nothing torn:
   manifest and its atom's hash, as it left the tar;
 - once tar is done every stored regular file is looked at again: if its size, mtime or
   ctime moved since the walk that listed it (borg's rule), tar may have stored a mix
-  that never existed on disk. The bag is packed again once; if a file still moves, the
-  bag fails naming it, and its atoms keep their previous bag.
+  that never existed on disk. The bag is packed again once; if a file still moves, its
+  atom is left out (it keeps its previous bag, and the run fails naming the file) and
+  the bag's other atoms are packed once more without it; a bag whose every atom moves
+  fails.
 """
 
 import base64
+import dataclasses
 import contextlib
 import fcntl
 import hashlib
@@ -57,6 +60,7 @@ class PackedTar:
     crc64nvme: str  # base64 of the big-endian CRC, as S3 reports it
     atom_hashes: dict  # atom key -> metadata hash of exactly what the tar holds
     atom_entries: dict  # atom key -> (entries, files) the tar holds: files are non-folders
+    left_out: dict = dataclasses.field(default_factory=dict)  # atom key -> why not in it
 
 
 @dataclass(frozen=True)
@@ -100,16 +104,28 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     partial = tar_path.with_name(tar_path.name + ".partial")
     draft = manifest_path.with_name(manifest_path.name + ".partial")
+    left_out, packing = {}, bag
     try:
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS + 1):
             tar, (hashes, entries), moving = _pack_once(
-                bag, molecule_path, partial, draft, progress, encrypt, remote)
+                packing, molecule_path, partial, draft, progress, encrypt, remote)
             if not moving[1]:
                 os.replace(draft, manifest_path)
                 os.replace(partial, tar_path)
                 memberindex.settle(tar_path, manifest_path, tar.sha256, bool(encrypt))
                 return PackedTar(tar_path, manifest_path, tar.size, tar.sha256,
-                                 tar.crc64nvme, hashes, entries)
+                                 tar.crc64nvme, hashes, entries, left_out)
+            if attempt == ATTEMPTS - 1:
+                # still moving: those atoms are left out (they keep their previous
+                # bag), the others packed once more without them
+                busy = [packing.atoms[i] for i in sorted(moving[2])]
+                rest = [a for a in packing.atoms if a not in busy]
+                if not rest:
+                    break
+                why = f"{_moving_text(molecule_path, moving)} changed while it was " \
+                      f"read, twice"
+                left_out = {a: why for a in busy}
+                packing = dataclasses.replace(packing, atoms=rest)
     finally:
         partial.unlink(missing_ok=True)
         draft.unlink(missing_ok=True)
@@ -183,11 +199,18 @@ def _list_members(bag, molecule_path, members_file, records) -> None:
                     line = scan.entry_record(molecule_path, rel, st)
                     marshal.dump((index, rel, st.st_mode, st.st_size, st.st_mtime_ns,
                                   st.st_ctime_ns, line), records)
-            except PermissionError as err:
-                folder = manifest.escape_name(os.fsencode(err.filename))
-                raise BagError(f"{bag.name}: cannot read folder {folder}: {err.strerror}; "
-                               "let the backup's user read it (or move it out of the "
-                               "molecule) and run backup again") from None
+            except OSError as err:  # refused, a dead mount inside (ENOTCONN), EIO
+                raise BagError(_unreadable_text(bag, err)) from None
+
+
+def _unreadable_text(bag, err: OSError) -> str:
+    path = manifest.escape_name(os.fsencode(err.filename or "?"))
+    if isinstance(err, PermissionError):
+        return (f"{bag.name}: cannot read folder {path}: {err.strerror}; let the "
+                "backup's user read it (or move it out of the molecule) and run backup "
+                "again")
+    return (f"{bag.name}: cannot read {path}: {err.strerror}; check that disk or mount "
+            "(remount it, or move it out of the molecule) and run backup again")
 
 
 def _read_records(records):
@@ -217,10 +240,10 @@ def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None):
     """Write the manifest of what the tar holds (with each file's content sha256 when
     the tar `stream` was read) and hash each atom the same way; with `changed` (a set,
     after tar), also count the stored files that moved since the walk: ((atom hashes,
-    atom (entries, files)), (the first of them, how many))."""
+    atom (entries, files)), (the first of them, how many, the indexes of their atoms))."""
     digests = [hashlib.sha256() for _ in bag.atoms]
     entries, files = [0] * len(bag.atoms), [0] * len(bag.atoms)
-    first, count = None, 0
+    first, count, atoms_moving = None, 0, set()
     root = os.fsencode(molecule_path)
     members = _read_stream(stream)
     member = next(members, None)  # the walk's order is the tar's, sockets aside
@@ -239,8 +262,10 @@ def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None):
             if changed is not None and stat.S_ISREG(mode) and \
                     _moved(os.path.join(root, rel), seen, rel in changed):
                 first, count = first or rel, count + 1
+                atoms_moving.add(index)
     hashes = {key: d.hexdigest() for key, d in zip(bag.atoms, digests)}
-    return (hashes, dict(zip(bag.atoms, zip(entries, files)))), (first, count)
+    return (hashes, dict(zip(bag.atoms, zip(entries, files)))), \
+        (first, count, atoms_moving)
 
 
 def _moved(path: bytes, seen: tuple, tar_saw_change: bool) -> bool:
@@ -256,7 +281,7 @@ def _moved(path: bytes, seen: tuple, tar_saw_change: bool) -> bool:
 
 
 def _moving_text(molecule_path, moving: tuple) -> str:
-    first, count = moving
+    first, count, _ = moving
     path = manifest.escape_name(os.path.join(os.fsencode(molecule_path), first))
     return path + (f" (and {count - 1} more files)" if count > 1 else "")
 

@@ -33,7 +33,7 @@ class AtomScan:
     size: int  # bytes tar writes: allocated, not apparent, for a sparse file
     files: int
     apparent_size: int = 0  # st_size summed, for information
-    unreadable: str = ""  # "<folder>: Permission denied" when the walk was refused
+    unreadable: str = ""  # "<path>: Permission denied" (or any OSError) stopping the walk
 
 
 def atom_key(molecule: str, name: str) -> str:
@@ -47,7 +47,8 @@ def list_atoms(molecule_path: Path) -> list[str]:
     with os.scandir(molecule_path) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                names.append(entry.name)
+                if not _is_own_entry(entry):
+                    names.append(entry.name)
             else:
                 loose = True
     names.sort(key=os.fsencode)
@@ -71,7 +72,10 @@ def walk_atom(molecule_path: Path, atom: str):
         st = os.lstat(os.path.join(root, name))
     except FileNotFoundError:
         return
-    if stat.S_ISDIR(st.st_mode) and _own_folder(os.path.join(root, name)):
+    except OSError as err:  # a dead mount (ENOTCONN), a failing disk (EIO)
+        raise OSError(err.errno, err.strerror, os.fsdecode(os.path.join(root, name))) \
+            from None
+    if stat.S_ISDIR(st.st_mode) and _own_folder(st):
         return
     yield name, st
     stack = [(name, iter(_sorted_entries(os.path.join(root, name))))]
@@ -79,7 +83,7 @@ def walk_atom(molecule_path: Path, atom: str):
         prefix, entries = stack[-1]
         for child, st in entries:
             rel = prefix + b"/" + child
-            if stat.S_ISDIR(st.st_mode) and _own_folder(os.path.join(root, rel)):
+            if stat.S_ISDIR(st.st_mode) and _own_folder(st):
                 continue
             yield rel, st
             if stat.S_ISDIR(st.st_mode):
@@ -89,30 +93,59 @@ def walk_atom(molecule_path: Path, atom: str):
             stack.pop()
 
 
-OWN_FOLDER_TAG = ".glacier-tasks-own-folder"  # in state, staging, manifest, mount folders
+OWN_FOLDER_TAG = ".glacier-tasks-own-folder"  # a note in each folder the tool made
+_OWN = frozenset()  # (st_dev, st_ino) of the tool's configured folders, see keep_out
 
 
-def _own_folder(folder: bytes) -> bool:
-    """One of this tool's own folders (tagged when made): never walked, never packed,
-    even inside a molecule (backing up $HOME with the state under ~/.local)."""
-    return os.path.lexists(os.path.join(folder, os.fsencode(OWN_FOLDER_TAG)))
+def keep_out(folders) -> None:
+    """The tool's configured state, staging, manifest and mount folders, as they are
+    now: never walked, never packed, even inside a molecule (a backed-up home folder
+    with the state under ~/.local). Known by device and inode, never by a file inside:
+    a tag file would hide any folder it was copied into, and a folder once configured
+    would stay hidden after the config moved on. Set once per process, before the walk
+    forks its workers."""
+    global _OWN
+    own = set()
+    for folder in folders:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            continue  # not made yet: nothing in it to keep out
+        own.add((st.st_dev, st.st_ino))
+    _OWN = frozenset(own)
+
+
+def _own_folder(st) -> bool:
+    return (st.st_dev, st.st_ino) in _OWN
+
+
+def _is_own_entry(entry) -> bool:
+    try:
+        return _own_folder(entry.stat(follow_symlinks=False))
+    except OSError:
+        return False  # a dead mount as an atom: its walk says so, its bag fails alone
 
 
 def _sorted_entries(folder: bytes) -> list:
     """A folder's (name, lstat) pairs by name. An entry gone between the listing and
-    its stat (a busy folder's temp file) is skipped alone; the rest is still walked."""
-    entries = []
+    its stat (a busy folder's temp file) is skipped alone; the rest is still walked.
+    Any other OSError (refused, a dead mount inside, EIO) is raised naming the path as
+    text: the atom's scan records it and its bag fails, the other bags go on."""
     try:
         with os.scandir(folder) as it:
-            for entry in it:
-                try:
-                    entries.append((entry.name, entry.stat(follow_symlinks=False)))
-                except FileNotFoundError:
-                    continue
+            found = list(it)
     except (FileNotFoundError, NotADirectoryError):
         return []
-    except PermissionError as err:
-        raise PermissionError(err.errno, err.strerror, os.fsdecode(folder)) from None
+    except OSError as err:  # OSError(EACCES, ...) is still a PermissionError
+        raise OSError(err.errno, err.strerror, os.fsdecode(folder)) from None
+    entries = []
+    for entry in found:
+        try:
+            entries.append((entry.name, entry.stat(follow_symlinks=False)))
+        except FileNotFoundError:
+            continue
+        except OSError as err:  # a dead mount point in this folder: ENOTCONN
+            raise OSError(err.errno, err.strerror, os.fsdecode(entry.path)) from None
     entries.sort()
     return entries
 
@@ -154,16 +187,17 @@ def scan_atom(molecule_path: Path, atom: str) -> AtomScan:
     return AtomScan(digest.hexdigest(), size, files, apparent)
 
 
-def unreadable_scan(err: PermissionError) -> AtomScan:
-    """The scan of an atom whose walk was refused: its hash never matches, so its bag
-    is packed, and fails naming the folder; the other atoms go on."""
+def unreadable_scan(err: OSError) -> AtomScan:
+    """The scan of an atom whose walk was refused or failed (a dead mount, EIO): its
+    hash never matches, so its bag is packed, and fails naming the path; the other
+    atoms go on."""
     return AtomScan(UNREADABLE, 0, 0, 0, f"{err.filename}: {err.strerror}")
 
 
 def scan_atoms(pairs: list, workers: int):
     """Yield ((molecule path, atom), AtomScan) for many atoms, on every core: the walk
     is mostly system calls and per-entry Python work, both of which parallelise. An
-    atom that cannot be read yields its PermissionError instead of an AtomScan."""
+    atom that cannot be read yields its OSError instead of an AtomScan."""
     if workers < 2 or len(pairs) < 2:
         for pair in pairs:
             yield pair, _scan_pair(pair)
@@ -177,7 +211,7 @@ def scan_atoms(pairs: list, workers: int):
 def _scan_pair(pair):
     try:
         return scan_atom(*pair)
-    except PermissionError as err:
+    except OSError as err:
         return err
 
 
@@ -233,7 +267,7 @@ def _walk_item(item):
     molecule_path, atom, key, path = item
     try:
         result = scan_atom(molecule_path, atom)
-    except PermissionError as err:
+    except OSError as err:
         # recorded, not raised: the bag holding this atom fails naming the folder,
         # every other bag goes on
         result = unreadable_scan(err)

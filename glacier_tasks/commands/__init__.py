@@ -58,8 +58,11 @@ def namespace(argv=None) -> dict:
         return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"], "subtasks": True,
                                "dep_file": str(_reader_db())}, **task_generators()}
     _check_bag_names(run, argv)
+    try:  # before the lock: its file would look like a foreign one in a new state_dir
+        run.tag_own_folders()
+    except ConfigError as err:
+        raise InvalidDodoFile(str(err)) from None
     lock_early(run, argv)
-    run.tag_own_folders()
     mend_doit_db(run.doit_db)
     return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"],
                             "dep_file": str(run.doit_db),

@@ -203,14 +203,20 @@ def report_action(config):
             failures[bag.name] = path.read_text().strip()
     repaired = {b.name: run.repair_file(b.name).read_text().strip() for b in plan.bags
                 if run.repair_file(b.name).exists()}
-    text, ok = report.run_report(plan, failures, repaired)
+    left_out = {}  # atom -> why: its bag went without it (a file that kept moving)
+    for bag in plan.uploads:
+        marker = read_marker(run.marker_file(bag.name), bag.content_key)
+        if marker.done and marker.packed is not None:
+            left_out.update(marker.packed.left_out or {})
+    text, ok = report.run_report(plan, failures, repaired, left_out)
     lines = [text]
     if run.settings.encryption != "age":
         lines.append("Not encrypted by this tool: the data is protected only by AWS (your "
                      "credentials and SSE-S3); see encryption = \"age\" in README.md")
     say(lines)
     # last-run.json, written last: a killed run leaves the old one
-    status.record_run(run, status.backup_record(run, plan, failures, repaired, ok))
+    status.record_run(run, status.backup_record(run, plan, failures, repaired, ok,
+                                                left_out=left_out))
     if ok:  # every file on disk is in a bag: old bags may go
         run.bootstrapped_file.unlink(missing_ok=True)
     if not ok:

@@ -95,6 +95,18 @@ def unmount_action(config):
 
 # -- tasks ----------------------------------------------------------------------------
 
+# characters doit reads in a task name: '=' (`doit NAME=VALUE` sets a variable), '*'
+# (a task_dep or a selection holding it is a pattern: a task named `_scan:/d/*` found
+# no task to depend on, and every backup stopped with "no scan result"), '?' and '['
+# (pattern characters once a '*' is there). printable already writes '\\' as '\\\\', so
+# an escape never collides with a name that holds the same four characters.
+_DOIT_SPECIAL = str.maketrans({c: "\\x%02x" % ord(c) for c in "=*?["})
+
+
+def scan_task_name(atom_key: str) -> str:
+    """`_scan:ATOM`, readable for an ordinary name, never a pattern to doit."""
+    return "_scan:" + units.printable(atom_key).translate(_DOIT_SPECIAL)
+
 
 def task__mount():
     run = current_run()
@@ -127,7 +139,7 @@ def task__scan():
     state, config, names = str(run.state_dir), run.config_file, []
     for atom in run.local_atoms:
         path, record = scan.hash_path(state, atom.key), changed.get(atom.key)
-        name = "_scan:" + units.printable(atom.key).replace("=", "\\x3d")  # '=' is doit's
+        name = scan_task_name(atom.key)
         yield Task(name, [(hash_action, [config, path, record])], targets=[path],
                    uptodate=[record is None], subtask_of="_scan",
                    io={"capture": False})  # prints nothing; two run at once (threads)

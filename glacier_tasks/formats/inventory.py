@@ -157,7 +157,7 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
     prev_atoms, prev_bags = previous.get("atoms", {}), previous.get("bags", {})
     for bag in plan.bags:
         key = bag.archive_key
-        marker = markers.get(bag.name)
+        marker, left_out = markers.get(bag.name), {}
         if bag.action == "keep":  # as it was, or as a repair re-uploaded it
             record = _uploaded_record(bag, marker) if marker is not None and marker.done \
                 and marker.uploaded.key == key else dict(prev_bags.get(key, {}))
@@ -170,17 +170,18 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
             hashes, files = marker.packed.atom_hashes, marker.packed.atom_files or {}
             if files:
                 packed_here.add(key)
+            left_out = marker.packed.left_out or {}
         elif pending_ok:
             record = _pending_record(bag)
             hashes, files = {}, {}
         else:
             for atom in bag.atoms:
-                old = prev_atoms.get(atom)
-                if old and old.get("archive_key") in prev_bags:
-                    atoms[atom] = dict(old)
-                    bags[old["archive_key"]] = dict(prev_bags[old["archive_key"]])
+                _keep_previous(atom, atoms, bags, prev_atoms, prev_bags)
             continue
         for atom in bag.atoms:
+            if atom in left_out:  # a file in it kept moving: it keeps its previous bag
+                _keep_previous(atom, atoms, bags, prev_atoms, prev_bags)
+                continue
             entry = dict(plan.atoms[atom])
             # as packed: a file may have come or gone since the scan
             entry["last_metadata_hash"] = hashes.get(atom, entry["last_metadata_hash"])
@@ -224,6 +225,14 @@ def history_entry(record: dict, date: str) -> dict:
             "size": record.get("size"), "tar_id": record.get("tar_id"),
             "manifest_key": record.get("manifest_key"),
             "uploaded_at": record.get("uploaded_at")}
+
+
+def _keep_previous(atom, atoms, bags, prev_atoms, prev_bags) -> None:
+    """An atom not packed this run keeps its previous entry and bag, if it had one."""
+    old = prev_atoms.get(atom)
+    if old and old.get("archive_key") in prev_bags:
+        atoms[atom] = dict(old)
+        bags.setdefault(old["archive_key"], dict(prev_bags[old["archive_key"]]))
 
 
 def _keep_other_atoms(plan, atoms, bags, prev_bags):

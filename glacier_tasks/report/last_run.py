@@ -121,13 +121,16 @@ def _timestamp(text: str) -> float:
 
 
 def backup_record(run, plan, failures: dict, repaired: dict, ok: bool,
-                  started: float = STARTED) -> dict:
+                  started: float = STARTED, left_out: dict | None = None) -> dict:
+    """left_out: atom -> why its bag went without it (listed with the failures)."""
     record = _base(run, "backup", 0 if ok else 1, started)
     record.update({
         "year": plan.year,
         "atoms": atom_changes(plan, previous_inventory(run, started)),
         "bags": bag_counts(plan, failures, repaired),
-        "failed": _capped(failures), "repaired": list(repaired.values())[:KEEP],
+        "failed": _capped({**failures, **{f"atom {a}": why for a, why in
+                                          (left_out or {}).items()}}),
+        "repaired": list(repaired.values())[:KEEP],
         "missing_molecules": {m: plan.missing_reasons.get(m, "") for m in
                               plan.missing_molecules},
         "sent": sent_figures(run, plan, started),

@@ -78,13 +78,17 @@ def missing_reason(plan, molecule: str) -> str:
                                                     "(drive not mounted?)"))
 
 
-def run_report(plan, failures: dict, repaired: dict | None = None) -> tuple[str, bool]:
+def run_report(plan, failures: dict, repaired: dict | None = None,
+               left_out: dict | None = None) -> tuple[str, bool]:
     """The closing lines of a backup and whether every molecule was backed up.
-    repaired: bag name -> what was repaired. Each bag is counted once: unchanged,
-    uploaded, repaired or failed."""
-    repaired = repaired or {}
+    repaired: bag name -> what was repaired; left_out: atom -> why its bag went
+    without it. Each bag is counted once: unchanged, uploaded, repaired or failed."""
+    repaired, left_out = repaired or {}, left_out or {}
     lines = [f"REPAIRED {line}" for line in repaired.values()]
     lines += [f"FAILED bag {name}: {message}" for name, message in sorted(failures.items())]
+    lines += [f"FAILED atom {printable(atom)}: {why}; it keeps its previous bag (the "
+              "other atoms of its bag are backed up): stop what writes it, or move it "
+              "out of the molecule" for atom, why in sorted(left_out.items())]
     for molecule in plan.missing_molecules:
         lines.append(f"FAILED molecule {printable(molecule)}: "
                      f"{missing_reason(plan, molecule)}; mount or fix it and run "
@@ -92,7 +96,7 @@ def run_report(plan, failures: dict, repaired: dict | None = None) -> tuple[str,
     if plan.removed_atoms:
         lines.append(f"Left the inventory (gone from disk): "
                      f"{names(plan.removed_atoms)}")
-    ok = not failures and not plan.missing_molecules
+    ok = not failures and not left_out and not plan.missing_molecules
     counts = bag_counts(plan, failures, repaired)
     lines.append(f"Backup {plan.year}: {len(plan.bags)} bags, {counts['unchanged']} "
                  f"unchanged, {counts['uploaded']} uploaded, {counts['repaired']} "

@@ -322,3 +322,47 @@ def test_a_molecule_holding_the_tools_own_folders_never_packs_them(tmp_path, s3_
     own = (".local/state/glacier-tasks", ".cache/glacier-tasks/stage",
            ".local/share/glacier-tasks/manifests")
     assert not [n for n in names if n.startswith(own)], names
+
+
+def manifest_names(project) -> set:
+    return {line.split("\t")[0] for bag in project.inventory["bags"].values()
+            for line in project.s3.get_object(Bucket=project.bucket, Key=bag[
+                "manifest_key"])["Body"].read().decode().splitlines()}
+
+
+def test_a_tag_file_never_hides_a_folder(project):
+    """Issue 21 case 3: the tool knows its folders by the config, not by a file in
+    them; a copied tag file hides nothing."""
+    music = project.data / "Music"
+    music.mkdir()
+    (music / "song.txt").write_text("la la\n")
+    (music / ".glacier-tasks-own-folder").write_text("copied from somewhere\n")
+    done = project.run("backup", **TODAY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = manifest_names(project)
+    assert "Music/song.txt" in names and "Music/.glacier-tasks-own-folder" in names
+
+
+@pytest.mark.parametrize("setting", ["state_dir", "staging_dir", "manifest_dir",
+                                     "mnt_base"])
+def test_a_tool_folder_set_to_user_files_in_a_molecule_is_refused(setting, project):
+    """Issue 21 case 3: a tool folder pointed at an existing folder of the user's inside
+    a molecule is refused in one line, before anything is written or uploaded; once
+    the config is fixed, the folder is backed up like any other."""
+    photos = project.data / "Pictures"
+    photos.mkdir()
+    (photos / "cat.jpg").write_bytes(b"\xff\xd8 a cat")
+    good = project.config.read_text()
+    project.config.write_text(good.replace("[settings]\n",
+                                           f'[settings]\n{setting} = "{photos}"\n'))
+    refused = project.run("backup", **TODAY)
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0, out
+    assert f"{setting} = {photos} is inside the molecule" in out, out
+    assert "Traceback" not in out, out
+    assert sorted(p.name for p in photos.iterdir()) == ["cat.jpg"]  # nothing written
+    assert not project.objects()
+    project.config.write_text(good)
+    done = project.run("backup", **TODAY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Pictures/cat.jpg" in manifest_names(project)

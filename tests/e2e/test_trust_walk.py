@@ -158,7 +158,7 @@ def test_busy_folder_keeps_every_file_its_walk_saw(tmp_path, s3_server, bucket):
 # -- case 2: a file rewritten while it is read -----------------------------------------
 
 
-def test_file_rewritten_while_packed_fails_its_bag_then_succeeds(project, tmp_path):
+def test_file_rewritten_while_packed_fails_its_atom_then_succeeds(project, tmp_path):
     assert project.run("backup", GLACIER_TODAY="2026-06-15").returncode == 0
     before = project.inventory
     books = f"{project.data}/Books"
@@ -176,13 +176,22 @@ def test_file_rewritten_while_packed_fails_its_bag_then_succeeds(project, tmp_pa
     assert result.returncode != 0, output(result)
     assert f"{target} changed while it was read, twice" in result.stdout, output(result)
     assert "Traceback" not in output(result)
+    assert f"FAILED atom {books}: " in result.stdout, output(result)
     plan = json.loads((project.state / "plan.json").read_text())
     books_bag = next(b for b in plan["bags"] if books in b["atoms"])
     assert books_bag["action"] == "upload"
-    assert books_bag["archive_key"] not in project.objects()
     assert not list((project.root / "stage").glob(f"{books_bag['name']}*"))
     after = project.inventory
     assert after["atoms"][books] == before["atoms"][books]  # the previous good bag
+    # issue 21 case 12: the busy file costs its own atom, not its bag's other atoms
+    others = [a for a in books_bag["atoms"] if a != books]
+    assert others, books_bag
+    for atom in others:
+        assert after["atoms"][atom]["archive_key"] == books_bag["archive_key"], atom
+    assert books_bag["archive_key"] in project.objects()
+    assert books not in after["bags"][books_bag["archive_key"]]["atoms"]
+    status = project.glacier("status")
+    assert status.returncode != 0 and "Books" in status.stdout, status.stdout
     assert_inventory_holds(project)
 
     again = project.run("backup", GLACIER_TODAY="2027-02-01")
