@@ -1,6 +1,7 @@
 """`doit restore --path P [--yes]` / `doit restore --all --to DIR [--yes]`: what a restore
 needs and costs; with --yes, thaw, download, extract and check, resuming on a rerun."""
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from doit.exceptions import TaskFailed
 
 from ..bucket import system_folder
 from ..report import alert, restores
-from ..restore import (plan as restore, check as restorecheck, restorer,
+from ..restore import (plan as restore, check as restorecheck, restorer, space,
                        extract as untar)
 from ..formats import checksum, inventory
 from .. import cost
@@ -61,23 +62,31 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
                                        required_by=None if from_file else "restore")
     if from_file:
         return _restore_from_file(run, inv, Path(from_file), options)
+    store = store_for(settings)
+    if not all_molecules:  # as typed, or as 'find' prints it (\xNN)
+        path = restore.real_path(settings, store, inv, path)
+        options = dataclasses.replace(options, path=path)
     targets = restore.resolve_all(inv) if all_molecules else \
         restore.resolve_targets(inv, path)
     problem = restore.tier_problem(tier, {inv["bags"][t.archive_key].get("storage_class")
                                           for t in targets})
     if problem:
         return TaskFailed(problem)
-    store = store_for(settings)
     restore.check_members(settings, store, inv, targets)
     plans = restore.plan_restore(settings, store, inv, targets)
-    what = "everything (each molecule in its own folder)" if all_molecules else path
+    what = "everything (each molecule in its own folder)" if all_molecules else \
+        restore.shown(path)
+    restoring = restorer.Restorer(run, store, options, print, alert=lambda event, line:
+                                  alert.send_alert(settings, event, line))
     if not yes:
+        needs = restoring.space_needs(plans)
+        problem = space.shortfall(needs)
         say([f"Restoring {what} needs:",
-             *restore.estimate_lines(plans, tier, settings.prices),
-             "Nothing was requested. Add --yes to thaw and restore."])
-        return
-    outcome = restorer.Restorer(run, store, options, print, alert=lambda event, line:
-                                alert.send_alert(settings, event, line)).restore(plans)
+             *restore.estimate_lines(plans, tier, settings.prices), *space.lines(needs),
+             "Nothing was requested." + ("" if problem else
+                                         " Add --yes to thaw and restore.")])
+        return TaskFailed(problem) if problem else None
+    outcome = restoring.restore(plans)
     return _closing(outcome, what, options)
 
 

@@ -3,6 +3,9 @@
 thawing, not requested), since when, and the command that continues it. Shown by
 `glacier restore --pending` and by `glacier status` (text and `now.restores`)."""
 
+import os
+
+from ..formats import manifest
 from ..restore import state as restorestate
 from ..units import plural
 
@@ -24,8 +27,9 @@ def restore_record(rid: str, state) -> dict:
 
 
 def _what(state) -> str:
+    """A name that is not UTF-8 as find prints it (\\xNN)."""
     return "everything (--all)" if state.request.get("all") else \
-        state.request.get("path") or "?"
+        manifest.escape_name(os.fsencode(state.request.get("path") or "?"))
 
 
 def headline(state) -> str:

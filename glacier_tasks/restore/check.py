@@ -1,8 +1,9 @@
 """The manifest's view of a restore: what is in the way before it, what differs after.
 
 Before extracting, `conflicts` lists the entries asked for that already exist in the
-destination (a folder where a folder goes is not in the way); on a rerun, `missing`
-those that have gone from it since. After, `check` compares
+destination (a folder where a folder goes is not in the way), and `blocked_folder` names
+a file standing where a folder they go into must be; on a rerun, `missing` those that
+have gone from it since. After, `check` compares
 each restored entry with its manifest line: its type (folder or not; a regular file
 where the manifest gives a size), its size, its mtime (to the second, UTC) and, where
 the line has one, its content's sha256 (a restored file is read once more). Entries
@@ -65,6 +66,30 @@ def conflicts(manifest_path: Path, wanted, dest: Path) -> list[bytes]:
         if not (entry.folder and stat.S_ISDIR(st.st_mode)):
             found.append(entry.name)
     return found
+
+
+def blocked_folder(manifest_path: Path, wanted, dest: Path) -> bytes | None:
+    """The first folder the entries asked for go into that dest holds as something
+    else (a file, a dangling link) and that the restore does not make itself: tar
+    cannot write under it, --overwrite or not. b"" when dest itself is such a thing."""
+    root = os.fsencode(dest)
+    if os.path.lexists(root) and not os.path.isdir(root):
+        return b""
+    made, fine = set(), set()  # folders the bag brings; folders known to be fine
+    for entry in entries(manifest_path, wanted):
+        if entry.folder:
+            made.add(entry.name)
+        parent = os.path.dirname(entry.name)
+        while parent and parent not in fine and parent not in made:
+            path = os.path.join(root, parent)
+            if os.path.isdir(path):  # a link to a folder is fine: tar goes through it
+                fine.add(parent)
+                break
+            if os.path.lexists(path):
+                return parent
+            fine.add(parent)  # not there: tar makes it; its parents are looked at next
+            parent = os.path.dirname(parent)
+    return None
 
 
 def missing(manifest_path: Path, wanted, dest: Path) -> list[bytes]:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..formats import checksum, layout, memberindex
+from ..formats import checksum, layout, manifest, memberindex
 from .. import config, cost, statefile
 from ..errors import StateError
 from .find import fetch_manifest, member_exists
@@ -28,6 +28,7 @@ class Target:
     member: bytes
     whole: bool = False  # the whole atom
     folder: str = ""
+    size: int | None = None  # the whole atom's, as the inventory records it
 
 
 def resolve_targets(inventory: dict, path: str) -> list[Target]:
@@ -39,10 +40,42 @@ def resolve_targets(inventory: dict, path: str) -> list[Target]:
         return [_target(k, atoms[k], k) for k in sorted(whole)]
     atom = find_atom(inventory, path)
     if atom is None:
-        raise StateError(f"{path}: not in the inventory (no atom holds it); 'doit find "
-                         "NAME' searches the manifests, 'restore --all' restores every "
-                         "molecule")
+        raise StateError(f"{shown(path)}: not in the inventory (no atom holds it); "
+                         "'doit find NAME' searches the manifests, 'restore --all' "
+                         "restores every molecule")
     return [_target(atom, atoms[atom], path)]
+
+
+def real_path(settings, store, inventory: dict, path: str) -> str:
+    """The path a user means: as typed, or as `find` prints it, with the part inside
+    its molecule escaped as the manifests spell names (\\xNN a byte that is not UTF-8,
+    \\\\ a backslash). The first spelling that names something backed up wins; with
+    none, the path as typed (whose error then names it)."""
+    for spelling in _spellings(inventory, path):
+        try:
+            targets = resolve_targets(inventory, spelling)
+            check_members(settings, store, inventory, targets)
+        except StateError:
+            continue
+        return spelling
+    return path
+
+
+def _spellings(inventory: dict, path: str):
+    yield path
+    molecules = [m for m in {a["molecule"].rstrip("/") + "/"
+                             for a in inventory["atoms"].values()} if path.startswith(m)]
+    if "\\" in path and molecules:
+        molecule = max(molecules, key=len)  # find prints the molecule as it is
+        try:
+            yield molecule + os.fsdecode(manifest.unescape_name(path[len(molecule):]))
+        except ValueError:  # a '\\x' not followed by two hex digits
+            pass
+
+
+def shown(path: str) -> str:
+    """A path for a line on the terminal: a byte that is not UTF-8 as \\xNN."""
+    return manifest.escape_name(os.fsencode(path))
 
 
 def resolve_all(inventory: dict) -> list[Target]:
@@ -71,7 +104,9 @@ def _target(atom: str, entry: dict, path: str, folder: str = "") -> Target:
     else:
         rest = path[len(atom):].lstrip("/")
         member = f"{name}/{rest}" if rest else name
-    return Target(atom, entry["archive_key"], os.fsencode(member), path == atom, folder)
+    whole = path == atom
+    return Target(atom, entry["archive_key"], os.fsencode(member), whole, folder,
+                  entry.get("size") if whole else None)
 
 
 def wanted(targets) -> callable:
@@ -115,8 +150,8 @@ def check_members(settings, store, inventory: dict, targets) -> None:
             continue
         bag = inventory["bags"][t.archive_key]
         if not member_exists(fetch_manifest(settings, store, bag), t.member):
-            raise StateError(f"{os.fsdecode(t.member)}: not in the manifest of "
-                             f"{t.archive_key}; 'doit find' shows what was backed up")
+            raise StateError(f"{manifest.escape_name(t.member)}: not in the manifest "
+                             f"of {t.archive_key}; 'doit find' shows what was backed up")
 
 
 # ---------------------------------------------------------------- plans

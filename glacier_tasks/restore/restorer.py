@@ -17,10 +17,12 @@ from pathlib import Path
 
 from .. import cost
 from ..bucket.objects import bag_problem
-from . import download, check as restorecheck, state as restorestate, extract as untar
+from . import download, check as restorecheck, space, state as restorestate, \
+    extract as untar
 from ..formats import manifest, memberindex
 from ..errors import ConfigError, GlacierError, RestoreError, StateError
 from .find import fetch_manifest
+from .plan import shown
 from ..units import human, iso_utc, plural
 
 MIN_POLL_ENV = "GLACIER_MIN_POLL_SECONDS"
@@ -91,6 +93,8 @@ class Restorer:
         heads = {}
         for plan in plans:
             state = self._refill(plan, self.bag_state(plan))
+            if not state.extracted:
+                self._refuse_blocked(plan)
             if not (state.extracting or state.refill or self.options.overwrite):
                 self._refuse_conflicts(plan)
             if not (state.extracted or state.downloaded):
@@ -101,7 +105,31 @@ class Restorer:
                 _check_object(plan, heads[plan.key])
         # the request is these bags now (a newer backup may have replaced some)
         self.state.bags = {p.key: self.bag_state(p) for p in plans}
+        problem = space.shortfall(self.space_needs(plans))
+        if problem:
+            raise RestoreError(problem)
         return heads
+
+    def space_needs(self, plans) -> list[space.Need]:
+        """What the bags not yet extracted need on disk (see space)."""
+        files = largest = 0
+        for plan in plans:
+            state = self.bag_state(plan)
+            if state.extracting or state.extracted:
+                continue  # tar writes over what it wrote itself
+            refill = self._gone(plan) if state.refill and not self.options.overwrite \
+                else None
+            files += space.restored_size(plan, lambda: self._manifest(plan), refill)
+            if not state.downloaded:
+                largest = max(largest, plan.download_size - self._on_disk(plan))
+        return [space.Need(self.options.dest, files, space.FILES),
+                space.Need(self.downloads, largest, space.DOWNLOAD)]
+
+    def _gone(self, plan):
+        """name -> has it gone from the destination since it was restored?"""
+        gone = set(restorecheck.missing(self._manifest(plan), plan.wanted or _all,
+                                        self._dest(plan)))
+        return lambda name: name.rstrip(b"/") in gone
 
     def _refill(self, plan, state):
         """An extracted bag whose files have gone from the destination since (rm -rf)
@@ -201,7 +229,7 @@ class Restorer:
     def _tell(self, event: str, what: str) -> None:
         """An alert naming the event, the request and the command that continues it."""
         request = "everything (--all)" if self.options.all_molecules else \
-            self.options.path
+            shown(self.options.path)
         self.alert(event, f"glacier {event} on {self.settings.host}: {request} into "
                           f"{self.options.dest}: {what}")
 
@@ -236,6 +264,7 @@ class Restorer:
         if not state.mode or plan.runs is None:
             state.mode = "whole" if plan.runs is None else "ranges"
         if state.mode == "ranges":
+            self._refuse_full(plan.download_size - self._on_disk(plan, ".runs"))
             try:
                 download.download_runs(self.store, plan.key, plan.runs,
                                        self._file(plan, ".runs"))
@@ -243,6 +272,7 @@ class Restorer:
                 self.say(f"{err}; downloading the whole bag instead")
                 state.mode = "whole"
         if state.mode == "whole":
+            self._refuse_full(plan.record["size"] - self._on_disk(plan, ""))
             download.download_bag(self.store, plan.key, self.downloads,
                                   plan.record["size"], plan.record["sha256"])
         state.downloaded = True
@@ -251,13 +281,12 @@ class Restorer:
     def _extract(self, plan, state) -> None:
         dest = self._dest(plan)
         ours = state.extracting  # tar began before: what is in the way, it wrote
+        self._refuse_blocked(plan, "nothing was extracted from this bag")
         if not (ours or state.refill or self.options.overwrite):
             self._refuse_conflicts(plan)
         wanted = plan.wanted
         if state.refill and not self.options.overwrite:  # only what went missing
-            gone = set(restorecheck.missing(self._manifest(plan), plan.wanted or _all,
-                                            dest))
-            wanted = lambda name: name.rstrip(b"/") in gone  # noqa: E731
+            wanted = self._gone(plan)
         state.extracting = True
         self.save()
         if state.mode == "ranges":
@@ -307,6 +336,34 @@ class Restorer:
                                "nothing was overwritten (use --overwrite to replace "
                                "existing files)")
 
+    def _refuse_blocked(self, plan, done: str = "nothing was requested") -> None:
+        """A file where a folder must be: tar would fail, after the paid thaw."""
+        dest = self._dest(plan)
+        blocked = restorecheck.blocked_folder(self._manifest(plan), plan.wanted or _all,
+                                              dest)
+        if blocked is not None:
+            path = f"{dest}/{manifest.escape_name(blocked)}" if blocked else str(dest)
+            raise RestoreError(f"{path}: not a folder, and the restore puts files in "
+                               f"it; {done} (move it away, or restore into another "
+                               "folder with --to)")
+
+    def _refuse_full(self, size: int) -> None:
+        """Before a download (the whole bag, when its runs could not be used)."""
+        problem = space.shortfall([space.Need(self.downloads, size, space.DOWNLOAD)],
+                                  "nothing was downloaded")
+        if problem:
+            raise RestoreError(problem)
+
+    def _on_disk(self, plan, suffix: str | None = None) -> int:
+        """Bytes of the plan's download already on disk, finished or partial (a rerun
+        goes on from them)."""
+        if suffix is None:
+            suffix = "" if plan.runs is None else ".runs"
+        for path in (self._file(plan, suffix), self._file(plan, suffix + ".partial")):
+            if path.exists():
+                return path.stat().st_size
+        return 0
+
     def _manifest(self, plan) -> Path:
         return fetch_manifest(self.settings, self.store, plan.record)
 
@@ -319,8 +376,9 @@ class Restorer:
 
 def continue_command(config_file: str, options: RestoreOptions) -> str:
     """The command line that goes on with this request, for the user to paste."""
+    path = shown(options.path)  # a name that is not UTF-8 as find prints it: \xNN
     what = ["--all"] if options.all_molecules else \
-        ["--path", options.path] if options.path.startswith("-") else [options.path]
+        ["--path", path] if path.startswith("-") else [path]
     words = ["glacier", "restore", *what, "--to", str(options.dest), "--yes"]
     if options.tier != "Bulk":
         words += ["--tier", options.tier]

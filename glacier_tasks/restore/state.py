@@ -77,7 +77,8 @@ class RestoreState:
 def request_id(path: str, all_molecules: bool, dest: Path) -> str:
     """The same command (what, into where) gives the same state file."""
     what = "--all" if all_molecules else path.rstrip("/") or "/"
-    return hashlib.sha256(f"{what}\0{dest}".encode()).hexdigest()[:16]
+    text = f"{what}\0{dest}".encode("utf-8", "surrogateescape")  # a name's raw bytes
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def read_state(path: Path) -> RestoreState | None:
