@@ -38,6 +38,7 @@ def prune_action(config, delete, force, min_age_days):
         unsafe = prune.unsafe_to_delete(inv, objects, settings.host)
         if unsafe:
             return TaskFailed(unsafe)
+    say(report.kept_dead_lines(inv))
     if not found:
         say(["Nothing to prune: every object under YYYY-backup/ is referenced"])
         return
@@ -125,7 +126,8 @@ def cost_action(config, all_hosts):
     say(report.cost_lines(cost.storage_bill(objects, settings.prices),
                           sum(p.size for p in found if not p.history_until), restore,
                           per_file, len(held)) +
-        report.history_lines(_history_figures(run, inv, objects)))
+        report.history_lines(_history_figures(run, inv, objects)) +
+        report.dead_lines(inv, settings))
 
 
 def _history_figures(run, inv, objects) -> dict:

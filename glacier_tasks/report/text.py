@@ -16,8 +16,14 @@ def describe_bag(bag, done: bool = False) -> str:
     return f"{printable(bag.molecule)}  {len(bag.atoms)} atoms  {human(bag.size)}  {what}"
 
 
-def plan_summary(plan, settings, history: dict | None = None) -> str:
-    """The dry run's text; `history`: the superseded bags the inventory still keeps."""
+SHOWN_CHANGES = 20  # changed atoms named one per line; the rest are counted
+
+
+def plan_summary(plan, settings, history: dict | None = None,
+                 draft: dict | None = None, previous: dict | None = None) -> str:
+    """The dry run's text; `history`: the superseded bags the inventory still keeps;
+    `draft` (the inventory the run would write) and `previous` (today's) for what
+    changed in each atom and the bytes kept bags hold that no atom points at."""
     prices = settings.prices
     lines = [f"Plan for {plan.year}: bucket {settings.s3_bucket}, "
              f"{settings.storage_class}, bags up to {settings.target_bag_gb:g} GB"]
@@ -57,8 +63,68 @@ def plan_summary(plan, settings, history: dict | None = None) -> str:
         lines.append(f"History (superseded bags not pruned yet, keep_years = "
                      f"{settings.keep_years}): {len(history)} bags, {human(held)}, about "
                      f"${kept:.2f} per month more")
+    lines += dead_lines(draft or {}, settings)
+    lines += change_lines(plan, previous or {})
     lines += _warnings(plan)
     return "\n".join(lines)
+
+
+def dead_bytes(inventory: dict) -> dict:
+    """archive_key -> bytes of atoms its tar holds that no current atom points at (old
+    versions of atoms that moved to a newer bag, issue 23), for bags that have some."""
+    dead = {}
+    for key, bag in inventory.get("bags", {}).items():
+        lost = (bag.get("packed_bytes") or 0) - (bag.get("referenced_bytes") or 0)
+        if bag.get("packed_atoms") and set(bag["packed_atoms"]) - set(bag["atoms"]) \
+                and lost > 0:
+            dead[key] = lost
+    return dead
+
+
+def dead_lines(inventory: dict, settings) -> list:
+    dead = dead_bytes(inventory)
+    if not dead:
+        return []
+    total = sum(dead.values())
+    monthly = cost.monthly_storage(total, 0, settings.storage_class, settings.prices)
+    return [f"Kept bags holding old versions: {len(dead)} bags, {human(total)} no atom "
+            f"points at any more, about ${monthly:.2f} per month (packed again once "
+            f"under compact_below = {settings.compact_below:g} of a bag is referenced)"]
+
+
+def kept_dead_lines(inventory: dict) -> list:
+    """prune's word on the bags it keeps though part of them is dead: one line each."""
+    dead = dead_bytes(inventory)
+    bags = inventory.get("bags", {})
+    lines = [f"  {key}: {human(n)} of {human(bags[key].get('packed_bytes') or 0)} no "
+             f"atom points at any more" for key, n in sorted(dead.items())]
+    if len(lines) > SHOWN_CHANGES:
+        lines = lines[:SHOWN_CHANGES] + [f"  ... and {len(lines) - SHOWN_CHANGES} more"]
+    return ["Kept, though holding old versions of atoms that moved (still referenced, "
+            "never pruned; packed again once under compact_below):"] + lines \
+        if lines else []
+
+
+def change_lines(plan, previous: dict) -> list:
+    """One line per atom packed again, and why: what changed in it, or that its bag is
+    compacted."""
+    known = previous.get("atoms", {})
+    lines = []
+    for bag in plan.uploads:
+        for atom in bag.atoms:
+            old, new = known.get(atom), plan.atoms.get(atom, {})
+            if old is None:
+                what = f"new: {new.get('files', 0)} files, {human(new.get('size', 0))}"
+            elif old.get("last_metadata_hash") != new.get("last_metadata_hash"):
+                what = (f"changed: {old.get('files', 0)} -> {new.get('files', 0)} files, "
+                        f"{human(old.get('size', 0))} -> {human(new.get('size', 0))}")
+            else:
+                what = next((r for r in bag.reasons if r.startswith("compacted")),
+                            "packed again with its bag")
+            lines.append(f"  {printable(atom)}: {what}")
+    if len(lines) > SHOWN_CHANGES:
+        lines = lines[:SHOWN_CHANGES] + [f"  ... and {len(lines) - SHOWN_CHANGES} more"]
+    return ["Atoms to pack:"] + lines if lines else []
 
 
 def _warnings(plan) -> list:

@@ -49,10 +49,13 @@ def check_invariant(project) -> None:
             _check_index(s3, bucket, key, bag, data)
     prunable = project.run("prune")
     assert prunable.returncode == 0, prunable.stdout + prunable.stderr
+    # the bags prune keeps though part of them is dead are named, not offered
+    offered = "\n".join(line for line in prunable.stdout.splitlines()
+                        if not line.endswith("no atom points at any more"))
     for key in inventory["bags"]:
-        assert key not in prunable.stdout, f"prune offers {key}, which the inventory needs"
+        assert key not in offered, f"prune offers {key}, which the inventory needs"
     for key in bucket_newest_bags(project):
-        assert key not in prunable.stdout, \
+        assert key not in offered, \
             f"prune offers {key}, which the bucket's newest system inventory needs"
 
 

@@ -65,6 +65,13 @@ def test_three_years_send_only_what_changed(tmp_path, s3_server, bucket):
     (project.data / atoms_b[0]).rmdir()
     (project.data / "atom99").mkdir()
     (project.data / "atom99" / "blob").write_bytes(os.urandom(MB))
+    dry = project.run("dryrun", **YEARS[2026])
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert f"/{atoms_a[0]}: changed: 1 -> 1 files" in dry.stdout, dry.stdout
+    assert "/atom99: new: 1 files, 1.0 MB" in dry.stdout, dry.stdout
+    assert f"Atoms gone from disk, leaving the inventory: {project.data}/{atoms_b[0]}" \
+        in dry.stdout, dry.stdout
+    assert "Kept bags holding old versions: 2 bags, 2.0 MB" in dry.stdout, dry.stdout
     done = backup(project, 2026)
     sent = bag_bytes_sent(project, 2026)
     assert 2 * MB <= sent <= 1.1 * 2 * MB, (sent, done.stdout)  # the change, no more
@@ -80,6 +87,10 @@ def test_three_years_send_only_what_changed(tmp_path, s3_server, bucket):
     # both old bags are still needed: prune offers neither, and deletes neither
     pruned = project.run("prune", "--delete", **YEARS[2026])
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert f"{bag_a}: 1.0 MB of 4.0 MB no atom points at any more" in pruned.stdout, \
+        pruned.stdout
+    bill = project.run("cost", **YEARS[2026])
+    assert "Kept bags holding old versions: 2 bags, 2.0 MB" in bill.stdout, bill.stdout
     assert bag_a in project.objects() and bag_b in project.objects()
     check_invariant(project)
 
@@ -121,9 +132,11 @@ def test_three_years_send_only_what_changed(tmp_path, s3_server, bucket):
     assert bag_a not in project.inventory["bags"]
     assert bag_a in project.inventory.get("history", {})
     assert all(third[a] == first[a] for a in atoms_b[1:])  # bag B still 3/4 referenced
-    offered = project.run("prune", **YEARS[2027])
-    assert bag_a in offered.stdout, offered.stdout
-    assert bag_b not in offered.stdout, offered.stdout
+    listed = project.run("prune", **YEARS[2027]).stdout
+    offered = [line for line in listed.splitlines() if line.startswith("Would delete")]
+    assert any(bag_a in line for line in offered), listed
+    assert not any(bag_b in line for line in offered), listed
+    assert f"{bag_b}: 1.0 MB of 4.0 MB no atom points at any more" in listed, listed
     check_invariant(project)
     restore_all(project, tmp_path / "restored3")
     assert tree_snapshot(tmp_path / "restored3") == tree_snapshot(project.data)
