@@ -105,6 +105,12 @@ def test_three_years_send_only_what_changed(tmp_path, s3_server, bucket):
     # not the removed atom
     restore_all(project, tmp_path / "restored")
     assert tree_snapshot(tmp_path / "restored") == tree_snapshot(project.data)
+    # one unchanged atom of bag A: only its own members are downloaded (the index)
+    asked = project.glacier("restore", f"{project.data}/{atoms_a[1]}", "--to",
+                            str(tmp_path / "one"))
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert f"{bag_a}  4.0 MB to thaw; downloads 1.0 MB: only the members asked for" \
+        in asked.stdout, asked.stdout
     # the tool's own restore of the molecule reads only the current atoms of each bag
     mine = tmp_path / "glacier-restored"
     done = project.glacier("restore", str(project.data), "--to", str(mine), "--yes")
