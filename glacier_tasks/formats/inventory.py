@@ -325,3 +325,15 @@ def write_inventory(path: Path, inventory: dict) -> bool:
 
 def _content(inventory: dict) -> dict:
     return {k: v for k, v in inventory.items() if k != "written_at"}
+
+
+def dead_bytes(inventory: dict) -> dict:
+    """archive_key -> bytes of atoms its tar holds that no current atom points at (old
+    versions of atoms that moved to a newer bag, issue 23), for bags that have some."""
+    dead = {}
+    for key, bag in inventory.get("bags", {}).items():
+        lost = (bag.get("packed_bytes") or 0) - (bag.get("referenced_bytes") or 0)
+        if bag.get("packed_atoms") and set(bag["packed_atoms"]) - set(bag["atoms"]) \
+                and lost > 0:
+            dead[key] = lost
+    return dead

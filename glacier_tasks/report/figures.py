@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from .. import cost
+from ..formats import inventory as inventory_format
 from . import last_run as status
 from ..cost import TIER_DELAY
 
@@ -103,6 +104,8 @@ class Overview:
     last_run: dict | None     # last-run.json's record (any command)
     checks: tuple             # HealthCheck
     has_inventory: bool
+    dead: tuple = ()          # (archive_key, bytes no atom points at) of kept bags
+    dead_monthly: float = 0.0  # what those bytes cost a month
 
     @property
     def monthly_total(self) -> float:
@@ -115,6 +118,10 @@ class Overview:
     @property
     def prunable_bytes(self) -> int:
         return sum(p.size for p in self.prunable)
+
+    @property
+    def dead_bytes(self) -> int:
+        return sum(n for _, n in self.dead)
 
     @property
     def oversized(self) -> list:
@@ -144,7 +151,11 @@ def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list
         restore=tuple(restore_costs(inventory, prices)),
         per_file=_per_file(inventory, settings) if inventory.get("bags") else None,
         last_backup=(status_data or {}).get("latest", {}).get("backup"),
-        last_run=status_data, checks=(), has_inventory=bool(inventory.get("bags")))
+        last_run=status_data, checks=(), has_inventory=bool(inventory.get("bags")),
+        dead=tuple(sorted(inventory_format.dead_bytes(inventory).items())),
+        dead_monthly=cost.monthly_storage(
+            sum(inventory_format.dead_bytes(inventory).values()), 0,
+            settings.storage_class, prices))
     checks = health_checks(overview, status_data, inventory, plan, unfinished, open_start)
     return replace(overview, checks=tuple(checks))
 

@@ -261,10 +261,21 @@ def _bill_by_year(ov) -> str:
             + sent)
 
 
+def _dead(ov) -> str:
+    """Kept bags some atoms moved out of: their old copies stay, referenced."""
+    if not ov.dead:
+        return ""
+    return (f'<p class="note">Kept bags holding old versions of atoms that moved to a '
+            f'newer bag: {plural(len(ov.dead), "bag")}, '
+            f'{figure("dead-bytes", human(ov.dead_bytes))} no atom points at any more, '
+            f'about {figure("dead-monthly", usd(ov.dead_monthly))}/month; such a bag is '
+            "packed again once less than compact_below of it is referenced.</p>")
+
+
 def _prunable(ov) -> str:
     if not ov.prunable:
         return ("<h3>Prunable</h3><p>Nothing to prune: every object under YYYY-backup/ "
-                "is referenced.</p>")
+                "is referenced.</p>" + _dead(ov))
     by_date = {}
     for p in ov.prunable:
         day = max(p.free_from, _history(p) or p.free_from, ov.today)
@@ -288,7 +299,7 @@ def _prunable(ov) -> str:
                 ["Object", "Fee if<br>deleted now", "Free from"], lines, "num"),
                 len(lines)) +
             "<p class=\"note\">'glacier prune --delete' deletes those past "
-            "--min-age-days (default 180).</p>")
+            "--min-age-days (default 180).</p>" + _dead(ov))
 
 
 def _history(prunable):

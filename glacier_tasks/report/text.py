@@ -1,6 +1,7 @@
 """What a run says: the dry run's plan summary and the backup's closing report (pure)."""
 
 from .. import cost
+from ..formats import inventory as inventory_format
 from ..backup import staging
 from ..units import human, printable
 
@@ -69,20 +70,8 @@ def plan_summary(plan, settings, history: dict | None = None,
     return "\n".join(lines)
 
 
-def dead_bytes(inventory: dict) -> dict:
-    """archive_key -> bytes of atoms its tar holds that no current atom points at (old
-    versions of atoms that moved to a newer bag, issue 23), for bags that have some."""
-    dead = {}
-    for key, bag in inventory.get("bags", {}).items():
-        lost = (bag.get("packed_bytes") or 0) - (bag.get("referenced_bytes") or 0)
-        if bag.get("packed_atoms") and set(bag["packed_atoms"]) - set(bag["atoms"]) \
-                and lost > 0:
-            dead[key] = lost
-    return dead
-
-
 def dead_lines(inventory: dict, settings) -> list:
-    dead = dead_bytes(inventory)
+    dead = inventory_format.dead_bytes(inventory)
     if not dead:
         return []
     total = sum(dead.values())
@@ -94,7 +83,7 @@ def dead_lines(inventory: dict, settings) -> list:
 
 def kept_dead_lines(inventory: dict) -> list:
     """prune's word on the bags it keeps though part of them is dead: one line each."""
-    dead = dead_bytes(inventory)
+    dead = inventory_format.dead_bytes(inventory)
     bags = inventory.get("bags", {})
     lines = [f"  {key}: {human(n)} of {human(bags[key].get('packed_bytes') or 0)} no "
              f"atom points at any more" for key, n in sorted(dead.items())]

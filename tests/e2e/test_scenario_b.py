@@ -91,6 +91,10 @@ def test_three_years_send_only_what_changed(tmp_path, s3_server, bucket):
         pruned.stdout
     bill = project.run("cost", **YEARS[2026])
     assert "Kept bags holding old versions: 2 bags, 2.0 MB" in bill.stdout, bill.stdout
+    page = tmp_path / "report.html"
+    made = project.glacier("report", "--to", str(page), GLACIER_TODAY="2026-03-01")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert '<span data-figure="dead-bytes">2.0 MB</span>' in page.read_text()
     assert bag_a in project.objects() and bag_b in project.objects()
     check_invariant(project)
 
