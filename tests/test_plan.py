@@ -12,6 +12,7 @@ from glacier_tasks.backup.plan import AtomState, MoleculeState, Plan, plan_bags
 
 HOST = "host"
 TARGET = 100
+PLAIN = lambda members: members  # noqa: E731  a bag is its atoms' sum (tar's end aside)
 EMPTY = {"version": 1, "atoms": {}, "bags": {}}
 
 
@@ -39,7 +40,7 @@ def as_inventory(plan: Plan) -> dict:
 
 def run(atoms, molecules, previous=EMPTY, year=2025, target=TARGET, compact_below=0.5):
     return plan_bags(atoms, molecules, previous, target, year, HOST,
-                     compact_below=compact_below)
+                     compact_below=compact_below, bag_bytes=PLAIN)
 
 
 def bags_of(plan: Plan) -> dict:
@@ -225,12 +226,12 @@ def test_plan_properties_over_several_years(data):
         target = data.draw(st.sampled_from([TARGET, TARGET, 60, 150]), label="target")
         before = copy.deepcopy(previous)
 
-        plan = plan_bags(atoms, molecules, previous, target, year, HOST)
+        plan = plan_bags(atoms, molecules, previous, target, year, HOST, bag_bytes=PLAIN)
 
         assert previous == before, "plan_bags changed its input"
         check_plan(plan, atoms, molecules, previous, year, target)
         assert plan_bags(atoms, molecules, copy.deepcopy(previous), target, year,
-                         HOST) == plan, "same input, other plan"
+                         HOST, bag_bytes=PLAIN) == plan, "same input, other plan"
         # STATE/plan.json between tasks: what a later task reads is this very plan
         assert Plan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
         previous = as_inventory(plan)
@@ -253,6 +254,23 @@ def test_first_run_packs_every_atom_once_within_target(sizes, target):
 
 
 # ---------------------------------------------------------------- hand-worked cases
+
+def test_a_bag_is_planned_at_the_size_gnu_tar_writes():
+    # issue 21, case 13: atoms count their members' headers (the scan), a bag adds
+    # tar's two end blocks and pads to a 10,240-byte record, and the target holds
+    # against that: two atoms of 5,000 bytes (10,000 in all) no longer share a bag of
+    # 10,240, since tar would write 20,480 bytes for them
+    atoms = [atom("m0", n, 5000) for n in ("a", "b")]
+    plan = plan_bags(atoms, [molecule("m0")], EMPTY, 10_240, 2026, HOST)
+    assert [(b.atoms, b.size) for b in plan.bags] == [
+        (["/data/m0/a"], 10_240), (["/data/m0/b"], 10_240)]
+    together = plan_bags(atoms, [molecule("m0")], EMPTY, 20_480, 2026, HOST)
+    assert [(b.atoms, b.size) for b in together.bags] == [
+        (["/data/m0/a", "/data/m0/b"], 20_480)]
+    # 9,216 bytes of members and the end blocks fill one record exactly
+    exact = plan_bags([atom("m0", "a", 9216)], [molecule("m0")], EMPTY, 10**9, 2026, HOST)
+    assert exact.bags[0].size == 10_240
+
 
 def test_first_fit_decreasing_with_known_sizes():
     # target 10, sizes 7 5 4 3 1, taken largest first:

@@ -104,7 +104,7 @@ def test_loose_atom_walks_only_top_level_non_folders(tmp_path):
     (root / "a.txt").write_text("a")
     assert [rel for rel, _ in walk_atom(root, ".")] == [b"a.txt", b"z.txt"]
     result = scan_atom(root, ".")
-    assert (result.size, result.files) == (3, 2)
+    assert (result.size, result.files, result.apparent_size) == (2 * 1024, 2, 3)
 
 
 def test_vanished_atom_walks_nothing(tmp_path):
@@ -115,7 +115,10 @@ def test_vanished_atom_walks_nothing(tmp_path):
 
 def test_scan_counts_size_and_files(tmp_path):
     result = scan_atom(make_molecule(tmp_path), "Books")
-    assert result.size == len(b"alpha") + len(b"bravo!")  # symlinks count no bytes
+    assert result.apparent_size == len(b"alpha") + len(b"bravo!")  # symlinks count none
+    # what tar writes: a header per member (Books/, a.txt, link, sub/, sub/b.txt) and
+    # each file's content in a whole block
+    assert result.size == 5 * 512 + 2 * 512
     assert result.files == 3  # a.txt, link, sub/b.txt
 
 
@@ -203,8 +206,8 @@ def test_write_atom_hash_rewrites_only_on_change(tmp_path):
 
     assert write_atom_hash(root, "Books", key, hash_file) is True
     record = read_atom_hash(hash_file)
-    assert record == {"atom": key, "hash": hash_of(root), "size": 11, "files": 3,
-                      "apparent_size": 11}
+    assert record == {"atom": key, "hash": hash_of(root), "size": 7 * 512,
+                      "size_of": "gnu-tar", "files": 3, "apparent_size": 11}
     first_mtime = hash_file.stat().st_mtime_ns
 
     os.utime(hash_file, ns=(T0, T0))  # so a rewrite could not hide in the clock's tick
@@ -215,7 +218,7 @@ def test_write_atom_hash_rewrites_only_on_change(tmp_path):
     (root / "Books" / "a.txt").write_bytes(b"alphabet")
     assert write_atom_hash(root, "Books", key, hash_file) is True
     assert hash_file.stat().st_mtime_ns != T0
-    assert read_atom_hash(hash_file)["size"] == 14
+    assert read_atom_hash(hash_file)["apparent_size"] == 14
 
 
 def test_damaged_hash_file_is_rewritten(tmp_path):

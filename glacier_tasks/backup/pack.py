@@ -39,7 +39,6 @@ from . import scan
 from ..errors import BagError
 
 CHUNK = 1 << 20
-TAR_OVERHEAD_PER_ENTRY = 1536  # header block, padding and a long-name block at worst
 ATTEMPTS = 2  # a bag with a moving file is packed once more before it fails
 
 # tar's messages (LC_ALL=C, names in its 'escape' quoting, ':' escaped too)
@@ -75,13 +74,15 @@ class TarRun:
     changed: set  # member names tar itself saw change while reading
 
 
-def staging_need(size: int, files: int) -> int:
-    return size + files * TAR_OVERHEAD_PER_ENTRY + (1 << 20)
+def staging_need(size: int) -> int:
+    """Room for a bag planned at `size` bytes: that is GNU tar's own count (headers and
+    padding included); age adds 16 bytes per 64 KiB chunk, and a MiB to spare."""
+    return size + size // 2048 + (1 << 20)
 
 
-def check_room(staging_dir: Path, bag_name: str, size: int, files: int) -> None:
+def check_room(staging_dir: Path, bag_name: str, size: int) -> None:
     staging_dir.mkdir(parents=True, exist_ok=True)
-    need = staging_need(size, files)
+    need = staging_need(size)
     free = shutil.disk_usage(staging_dir).free
     if free < need:
         raise BagError(f"{bag_name}: staging_dir {staging_dir} has {free / 1e9:.2f} GB "
@@ -100,7 +101,7 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
     (ssh command, folder), tar runs on the molecule's host, in that folder; the walk
     and the checks still read the mount at molecule_path."""
     molecule_path = Path(molecule_path)
-    check_room(tar_path.parent, bag.name, bag.size, bag.files)
+    check_room(tar_path.parent, bag.name, bag.size)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     partial = tar_path.with_name(tar_path.name + ".partial")
     draft = manifest_path.with_name(manifest_path.name + ".partial")

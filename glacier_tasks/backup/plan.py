@@ -5,7 +5,8 @@ Rules (the spec's sections 5 and 9):
   tar_id, same archive_key, nothing uploaded;
 - any other previous bag is dissolved; its present atoms, with every new atom, are
   packed first-fit-decreasing into bags of at most the target size (an atom larger
-  than the target gets a bag of its own), uploaded under this year's prefix;
+  than the target gets a bag of its own), uploaded under this year's prefix; a bag's
+  size is GNU tar's: its atoms' (headers included) plus the end blocks and padding;
 - a pinned atom whose bag is dissolved keeps its tar_id: its bag is rebuilt around it
   under the new year's prefix (within the same year its old key is never overwritten);
 - new bags reuse the tar_ids of dissolved bags where the key is free, then take fresh
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .. import statefile
 from ..errors import StateError
+from ..formats import tarsize
 from ..formats.layout import archive_key, bag_name, manifest_key
 
 ARCHIVE_FORMAT = "gnu-tar-1"  # part of every content key: a new format rebuilds bags
@@ -38,7 +40,7 @@ class AtomState:
     key: str
     molecule: str
     hash: str
-    size: int  # what tar writes: a sparse file counts its allocated blocks
+    size: int  # what tar writes for its members: headers, long names, data in blocks
     files: int
     apparent_size: int = 0  # what `ls -l` adds up to, for information
 
@@ -123,12 +125,15 @@ def content_key(archive: str, atom_hashes: dict) -> str:
 def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: dict,
               target_bytes: int, year: int, host: str, date: str = "",
               key_salt: str = "", occupied: dict | None = None,
-              broken: dict | None = None, compact_below: float = 0.5) -> Plan:
+              broken: dict | None = None, compact_below: float = 0.5,
+              bag_bytes=tarsize.archive) -> Plan:
     """Decide the bags of this run, and what happens to each molecule.
 
     `occupied`: this year's keys of this host in the bucket that no previous bag has,
     each with the content key its object holds (None: unknown, or not a bag); `broken`:
-    previous bags' keys found holding something else -> what, in words."""
+    previous bags' keys found holding something else -> what, in words; `bag_bytes`: a
+    bag's size from its atoms' sizes summed (GNU tar's end blocks and record padding;
+    the hand-worked tests use plain sums)."""
     prev_atoms = previous.get("atoms", {})
     prev_bags = previous.get("bags", {})
     bags, plan_atoms, removed, missing = [], {}, [], []
@@ -146,7 +151,7 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
         taken = _Taken(set(prev_bags), occupied or {}, year, host, mol.slug,
                        {k: a.hash for k, a in current.items()})
         mol_bags = _plan_molecule(mol, current, known, mine, taken, target_bytes,
-                                  broken or {}, compact_below)
+                                  broken or {}, compact_below, bag_bytes)
         bags += mol_bags
         removed += sorted(set(known) - set(current))
         for bag in mol_bags:
@@ -231,7 +236,7 @@ class _Taken:
 
 
 def _plan_molecule(mol, current, known, mine, taken, target, broken,
-                   compact_below=0.5):
+                   compact_below=0.5, bag_bytes=tarsize.archive):
     kept, dissolved, why, repairs = [], [], {}, {}
     year, host = taken.year, taken.host
     for key, bag in sorted(mine.items()):
@@ -275,8 +280,9 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken,
             for tar_id, keys in sorted(pinned.items())]
     for key in loose:
         size = current[key].size
-        home = next((b for b in bins if b[2] + size <= target and b[2] < target), None)
-        if home is None or size >= target:
+        home = next((b for b in bins if bag_bytes(b[2] + size) <= target and
+                     bag_bytes(b[2]) < target), None)
+        if home is None or bag_bytes(size) >= target:
             bins.append([None, [key], size])
         else:
             home[1].append(key)
@@ -293,7 +299,7 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken,
         hashes = {a: current[a].hash for a in keys}
         result.append(PlannedBag(
             name=bag_name(key), tar_id=tar_id, molecule=mol.spelling, archive_key=key,
-            manifest_key=manifest_key(key), atoms=sorted(keys), size=size,
+            manifest_key=manifest_key(key), atoms=sorted(keys), size=bag_bytes(size),
             files=sum(current[a].files for a in keys), action="upload",
             reasons=sorted(reasons), content_key=content_key(key, hashes),
             repairs=sorted({repairs[a] for a in keys if a in repairs})))

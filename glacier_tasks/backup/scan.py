@@ -4,10 +4,13 @@ An atom's hash covers, for every entry in a fixed order: relative path, type, si
 mtime in ns, mode and symlink target. The same walk feeds the tar member list and the
 manifest, so a hash taken while packing is comparable with the one taken by the scan.
 
-An atom's size is what tar will write for it: a regular file's allocated bytes (a thin
-disk image holds few), capped at its apparent size, which is kept beside it.
+An atom's size is what GNU tar will write for it (formats/tarsize.py): every member's
+header and long names, each file's content in whole blocks, a sparse file's data only
+(a thin disk image holds little); the apparent size (st_size summed) is kept beside it.
+A bag is planned, staged and billed at the sum, so tiny files count their headers.
 """
 
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import statefile
+from ..formats import tarsize
 from ..formats.inventory import LOOSE_ATOM, atom_name  # noqa: F401 (the scan's words too)
 
 KIND = {stat.S_IFREG: "f", stat.S_IFDIR: "d", stat.S_IFLNK: "l", stat.S_IFIFO: "p",
@@ -30,7 +34,7 @@ UNREADABLE = "unreadable"  # the hash of an atom the user cannot read: never a d
 @dataclass(frozen=True)
 class AtomScan:
     hash: str
-    size: int  # bytes tar writes: allocated, not apparent, for a sparse file
+    size: int  # bytes GNU tar writes for the atom's members: headers, names, data
     files: int
     apparent_size: int = 0  # st_size summed, for information
     unreadable: str = ""  # "<path>: Permission denied" (or any OSError) stopping the walk
@@ -169,22 +173,89 @@ def scan_atom(molecule_path: Path, atom: str) -> AtomScan:
     """The hot loop of a no-change rerun: one lstat per entry, nothing kept."""
     digest = hashlib.sha256()
     size = apparent = files = 0
+    root, links = os.fsencode(molecule_path), {}
     for rel, st in walk_atom(molecule_path, atom):
         mode = st.st_mode
         if mode & 0o170000 == stat.S_IFREG:  # the common case, without entry_record's calls
-            digest.update(b"%s\0f\0%d\0%d\0%o\0\n" % (rel, st.st_size, st.st_mtime_ns,
+            length = st.st_size
+            digest.update(b"%s\0f\0%d\0%d\0%o\0\n" % (rel, length, st.st_mtime_ns,
                                                         mode & 0o7777))
-            # what tar --sparse writes: the allocated blocks, at most the size (a small
-            # file's last block is not all data)
-            allocated = st.st_blocks * 512
-            size += allocated if allocated < st.st_size else st.st_size
-            apparent += st.st_size
+            if st.st_blocks * 512 < length or st.st_nlink > 1:  # sparse, or a hard link
+                size += _odd_file(root, rel, st, links)
+            elif len(rel) <= tarsize.NAME_FIELD:
+                size += (length + 1023) & -512  # tarsize.member: header, content in blocks
+            else:
+                size += tarsize.member(len(rel), length)
+            apparent += length
             files += 1
             continue
         digest.update(entry_record(molecule_path, rel, st))
+        size += _other_member(rel, st, links)
         if not stat.S_ISDIR(mode):
             files += 1
     return AtomScan(digest.hexdigest(), size, files, apparent)
+
+
+def _odd_file(root: bytes, rel: bytes, st, links: dict) -> int:
+    """A regular file's bytes in the tar when it is sparse or has other names."""
+    first = _linked(links, rel, st)
+    if first is not None:
+        return tarsize.member(len(rel), 0, len(first))
+    if st.st_blocks * 512 < st.st_size:  # what tar --sparse stores as sparse
+        data, segments = _data_segments(os.path.join(root, rel), st)
+        return tarsize.sparse_member(len(rel), data, segments)
+    return tarsize.member(len(rel), st.st_size)
+
+
+def _other_member(rel: bytes, st, links: dict) -> int:
+    """Anything but a regular file: a folder's name ends in '/' in the tar, a symlink's
+    target (its st_size bytes) may need a long-link member, a socket is never stored."""
+    if stat.S_ISDIR(st.st_mode):
+        return tarsize.member(len(rel) + 1)
+    if stat.S_ISSOCK(st.st_mode):
+        return 0
+    first = _linked(links, rel, st)
+    if first is not None:
+        return tarsize.member(len(rel), 0, len(first))
+    return tarsize.member(len(rel), 0, st.st_size if stat.S_ISLNK(st.st_mode) else 0)
+
+
+def _linked(links: dict, rel: bytes, st) -> bytes | None:
+    """The name an inode with several links was first met under in this atom, or None
+    the first time: tar stores the later names as links to it, without content. (Across
+    atoms of one bag tar links them too: the plan then counts a little more.)"""
+    if st.st_nlink < 2:
+        return None
+    first = links.get((st.st_dev, st.st_ino))
+    if first is None:
+        links[(st.st_dev, st.st_ino)] = rel
+    return first
+
+
+def _data_segments(path: bytes, st) -> tuple[int, int]:
+    """(data bytes, runs of data) of a sparse file, found as GNU tar finds them (SEEK_DATA,
+    SEEK_HOLE; no blocks at all is one hole, unlooked at). No content is read. A file
+    that cannot be opened, or a filesystem that cannot say, counts its allocated bytes
+    as one run (tar names an unreadable file; the bag fails anyway)."""
+    if st.st_blocks == 0:
+        return 0, 0
+    guess = min(st.st_blocks * 512, st.st_size), 1
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return guess
+    data = segments = offset = 0
+    try:
+        while offset < st.st_size:
+            start = os.lseek(fd, offset, os.SEEK_DATA)
+            offset = min(os.lseek(fd, start, os.SEEK_HOLE), st.st_size)
+            data, segments = data + max(offset - start, 0), segments + 1
+    except OSError as err:
+        if err.errno != errno.ENXIO:  # ENXIO: no data after offset, the rest is a hole
+            return guess
+    finally:
+        os.close(fd)
+    return data, segments
 
 
 def unreadable_scan(err: OSError) -> AtomScan:
@@ -230,7 +301,8 @@ def hash_file_for(state_dir: Path, atom_key: str) -> Path:
 def atom_record(atom_key: str, result: AtomScan) -> dict:
     """What an atom's hash file holds."""
     record = {"atom": atom_key, "hash": result.hash, "size": result.size,
-              "files": result.files, "apparent_size": result.apparent_size}
+              "size_of": tarsize.FORMAT, "files": result.files,
+              "apparent_size": result.apparent_size}
     if result.unreadable:
         record["unreadable"] = result.unreadable
     return record
@@ -279,6 +351,18 @@ def _walk_item(item):
     except (OSError, ValueError):
         pass
     return record
+
+
+OLD_OVERHEAD_PER_ENTRY = 1536  # a header and a long name, as staging once reserved
+
+
+def planned_size(record: dict) -> int:
+    """An atom's bytes in a bag, from its hash file. A file written before sizes counted
+    tar's headers (no `size_of`) has the content alone: its size is a floor, a header
+    and a long name per entry are added (the next walk rewrites the file anyway)."""
+    if record.get("size_of") == tarsize.FORMAT:
+        return record["size"]
+    return record["size"] + (record.get("files", 0) + 1) * OLD_OVERHEAD_PER_ENTRY
 
 
 def read_atom_hash(hash_file: Path) -> dict | None:

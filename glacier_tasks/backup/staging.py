@@ -58,6 +58,6 @@ def make_room(run, plan, bag) -> None:
 def budget_need(plan, staging_bags: int) -> tuple[int, int]:
     """(bytes, bags): what staging_dir must hold at most for this plan's uploads, the
     `staging_bags` largest at once."""
-    needs = sorted((staging_need(b.size, b.files) for b in plan.uploads), reverse=True)
+    needs = sorted((staging_need(b.size) for b in plan.uploads), reverse=True)
     held = needs[:staging_bags]
     return sum(held), len(held)

@@ -43,7 +43,7 @@ def plan_action(config):
         if record is None:
             return TaskFailed(f"{ref.key}: no scan result; run 'doit backup' again")
         atoms.append(AtomState(ref.key, ref.molecule.spelling, record["hash"],
-                               record["size"], record["files"],
+                               scan.planned_size(record), record["files"],
                                record.get("apparent_size", record["size"])))
     previous = inventory.load_inventory(run.settings.inventory_file)
     salt = previous.get("key_salt") or (_new_salt(run) if run.settings.obscure_keys else "")
@@ -255,7 +255,7 @@ def task_plan():
     if settings.inventory_file.exists():
         deps.append(str(settings.inventory_file))
     inputs = {"year": run.year, "host": settings.host, "target": settings.target_bytes,
-              "missing": sorted(run.local_missing), "plan_format": 2}
+              "missing": sorted(run.local_missing), "plan_format": 3}
     # remote atoms are known only once mounted: with any, the plan is always redone
     return {"actions": [(plan_action, [run.config_file])], "task_dep": ["_lock", "scan"],
             "file_dep": deps, "targets": [str(run.plan_file)],
