@@ -25,7 +25,8 @@ def a(name):
 
 
 def plan_for(year, sizes_and_hashes, previous=EMPTY, present=True):
-    atoms = [AtomState(a(n), MOL, h, size, 2) for n, (size, h) in sizes_and_hashes.items()]
+    atoms = [AtomState(a(n), MOL, h, size, 2, size)
+             for n, (size, h) in sizes_and_hashes.items()]
     return plan_bags(atoms, [MoleculeState(MOL, "m0", present)], previous, 10, year, "host",
                      bag_bytes=lambda members: members)  # sums, as worked out below
 

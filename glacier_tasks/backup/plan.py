@@ -159,7 +159,7 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
                 a = current[key]
                 plan_atoms[key] = {
                     "molecule": mol.spelling, "last_metadata_hash": a.hash,
-                    "size": a.size, "apparent_size": a.apparent_size or a.size,
+                    "size": a.size, "apparent_size": a.apparent_size,
                     "files": a.files, "tar_id": bag.tar_id,
                     "archive_key": bag.archive_key,
                     "pinned": bool(known.get(key, {}).get("pinned", False))}

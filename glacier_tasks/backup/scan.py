@@ -173,7 +173,7 @@ def scan_atom(molecule_path: Path, atom: str) -> AtomScan:
     """The hot loop of a no-change rerun: one lstat per entry, nothing kept."""
     digest = hashlib.sha256()
     size = apparent = files = 0
-    root, links = os.fsencode(molecule_path), {}
+    root, links, name_field = os.fsencode(molecule_path), {}, tarsize.NAME_FIELD
     for rel, st in walk_atom(molecule_path, atom):
         mode = st.st_mode
         if mode & 0o170000 == stat.S_IFREG:  # the common case, without entry_record's calls
@@ -182,7 +182,7 @@ def scan_atom(molecule_path: Path, atom: str) -> AtomScan:
                                                         mode & 0o7777))
             if st.st_blocks * 512 < length or st.st_nlink > 1:  # sparse, or a hard link
                 size += _odd_file(root, rel, st, links)
-            elif len(rel) <= tarsize.NAME_FIELD:
+            elif len(rel) <= name_field:
                 size += (length + 1023) & -512  # tarsize.member: header, content in blocks
             else:
                 size += tarsize.member(len(rel), length)
