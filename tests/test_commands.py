@@ -270,7 +270,12 @@ def test_scan_plan_and_dryrun_need_no_bucket(project, capsys):
     assert key == f"2027-backup/h_{slugify(str(data))}_bag_001.tar"
     assert bag["pending"] is True
     assert bag["atoms"] == [f"{data}/.", f"{data}/A", f"{data}/B"]
-    assert bag["size"] == 1000 + 500 + len("loose")
+    # as GNU tar writes it: A/, a.bin (512 + 1,024), B/, b.bin (512 + 512), loose.txt
+    # (512 + 512), then the end blocks, padded to one record (issue 21, case 13)
+    assert bag["size"] == 10_240
+    assert sum(draft["atoms"][a]["size"] for a in bag["atoms"]) == 512 * 9
+    assert sum(draft["atoms"][a]["apparent_size"] for a in bag["atoms"]) == \
+        1000 + 500 + len("loose")
     plan = json.loads((conf / ".glacier-state" / "plan.json").read_text())
     assert plan["year"] == 2027 and plan["molecule_paths"] == {str(data): str(data)}
 
