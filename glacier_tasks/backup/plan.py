@@ -333,7 +333,8 @@ def packed_bytes(bag, known) -> int:
     atom of a bag was referenced, so its atoms' recorded sizes)."""
     if bag.get("packed_bytes") is not None:
         return bag["packed_bytes"]
-    return sum(known.get(a, {}).get("size", 0) for a in bag.get("atoms", []))
+    return bag.get("size") or sum(known.get(a, {}).get("size", 0)
+                                  for a in bag.get("atoms", []))
 
 
 def _compacted(bag, staying, current, known, compact_below) -> str:

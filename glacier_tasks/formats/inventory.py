@@ -171,10 +171,11 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
             if prev.get("packed_atoms") is not None:  # what its tar holds stays so
                 record["packed_atoms"] = prev["packed_atoms"]
                 record["packed_bytes"] = prev.get("packed_bytes", 0)
-            elif prev:  # recorded before issue 23: every atom its tar holds was referenced
+            elif prev:  # recorded before issue 23: every atom its tar holds was
+                # referenced, and its tar's size is what they took (atom sizes of then
+                # counted content only, before tar's headers)
                 record["packed_atoms"] = sorted(prev.get("atoms", []))
-                record["packed_bytes"] = sum(prev_atoms.get(a, {}).get("size", 0)
-                                             for a in record["packed_atoms"])
+                record["packed_bytes"] = prev.get("size") or 0
         elif marker is not None and marker.done:
             record = _uploaded_record(bag, marker)
             hashes, files = marker.packed.atom_hashes, marker.packed.atom_files or {}
