@@ -124,6 +124,10 @@ def test_three_years_send_only_what_changed(tmp_path, s3_server, bucket):
     found = project.glacier("find", atoms_a[0] + "/blob")
     assert found.stdout.count(atoms_a[0] + "/blob") == 1, found.stdout  # today's copy
     assert "2026-backup/" in found.stdout or "2026" in found.stdout, found.stdout
+    # history for free: the old version stays in bag A, and --all-years finds both
+    both = project.glacier("find", atoms_a[0] + "/blob", "--all-years")
+    lines = [line for line in both.stdout.splitlines() if atoms_a[0] + "/blob" in line]
+    assert len(lines) == 2 and any(bag_a in line for line in lines), both.stdout
     gone = project.glacier("find", atoms_b[0])
     assert atoms_b[0] not in gone.stdout, gone.stdout
 
