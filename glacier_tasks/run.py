@@ -33,6 +33,16 @@ class Run:
     molecules: tuple
     list_problem: str | None  # the list file is missing: commands that need it say so
     today: datetime.date
+    store_override: object = None  # a test's bucket in memory (bucket/memory.py)
+
+    @property
+    def store(self):
+        """The bucket's objects: one Store per bucket and process, or a test's. The
+        bag steps take it from here, so their rules are tested against memory."""
+        if self.store_override is not None:
+            return self.store_override
+        from .bucket.store import store_for
+        return store_for(self.settings)
 
     @property
     def year(self) -> int:

@@ -32,7 +32,6 @@ from .marker import BagMarker, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
 from ..bucket.objects import bag_problem, holds_packed, metadata_for
 from ..units import duration, human, iso_utc
-from ..bucket.store import store_for
 
 
 def is_done(run, name: str, content: str) -> bool:
@@ -49,7 +48,7 @@ def tar_step(run, plan, name: str, record: dict | None = None) -> str:
     run.repair_file(name).unlink(missing_ok=True)
     with _recorded(run, name):
         bag = _planned(plan, name)
-        store = store_for(run.settings)
+        store = run.store
         marker = read_marker(run.marker_file(name), bag.content_key)
         if bag.action == "keep" and not marker.repair or marker.done:
             line, problem = _check_in_bucket(run, plan, bag, record or {}, marker, store)
@@ -83,7 +82,7 @@ def upload_step(run, plan, name: str) -> str:
         # packed and whole (its tar step may have had nothing to do this run): an
         # earlier run's failure is retried now
         run.failure_file(name).unlink(missing_ok=True)
-        store = store_for(run.settings)
+        store = run.store
         found = store.head(bag.archive_key)
         if not _adopted(run, bag, marker, found):
             if found is not None:  # never sent over: it would be refused at the end
@@ -102,7 +101,7 @@ def manifest_step(run, plan, name: str) -> str:
         marker = read_marker(run.marker_file(name), bag.content_key)
         if marker.done or marker.uploaded is None:
             return ""  # done, kept and whole, or its upload failed and said so
-        receipt, store = marker.uploaded, store_for(run.settings)
+        receipt, store = marker.uploaded, run.store
         problem = bag_problem(store.head(receipt.key), receipt.size, receipt.sha256,
                               receipt.storage_class, receipt.crc64nvme)
         if problem:  # gone since its upload (a stopped run's marker): start it again
@@ -114,7 +113,7 @@ def manifest_step(run, plan, name: str) -> str:
         if marker.manifest is None:
             progress = run.progress
             progress.step("manifest", name, "started")
-            marker.manifest = bag_manifest.upload(run, plan, bag, store_for(run.settings),
+            marker.manifest = bag_manifest.upload(run, plan, bag, run.store,
                                                packed=marker.packed)
             _save(run, marker, name)
             progress.step("manifest", name, "done")

@@ -1,0 +1,139 @@
+"""The bag steps' rules about the bucket, against a bucket in memory with S3's
+semantics (bucket/memory.py): adoption, write-once keys, occupied keys, repair, and a
+forged object. Real files, real GNU tar; no server, no doit (issue 24, item 3)."""
+
+import dataclasses
+import json
+import os
+
+import pytest
+
+from glacier_tasks.backup import bag_steps as steps, scan
+from glacier_tasks.backup.marker import read_marker, write_marker
+from glacier_tasks.backup.plan import AtomState, MoleculeState, plan_bags
+from glacier_tasks.bucket.memory import MemoryStore
+from glacier_tasks.errors import BagError
+from glacier_tasks.formats import inventory
+from glacier_tasks.run import load_run
+from tests.test_run import make_config
+
+
+@pytest.fixture
+def bag_run(tmp_path, monkeypatch):
+    """A Run over one molecule of two atoms, its plan (one bag), a bucket in memory."""
+    monkeypatch.setenv("GLACIER_TODAY", "2027-01-15")
+    data = tmp_path / "data"
+    for name, size in (("Books", 300_000), ("Music", 200_000)):
+        (data / name).mkdir(parents=True)
+        (data / name / "one.bin").write_bytes(os.urandom(size))
+    run = load_run(str(make_config(tmp_path / "conf", [str(data)])))
+    run = dataclasses.replace(run, store_override=MemoryStore())
+    return run, data, plan_now(run, data)
+
+
+def plan_now(run, data, previous=None):
+    atoms = [AtomState(scan.atom_key(str(data), n), str(data),
+                       scan.scan_atom(data, n).hash, scan.scan_atom(data, n).size, 1)
+             for n in ("Books", "Music")]
+    return plan_bags(atoms, [MoleculeState(str(data), "data", True, str(data))],
+                     previous or {}, 10**9, run.year, run.settings.host)
+
+
+def all_steps(run, plan) -> list:
+    lines = []
+    for bag in plan.bags:
+        lines.append(steps.tar_step(run, plan, bag.name))
+        lines.append(steps.upload_step(run, plan, bag.name))
+        lines.append(steps.manifest_step(run, plan, bag.name))
+    return lines
+
+
+def puts(store, key) -> int:
+    return sum(1 for verb, k in store.requests if verb == "PUT" and k == key)
+
+
+def test_a_bag_goes_through_its_steps_into_the_bucket(bag_run):
+    run, _, plan = bag_run
+    bag = plan.bags[0]
+    lines = all_steps(run, plan)
+    store = run.store
+    data, info = store.objects[bag.archive_key]
+    marker = read_marker(run.marker_file(bag.name), bag.content_key)
+    assert marker.done and marker.uploaded.key == bag.archive_key
+    assert info.storage_class == "DEEP_ARCHIVE" and info.crc64nvme == marker.packed.crc64nvme
+    assert info.size == marker.packed.size == len(data)
+    assert bag.manifest_key in store.objects and f"-> {bag.archive_key}" in lines[-1]
+    assert not run.staged_tar(bag.name).exists()  # staging freed
+
+
+def test_an_upload_whose_record_was_lost_is_adopted_not_sent_again(bag_run):
+    """kill -9 after S3 stored the object, before the marker said so."""
+    run, _, plan = bag_run
+    bag = plan.bags[0]
+    steps.tar_step(run, plan, bag.name)
+    steps.upload_step(run, plan, bag.name)
+    marker = read_marker(run.marker_file(bag.name), bag.content_key)
+    marker.uploaded = None
+    write_marker(run.marker_file(bag.name), marker)
+    for step in (steps.tar_step, steps.upload_step, steps.manifest_step):
+        step(run, plan, bag.name)  # the next run: the staged tar is gone, S3 has it
+    assert puts(run.store, bag.archive_key) == 1
+    assert read_marker(run.marker_file(bag.name), bag.content_key).uploaded.reused
+
+
+def test_a_key_holding_someone_elses_object_is_never_replaced(bag_run):
+    run, _, plan = bag_run
+    bag = plan.bags[0]
+    run.store.put_bytes(bag.archive_key, b"not our tar", "DEEP_ARCHIVE", {})
+    steps.tar_step(run, plan, bag.name)
+    with pytest.raises(BagError, match="holds other contents; keys are written once"):
+        steps.upload_step(run, plan, bag.name)
+    assert run.store.objects[bag.archive_key][0] == b"not our tar"
+    occupied = json.loads(run.occupied_file(bag.name).read_text())
+    assert occupied["key"] == bag.archive_key  # the next plan names the bag anew
+    assert run.failure_file(bag.name).exists()
+
+
+def test_a_bag_the_bucket_lost_is_packed_and_sent_again_under_its_key(bag_run):
+    run, data, plan = bag_run
+    all_steps(run, plan)
+    bag = plan.bags[0]
+    run.store.delete(bag.archive_key)
+    line = steps.tar_step(run, plan, bag.name)  # the HEAD of a done bag finds nothing
+    assert line == ""
+    marker = read_marker(run.marker_file(bag.name), bag.content_key)
+    assert "missing" in marker.repair
+    steps.upload_step(run, plan, bag.name)
+    closing = steps.manifest_step(run, plan, bag.name)
+    assert "repaired" in closing and bag.archive_key in run.store.objects
+    assert puts(run.store, bag.archive_key) == 2
+
+
+def test_a_forged_bag_with_our_metadata_is_caught_by_its_checksum(bag_run):
+    """Someone overwrote the bag with other bytes and copied its metadata: S3's own
+    CRC64NVME of what it stores differs from ours, so it is not ours."""
+    run, data, plan = bag_run
+    all_steps(run, plan)
+    bag = plan.bags[0]
+    size = run.store.objects[bag.archive_key][1].size
+    run.store.replace_behind(bag.archive_key, os.urandom(size))
+    with pytest.raises(BagError, match="has another CRC64NVME checksum; keys are "
+                                       "written once, so it is not replaced"):
+        steps.tar_step(run, plan, bag.name)
+    assert json.loads(run.occupied_file(bag.name).read_text())["key"] == bag.archive_key
+    assert puts(run.store, bag.archive_key) == 1  # never sent over the forgery
+
+
+def test_a_kept_bag_costs_one_head(bag_run):
+    run, data, plan = bag_run
+    all_steps(run, plan)
+    previous = inventory.build_inventory(plan, {b.name: read_marker(
+        run.marker_file(b.name), b.content_key) for b in plan.bags}, {})
+    again = plan_now(run, data, previous)
+    assert [b.action for b in again.bags] == ["keep"]
+    before = len(run.store.requests)
+    bag = again.bags[0]
+    record = previous["bags"][bag.archive_key]
+    assert steps.tar_step(run, again, bag.name, record) == ""
+    assert run.store.requests[before:] == [("HEAD", bag.archive_key),
+                                           ("HEAD", bag.manifest_key)]
