@@ -24,7 +24,6 @@ from ..backup.marker import read_marker, read_markers
 from ..bucket.objects import holds_packed
 from ..backup.plan import AtomState, MoleculeState, plan_bags, read_plan
 from ..run import load_run
-from ..bucket.store import store_for
 from .base import current_run, lock_task, locked, say, user_errors
 
 # -- actions --------------------------------------------------------------------------
@@ -53,7 +52,7 @@ def plan_action(config):
                                missing.get(m.spelling, "")) for m in run.molecules]
     inventory.check_date(previous, run.today)
     layout.migrate_flat_manifests(run.settings.manifest_dir, previous)
-    occupied, broken = taken.bucket_view(store_for(run.settings), previous,
+    occupied, broken = taken.bucket_view(run.store, previous,
                                          run.settings.host, run.year,
                                          run.settings.storage_class,
                                          taken.recorded(run.occupied_dir),
@@ -99,7 +98,7 @@ def plan_still_good(config) -> bool:
         if not statefile.read_json(run.plan_file, default={}).get("bucket_checked"):
             return False
         previous = inventory.load_inventory(run.settings.inventory_file)
-        objects = taken.listing(store_for(run.settings), previous, run.settings.host,
+        objects = taken.listing(run.store, previous, run.settings.host,
                                 run.year)
     except (GlacierError, AttributeError):
         return False
@@ -129,7 +128,7 @@ def dryrun_action(config):
 @locked
 def bucket_action(config):
     run = load_run(config)
-    store = store_for(run.settings)
+    store = run.store
     store.check_bucket()
     path, host = run.settings.inventory_file, run.settings.host
     previous = inventory.load_inventory(path)
@@ -165,7 +164,7 @@ def inventory_action(config):
 @locked
 def system_action(config):
     run = load_run(config)
-    sent = system.upload_system(run.settings, lambda: store_for(run.settings), run.year,
+    sent = system.upload_system(run.settings, lambda: run.store, run.year,
                                 run.fingerprint_key)
     if sent:
         print(f"System folder {sent[0].rpartition('/')[0]}/: uploaded {len(sent)} files")
@@ -183,7 +182,7 @@ def cleanup_action(config):
     plan = read_plan(run)
     resumable = {m.upload.get("upload_id") for m in read_markers(run, plan).values()}
     host = run.settings.host
-    for key in store_for(run.settings).abort_open_uploads(
+    for key in run.store.abort_open_uploads(
             "", keep=resumable - {None}, mine=lambda k: layout.owner(k) == host):
         print(f"Aborted an unfinished upload of {key} (no bag needs it any more)")
     planned = {b.name for b in plan.bags}

@@ -6,7 +6,6 @@ from ..bucket import hosts
 from .. import statefile
 from ..errors import GlacierError
 from ..run import load_run
-from ..bucket.store import store_for
 from .base import current_run, locked, param, say, user_errors
 
 
@@ -14,7 +13,7 @@ from .base import current_run, locked, param, say, user_errors
 @locked
 def bootstrap_action(config, year, host):
     run = load_run(config)
-    store = store_for(run.settings)
+    store = run.store
     lines = bootstrap.bootstrap(run.settings, store, year, run.bootstrap_dir, host or None)
     statefile.write_bytes(run.bootstrapped_file, b"prune --delete waits for a backup\n")
     # it only reads: a drill on a spare machine must not lock the real one out, so

@@ -28,7 +28,7 @@ def check_action(config):
     run = load_run(config)
     plan = read_plan(run, required=False)
     need, staged = budget_need(plan, run.settings.staging_bags) if plan else (0, 0)
-    findings = hardening.check(run.settings, store_for(run.settings), need, staged)
+    findings = hardening.check(run.settings, run.store, need, staged)
     mark = {True: "ok     ", None: "WARNING", False: "PROBLEM"}
     say(f"{mark[ok]} {line}" for ok, line in findings)
     problems = sum(1 for ok, _ in findings if ok is False)
