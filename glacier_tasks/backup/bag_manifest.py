@@ -6,7 +6,7 @@ import hashlib
 
 from . import pack as tarbag, taken_keys as taken
 from ..errors import ObjectExists
-from ..formats import crypto, inventory, layout, memberindex
+from ..formats import crypto, layout, memberindex
 from .marker import ManifestReceipt
 
 
@@ -24,8 +24,8 @@ def upload(run, plan, bag, store, packed=None) -> ManifestReceipt:
         data = crypto.encrypt_bytes(data, settings.age_recipients)
         metadata["encryption"] = "age"
     def accept(found):  # the manifest the inventory records (a kept bag sent again)
-        recorded = _recorded_manifest(run, bag)
-        return recorded is not None and found.sha256 == recorded
+        return bag.action == "keep" and bag.manifest_sha256 is not None and \
+            found.sha256 == bag.manifest_sha256
     stored = _put_once(store, bag.manifest_key, data, metadata, accept=accept)
     if stored is None:
         taken.record_occupied(run, bag, bag.manifest_key, "holds another manifest")
@@ -45,14 +45,6 @@ def _upload_index(run, bag, store, packed) -> str | None:
     # another index under this key is not worth failing the bag over: without one,
     # a restore reads the whole bag (it trusts only an index of the recorded sha256)
     return _put_once(store, key, data, {"sha256": sha})
-
-
-def _recorded_manifest(run, bag) -> str | None:
-    """The manifest sha256 the inventory records for a kept bag (None for others)."""
-    if bag.action != "keep":
-        return None
-    bags = inventory.load_inventory(run.settings.inventory_file).get("bags", {})
-    return bags.get(bag.archive_key, {}).get("manifest_sha256")
 
 
 def _put_once(store, key: str, data: bytes, metadata: dict,

@@ -38,8 +38,8 @@ def is_done(run, name: str, content: str) -> bool:
     return read_marker(run.marker_file(name), content).done
 
 
-def tar_step(run, plan, name: str, record: dict | None = None) -> str:
-    """tar:NAME. A kept bag (`record`: its inventory entry), or one already done: one
+def tar_step(run, plan, name: str) -> str:
+    """tar:NAME. A kept bag (as the plan has its inventory record), or one done: one
     HEAD says whether the bucket still holds it; if not, it is packed again (a repair).
     Any other bag is packed into staging_dir, unless its staged tar is already complete
     and intact, or the bucket holds the tar a stopped run packed (adopted). Returns the
@@ -51,7 +51,7 @@ def tar_step(run, plan, name: str, record: dict | None = None) -> str:
         store = run.store
         marker = read_marker(run.marker_file(name), bag.content_key)
         if bag.action == "keep" and not marker.repair or marker.done:
-            line, problem = _check_in_bucket(run, plan, bag, record or {}, marker, store)
+            line, problem = _check_in_bucket(run, plan, bag, marker, store)
             if problem is None:
                 return line
             marker = _repairing(run, bag, marker, problem)
@@ -160,13 +160,12 @@ def _free(run, name: str) -> None:
     memberindex.listing_for(staged).unlink(missing_ok=True)
 
 
-def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
+def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
     """(line, problem): problem is None when the bucket holds the bag as recorded (a
     kept bag's inventory entry, or a done bag's receipt); a kept bag's lost manifest is
     rewritten here, and `line` says so. A marker never outranks the bucket."""
     if bag.action == "keep":
-        want = (record.get("size"), record.get("sha256"), record.get("storage_class"),
-                record.get("crc64nvme"))
+        want = (bag.size, bag.sha256, bag.storage_class, bag.crc64nvme)
         key = bag.archive_key
     else:
         receipt = marker.uploaded
@@ -175,7 +174,7 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
     problem = bag_problem(store.head(key), *want)
     if problem is None and bag.action == "keep":
         manifest = store.head(bag.manifest_key)
-        expected = record.get("manifest_sha256")
+        expected = bag.manifest_sha256
         changed = manifest is not None and expected is not None \
             and manifest.sha256 != expected
         if manifest is None or changed:
@@ -188,8 +187,8 @@ def _check_in_bucket(run, plan, bag, record: dict, marker: BagMarker, store):
                 taken.record_occupied(run, bag, bag.manifest_key, "lost its manifest, "
                                       "and atoms moved out of it since it was packed")
             if changed:
-                taken.record_occupied(run, bag, bag.manifest_key, "holds another manifest than the "
-                          "one recorded")
+                taken.record_occupied(run, bag, bag.manifest_key,
+                                      "holds another manifest than the one recorded")
             if bag.atoms and _moved(plan, tarbag.write_manifest(
                     bag, plan.molecule_paths[bag.molecule],
                     run.manifest_file(bag.manifest_key))):

@@ -60,6 +60,12 @@ class PlannedBag:
     content_key: str = ""
     repairs: list = field(default_factory=list)  # broken bags whose atoms it takes in
     dead: list = field(default_factory=list)  # a kept bag's atoms that moved out of it
+    # a kept bag as the inventory records it, so the steps check the bucket against it
+    # without opening the inventory (an uploaded bag's are in its marker)
+    sha256: str | None = None
+    crc64nvme: str | None = None
+    storage_class: str | None = None
+    manifest_sha256: str | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> "PlannedBag":
@@ -196,7 +202,9 @@ def _kept_bag(key: str, bag: dict) -> PlannedBag:
                       manifest_key(key), atoms=sorted(bag.get("atoms", [])),
                       size=bag.get("size", 0), files=bag.get("files", 0), action="keep",
                       content_key=bag.get("content_key", ""),
-                      dead=sorted(_dead_atoms(bag)))
+                      dead=sorted(_dead_atoms(bag)), sha256=bag.get("sha256"),
+                      crc64nvme=bag.get("crc64nvme"), storage_class=bag.get("storage_class"),
+                      manifest_sha256=bag.get("manifest_sha256"))
 
 
 @dataclass

@@ -254,7 +254,7 @@ def task_plan():
     if settings.inventory_file.exists():
         deps.append(str(settings.inventory_file))
     inputs = {"year": run.year, "host": settings.host, "target": settings.target_bytes,
-              "missing": sorted(run.local_missing), "plan_format": 3}
+              "missing": sorted(run.local_missing), "plan_format": 4}
     # remote atoms are known only once mounted: with any, the plan is always redone
     return {"actions": [(plan_action, [run.config_file])], "task_dep": ["_lock", "scan"],
             "file_dep": deps, "targets": [str(run.plan_file)],

@@ -20,7 +20,6 @@ import os
 
 from doit import create_after
 
-from ..formats import inventory
 from ..report import text as report
 from ..backup import staging, bag_steps as steps
 from ..errors import GlacierError, StateError
@@ -101,23 +100,6 @@ def is_finished(config, name, content, kept) -> bool:
 
 # -- actions ------------------------------------------------------------------------------
 
-_INVENTORY = {}
-
-
-def _kept_record(run, key: str) -> dict:
-    """A kept bag's inventory entry (the inventory read once per version of it)."""
-    path = run.settings.inventory_file
-    try:
-        stat = os.stat(path)
-        ident = (str(path), stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        return {}
-    if ident not in _INVENTORY:
-        _INVENTORY.clear()
-        _INVENTORY[ident] = inventory.load_inventory(path)["bags"]
-    return _INVENTORY[ident].get(key, {})
-
-
 def _step(step, config, name, task):
     """Run one step of one bag. A bag's failure is its own: printed, recorded in
     STATE/failed/ (steps.py), and the task ends well so the other bags go on. `task`:
@@ -134,13 +116,7 @@ def _step(step, config, name, task):
 
 def _guarded(step, run, plan, name) -> str:
     try:
-        if step == "tar":
-            bag = plan.bag(name)
-            record = _kept_record(run, bag.archive_key) if bag and bag.action == "keep" \
-                else None
-            line = steps.tar_step(run, plan, name, record)
-        else:
-            line = STEPS[step](run, plan, name)
+        line = STEPS[step](run, plan, name)
     except GlacierError as err:
         run.progress.step(step, name, "failed", str(err))
         run.progress.gave_up(name)
@@ -148,7 +124,7 @@ def _guarded(step, run, plan, name) -> str:
     return line
 
 
-STEPS = {"upload": steps.upload_step, "manifest": steps.manifest_step}
+STEPS = {"tar": steps.tar_step, "upload": steps.upload_step, "manifest": steps.manifest_step}
 
 
 @user_errors
