@@ -9,15 +9,17 @@
 Values containing '=' are values here (doit alone reads NAME=VALUE as a variable).
 """
 
+import getopt
 import sys
 
-from doit.cmd_base import NamespaceTaskLoader
+from doit.cmd_base import DoitCmdBase, NamespaceTaskLoader
+from doit.cmdparse import CmdOption, CmdParse
 from doit.cmd_list import List
 from doit.doit_cmd import DoitMain
 from doit.version import VERSION as DOIT_VERSION
 
-from . import __version__
-from .commands import COMMANDS, namespace, task_generators
+from . import __version__, units
+from .commands import COMMANDS, doitfix, namespace, task_generators
 from .commands.base import say, stop_message
 from .commands.listing import BagList
 from .errors import UsageError
@@ -106,8 +108,10 @@ def command_help(command: str) -> str:
 
 
 def doit_args(command: str, rest: list) -> list:
-    """The doit command line for `glacier COMMAND REST`."""
+    """The doit command line for `glacier COMMAND REST`; an option the command does not
+    have is a UsageError, in one line, before anything loads."""
     if command == "list":
+        check_options(rest, BagList.cmd_options + DoitCmdBase.base_options)
         return ["list", *rest]
     run_options, task_args, params = [], [], commands().get(command, ("", []))[1]
     takes_value = {f"--{p['long']}" for p in params if p["type"] is not bool}
@@ -117,26 +121,55 @@ def doit_args(command: str, rest: list) -> list:
             run_options.append(word)
             if RUN_OPTIONS[word]:
                 run_options.append(_value(word, words))
-        elif word.partition("=")[0] in ("--verbosity", "--process", "--parallel-type"):
-            run_options.append(word)
+        elif word.partition("=")[0] in ("--verbosity", "--process", "--parallel-type") \
+                or (RUN_OPTIONS.get(word[:2]) and word[2:3] not in ("", "-")):
+            run_options.append(word)  # --verbosity=1, -v1, -n4: the value attached
         elif command in POSITIONAL and not word.startswith("-"):
             task_args += [f"--{POSITIONAL[command]}", word]
         else:
             task_args.append(word)
             if word in takes_value:
                 task_args.append(_value(word, words))
+    if command in commands():  # `tar:NAME` and the like: doit checks those
+        check_options(task_args, params, doit_options=list(RUN_OPTIONS))
     return [*run_options, command, *task_args]
+
+
+def check_options(words: list, params, doit_options=()) -> None:
+    """Parse as doit will (getopt, so `--dele` is `--delete`) and say in one line what
+    it would choke on: an unknown option, with the closest known one, or a value of the
+    wrong type."""
+    options = [CmdOption(p) for p in params]
+    parser = CmdParse(options)
+    try:
+        found, _ = getopt.getopt(words, parser.get_short(), parser.get_long())
+    except getopt.GetoptError as err:
+        raise UsageError(doitfix.getopt_message(err, options, doit_options)) from None
+    for flag, value in found:
+        option, _ = parser.get_option(flag)
+        problem = option.type is not bool and doitfix.value_error(flag, option.type, value)
+        if problem:
+            raise UsageError(problem)
 
 
 def _value(option: str, words) -> str:
     value = next(words, None)
     if value is None:
-        raise UsageError(f"{option} needs a value; 'glacier COMMAND --help' shows them")
+        raise UsageError(f"{option} needs a value")
     return value
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    invoked, units.INVOKED = units.INVOKED, "glacier"  # messages say `glacier backup`
+    try:
+        return run_command(argv)
+    finally:
+        units.INVOKED = invoked
+
+
+def run_command(argv: list) -> int:
+    doitfix.install()  # `glacier tar:NAME --x`: doit's parser says it in one line too
     if not argv or argv[0] in ("-h", "--help", "help"):
         say([overview()])
         return 0
@@ -154,7 +187,7 @@ def main(argv=None) -> int:
     try:
         args = doit_args(command, rest)
     except UsageError as err:
-        sys.stderr.write(f"glacier: {err}\n")
+        sys.stderr.write(f"glacier {command}: {err}\n")
         return 3
     try:
         return GlacierMain(Loader([command, *rest]), config_filenames=()).run(args)

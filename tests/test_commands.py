@@ -111,6 +111,41 @@ def test_doit_args(command, rest, expected):
     assert cli.doit_args(command, rest) == expected
 
 
+@pytest.mark.parametrize("command, rest, message", [
+    ("restore", ["--too", "/x"], "unknown option --too (did you mean --to?)"),
+    ("backup", ["--contiue"], "unknown option --contiue (did you mean --continue?)"),
+    ("find", ["--year=2024", "foo"], "unknown option --year (did you mean --all-years?)"),
+    ("list", ["--json"], "unknown option --json"),
+    ("restore", ["/x", "--yes=1"], "--yes takes no value"),
+    ("restore", ["/x", "--year", "abc"], "--year needs a whole number, not 'abc'"),
+    ("restore", ["/x", "--wait-hours=soon"], "--wait-hours needs a number, not 'soon'"),
+])
+def test_doit_args_refuse_what_doit_would_choke_on(command, rest, message):
+    with pytest.raises(UsageError) as err:
+        cli.doit_args(command, rest)
+    assert str(err.value) == message
+
+
+def test_doit_args_keep_what_doit_accepts():
+    assert cli.doit_args("backup", ["-v0", "-n4"]) == ["-v0", "-n4", "backup"]
+    assert cli.doit_args("prune", ["--dele"]) == ["prune", "--dele"]  # getopt's prefix
+    assert cli.doit_args("find", ["--", "-odd-"]) == ["find", "--", "-odd-"]
+    assert cli.doit_args("tar:bag_001", ["--x"]) == ["tar:bag_001", "--x"]  # doit's say
+
+
+def test_unknown_option_in_doits_parser_is_one_line(capsys):
+    from doit.cmdparse import CmdOption, TaskParse, CmdParseError
+    from glacier_tasks.commands import doitfix
+    doitfix.install()
+    parser = TaskParse([CmdOption(p) for p in cli.commands()["restore"][1]])
+    for args, message in ((["--too", "x"], "unknown option --too (did you mean --to?)"),
+                          (["--days", "x"], "--days needs a whole number, not 'x'"),
+                          (["--tier"], "--tier needs a value")):
+        with pytest.raises(CmdParseError) as err:
+            parser.parse(args)
+        assert str(err.value) == message
+
+
 def test_command_help_lists_the_options():
     text = cli.command_help("restore")
     assert text.startswith("usage: glacier restore [PATH]")

@@ -5,7 +5,10 @@ it waits for), then the commands. `--status` marks each bag R (still to run) or 
 doit's `list` through pyproject.toml, and used by the `glacier` command."""
 
 from doit.cmd_list import List
+from doit.cmdparse import CmdParseError
 
+from .. import units
+from . import doitfix
 from .base import say
 
 
@@ -43,3 +46,11 @@ class BagList(List):
         """U for a bag done or kept unchanged, from its marker (not doit's database: a
         kept bag's task runs on every backup, to check the bucket still holds it)."""
         return "U" if task.meta.get("settled") else "R"
+
+    def parse_execute(self, in_args):
+        """doit's, whose parse errors are one line naming the command (`list --json`)."""
+        doitfix.install()
+        try:
+            return super().parse_execute(in_args)
+        except CmdParseError as err:
+            raise CmdParseError(f"{units.command('list')}: {err}") from None
