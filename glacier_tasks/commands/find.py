@@ -1,12 +1,11 @@
 """`doit find PATTERN [--long] [--regex]`: search the manifests, nothing thawed."""
 
-import sys
-
 from doit.exceptions import TaskFailed
 
 from ..bucket import system_folder
 from ..restore import find
 from ..formats import inventory
+from .. import units
 from ..run import load_run
 from ..bucket.store import store_for
 from .base import current_run, param, say, user_errors
@@ -40,8 +39,10 @@ def find_action(config, pattern, long, regex, host, all_years):
                 (f"\t{m.size}\t{m.mtime}" if long else "") + \
                 (f"\t{m.archive_key[:4]}" if all_years else "")
 
-    if say(lines()) and not found:
-        print(f"No file matches {' '.join(words)!r}", file=sys.stderr)
+    if say(lines()) and not found:  # grep's habit: exit 1, so a script can tell
+        return TaskFailed(f"no file matches {' '.join(words)!r}" + (
+            "" if all_years else f" in the current inventory; "
+            f"'{units.command('find')} ... --all-years' also searches older years"))
 
 
 def _host_option(words: list, host: str) -> tuple[list, str]:

@@ -3,6 +3,7 @@ needs and costs; with --yes, thaw, download, extract and check, resuming on a re
 
 import dataclasses
 import os
+import shlex
 from pathlib import Path
 
 from doit.exceptions import TaskFailed
@@ -13,7 +14,8 @@ from ..restore import (plan as restore, check as restorecheck, restorer, space,
                        extract as untar)
 from ..formats import checksum, inventory
 from .. import cost
-from ..errors import GlacierError, UsageError
+from .. import units
+from ..errors import GlacierError, StateError, UsageError
 from ..run import load_run
 from ..bucket.store import store_for
 from .base import current_run, param, say, user_errors
@@ -67,12 +69,11 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
         path = restore.real_path(settings, store, inv, path)
         options = dataclasses.replace(options, path=path)
     targets = restore.resolve_all(inv) if all_molecules else \
-        restore.resolve_targets(inv, path)
+        _targets(settings, store, inv, path, year)
     problem = restore.tier_problem(tier, {inv["bags"][t.archive_key].get("storage_class")
                                           for t in targets})
     if problem:
         return TaskFailed(problem)
-    restore.check_members(settings, store, inv, targets)
     plans = restore.plan_restore(settings, store, inv, targets)
     what = "everything (each molecule in its own folder)" if all_molecules else \
         restore.shown(path)
@@ -88,6 +89,42 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
         return TaskFailed(problem) if problem else None
     outcome = restoring.restore(plans)
     return _closing(outcome, what, options)
+
+
+def _targets(settings, store, inv, path, year):
+    """The atoms `path` names in `inv`, checked against their manifests. A path that
+    only an older year's inventory holds (a molecule taken off list.txt, a file
+    deleted since) says which year to ask for."""
+    try:
+        targets = restore.resolve_targets(inv, path)
+        restore.check_members(settings, store, inv, targets)
+        return targets
+    except StateError:
+        older = None if year is not None else _year_holding(settings, store, path)
+        if older is None:
+            raise
+    again = units.command(f"restore --path {shlex.quote(restore.shown(path))} "
+                          f"--year {older}")
+    raise StateError(f"{restore.shown(path)}: not in the current inventory, but the "
+                     f"{older} backup holds it: {again} ('find --all-years' searches "
+                     "every year)")
+
+
+def _year_holding(settings, store, path) -> int | None:
+    """The newest year whose archived inventory (the bucket's system folders) holds
+    `path`, or None."""
+    try:
+        found, _ = system_folder.inventories(settings, store, store.list_objects(""),
+                                             settings.host)
+    except GlacierError:
+        return None
+    for (year, _), (_, inv) in sorted(found.items(), key=lambda f: f[0][0], reverse=True):
+        try:
+            restore.check_members(settings, store, inv, restore.resolve_targets(inv, path))
+        except GlacierError:
+            continue
+        return year
+    return None
 
 
 def _closing(outcome, what, options):

@@ -62,7 +62,10 @@ def test_history_is_kept_keep_years_then_prune_says_what_it_loses(tmp_path, s3_s
 def test_find_all_years_finds_a_deleted_file_with_its_year(tmp_path, s3_server, bucket):
     project, first = three_years(tmp_path, s3_server, bucket, keep_years=1)
     now = project.run("find", "Zürich")
-    assert now.returncode == 0 and "Zürich" not in now.stdout  # gone from the mirror
+    assert now.returncode == 1 and now.stdout == ""  # gone from the mirror: grep's exit 1
+    assert now.stderr.strip().endswith("no file matches 'Zürich' in the current "
+                                       "inventory; 'doit find ... --all-years' also "
+                                       "searches older years"), now.stderr
     ever = project.glacier("find", "Zürich", "--all-years")
     assert ever.returncode == 0, ever.stderr
     assert f"{project.data}/Photos/été à Zürich.jpg\t" in ever.stdout
@@ -89,5 +92,11 @@ def test_restore_year_returns_a_deleted_file_and_an_old_version(tmp_path, s3_ser
         assert done.returncode == 0, done.stdout + done.stderr
     assert (dest / "Photos" / "été à Zürich.jpg").stat().st_size == 1_500_000
     assert (dest / "Books" / "sub" / "notes.txt").read_text() == "hello\n"  # the old one
+    for gone in ("Photos/été à Zürich.jpg", "Empty"):  # a file, an atom deleted since
+        hint = project.glacier("restore", f"{project.data}/{gone}")
+        assert hint.returncode == 1 and len(hint.stderr.splitlines()) == 1, hint.stderr
+        assert "not in the current inventory, but the 2026 backup holds it: glacier " \
+            "restore --path " in hint.stderr and hint.stderr.rstrip().endswith(
+                "--year 2026 ('find --all-years' searches every year)"), hint.stderr
     missing = project.glacier("restore", f"{project.data}/Books", "--year", "2019")
     assert missing.returncode != 0 and "no system folder" in missing.stderr
