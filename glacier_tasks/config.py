@@ -145,6 +145,11 @@ def load_settings(path: Path | None = None) -> Settings:
     return Settings(config_file=path, **values)
 
 
+# a TOML value's type as a message names it ("must be a whole number", not "a int")
+KIND_WORDS = {(int,): "a whole number", (int, float): "a number", (str,): "a string",
+              (bool,): "true or false", (list,): "a list"}
+
+
 def _check_settings(path: Path, table: dict) -> dict:
     for key in table:
         if key not in SETTINGS_KEYS:
@@ -156,8 +161,8 @@ def _check_settings(path: Path, table: dict) -> dict:
             values[key] = None
             continue
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            kind = " or ".join(t.__name__ for t in types)
-            raise ConfigError(f"{path}: key 'settings.{key}' must be a {kind}, "
+            kind = KIND_WORDS.get(types, " or ".join(t.__name__ for t in types))
+            raise ConfigError(f"{path}: key 'settings.{key}' must be {kind}, "
                               f"not {value!r}")
         values[key] = value
     if not values["s3_bucket"]:

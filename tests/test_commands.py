@@ -297,7 +297,7 @@ def test_scan_plan_and_dryrun_need_no_bucket(project, capsys):
     assert backup.plan_action(str(config)) is None
     assert backup.dryrun_action(str(config)) is None
     out = capsys.readouterr().out
-    assert "Plan for 2027" in out and "To upload: 1 bags" in out
+    assert "Plan for 2027" in out and "To upload: 1 bag" in out
     conf = config.parent
     assert not (conf / "inventory.json").exists()
     draft = json.loads((conf / "inventory_dryrun.json").read_text())

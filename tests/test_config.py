@@ -113,6 +113,18 @@ def test_wrong_type_is_named(tmp_path, line, key):
     assert key in message
 
 
+@pytest.mark.parametrize("line, words", [
+    ('target_bag_gb = "40"', "must be a number, not '40'"),
+    ("keep_years = 1.5", "must be a whole number, not 1.5"),
+    ("obscure_keys = 1", "must be true or false, not 1"),
+    ("host = [1]", "must be a string, not [1]"),
+    ('age_recipients = "age1xyz"', "must be a list, not 'age1xyz'"),
+])
+def test_wrong_type_reads_as_words(tmp_path, line, words):
+    message = config_error(write_config(tmp_path, f's3_bucket = "bkt"\n{line}\n'))
+    assert message.endswith(words), message
+
+
 @pytest.mark.parametrize("line", ["target_bag_gb = 0", "target_bag_gb = -1.5",
                                   "target_bag_gb = nan", "target_bag_gb = inf"])
 def test_target_must_be_a_positive_finite_number(tmp_path, line):

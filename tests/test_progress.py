@@ -122,7 +122,7 @@ def test_the_heartbeat_speaks_at_most_every_interval_and_never_less(log):
     beats = [LINE.match(line) for line in log.getvalue().splitlines()
              if "progress:" in line]
     assert 3 <= len(beats) <= 4, log.getvalue()
-    assert all(b.group(2).startswith("progress: 0 of 1 bags done, 1.0 MB of 4.0 MB sent, ")
+    assert all(b.group(2).startswith("progress: 0 of 1 bag done, 1.0 MB of 4.0 MB sent, ")
                for b in beats)
     assert "MB/s, ETA " in beats[-1].group(2)
     times = [time.mktime(time.strptime(b.group(1)[:19], "%Y-%m-%d %H:%M:%S"))

@@ -302,10 +302,10 @@ def test_check_names_what_differs_and_conflicts_find_what_is_in_the_way(tmp_path
     assert result.bad == ["A/y: 3 bytes, the manifest says 4",
                           f"A/sub/z: modified {iso}, the manifest says "
                           "2001-01-01T00:00:00Z", "A/gone: missing"]
-    assert restorecheck.summary(result).startswith("3 files, 8 bytes restored; 3 do not "
+    assert restorecheck.summary(result).startswith("3 files, 8 B restored; 3 do not "
                                                    "match the manifest: A/y: 3 bytes")
     fine = restorecheck.check(path, lambda n: n == b"A/x", dest)
-    assert restorecheck.summary(fine) == "1 files, 5 bytes restored, all match the " \
+    assert restorecheck.summary(fine) == "1 file, 5 B restored, all match the " \
                                          "manifest"
     assert restorecheck.conflicts(path, lambda n: True, dest) == [b"A/x", b"A/y",
                                                                   b"A/sub/z"]

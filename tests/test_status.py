@@ -62,7 +62,7 @@ def test_planned_figures_are_the_dry_runs():
     plan = plan_of([bag(1, "keep", 7_000_000_000), bag(2, size=900_000_000)])
     text = report.plan_summary(plan, Settings())
     p = status.planned_figures(plan, Settings())
-    assert (f"To upload: {p['bags']} bags, {report.human(p['bytes'])}, {p['requests']} "
+    assert p["bags"] == 1 and (f"To upload: 1 bag, {report.human(p['bytes'])}, {p['requests']} "
             f"PUT requests, fee about ${p['fee']:.4f}") in text
     assert (f"Stored after the run: {p['stored_bags']} bags, "
             f"{report.human(p['stored_bytes'])}, about ${p['monthly']:.2f} per month") in text
@@ -145,7 +145,7 @@ def record(day: str, exit_status: int) -> dict:
     (None, {}, D(2027, 1, 1), "no backup recorded yet"),
     (record("2027-01-15", 0), {}, D(2028, 2, 19), None),       # 400 days: still fine
     (record("2027-01-15", 0), {}, D(2028, 2, 20), "401 days old"),
-    (record("2027-01-15", 1), {}, D(2027, 1, 16), "failed: 1 bags failed"),
+    (record("2027-01-15", 1), {}, D(2027, 1, 16), "failed: 1 bag failed"),
     (None, {"run_date": "2027-01-15"}, D(2027, 6, 1), None),  # before last-run.json
     (None, {"run_date": "2025-01-15"}, D(2027, 6, 1), "days old"),
 ])

@@ -31,7 +31,7 @@ from ..errors import BagError, GlacierError, ObjectExists
 from .marker import BagMarker, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
 from ..bucket.objects import bag_problem, holds_packed, metadata_for
-from ..units import duration, human, iso_utc
+from ..units import duration, human, iso_utc, plural
 
 
 def is_done(run, name: str, content: str) -> bool:
@@ -127,8 +127,8 @@ def manifest_step(run, plan, name: str) -> str:
         receipt = marker.uploaded
         how = "already in the bucket, adopted" if receipt.reused else \
             f"uploaded in {receipt.seconds or 0:.0f} s"
-        return (f"bag {name}: {len(bag.atoms)} atoms, {human(receipt.size)}, {how} -> "
-                f"{receipt.key}")
+        return (f"bag {name}: {plural(len(bag.atoms), 'atom')}, {human(receipt.size)}, "
+                f"{how} -> {receipt.key}")
 
 
 @contextmanager
@@ -393,7 +393,7 @@ def _lost_text(bag, plan, lost) -> str:
     more = f" (and {len(lost) - 1} more atoms)" if len(lost) > 1 else ""
     where = plan.molecule_paths.get(bag.molecule, bag.molecule)
     state = "gone" if not entries else "empty"
-    state += f" ({then} files when scanned)" if then else ""
+    state += f" ({plural(then, 'file')} when scanned)" if then else ""
     return (f"{bag.name}: atom {key}{more} is {state} now: was a drive unmounted or a "
             f"folder moved in {where} during the run? Nothing of it is recorded; its "
             "previous bag stays. Run backup again once it is back (a folder really "

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from ..units import duration, human
+from ..units import duration, human, plural
 
 STOP = threading.Event()
 
@@ -181,7 +181,7 @@ class Progress:
         eta = ("ETA " + duration(left / rate)) if rate and left else \
             ("nothing left to send" if not left else "ETA not known yet")
         done = len(self.done & set(self.sizes))
-        return (f"{done} of {len(self.sizes)} bags done, {human(self.sent)} of "
+        return (f"{done} of {plural(len(self.sizes), 'bag')} done, {human(self.sent)} of "
                 f"{human(total)} sent, {speed}, {eta}")
 
     def finish(self) -> None:
@@ -269,7 +269,7 @@ class Progress:
         bar.n = min(self.sent, bar.total)
         done = len(self.done & set(self.sizes))
         sent = self.summary().split(" done, ", 1)[1].replace("{", "(").replace("}", ")")
-        bar.bar_format = f"backup: {done}/{len(self.sizes)} bags |{{bar}}| {sent}"
+        bar.bar_format = f"backup: {done}/{plural(len(self.sizes), 'bag')} |{{bar}}| {sent}"
         bar.refresh()
 
     def _heartbeat(self) -> None:

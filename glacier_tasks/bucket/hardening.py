@@ -15,6 +15,7 @@ import json
 import shutil
 
 from ..errors import StoreError
+from ..units import plural
 
 ABORT_RULE_ID = "glacier-tasks-abort-incomplete-uploads"
 ABORT_DAYS = 7
@@ -93,7 +94,7 @@ def lock_words(config: dict) -> str | None:
     if not rule.get("Mode"):
         return None
     days, years = rule.get("Days") or 0, rule.get("Years") or 0
-    span = f"{days} days" if days else f"{years} year{'s' if years != 1 else ''}"
+    span = plural(days, "day") if days else plural(years, "year")
     return f"{span}, {rule['Mode']} mode"
 
 
@@ -172,7 +173,7 @@ def _lock(store, days: int) -> list[str]:
         changed.append("turned on versioning (Object Lock needs it; it cannot be "
                        "suspended again once the lock is on)")
     config = store.object_lock()
-    wanted = f"{days} days, {LOCK_MODE} mode"
+    wanted = f"{plural(days, 'day')}, {LOCK_MODE} mode"
     before = lock_words(config)
     if before != wanted:
         store.put_object_lock(LOCK_MODE, days)

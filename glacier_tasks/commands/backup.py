@@ -24,6 +24,7 @@ from ..backup.marker import read_marker, read_markers
 from ..bucket.objects import holds_packed
 from ..backup.plan import AtomState, MoleculeState, plan_bags, read_plan
 from ..run import load_run
+from ..units import plural
 from .base import current_run, lock_task, locked, say, user_errors
 
 # -- actions --------------------------------------------------------------------------
@@ -157,7 +158,8 @@ def inventory_action(config):
     built = inventory.build_inventory(plan, read_markers(run, plan),
                                       inventory.load_inventory(path))
     if inventory.write_inventory(path, built):
-        print(f"Wrote {path}: {len(built['atoms'])} atoms in {len(built['bags'])} bags")
+        print(f"Wrote {path}: {plural(len(built['atoms']), 'atom')} in "
+              f"{plural(len(built['bags']), 'bag')}")
 
 
 @user_errors
@@ -167,7 +169,8 @@ def system_action(config):
     sent = system.upload_system(run.settings, lambda: run.store, run.year,
                                 run.fingerprint_key)
     if sent:
-        print(f"System folder {sent[0].rpartition('/')[0]}/: uploaded {len(sent)} files")
+        print(f"System folder {sent[0].rpartition('/')[0]}/: uploaded "
+              f"{plural(len(sent), 'file')}")
 
 
 @user_errors
@@ -233,7 +236,7 @@ def progress_line(config) -> str:
     if plan is None or not plan.uploads:
         return ""
     done = sum(1 for b in plan.uploads if steps.is_done(run, b.name, b.content_key))
-    return f"{done} of {len(plan.uploads)} bags to upload are done; "
+    return f"{done} of {plural(len(plan.uploads), 'bag')} to upload are done; "
 
 
 # -- tasks ----------------------------------------------------------------------------

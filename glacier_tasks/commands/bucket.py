@@ -9,6 +9,7 @@ from ..backup.staging import budget_need
 from ..run import load_run
 from ..bucket.store import store_for
 from ..backup.plan import read_plan
+from ..units import plural
 from .base import current_run, param, say, user_errors
 
 
@@ -33,7 +34,7 @@ def check_action(config):
     say(f"{mark[ok]} {line}" for ok, line in findings)
     problems = sum(1 for ok, _ in findings if ok is False)
     if problems:
-        return TaskFailed(f"{problems} problems found (see above)")
+        return TaskFailed(f"{plural(problems, 'problem')} found (see above)")
 
 
 @user_errors

@@ -10,6 +10,7 @@ from doit.exceptions import TaskFailed
 from ..formats import inventory
 from ..config import normalise_spelling
 from ..run import load_run
+from ..units import plural
 from .base import current_run, locked, param, user_errors
 
 
@@ -37,8 +38,9 @@ def drop_action(config, molecule):
         history[key] = inventory.history_entry(inv["bags"].pop(key), run.today.isoformat())
     inv["history"] = dict(sorted(history.items()))
     inventory.write_inventory(path, inv)
-    print(f"Dropped {spelling}: {len(atoms)} atoms left the inventory; its {len(bags)} "
-          "bags enter history (kept keep_years, then 'doit prune --delete' deletes them)")
+    print(f"Dropped {spelling}: {plural(len(atoms), 'atom')} left the inventory; its "
+          f"{plural(len(bags), 'bag')} enter history (kept keep_years, then 'doit prune "
+          "--delete' deletes them)")
 
 
 DROP_PARAMS = [param("molecule", str, "", "the molecule, as list.txt spelled it")]

@@ -4,6 +4,7 @@ report plus the alert with its outcome. Neither may fail or hang the run."""
 
 from .. import statefile
 from ..report import alert, last_run as status, run_start
+from ..units import plural
 from .base import current_run
 
 
@@ -42,7 +43,8 @@ def backup_outcome(host: str, record: dict) -> tuple[str, str]:
     if record.get("exit_status") == 0:
         bags = record.get("bags", {})
         return "success", (f"glacier backup on {host} ok ({record['run_date']}): "
-                           f"{bags.get('planned', 0)} bags, {bags.get('uploaded', 0)} "
+                           f"{plural(bags.get('planned', 0), 'bag')}, "
+                           f"{bags.get('uploaded', 0)} "
                            f"uploaded, {bags.get('failed', 0)} failed")
     return "failure", f"glacier backup on {host} failed ({record['run_date']}): " + \
         status.failure_summary(record)

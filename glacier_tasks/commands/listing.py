@@ -35,7 +35,7 @@ class BagList(List):
                          "uploaded)")
         if status:
             pending = sum(1 for line in lines if line.startswith("R "))
-            lines.append(f"{pending} of {len(bags)} bags pending")
+            lines.append(f"{pending} of {units.plural(len(bags), 'bag')} pending")
         else:
             lines.append("")
             lines += [f"{t.name:<{width}}{'' if quiet else t.doc}" for t in commands]

@@ -98,7 +98,8 @@ def held_lines(held: list) -> list:
         lines.append(f"Waits {h.key}: {'; '.join(why)}")
     if held:
         first = prune.free_after(held)
-        lines.append(f"{len(held)} objects wait for S3's Object Lock, not deleted; " + (
+        lines.append(f"{units.plural(len(held), 'object')} wait for S3's Object Lock, not "
+                     "deleted; " + (
             f"the first can go from {_utc(first)}: run 'doit prune --delete' again then"
             if first else "release their legal holds, then run 'doit prune --delete'"))
     return lines

@@ -130,12 +130,12 @@ def _year_holding(settings, store, path) -> int | None:
 def _closing(outcome, what, options):
     """The last line: the check's summary, or what is left and what to do."""
     if outcome.failed:
-        return TaskFailed(f"{len(outcome.failed)} bags could not be restored (named "
-                          "above); fix that and run the same command again")
+        return TaskFailed(f"{units.plural(len(outcome.failed), 'bag')} could not be "
+                          "restored (named above); fix that and run the same command again")
     if not outcome.finished:
         hours = cost.TIER_HOURS.get(options.tier, 48)
-        print(f"{outcome.thawing} bags still thawing; run the same command again in "
-              f"about {hours} h (or add --wait)")
+        print(f"{units.plural(outcome.thawing, 'bag')} still thawing; run the same "
+              f"command again in about {hours} h (or add --wait)")
         return TaskFailed("the restore is not finished yet (bags still thawing)")
     line = restorecheck.summary(outcome.check)
     if outcome.check.bad:

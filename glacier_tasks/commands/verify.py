@@ -29,7 +29,7 @@ def verify_action(config, deep, yes, tier, days, all_hosts):
     if deep and not yes:
         total = sum(b["size"] for b in inv["bags"].values())
         figures = cost.restore_cost(total, len(inv["bags"]), tier, settings.prices)
-        print(f"--deep thaws and downloads all {len(inv['bags'])} bags "
+        print(f"--deep thaws and downloads all {units.plural(len(inv['bags']), 'bag')} "
               f"({units.human(total)}): slow ({cost.TIER_DELAY[tier]}) and paid "
               f"(about ${figures['total']:.2f}); add --yes to do it")
     elif deep:
@@ -40,10 +40,11 @@ def verify_action(config, deep, yes, tier, days, all_hosts):
     status.record_run(load_run(config), status.verify_record(
         load_run(config), len(inv["bags"]), problems, waiting, deep=bool(deep and yes)))
     if problems:
-        return TaskFailed(f"{len(problems)} problems found (see above)")
+        return TaskFailed(f"{units.plural(len(problems), 'problem')} found (see above)")
     if waiting:
-        return TaskFailed(f"{waiting} bags still thawing; run again later")
-    print(f"Verified {len(inv['bags'])} bags and their manifests: all as recorded")
+        return TaskFailed(f"{units.plural(waiting, 'bag')} still thawing; run again later")
+    print(f"Verified {units.plural(len(inv['bags']), 'bag')} and their manifests: all as "
+          "recorded")
 
 
 def _verify_every_host(settings):
@@ -54,11 +55,11 @@ def _verify_every_host(settings):
         inv = system_folder.latest_inventory(settings, store, host)
         found = verify.check_headers(store, inv, host)
         problems += [f"{host}: {line}" for line in found]
-        say([f"{host}: {len(inv['bags'])} bags, " +
-             (f"{len(found)} problems" if found else "all as recorded")])
+        say([f"{host}: {units.plural(len(inv['bags']), 'bag')}, " +
+             (f"{units.plural(len(found), 'problem')}" if found else "all as recorded")])
     say(f"PROBLEM {line}" for line in problems)
     if problems:
-        return TaskFailed(f"{len(problems)} problems found (see above)")
+        return TaskFailed(f"{units.plural(len(problems), 'problem')} found (see above)")
 
 
 VERIFY_PARAMS = [

@@ -21,6 +21,7 @@ from .. import cost
 from ..formats import inventory as inventory_format
 from . import last_run as status
 from ..cost import TIER_DELAY
+from ..units import plural
 
 YEAR_KEY = re.compile(r"^(\d{4})-backup/")
 BAG_STEM = re.compile(r"^(?P<host>[^_/]+)_(?P<slug>[^_/]+)_(?P<tar_id>[^/]+)\.tar$")
@@ -296,7 +297,7 @@ def health_checks(overview: Overview, data, inventory, plan, unfinished,
     good = (data or {}).get("latest", {}).get("successful_backup")
     if good and not any("days old" in p for p in problems):
         checks.append(HealthCheck("ok", f"Last successful backup {good['run_date']}, "
-                                  f"{status.age_days(good, today)} days ago "
+                                  f"{plural(status.age_days(good, today), 'day')} ago "
                                   f"(max_age_days {limit})"))
     verify = _verify_check((data or {}).get("latest", {}).get("verify"),
                            overview.has_inventory)
@@ -325,7 +326,7 @@ def _verify_check(verify: dict | None, has_inventory: bool) -> HealthCheck | Non
                              "bucket") if has_inventory else None
     if verify["exit_status"] == 0:
         return HealthCheck("ok", f"Last verify {verify['run_date']}: all "
-                           f"{verify['bags']['checked']} bags as recorded")
+                           f"{plural(verify['bags']['checked'], 'bag')} as recorded")
     return HealthCheck("fail", f"Last verify {verify['run_date']}: "
-                         f"{verify.get('problem_count', 0)} problems, "
-                         f"{verify['bags'].get('thawing', 0)} bags thawing")
+                         f"{plural(verify.get('problem_count', 0), 'problem')}, "
+                         f"{plural(verify['bags'].get('thawing', 0), 'bag')} thawing")

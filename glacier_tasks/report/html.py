@@ -126,11 +126,11 @@ def _header(ov) -> str:
     bulk = next((r for r in ov.restore if r.scope == "everything" and r.tier == "Bulk"),
                 None)
     cards = [card("Stored", figure("stored-bytes", human(ov.stored_bytes)),
-                  f"{sum(b.objects for b in ov.bill)} objects in the bucket"),
+                  f"{plural(sum(b.objects for b in ov.bill), 'object')} in the bucket"),
              card("Monthly bill", figure("monthly-total", usd(ov.monthly_total)),
                   "per month, every object"),
              card("Prunable", figure("prunable-bytes", human(ov.prunable_bytes)),
-                  f"{len(ov.prunable)} objects nothing references"),
+                  f"{plural(len(ov.prunable), 'object')} nothing references"),
              last,
              card("Bags", esc(str(sum(1 for b in ov.bags if not b.pending))),
                   f"{sum(1 for b in ov.bags if b.pending)} pending upload, "
@@ -197,7 +197,7 @@ def _bags(ov) -> str:
         rows = [[f"{esc(b.key)}<br>" + small(f"{b.molecule} · {plural(b.atoms, 'atom')}"),
                  human(b.size), f"{b.fill:.0%}"] for b in oversized]
         over = (f"<h3>Past the target size ({len(oversized)})</h3>" +
-                folded(f"{len(oversized)} bags", table(
+                folded(plural(len(oversized), "bag"), table(
                     ["Bag", "Size", "Fill"], rows, "num"), len(rows)))
     return (f'<section id="bags"><h2>Bags</h2>{intro}{legend(palette)}'
             f"{_fill_chart(ov.bags, palette)}{over}</section>")
@@ -218,7 +218,7 @@ def _fill_chart(bags, palette) -> str:
     return ('<div class="fill"><div class="axis"><span style="top:0">150%</span>'
             f'<span style="top:{line:.1f}%">100%</span><span style="bottom:0">0</span></div>'
             f'<svg viewBox="0 0 {width} 100" preserveAspectRatio="none" role="img" '
-            f'aria-label="fill of {len(bags)} bags">'
+            f'aria-label="fill of {plural(len(bags), "bag")}">'
             f'<rect width="{width}" height="100" class="track"/>{"".join(bars)}'
             f'<line x1="0" x2="{width}" y1="{line:.2f}" y2="{line:.2f}" class="target" '
             'vector-effect="non-scaling-stroke"/></svg></div>')
@@ -230,7 +230,8 @@ def _money(ov) -> str:
     if ov.per_file:
         p = ov.per_file
         parts.append(f'<p class="note">The same data as one object per file: '
-                     f"{p['objects']} objects instead of {p['bags']} bags, upload "
+                     f"{plural(p['objects'], 'object')} instead of "
+                     f"{plural(p['bags'], 'bag')}, upload "
                      f"{usd(p['upload_fee'])}, {usd(p['monthly'])}/month, Bulk restore "
                      f"{usd(p['restore_bulk'])}.</p>")
     return "".join(parts) + "</section>"
@@ -285,12 +286,12 @@ def _prunable(ov) -> str:
                     [(PALETTE[2], size, human(size))], scale, human(size))
             for day, size in sorted(by_date.items())]
     lines = [[f"{esc(p.key)}<br>" + small(f"{human(p.size)} · {p.storage_class} · "
-                                           f"{p.age_days} days old" +
+                                           f"{plural(p.age_days, 'day')} old" +
                                            (f" · history until {_history(p)} (keep_years)"
                                             if _history(p) else "")),
               figure(f"fee-now:{p.key}", usd(p.fee_now, 4)),
               figure(f"free-from:{p.key}", str(p.free_from))] for p in ov.prunable]
-    return (f"<h3>Prunable</h3><p>{len(ov.prunable)} objects, "
+    return (f"<h3>Prunable</h3><p>{plural(len(ov.prunable), 'object')}, "
             f"{human(ov.prunable_bytes)} no longer referenced. Deleting an archived "
             "object before its minimum time (180 days in Deep Archive) costs the rest of "
             "that time; each becomes free to delete on this date:</p>"
@@ -351,8 +352,9 @@ def _result(record) -> str:
 def _planned(record) -> str:
     p = record["planned"]
     return (f"<p>The last dry run ({esc(record['run_date'])}) plans "
-            f"{p['bags']} bags to upload, {human(p['bytes'])}, {p['requests']} requests, "
-            f"fee about {usd(p['fee'], 4)}; then {p['stored_bags']} bags, "
+            f"{plural(p['bags'], 'bag')} to upload, {human(p['bytes'])}, {p['requests']} "
+            "requests, "
+            f"fee about {usd(p['fee'], 4)}; then {plural(p['stored_bags'], 'bag')}, "
             f"{human(p['stored_bytes'])}, about {usd(p['monthly'])} per month.</p>")
 
 

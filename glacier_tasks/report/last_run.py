@@ -259,8 +259,8 @@ def health(data: dict | None, inventory: dict, today: datetime.date,
         problems.append("no successful backup recorded yet")
     elif age_days(good, today) > max_age_days:
         problems.append(f"the last successful backup ({good['run_date']}) is "
-                        f"{age_days(good, today)} days old, more than max_age_days "
-                        f"({max_age_days}): a yearly run was missed")
+                        f"{plural(age_days(good, today), 'day')} old, more than "
+                        f"max_age_days ({max_age_days}): a yearly run was missed")
     return problems
 
 
@@ -278,9 +278,9 @@ def failure_summary(backup: dict) -> str:
     parts = []
     failed = backup.get("bags", {}).get("failed", 0)
     if failed:
-        parts.append(f"{failed} bags failed")
+        parts.append(f"{plural(failed, 'bag')} failed")
     if backup.get("missing_molecules"):
-        parts.append(f"{len(backup['missing_molecules'])} molecules missing")
+        parts.append(f"{plural(len(backup['missing_molecules']), 'molecule')} missing")
     return ", ".join(parts) or "see its output"
 
 
@@ -326,11 +326,13 @@ def summary_lines(data: dict | None, inventory: dict, pending: list, unfinished:
     good = latest.get("successful_backup")
     if good:
         lines.append(f"Last successful backup: {good['run_date']} "
-                     f"({age_days(good, today)} days ago; max_age_days {max_age_days})")
+                     f"({plural(age_days(good, today), 'day')} ago; max_age_days "
+                     f"{max_age_days})")
     check = latest.get("verify")
     lines.append(f"Last verify: {check['run_date']}, " + (
         "all as recorded" if check["exit_status"] == 0 else
-        f"{check.get('problem_count', 0)} problems") if check else "Last verify: never")
+        f"{plural(check.get('problem_count', 0), 'problem')}") if check \
+        else "Last verify: never")
     if unfinished:
         lines.append("A newer run did not finish (its plan or bags changed after this "
                      "record): killed, or it stopped before its report")
@@ -360,7 +362,8 @@ def _backup_lines(data: dict) -> list[str]:
         return [f"  STOPPED before its report: {printable(why)}"
                 for why in data["stopped_before_report"]]
     bags, sent, atoms = data["bags"], data["sent"], data["atoms"]
-    lines = [f"  Backup {data['year']}: {bags['planned']} bags, {bags['unchanged']} "
+    lines = [f"  Backup {data['year']}: {plural(bags['planned'], 'bag')}, "
+             f"{bags['unchanged']} "
              f"unchanged, {bags['uploaded']} uploaded, {bags['repaired']} repaired, "
              f"{bags['failed']} failed",
              f"  atoms: {atoms['added']} added, {atoms['changed']} changed, "

@@ -3,7 +3,7 @@
 from .. import cost
 from ..formats import inventory as inventory_format
 from ..backup import staging
-from ..units import human, printable
+from ..units import human, plural, printable
 
 
 def names(keys) -> str:
@@ -14,7 +14,8 @@ def describe_bag(bag, done: bool = False) -> str:
     """What a planned bag is and why it is pending: the line `list` shows for it."""
     what = "unchanged" if bag.action == "keep" else \
         ("uploaded: " if done else "pending: ") + ", ".join(bag.reasons)
-    return f"{printable(bag.molecule)}  {len(bag.atoms)} atoms  {human(bag.size)}  {what}"
+    return (f"{printable(bag.molecule)}  {plural(len(bag.atoms), 'atom')}  "
+            f"{human(bag.size)}  {what}")
 
 
 SHOWN_CHANGES = 20  # changed atoms named one per line; the rest are counted
@@ -37,7 +38,7 @@ def plan_summary(plan, settings, history: dict | None = None,
     for molecule, bags in by_molecule.items():
         todo = [b for b in bags if b.action == "upload"]
         reasons = sorted({r for b in todo for r in b.reasons})
-        lines.append(f"  {printable(molecule)}: {len(bags)} bags, "
+        lines.append(f"  {printable(molecule)}: {plural(len(bags), 'bag')}, "
                      f"{len(bags) - len(todo)} unchanged, "
                      f"{len(todo)} to upload" +
                      (f" ({', '.join(reasons)}), {human(sum(b.size for b in todo))}"
@@ -48,21 +49,22 @@ def plan_summary(plan, settings, history: dict | None = None,
     upload = cost.upload_estimate([b.size for b in todo], settings.storage_class, prices)
     total = sum(b.size for b in plan.bags)
     monthly = cost.monthly_storage(total, len(plan.bags), settings.storage_class, prices)
-    lines.append(f"To upload: {len(todo)} bags, {human(sum(b.size for b in todo))}, "
+    lines.append(f"To upload: {plural(len(todo), 'bag')}, "
+                 f"{human(sum(b.size for b in todo))}, "
                  f"{upload['requests']} PUT requests, fee about ${upload['fee']:.4f}")
     if todo:
         need, held = staging.budget_need(plan, settings.staging_bags)
-        lines.append(f"Staging: up to {held} bag{'s' if held > 1 else ''} at a time "
-                     f"(staging_bags = "
-                     f"{settings.staging_bags}), about {human(need)} in "
+        lines.append(f"Staging: up to {plural(held, 'bag')} at a time "
+                     f"(staging_bags = {settings.staging_bags}), about {human(need)} in "
                      f"{settings.staging_dir}")
-    lines.append(f"Stored after the run: {len(plan.bags)} bags, {human(total)}, about "
-                 f"${monthly:.2f} per month (prices of {cost.PRICES_DATE})")
+    lines.append(f"Stored after the run: {plural(len(plan.bags), 'bag')}, {human(total)}, "
+                 f"about ${monthly:.2f} per month (prices of {cost.PRICES_DATE})")
     if history:
         held = sum(h.get("size") or 0 for h in history.values())
         kept = cost.monthly_storage(held, len(history), settings.storage_class, prices)
         lines.append(f"History (superseded bags not pruned yet, keep_years = "
-                     f"{settings.keep_years}): {len(history)} bags, {human(held)}, about "
+                     f"{settings.keep_years}): {plural(len(history), 'bag')}, "
+                     f"{human(held)}, about "
                      f"${kept:.2f} per month more")
     lines += dead_lines(draft or {}, settings)
     lines += change_lines(plan, previous or {})
@@ -76,7 +78,8 @@ def dead_lines(inventory: dict, settings) -> list:
         return []
     total = sum(dead.values())
     monthly = cost.monthly_storage(total, 0, settings.storage_class, settings.prices)
-    return [f"Kept bags holding old versions: {len(dead)} bags, {human(total)} no atom "
+    return [f"Kept bags holding old versions: {plural(len(dead), 'bag')}, {human(total)} "
+            "no atom "
             f"points at any more, about ${monthly:.2f} per month (packed again once "
             f"under compact_below = {settings.compact_below:g} of a bag is referenced)"]
 
@@ -103,9 +106,11 @@ def change_lines(plan, previous: dict) -> list:
         for atom in bag.atoms:
             old, new = known.get(atom), plan.atoms.get(atom, {})
             if old is None:
-                what = f"new: {new.get('files', 0)} files, {human(new.get('size', 0))}"
+                what = (f"new: {plural(new.get('files', 0), 'file')}, "
+                        f"{human(new.get('size', 0))}")
             elif old.get("last_metadata_hash") != new.get("last_metadata_hash"):
-                what = (f"changed: {old.get('files', 0)} -> {new.get('files', 0)} files, "
+                what = (f"changed: {old.get('files', 0)} -> "
+                        f"{plural(new.get('files', 0), 'file')}, "
                         f"{human(old.get('size', 0))} -> {human(new.get('size', 0))}")
             else:
                 what = next((r for r in bag.reasons if r.startswith("compacted")),
@@ -154,7 +159,8 @@ def run_report(plan, failures: dict, repaired: dict | None = None,
                      f"{names(plan.removed_atoms)}")
     ok = not failures and not left_out and not plan.missing_molecules
     counts = bag_counts(plan, failures, repaired)
-    lines.append(f"Backup {plan.year}: {len(plan.bags)} bags, {counts['unchanged']} "
+    lines.append(f"Backup {plan.year}: {plural(len(plan.bags), 'bag')}, "
+                 f"{counts['unchanged']} "
                  f"unchanged, {counts['uploaded']} uploaded, {counts['repaired']} "
                  f"repaired, {len(failures)} failed" +
                  ("" if ok else "; run 'doit backup' again once fixed"))
@@ -181,7 +187,8 @@ def stopped_report(plan, failures: dict, repaired: dict, done: set) -> list[str]
               for name, message in sorted(failures.items())]
     counts = bag_counts(plan, failures, repaired, done)
     waiting = len({b.name for b in plan.uploads} - done - set(failures))
-    lines.append(f"Backup {plan.year} stopped before its end: {len(plan.bags)} bags, "
+    lines.append(f"Backup {plan.year} stopped before its end: "
+                 f"{plural(len(plan.bags), 'bag')}, "
                  f"{counts['unchanged']} unchanged, {counts['uploaded']} uploaded, "
                  f"{counts['repaired']} repaired, "
                  f"{len(failures)} failed, {waiting} not reached; finished steps are "
@@ -199,14 +206,15 @@ def prune_lines(found: list, delete: bool) -> list:
         lost = f"; {lost_words(p.lost)}" if p.lost and p.lost.files else ""
         if p.history_until:
             lines.append(f"History until {p.history_until} {p.key}  {human(p.size)} "
-                         f"{p.storage_class}, {p.age_days} days old{lost}")
+                         f"{p.storage_class}, {plural(p.age_days, 'day')} old{lost}")
             continue
         lines.append(f"{'Prunable' if delete else 'Would delete'} {p.key}  "
-                     f"{human(p.size)} {p.storage_class}, {p.age_days} days old{fee}"
-                     f"{lost}")
+                     f"{human(p.size)} {p.storage_class}, {plural(p.age_days, 'day')} "
+                     f"old{fee}{lost}")
     total = sum(p.size for p in found if not p.history_until)
     kept = [p for p in found if p.history_until]
-    lines.append(f"{len(found) - len(kept)} objects, {human(total)} no longer referenced" +
+    lines.append(f"{plural(len(found) - len(kept), 'object')}, {human(total)} no longer "
+                 "referenced" +
                  ("" if delete else "; 'doit prune --delete' deletes those past "
                   "the minimum age") +
                  (f"; {len(kept)} kept as history (keep_years)" if kept else ""))
@@ -219,7 +227,7 @@ def lost_words(lost) -> str:
         return "no file that a newer bag lacks"
     names = ", ".join(printable(n) for n in lost.names)
     more = ", ..." if lost.files > len(lost.names) else ""
-    return (f"{lost.files} files ({human(lost.size)}) exist in no newer bag: "
+    return (f"{plural(lost.files, 'file')} ({human(lost.size)}) exist in no newer bag: "
             f"{names}{more}")
 
 
@@ -228,8 +236,8 @@ def kept_line(p, min_age_days: int) -> str:
     if p.history_until:
         return (f"Kept {p.key}: history until {p.history_until} (keep_years); "
                 f"{lost_words(p.lost)}")
-    return (f"Kept {p.key}: {p.age_days} days old, under --min-age-days {min_age_days}; "
-            f"free to delete from {p.free_from}")
+    return (f"Kept {p.key}: {plural(p.age_days, 'day')} old, under --min-age-days "
+            f"{min_age_days}; free to delete from {p.free_from}")
 
 
 def history_lines(figures: dict) -> list:
@@ -238,8 +246,9 @@ def history_lines(figures: dict) -> list:
     count, held, monthly = figures["current"]
     h_count, h_held, h_monthly = figures["history"]
     year_held, year_monthly = figures["per_year"]
-    return [f"Current data: {count} bags, {human(held)}, ${monthly:.2f}/month; history "
-            f"(superseded, not pruned yet): {h_count} bags, {human(h_held)}, "
+    return [f"Current data: {plural(count, 'bag')}, {human(held)}, ${monthly:.2f}/month; "
+            f"history (superseded, not pruned yet): {plural(h_count, 'bag')}, "
+            f"{human(h_held)}, "
             f"${h_monthly:.2f}/month",
             f"Each year of keep_years (now {figures['keep_years']}) keeps about "
             f"{human(year_held)} more (what the last year superseded): "
@@ -260,8 +269,9 @@ def cost_lines(bill: dict, prunable_bytes: int, restore: dict, per_file: dict,
         lines.append(f"Full restore, {tier} tier: ${figures['total']:.2f} (retrieval "
                      f"${figures['retrieval']:.2f}, requests ${figures['requests']:.4f}, "
                      f"transfer out ${figures['transfer']:.2f})")
-    lines.append(f"Same data as one object per file: {per_file['objects']} objects "
-                 f"instead of {bags} bags: upload ${per_file['upload_fee']:.2f}, "
+    lines.append("Same data as one object per file: "
+                 f"{plural(per_file['objects'], 'object')} instead of "
+                 f"{plural(bags, 'bag')}: upload ${per_file['upload_fee']:.2f}, "
                  f"${per_file['monthly']:.2f}/month, Bulk restore "
                  f"${per_file['restore_bulk']:.2f}")
     return lines

@@ -15,6 +15,7 @@ from .. import statefile
 from ..bucket import system_folder
 from ..errors import StateError
 from ..formats import crypto, layout
+from ..units import plural
 
 
 def bootstrap(settings, store, wanted_year: int | None, keep_dir,
@@ -40,15 +41,16 @@ def bootstrap(settings, store, wanted_year: int | None, keep_dir,
     kept = keep_dir(year)
     for name, data in files.items():
         statefile.write_bytes(kept / name, data)
-    lines = [f"System folder {prefix}: {len(files)} files kept in {kept}"]
+    lines = [f"System folder {prefix}: {plural(len(files), 'file')} kept in {kept}"]
     lines += _missing_bags(found, keys, folder)
     lines += damaged
     statefile.write_bytes(settings.inventory_file, files["inventory.json"])
-    lines.append(f"Wrote {settings.inventory_file}: {len(inventory['atoms'])} atoms in "
-                 f"{len(inventory['bags'])} bags")
+    lines.append(f"Wrote {settings.inventory_file}: "
+                 f"{plural(len(inventory['atoms']), 'atom')} in "
+                 f"{plural(len(inventory['bags']), 'bag')}")
     lines.append(_restore_list(settings.list_file, files.get("list.txt")))
     count = _fetch_manifests(settings, store, keys, inventory)
-    lines.append(f"Downloaded {count} manifests to {settings.manifest_dir}")
+    lines.append(f"Downloaded {plural(count, 'manifest')} to {settings.manifest_dir}")
     if host != settings.host:
         lines.append(f"This is host {host}'s inventory: restore and find its files with "
                      f"this config; back this machine up with its own")
@@ -63,10 +65,11 @@ def _missing_bags(found: dict, keys: dict, chosen) -> list[str]:
         return [k for k in found[folder][1]["bags"] if k not in keys]
     if not gone(chosen):
         return []
-    others = [f"{f[0]} ({len(gone(f))} of {len(found[f][1]['bags'])} bags missing)"
+    others = [f"{f[0]} ({len(gone(f))} of {plural(len(found[f][1]['bags']), 'bag')} "
+              "missing)"
               for f in sorted(found, key=lambda f: (f[0], f[1] or "")) if f != chosen]
-    return [f"WARNING the {chosen[0]} inventory names {len(gone(chosen))} bags the bucket "
-            f"does not hold (e.g. {gone(chosen)[0]}); other system folders: "
+    return [f"WARNING the {chosen[0]} inventory names {plural(len(gone(chosen)), 'bag')} "
+            f"the bucket does not hold (e.g. {gone(chosen)[0]}); other system folders: "
             f"{', '.join(others) or 'none'}; 'doit bootstrap --year YYYY' picks one"]
 
 

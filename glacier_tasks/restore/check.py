@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..formats import manifest
 from ..formats.checksum import sha256_of
+from ..units import human, plural
 
 SHOWN = 10  # mismatches named in the closing line; the rest are counted
 
@@ -137,7 +138,7 @@ def _differs(path: bytes, entry: Entry, result: CheckResult) -> str | None:
 
 def summary(result: CheckResult) -> str:
     """The closing line of a restore."""
-    done = f"{result.files} files, {result.bytes} bytes restored"
+    done = f"{plural(result.files, 'file')}, {human(result.bytes)} restored"
     if not result.bad:
         return f"{done}, all match the manifest"
     named = "; ".join(result.bad[:SHOWN])

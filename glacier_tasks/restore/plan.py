@@ -17,7 +17,7 @@ from .. import config, cost, statefile
 from ..errors import StateError
 from .find import fetch_manifest, member_exists
 from ..formats.inventory import LOOSE_ATOM, atom_name, find_atom
-from ..units import human
+from ..units import human, plural
 
 @dataclass(frozen=True)
 class Target:
@@ -243,7 +243,8 @@ def estimate_lines(plans: list[BagFetch], tier: str, prices) -> list[str]:
     thawed = sum(p.record["size"] for p in plans)
     fetched = sum(p.download_size for p in plans)
     figures = cost.restore_cost(thawed, len(plans), tier, prices, transfer_size=fetched)
-    lines.append(f"{len(plans)} bags, {human(thawed)} to thaw, {human(fetched)} to "
+    lines.append(f"{plural(len(plans), 'bag')}, {human(thawed)} to thaw, {human(fetched)} "
+                 "to "
                  f"download; {tier} thaw takes {cost.TIER_DELAY.get(tier, '?')}; estimated "
                  f"cost ${figures['total']:.2f} (retrieval ${figures['retrieval']:.2f}, "
                  f"requests ${figures['requests']:.4f}, transfer out "

@@ -43,7 +43,7 @@ def test_history_is_kept_keep_years_then_prune_says_what_it_loses(tmp_path, s3_s
     inside = project.run("prune", GLACIER_TODAY="2028-03-01")  # > 180 days, < 1 year
     assert inside.returncode == 0, inside.stderr
     line = next(l for l in inside.stdout.splitlines() if photos in l)
-    assert line.startswith(f"History until {Y3} ") and "1 files" in line
+    assert line.startswith(f"History until {Y3} ") and "1 file (" in line
     assert "Photos/été à Zürich.jpg" in line
     kept = project.run("prune", "--delete", GLACIER_TODAY="2028-03-01")
     assert f"Kept {photos}: history until {Y3}" in kept.stdout

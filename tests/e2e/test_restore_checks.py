@@ -140,7 +140,7 @@ def test_a_name_that_is_not_utf8_round_trips_through_find_and_restore(project,
     dest = tmp_path / "out"
     result = project.run("restore", "--path", printed, "--to", str(dest), "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Restored {printed} into {dest}: 1 files" in result.stdout
+    assert f"Restored {printed} into {dest}: 1 file" in result.stdout
     assert os.listdir(os.fsencode(dest / "Books" / "sub")) == [b"caf\xff.txt"]
     with open(os.fsencode(dest / "Books" / "sub") + b"/caf\xff.txt", "rb") as f:
         assert f.read() == b"bytes under an odd name\n"

@@ -109,7 +109,7 @@ def test_the_check_names_a_restored_file_that_differs(project, tmp_path):
     args = ("restore", "--path", f"{project.data}/Books", "--yes", "--to", str(dest))
     done = project.run(*args)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 files, 3000006 bytes restored, all match the manifest" in done.stdout
+    assert "2 files, 3.0 MB restored, all match the manifest" in done.stdout
     with open(dest / "Books" / "sub" / "notes.txt", "a") as f:
         f.write("more\n")
     checked = project.run(*args)
@@ -182,7 +182,7 @@ def test_one_file_of_a_big_bag_downloads_little_more_than_the_file(big, tmp_path
     assert (dest / "Big" / "one.bin").read_bytes() == (big.data / "Big" / "one.bin") \
         .read_bytes()
     assert sorted(p.name for p in (dest / "Big").iterdir()) == ["one.bin"]
-    assert "1 files, 1048576 bytes restored, all match the manifest" in done.stdout
+    assert "1 file, 1.0 MB restored, all match the manifest" in done.stdout
 
 
 def test_a_sparse_file_restored_by_ranges_stays_sparse(project, tmp_path):

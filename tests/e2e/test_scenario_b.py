@@ -67,8 +67,8 @@ def test_three_years_send_only_what_changed(tmp_path, s3_server, bucket):
     (project.data / "atom99" / "blob").write_bytes(os.urandom(MB))
     dry = project.run("dryrun", **YEARS[2026])
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert f"/{atoms_a[0]}: changed: 1 -> 1 files" in dry.stdout, dry.stdout
-    assert "/atom99: new: 1 files, 1.0 MB" in dry.stdout, dry.stdout
+    assert f"/{atoms_a[0]}: changed: 1 -> 1 file" in dry.stdout, dry.stdout
+    assert "/atom99: new: 1 file, 1.0 MB" in dry.stdout, dry.stdout
     assert f"Atoms gone from disk, leaving the inventory: {project.data}/{atoms_b[0]}" \
         in dry.stdout, dry.stdout
     assert "Kept bags holding old versions: 2 bags, 2.0 MB" in dry.stdout, dry.stdout
