@@ -18,7 +18,7 @@ from doit.cmd_list import List
 from doit.doit_cmd import DoitMain
 from doit.version import VERSION as DOIT_VERSION
 
-from . import __version__, units
+from . import __version__, errors
 from .commands import COMMANDS, doitfix, namespace, task_generators
 from .commands.base import say, stop_message
 from .commands.listing import BagList
@@ -161,11 +161,11 @@ def _value(option: str, words) -> str:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    invoked, units.INVOKED = units.INVOKED, "glacier"  # messages say `glacier backup`
+    invoked, errors.INVOKED = errors.INVOKED, "glacier"  # messages say `glacier backup`
     try:
         return run_command(argv)
     finally:
-        units.INVOKED = invoked
+        errors.INVOKED = invoked
 
 
 def run_command(argv: list) -> int:

@@ -1,4 +1,13 @@
-"""User-facing errors: each message is one line saying what happened and what to do."""
+"""User-facing errors: each message is one line saying what happened and what to do,
+the command to run spelled as the user runs this tool (`command`)."""
+
+INVOKED = "doit"  # how the user runs this tool: the `glacier` command sets "glacier"
+
+
+def command(words: str) -> str:
+    """A command as the user would type it now: 'glacier backup' or 'doit backup'.
+    (Here, on the lowest floor, so that every message can name one.)"""
+    return f"{INVOKED} {words}"
 
 
 class GlacierError(Exception):

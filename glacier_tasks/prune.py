@@ -14,7 +14,7 @@ from . import cost
 from .bucket import system_folder
 from .restore import find
 from .formats import layout
-from .errors import GlacierError
+from .errors import GlacierError, command
 from .backup.plan import read_plan
 from .formats.layout import BACKUP_KEY, owner
 MINIMUM_DAYS = {"DEEP_ARCHIVE": 180, "GLACIER": 90, "GLACIER_IR": 90, "STANDARD_IA": 30,
@@ -103,14 +103,15 @@ def unsafe_to_delete(inventory: dict, objects: dict, host: str) -> str | None:
     if not inventory.get("bags") and any(owner(k) == host and k.endswith(".tar")
                                          for k in objects):
         return ("this inventory names no bag, yet the bucket holds bags of host "
-                f"{host}: every one would look unreferenced; run 'doit backup' first")
+                f"{host}: every one would look unreferenced; run '{command('backup')}' "
+                "first")
     for key, bag in sorted(inventory.get("bags", {}).items()):
         found = objects.get(key)
         if found is None or found.size != bag.get("size"):
             what = "missing" if found is None else f"{found.size} bytes, not {bag['size']}"
             return (f"{key} is {what} in the bucket, and an older bag may be the only "
-                    "good copy of its atoms; run 'doit backup' (it repairs) before "
-                    "'prune --delete'")
+                    f"good copy of its atoms; run '{command('backup')}' (it repairs) "
+                    "before 'prune --delete'")
     return None
 
 

@@ -18,7 +18,7 @@ from .formats import crypto, layout
 from .backup import scan
 from . import statefile
 from .config import Molecule, Settings, load_settings, read_molecules, today
-from .errors import ConfigError
+from .errors import ConfigError, command
 
 
 class AtomRef(NamedTuple):
@@ -294,7 +294,7 @@ def load_run(config_file: str) -> Run:
         molecules = () if problem else tuple(read_molecules(settings))
         if not problem and not molecules:  # never read as "everything was deleted"
             problem = f"{settings.list_file}: lists no folder to back up; add one per " \
-                      "line ('glacier drop' forgets a molecule on purpose)"
+                      f"line ('{command('drop')}' forgets a molecule on purpose)"
     except OSError as err:
         raise ConfigError(f"{err.filename}: {err.strerror}") from None
     if settings.encryption == "age":

@@ -5,14 +5,6 @@ import datetime
 from .formats.manifest import escape_name
 
 
-INVOKED = "doit"  # how the user runs this tool: the `glacier` command sets "glacier"
-
-
-def command(words: str) -> str:
-    """A command as the user would type it here: 'glacier backup' or 'doit backup'."""
-    return f"{INVOKED} {words}"
-
-
 def human(size: float) -> str:
     """Bytes in decimal units, as the price list counts them: 1.5 GB, 200 B."""
     for unit in ("B", "KB", "MB", "GB", "TB"):

@@ -6,6 +6,7 @@ The quick check reads only headers (size, storage class, sha256 metadata, CRC64N
 
 import hashlib
 
+from .errors import command
 from .formats import layout
 from .bucket.objects import bag_problem
 
@@ -62,7 +63,7 @@ def deep_check(store, inventory: dict, days: int, tier: str, say) -> tuple[list,
             store.request_restore(key, days, tier)
             found = store.head(key) or found
         if found.thaw_state != "readable":
-            say(f"{key}: thawing; run 'doit verify --deep --yes' again later")
+            say(f"{key}: thawing; run '{command('verify --deep --yes')}' again later")
             waiting += 1
             continue
         digest = hashlib.sha256()

@@ -459,7 +459,7 @@ def test_molecule_no_longer_listed_keeps_everything_until_dropped():
     plan = run([atom("m1", "X", 4)], [molecule("m1")], previous, year=2026, target=10)
     assert plan.missing_molecules == ["/data/m0"]
     assert "no longer in list.txt" in plan.missing_reasons["/data/m0"]
-    assert "glacier drop /data/m0" in plan.missing_reasons["/data/m0"]
+    assert "doit drop /data/m0" in plan.missing_reasons["/data/m0"]
     kept = [b for b in plan.bags if b.molecule == "/data/m0"]
     assert {b.archive_key for b in kept} == set(previous["bags"])
     assert all(b.action == "keep" for b in kept)

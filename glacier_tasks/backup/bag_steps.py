@@ -27,7 +27,7 @@ from ..formats import checksum, crypto, layout, memberindex
 from . import bag_manifest, remote, staging, taken_keys as taken
 from .. import statefile
 from ..config import REMOTE_RE
-from ..errors import BagError, GlacierError, ObjectExists
+from ..errors import BagError, GlacierError, ObjectExists, command
 from .marker import BagMarker, Packed, Receipt, read_marker, write_marker
 from .plan import content_key
 from ..bucket.objects import bag_problem, holds_packed, metadata_for
@@ -78,7 +78,7 @@ def upload_step(run, plan, name: str) -> str:
                 return ""  # still in the bucket: nothing to send
             if run.failure_file(name).exists():
                 return ""  # its tar step failed and said so
-            raise BagError(f"{name}: not packed yet; run 'doit backup' again")
+            raise BagError(f"{name}: not packed yet; run '{command('backup')}' again")
         # packed and whole (its tar step may have had nothing to do this run): an
         # earlier run's failure is retried now
         run.failure_file(name).unlink(missing_ok=True)
@@ -109,7 +109,7 @@ def manifest_step(run, plan, name: str) -> str:
             if problem != "missing":  # there, but not ours: never sent over
                 taken.record_occupied(run, bag, receipt.key, f"{problem} since it was uploaded")
             raise BagError(f"{receipt.key} {problem} since it was uploaded; run "
-                           "'doit backup' again to send it anew")
+                           f"'{command('backup')}' again to send it anew")
         if marker.manifest is None:
             progress = run.progress
             progress.step("manifest", name, "started")
@@ -145,7 +145,7 @@ def _recorded(run, name: str):
 def _planned(plan, name: str):
     bag = plan.bag(name)
     if bag is None:
-        raise BagError(f"{name}: not in the current plan; run 'doit backup' again")
+        raise BagError(f"{name}: not in the current plan; run '{command('backup')}' again")
     return bag
 
 

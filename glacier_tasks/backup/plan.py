@@ -27,7 +27,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 
 from .. import statefile
-from ..errors import StateError
+from ..errors import StateError, command
 from ..formats import tarsize
 from ..formats.layout import archive_key, bag_name, manifest_key
 
@@ -192,7 +192,7 @@ def _missing_reason(molecules, spelling: str) -> str:
     mol = next((m for m in molecules if m.spelling == spelling), None)
     if mol is None:
         return (f"no longer in list.txt; its atoms stay in the inventory until "
-                f"'glacier drop {spelling}' drops them")
+                f"'{command('drop ' + spelling)}' drops them")
     return mol.missing_reason or "folder is empty (drive not mounted?)"
 
 
@@ -424,8 +424,8 @@ def read_plan(run, required: bool = True) -> Plan | None:
     data = statefile.read_json(run.plan_file, what="plan")
     if data is None:
         if required:
-            raise StateError(f"{run.plan_file}: no plan yet; run 'doit dryrun' or "
-                             "'doit backup'")
+            raise StateError(f"{run.plan_file}: no plan yet; run '{command('dryrun')}' or "
+                             f"'{command('backup')}'")
         return None
     plan = Plan.from_json(data)
     _PLANS.clear()

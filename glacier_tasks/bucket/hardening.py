@@ -14,7 +14,7 @@ retention date.
 import json
 import shutil
 
-from ..errors import StoreError
+from ..errors import StoreError, command
 from ..units import plural
 
 ABORT_RULE_ID = "glacier-tasks-abort-incomplete-uploads"
@@ -209,22 +209,23 @@ def check(settings, store, staging_need: int,
         return found
     block = store.public_access_block() == BLOCK_ALL
     found.append((block, "public access is blocked" if block
-                  else "public access is not fully blocked: run 'doit setup_bucket'"))
+                  else "public access is not fully blocked: run "
+                       f"'{command('setup_bucket')}'"))
     sse = _encrypts(store.default_encryption())
     found.append((sse, "default encryption is on" if sse else
-                  "default encryption is off: run 'doit setup_bucket'"))
+                  f"default encryption is off: run '{command('setup_bucket')}'"))
     findings, versioning = _write_once_and_lock(store)
     found += findings
     can_delete = store.can_delete(versioned=versioning == "Enabled")
     found.append((True if not can_delete else None,  # a warning, not a problem
                   "these credentials cannot delete objects" if not can_delete else "these credentials can delete objects: give the everyday "
-                  "key the backup role ('doit policy --role backup') and keep a prune "
-                  "key offline"))
+                  f"key the backup role ('{command('policy --role backup')}') and keep a "
+                  "prune key offline"))
     rule = _abort_rule(store.lifecycle_rules())
     found.append((rule, "incomplete multipart uploads are aborted after "
                         f"{ABORT_DAYS} days or less" if rule else
                   "no lifecycle rule aborts incomplete multipart uploads in the whole "
-                  "bucket: run 'doit setup_bucket'"))
+                  f"bucket: run '{command('setup_bucket')}'"))
     free = shutil.disk_usage(_existing_parent(settings.staging_dir)).free
     room = free >= staging_need
     what = "the largest bag needs" if staged <= 1 else \
@@ -247,7 +248,7 @@ def _write_once_and_lock(store) -> tuple[list, str | None]:
             (True, "the bucket policy refuses writes without If-None-Match: * (nothing "
                    "can overwrite an object)") if ok else
             (None, "the bucket policy does not refuse overwrites (writes without "
-                   "If-None-Match: *): run 'doit setup_bucket'"))
+                   f"If-None-Match: *): run '{command('setup_bucket')}'"))
     except StoreError as err:  # e.g. a key whose IAM policy predates this check
         found.append((None, f"cannot tell whether overwrites are refused: {err}"))
     try:
@@ -260,9 +261,9 @@ def _write_once_and_lock(store) -> tuple[list, str | None]:
         found.append((True, f"Object Lock is on: each new object is locked {words} "
                             f"(versioning {state})"))
     elif config.get("ObjectLockEnabled") == "Enabled":
+        fix = command(f"setup_bucket --object-lock {SUGGESTED_LOCK_DAYS}")
         found.append((None, "Object Lock is on but sets no default retention, so new "
-                            f"objects are not locked: run 'doit setup_bucket "
-                            f"--object-lock {SUGGESTED_LOCK_DAYS}'"))
+                            f"objects are not locked: run '{fix}'"))
     else:
         found.append((True, f"Object Lock is off, versioning {state} (optional: 'doit "
                             f"setup_bucket --object-lock {SUGGESTED_LOCK_DAYS}')"))

@@ -13,7 +13,7 @@ import socket
 from pathlib import Path
 
 from ..formats import layout
-from ..errors import GlacierError
+from ..errors import GlacierError, command
 
 
 class ClaimError(GlacierError):
@@ -67,10 +67,10 @@ def refusal(store, host: str, owner: dict, held_before: bool) -> str:
                 f"'{store.bucket}' by {who} on {when} UTC; if that machine replaces this "
                 f"one, stop backing up here or set host = \"a-name-of-its-own\" in "
                 f"glacier.toml; if the take-over was a mistake (a drill), take the name "
-                f"back with one 'glacier backup' run with {TAKE_OVER}=1")
+                f"back with one '{command('backup')}' run with {TAKE_OVER}=1")
     return (f"host name '{host}' is already used in bucket '{store.bucket}' by {who} "
-            f"(claimed {when} UTC); if this machine replaces it, run 'glacier backup' "
-            f"once with {TAKE_OVER}=1 (after 'glacier bootstrap'); otherwise set "
+            f"(claimed {when} UTC); if this machine replaces it, run '{command('backup')}' "
+            f"once with {TAKE_OVER}=1 (after '{command('bootstrap')}'); otherwise set "
             f"host = \"a-name-of-its-own\" in glacier.toml")
 
 
@@ -137,7 +137,8 @@ def check_take_over(store, host: str, inventory: dict) -> None:
             any(owner == host for _, owner in layout.system_folders(keys)):
         raise ClaimError(
             f"{TAKE_OVER}=1 with an inventory that names none of host {host}'s bags in "
-            f"bucket '{store.bucket}': run 'glacier bootstrap' first (it fetches them), "
+            f"bucket '{store.bucket}': run '{command('bootstrap')}' first (it fetches "
+            "them), "
             f"then this backup again with {TAKE_OVER}=1; or choose another host name")
 
 

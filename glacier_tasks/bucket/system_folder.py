@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 
 from ..formats import crypto, layout
-from ..errors import GlacierError, StateError, StoreError
+from ..errors import GlacierError, StateError, StoreError, command
 from ..formats.inventory import stale_against, well_formed
 from ..formats.layout import SOURCE_ARCHIVE
 
@@ -159,7 +159,7 @@ def check_fresh(settings, store, local: dict, keys: dict | None = None) -> None:
             raise StateError(f"{settings.inventory_file} is older than host "
                              f"{settings.host}'s newest inventory in the bucket (written "
                              f"{newest[1][:19]}Z): {problem}; move it away and run "
-                             "'glacier bootstrap'")
+                             f"'{command('bootstrap')}'")
 
 
 def year_inventory(settings, store, host: str, year: int) -> dict:

@@ -17,7 +17,7 @@ import tempfile
 from doit.exceptions import InvalidDodoFile
 
 from ..config import find_config_file
-from ..errors import ConfigError
+from ..errors import ConfigError, command
 from ..backup.plan import read_plan
 from . import backup, bootstrap, bucket, drop, find, init, pin, prune, restore, verify
 from . import bags, doitfix, report, scan, status
@@ -83,7 +83,7 @@ def _check_bag_names(run, argv) -> None:
     for group, name in wanted:
         if name not in known:
             raise InvalidDodoFile(f"{group}:{name}: no bag '{name}' in the last plan "
-                                  f"({run.plan_file}); 'glacier list' shows the bags")
+                                  f"({run.plan_file}); '{command('list')}' shows the bags")
 
 
 def _reader_db():

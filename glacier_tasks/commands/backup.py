@@ -19,7 +19,7 @@ from ..bucket import hosts, system_folder as system
 from ..formats import inventory, layout
 from ..backup import scan, bag_steps as steps, taken_keys as taken
 from ..report import text as report, last_run as status
-from ..errors import GlacierError, StateError
+from ..errors import GlacierError, StateError, command
 from ..backup.marker import read_marker, read_markers
 from ..bucket.objects import holds_packed
 from ..backup.plan import AtomState, MoleculeState, plan_bags, read_plan
@@ -41,7 +41,7 @@ def plan_action(config):
     for ref in run.local_atoms + mounted:
         record = scan.read_atom_hash(run.hash_file(ref.key))
         if record is None:
-            return TaskFailed(f"{ref.key}: no scan result; run 'doit backup' again")
+            return TaskFailed(f"{ref.key}: no scan result; run '{command('backup')}' again")
         atoms.append(AtomState(ref.key, ref.molecule.spelling, record["hash"],
                                scan.planned_size(record), record["files"],
                                record.get("apparent_size", record["size"])))

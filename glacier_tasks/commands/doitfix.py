@@ -23,7 +23,7 @@ from doit.cmdparse import CmdOption, CmdParse, CmdParseError
 from doit.control import TaskControl, TaskDispatcher
 from doit.task import Task
 
-from .. import units
+from ..errors import command
 
 _gen_node = TaskDispatcher._gen_node
 _parse_only = CmdParse.parse_only
@@ -121,7 +121,7 @@ def init_options(self, args=None):
     try:
         return _init_options(self, args)
     except CmdParseError as err:
-        raise CmdParseError(f"{units.command(self.name)}: {err}") from None
+        raise CmdParseError(f"{command(self.name)}: {err}") from None
 
 
 def install() -> None:

@@ -9,6 +9,7 @@ from doit.exceptions import TaskFailed
 
 from ..formats import inventory
 from ..config import normalise_spelling
+from ..errors import command
 from ..run import load_run
 from ..units import plural
 from .base import current_run, locked, param, user_errors
@@ -18,8 +19,7 @@ from .base import current_run, locked, param, user_errors
 @locked
 def drop_action(config, molecule):
     if not molecule:
-        return TaskFailed("say which molecule: doit drop --molecule /data/Old "
-                          "(or: glacier drop /data/Old)")
+        return TaskFailed(f"say which molecule: {command('drop --molecule /data/Old')}")
     run = load_run(config)
     spelling = normalise_spelling(molecule)
     if spelling in {m.spelling for m in run.molecules}:
@@ -39,8 +39,8 @@ def drop_action(config, molecule):
     inv["history"] = dict(sorted(history.items()))
     inventory.write_inventory(path, inv)
     print(f"Dropped {spelling}: {plural(len(atoms), 'atom')} left the inventory; its "
-          f"{plural(len(bags), 'bag')} enter history (kept keep_years, then 'doit prune "
-          "--delete' deletes them)")
+          f"{plural(len(bags), 'bag')} enter history (kept keep_years, then "
+          f"'{command('prune --delete')}' deletes them)")
 
 
 DROP_PARAMS = [param("molecule", str, "", "the molecule, as list.txt spelled it")]

@@ -5,7 +5,7 @@ from doit.exceptions import TaskFailed
 from ..bucket import system_folder
 from ..restore import find
 from ..formats import inventory
-from .. import units
+from ..errors import command
 from ..run import load_run
 from ..bucket.store import store_for
 from .base import current_run, param, say, user_errors
@@ -19,7 +19,8 @@ def find_action(config, pattern, long, regex, host, all_years):
     long, regex = long or "--long" in pattern, regex or "--regex" in pattern
     all_years = all_years or "--all-years" in pattern
     if not words:
-        return TaskFailed("say what to look for: doit find PATTERN [--long] [--regex]")
+        return TaskFailed("say what to look for: "
+                          f"{command('find PATTERN [--long] [--regex]')}")
     settings = load_run(config).settings
     store = store_for(settings)
     if host and host != settings.host:  # another machine's files, from its system folder
@@ -42,7 +43,7 @@ def find_action(config, pattern, long, regex, host, all_years):
     if say(lines()) and not found:  # grep's habit: exit 1, so a script can tell
         return TaskFailed(f"no file matches {' '.join(words)!r}" + (
             "" if all_years else f" in the current inventory; "
-            f"'{units.command('find')} ... --all-years' also searches older years"))
+            f"'{command('find')} ... --all-years' also searches older years"))
 
 
 def _host_option(words: list, host: str) -> tuple[list, str]:

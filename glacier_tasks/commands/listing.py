@@ -8,6 +8,7 @@ from doit.cmd_list import List
 from doit.cmdparse import CmdParseError
 
 from .. import units
+from ..errors import command
 from . import doitfix
 from .base import say
 
@@ -31,8 +32,8 @@ class BagList(List):
             mark = self._mark(task, tasks) + " " if status else ""
             lines.append(f"{mark}{task.name:<{width}}{task.doc}")
         if not bags:
-            lines.append("No bags planned yet: 'doit dryrun' plans them (nothing is "
-                         "uploaded)")
+            lines.append(f"No bags planned yet: '{command('dryrun')}' plans them (nothing "
+                         "is uploaded)")
         if status:
             pending = sum(1 for line in lines if line.startswith("R "))
             lines.append(f"{pending} of {units.plural(len(bags), 'bag')} pending")
@@ -53,4 +54,4 @@ class BagList(List):
         try:
             return super().parse_execute(in_args)
         except CmdParseError as err:
-            raise CmdParseError(f"{units.command('list')}: {err}") from None
+            raise CmdParseError(f"{command('list')}: {err}") from None

@@ -5,6 +5,7 @@ import os
 from doit.exceptions import TaskFailed
 
 from ..formats import inventory
+from ..errors import command
 from ..run import load_run
 from .base import current_run, locked, param, user_errors
 
@@ -13,8 +14,7 @@ from .base import current_run, locked, param, user_errors
 @locked
 def pin_action(config, path, off):
     if not path:
-        return TaskFailed("say which atom: doit pin --path /data/Photos [--off] "
-                          "(or: glacier pin /data/Photos)")
+        return TaskFailed(f"say which atom: {command('pin --path /data/Photos [--off]')}")
     path_file = load_run(config).settings.inventory_file
     inv = inventory.load_inventory(path_file, required_by="pin")
     atom = inventory.find_atom(inv, path)

@@ -5,6 +5,7 @@ import datetime
 
 from doit.exceptions import TaskFailed
 
+from ..errors import command
 from ..bucket import system_folder
 from .. import cost, prune, units
 from ..bucket import hosts
@@ -29,7 +30,7 @@ def prune_action(config, delete, force, min_age_days):
         if run.bootstrapped_file.exists():  # before the claim: a refused run claims nothing
             return TaskFailed("this inventory came from the bucket (bootstrap), and no "
                               "backup has yet put the files on disk into bags: run "
-                              "'doit backup' once before 'prune --delete'")
+                              f"'{command('backup')}' once before 'prune --delete'")
         # another machine may have taken this host name over: its bags are not here
         hosts.claim_host(store, settings.host, run.state_dir)
     system_folder.check_fresh(settings, store, inv)  # the bucket outranks it
@@ -100,8 +101,10 @@ def held_lines(held: list) -> list:
         first = prune.free_after(held)
         lines.append(f"{units.plural(len(held), 'object')} wait for S3's Object Lock, not "
                      "deleted; " + (
-            f"the first can go from {_utc(first)}: run 'doit prune --delete' again then"
-            if first else "release their legal holds, then run 'doit prune --delete'"))
+            f"the first can go from {_utc(first)}: run '{command('prune --delete')}' "
+            "again then"
+            if first else "release their legal holds, then run "
+                          f"'{command('prune --delete')}'"))
     return lines
 
 

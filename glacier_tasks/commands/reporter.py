@@ -44,7 +44,7 @@ class GlacierReporter(ConsoleReporter):
             if fail.message in self.said:
                 return  # `--continue` beside a running backup: each task meets the lock
             self.said.add(fail.message)
-            sys.stderr.write(f"glacier: {task.name}: {fail.message}\n")
+            sys.stderr.write(f"glacier: {self._shown(task.name)}: {fail.message}\n")
         else:
             sys.stderr.write(f"glacier: {task.name} crashed (a bug, please report it):\n"
                              f"{fail.get_msg()}\n")
@@ -70,11 +70,19 @@ class GlacierReporter(ConsoleReporter):
             text = fail.message if isinstance(fail, TaskFailed) and not fail.traceback \
                 else (fail.get_msg().strip().splitlines() or ["crashed"])[-1]
             if not any(r.endswith(": " + text) for r in reasons):
-                reasons.append(f"{failure['task'].name}: {text}")
+                reasons.append(f"{self._shown(failure['task'].name)}: {text}")
         stop = sys.exc_info()[1]  # doit calls complete_run on its way out of Ctrl-C
         if isinstance(stop, KeyboardInterrupt) and not reasons:
             reasons.append(f"stopped by {str(stop) or 'Ctrl-C'}")
         return reasons + list(self.runtime_errors)
+
+    def _shown(self, name: str) -> str:
+        """A task's name as a user may read it: an internal step (`_bucket`, `_report`,
+        `_lock`) is named by the command typed, which the user knows."""
+        if not name.startswith("_"):
+            return name
+        typed = [n for n in self.selected if not n.startswith("_")]
+        return typed[0] if typed else "dryrun"  # no task named: the default one
 
     def _close_backup(self, summary: bool) -> None:
         from .bags import closing_lines

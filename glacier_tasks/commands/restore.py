@@ -13,9 +13,8 @@ from ..report import alert, restores
 from ..restore import (plan as restore, check as restorecheck, restorer, space,
                        extract as untar)
 from ..formats import checksum, inventory
-from .. import cost
-from .. import units
-from ..errors import GlacierError, StateError, UsageError
+from .. import cost, units
+from ..errors import GlacierError, StateError, UsageError, command
 from ..run import load_run
 from ..bucket.store import store_for
 from .base import current_run, param, say, user_errors
@@ -48,8 +47,9 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
         return TaskFailed("--all restores every molecule: leave out --path and "
                           "--from-file")
     if not path and not all_molecules:
-        return TaskFailed("say what to restore: doit restore --path /data/Photos [--yes] "
-                          "(or: glacier restore /data/Photos), or --all --to DIR")
+        return TaskFailed("say what to restore: "
+                          f"{command('restore --path /data/Photos [--yes]')}, or --all "
+                          "--to DIR")
     if days < 1:
         return TaskFailed(f"--days {days}: a thawed copy stays readable 1 day or more")
     run = load_run(config)
@@ -103,7 +103,7 @@ def _targets(settings, store, inv, path, year):
         older = None if year is not None else _year_holding(settings, store, path)
         if older is None:
             raise
-    again = units.command(f"restore --path {shlex.quote(restore.shown(path))} "
+    again = command(f"restore --path {shlex.quote(restore.shown(path))} "
                           f"--year {older}")
     raise StateError(f"{restore.shown(path)}: not in the current inventory, but the "
                      f"{older} backup holds it: {again} ('find --all-years' searches "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .. import statefile
 from . import layout
-from ..errors import StateError
+from ..errors import StateError, command
 
 LOOSE_ATOM = "."
 # never its .bak: an older inventory does not know the newest run's bags (prune would
@@ -30,7 +30,7 @@ def load_inventory(path: Path, required_by: str | None = None) -> dict:
                                advice=BOOTSTRAP_ADVICE)
     if data is None and required_by:
         raise StateError(f"{path}: no inventory, and {required_by} needs one; run "
-                         "'doit backup' or 'doit bootstrap' first")
+                         f"'{command('backup')}' or '{command('bootstrap')}' first")
     if data is None:
         return {"version": 1, "atoms": {}, "bags": {}}
     if not (isinstance(data, dict) and all(isinstance(data.get(part), dict)

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from ..errors import command
 from .. import cost
 from ..formats import inventory as inventory_format
 from . import last_run as status
@@ -312,7 +313,7 @@ def health_checks(overview: Overview, data, inventory, plan, unfinished,
         checks.append(HealthCheck("fail", f"Failed bag {name}: {why}"))
     if unfinished and not open_start:  # a plan or marker newer than the record
         checks.append(HealthCheck("warn", "A newer run did not finish (killed, or stopped "
-                                    "before its report): run 'glacier backup' again"))
+                                    f"before its report): run '{command('backup')}' again"))
     for bag in overview.oversized:
         checks.append(HealthCheck("warn", f"Bag {bag.key} holds {bag.fill:.0%} of "
                                     "target_bag_gb" + (" (one atom larger than the target)"
@@ -322,7 +323,8 @@ def health_checks(overview: Overview, data, inventory, plan, unfinished,
 
 def _verify_check(verify: dict | None, has_inventory: bool) -> HealthCheck | None:
     if verify is None:
-        return HealthCheck("warn", "Never verified: 'glacier verify' checks every bag in the "
+        return HealthCheck("warn", f"Never verified: '{command('verify')}' checks every "
+                                   "bag in the "
                              "bucket") if has_inventory else None
     if verify["exit_status"] == 0:
         return HealthCheck("ok", f"Last verify {verify['run_date']}: all "

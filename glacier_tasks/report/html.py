@@ -10,6 +10,7 @@ their text is formatted as `doit cost`, `doit prune` and the run summary print i
 import html
 from pathlib import Path
 
+from ..errors import command
 from .. import cost
 from .figures import EXTRA, OTHER
 from ..units import duration, human, plural, printable
@@ -181,7 +182,7 @@ def _storage(ov) -> str:
 def _bags(ov) -> str:
     if not ov.bags:
         return ('<section id="bags"><h2>Bags</h2><p class="empty">No bags yet: '
-                "'glacier dryrun' plans them.</p></section>")
+                f"'{command('dryrun')}' plans them.</p></section>")
     years = sorted({b.year for b in ov.bags})
     palette = colours(years)
     stored = [b for b in ov.bags if not b.pending]
@@ -299,7 +300,7 @@ def _prunable(ov) -> str:
             folded(f"the {len(lines)} prunable objects", table(
                 ["Object", "Fee if<br>deleted now", "Free from"], lines, "num"),
                 len(lines)) +
-            "<p class=\"note\">'glacier prune --delete' deletes those past "
+            f"<p class=\"note\">'{command('prune --delete')}' deletes those past "
             "--min-age-days (default 180).</p>" + _dead(ov))
 
 
@@ -390,7 +391,8 @@ def _backup_facts(b) -> str:
 
 def _footer(ov, version: str) -> str:
     return (f"<footer>glacier-tasks {esc(version)} · from the inventory, the last plan, "
-            "last-run.json and one listing of the bucket · figures as 'doit cost', "
-            f"'doit prune' and 'glacier status' print them · prices of "
+            "last-run.json and one listing of the bucket · figures as "
+            f"'{command('cost')}', "
+            f"'{command('prune')}' and '{command('status')}' print them · prices of "
             f"{cost.PRICES_DATE} (AWS us-east-1 unless glacier.toml's [prices] says "
             "otherwise)</footer>")

@@ -21,7 +21,7 @@ import os
 import time
 
 from .. import __version__, cost, statefile
-from ..errors import GlacierError
+from ..errors import GlacierError, command
 from ..backup.marker import read_marker
 from .text import bag_counts
 from ..units import human, iso_utc, plural, printable
@@ -249,10 +249,11 @@ def health(data: dict | None, inventory: dict, today: datetime.date,
     problems = [_unfinished_problem(open_start, running)] if open_start else []
     backup = last_backup(data, inventory)
     if backup is None:
-        return problems + ["no backup recorded yet: run 'glacier backup'"]
+        return problems + [f"no backup recorded yet: run '{command('backup')}'"]
     if backup.get("exit_status") not in (0, None):
         problems.append(f"the last backup ({backup['run_date']}) failed: "
-                        f"{failure_summary(backup)}; run 'glacier backup' again once fixed")
+                        f"{failure_summary(backup)}; run '{command('backup')}' again once "
+                        "fixed")
     good = (data or {}).get("latest", {}).get("successful_backup") or \
         (backup if backup.get("exit_status") in (0, None) else None)
     if good is None:
@@ -269,7 +270,7 @@ def _unfinished_problem(started: dict, running: bool) -> str:
         return (f"the backup started {started['started_at']} (pid {started['pid']}) "
                 "is still running: not finished yet")
     return (f"the backup started {started['started_at']} did not finish (killed, or "
-            "the machine stopped) and recorded no end; run 'glacier backup' again")
+            f"the machine stopped) and recorded no end; run '{command('backup')}' again")
 
 
 def failure_summary(backup: dict) -> str:

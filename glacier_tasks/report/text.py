@@ -1,5 +1,6 @@
 """What a run says: the dry run's plan summary and the backup's closing report (pure)."""
 
+from ..errors import command
 from .. import cost
 from ..formats import inventory as inventory_format
 from ..backup import staging
@@ -153,7 +154,7 @@ def run_report(plan, failures: dict, repaired: dict | None = None,
     for molecule in plan.missing_molecules:
         lines.append(f"FAILED molecule {printable(molecule)}: "
                      f"{missing_reason(plan, molecule)}; mount or fix it and run "
-                     "'doit backup' again")
+                     f"'{command('backup')}' again")
     if plan.removed_atoms:
         lines.append(f"Left the inventory (gone from disk): "
                      f"{names(plan.removed_atoms)}")
@@ -163,7 +164,7 @@ def run_report(plan, failures: dict, repaired: dict | None = None,
                  f"{counts['unchanged']} "
                  f"unchanged, {counts['uploaded']} uploaded, {counts['repaired']} "
                  f"repaired, {len(failures)} failed" +
-                 ("" if ok else "; run 'doit backup' again once fixed"))
+                 ("" if ok else f"; run '{command('backup')}' again once fixed"))
     return "\n".join(lines), ok
 
 
@@ -192,7 +193,7 @@ def stopped_report(plan, failures: dict, repaired: dict, done: set) -> list[str]
                  f"{counts['unchanged']} unchanged, {counts['uploaded']} uploaded, "
                  f"{counts['repaired']} repaired, "
                  f"{len(failures)} failed, {waiting} not reached; finished steps are "
-                 "kept, run 'doit backup' again")
+                 f"kept, run '{command('backup')}' again")
     return lines
 
 
@@ -215,7 +216,7 @@ def prune_lines(found: list, delete: bool) -> list:
     kept = [p for p in found if p.history_until]
     lines.append(f"{plural(len(found) - len(kept), 'object')}, {human(total)} no longer "
                  "referenced" +
-                 ("" if delete else "; 'doit prune --delete' deletes those past "
+                 ("" if delete else f"; '{command('prune --delete')}' deletes those past "
                   "the minimum age") +
                  (f"; {len(kept)} kept as history (keep_years)" if kept else ""))
     return lines
@@ -248,8 +249,7 @@ def history_lines(figures: dict) -> list:
     year_held, year_monthly = figures["per_year"]
     return [f"Current data: {plural(count, 'bag')}, {human(held)}, ${monthly:.2f}/month; "
             f"history (superseded, not pruned yet): {plural(h_count, 'bag')}, "
-            f"{human(h_held)}, "
-            f"${h_monthly:.2f}/month",
+            f"{human(h_held)}, ${h_monthly:.2f}/month",
             f"Each year of keep_years (now {figures['keep_years']}) keeps about "
             f"{human(year_held)} more (what the last year superseded): "
             f"${year_monthly:.2f}/month"]

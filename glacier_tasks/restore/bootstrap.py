@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import statefile
 from ..bucket import system_folder
-from ..errors import StateError
+from ..errors import StateError, command
 from ..formats import crypto, layout
 from ..units import plural
 
@@ -54,7 +54,7 @@ def bootstrap(settings, store, wanted_year: int | None, keep_dir,
     if host != settings.host:
         lines.append(f"This is host {host}'s inventory: restore and find its files with "
                      f"this config; back this machine up with its own")
-    lines.append("Next: 'doit dryrun' shows what changed since that backup")
+    lines.append(f"Next: '{command('dryrun')}' shows what changed since that backup")
     return lines
 
 
@@ -70,7 +70,8 @@ def _missing_bags(found: dict, keys: dict, chosen) -> list[str]:
               for f in sorted(found, key=lambda f: (f[0], f[1] or "")) if f != chosen]
     return [f"WARNING the {chosen[0]} inventory names {plural(len(gone(chosen)), 'bag')} "
             f"the bucket does not hold (e.g. {gone(chosen)[0]}); other system folders: "
-            f"{', '.join(others) or 'none'}; 'doit bootstrap --year YYYY' picks one"]
+            f"{', '.join(others) or 'none'}; '{command('bootstrap --year YYYY')}' picks "
+            "one"]
 
 
 def _fetch_manifests(settings, store, keys, inventory) -> int:

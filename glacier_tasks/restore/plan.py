@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..formats import checksum, layout, manifest, memberindex
 from .. import config, cost, statefile
-from ..errors import StateError
+from ..errors import StateError, command
 from .find import fetch_manifest, member_exists
 from ..formats.inventory import LOOSE_ATOM, atom_name, find_atom
 from ..units import human, plural
@@ -41,8 +41,8 @@ def resolve_targets(inventory: dict, path: str) -> list[Target]:
     atom = find_atom(inventory, path)
     if atom is None:
         raise StateError(f"{shown(path)}: not in the inventory (no atom holds it); "
-                         "'doit find NAME' searches the manifests, 'restore --all' "
-                         "restores every molecule")
+                         f"'{command('find NAME')}' searches the manifests, 'restore "
+                         "--all' restores every molecule")
     return [_target(atom, atoms[atom], path)]
 
 
@@ -151,7 +151,8 @@ def check_members(settings, store, inventory: dict, targets) -> None:
         bag = inventory["bags"][t.archive_key]
         if not member_exists(fetch_manifest(settings, store, bag), t.member):
             raise StateError(f"{manifest.escape_name(t.member)}: not in the manifest "
-                             f"of {t.archive_key}; 'doit find' shows what was backed up")
+                             f"of {t.archive_key}; '{command('find')}' shows what was "
+                             "backed up")
 
 
 # ---------------------------------------------------------------- plans

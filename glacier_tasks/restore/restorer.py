@@ -20,7 +20,7 @@ from ..bucket.objects import bag_problem
 from . import download, check as restorecheck, space, state as restorestate, \
     extract as untar
 from ..formats import manifest, memberindex
-from ..errors import ConfigError, GlacierError, RestoreError, StateError
+from ..errors import ConfigError, GlacierError, RestoreError, StateError, command
 from .find import fetch_manifest
 from .plan import shown
 from ..units import human, iso_utc, plural
@@ -101,7 +101,7 @@ class Restorer:
                 heads[plan.key] = self.store.head(plan.key)
                 if heads[plan.key] is None:
                     raise StateError(f"{plan.key}: not in the bucket; nothing was "
-                                     "requested ('doit verify' checks every bag)")
+                                     f"requested ('{command('verify')}' checks every bag)")
                 _check_object(plan, heads[plan.key])
         # the request is these bags now (a newer backup may have replaced some)
         self.state.bags = {p.key: self.bag_state(p) for p in plans}
@@ -244,7 +244,7 @@ class Restorer:
             return True
         info = info or self.store.head(plan.key)
         if info is None:
-            raise StateError(f"{plan.key}: not in the bucket; 'doit verify' checks "
+            raise StateError(f"{plan.key}: not in the bucket; '{command('verify')}' checks "
                              "every bag")
         _check_object(plan, info)
         if info.thaw_state == "archived":
@@ -408,7 +408,7 @@ def _check_object(plan, info) -> None:
     if problem:
         raise RestoreError(f"{plan.key}: {problem} (the inventory's bag was replaced "
                            "or damaged in the bucket); nothing was read from it. "
-                           "'doit verify' checks every bag")
+                           f"'{command('verify')}' checks every bag")
 
 
 def _all(name: bytes) -> bool:

@@ -110,10 +110,10 @@ def test_a_take_over_without_the_hosts_inventory_is_refused(tmp_path, project,
     other = make(tmp_path / "other", s3_server, bucket, project.data)
     refused = other.run("backup", GLACIER_TAKE_OVER_HOST="1")
     assert refused.returncode != 0
-    assert "run 'glacier bootstrap' first" in refused.stderr
+    assert "run 'doit bootstrap' first" in refused.stderr
     assert "glacier-hosts/testhost/000001.json" not in project.objects()
     plain = other.run("backup")
-    assert "(after 'glacier bootstrap')" in plain.stderr  # the refusal says the way
+    assert "(after 'doit bootstrap')" in plain.stderr  # the refusal says the way
 
 
 @pytest.mark.parametrize("body", [

@@ -40,7 +40,7 @@ def test_unknown_key(project):
 
 def test_wrong_type(project):
     project.write_config('target_bag_gb = "big"')
-    assert_one_clear_error(project.run("dryrun"), "settings.target_bag_gb", "int or float")
+    assert_one_clear_error(project.run("dryrun"), "settings.target_bag_gb", "must be a number")
 
 
 def test_list_line_that_is_not_a_path(project):
@@ -168,8 +168,8 @@ def test_a_bag_task_of_a_name_not_in_the_plan_is_one_line_and_not_zero(project):
     real = next(b for b in json.loads((project.state / "plan.json").read_text())["bags"])
     assert project.run(f"bag:{real['name']}").returncode == 0
     for task in ("bag:nonexistent", "upload:typo"):
-        for result in (project.run(task), project.glacier(task)):
+        for result, tool in ((project.run(task), "doit"), (project.glacier(task), "glacier")):
             assert result.returncode == 3
             lines = result.stderr.strip().splitlines()
-            assert len(lines) == 1 and "not" in lines[0] and "glacier list" in lines[0]
+            assert len(lines) == 1 and "not" in lines[0] and f"{tool} list" in lines[0]
             assert "Traceback" not in result.stderr

@@ -229,3 +229,15 @@ def test_unknown_option_is_one_line_with_the_closest_one(project):
         "ERROR: doit list: unknown option --json"
     one_line_error(project.doit_here("prune", "--min-age-days=x"),
                    "doit prune: --min-age-days needs a whole number, not 'x'", code=3)
+
+
+def test_messages_spell_the_command_as_it_was_typed(project):
+    """Through `glacier`, the advice says `glacier backup`; `doit` keeps saying doit."""
+    for result, tool in ((project.glacier("restore", "/x"), "glacier"),
+                         (project.run("restore", "--path", "/x"), "doit")):
+        line = one_line_error(result, code=1)
+        assert f"run '{tool} backup' or '{tool} bootstrap' first" in line, line
+    assert "say what to look for: glacier find PATTERN" in \
+        one_line_error(project.glacier("find"), code=1)
+    assert "say what to look for: doit find PATTERN" in \
+        one_line_error(project.run("find"), code=1)

@@ -67,12 +67,12 @@ def test_a_second_machine_cannot_take_a_used_host_name(tmp_path, s3_server, buck
     # a new machine replaces the first: the variable alone would make the first's
     # bags look unreferenced, so it is refused; bootstrap fetches them (taking nothing)
     blind = second.run("backup", GLACIER_TAKE_OVER_HOST="1")
-    assert blind.returncode != 0 and "run 'glacier bootstrap' first" in blind.stderr
+    assert blind.returncode != 0 and "run 'doit bootstrap' first" in blind.stderr
     booted = second.run("bootstrap")
     assert booted.returncode == 0, booted.stdout + booted.stderr
     assert "already used" in second.run("backup").stderr  # the take-over is asked for
     kept = second.run("backup", GLACIER_TAKE_OVER_HOST="1")  # the first's folder: kept
-    assert kept.returncode == 1 and f"glacier drop {first.data}" in kept.stdout
+    assert kept.returncode == 1 and f"doit drop {first.data}" in kept.stdout
     assert second.run("drop", "--molecule", str(first.data)).returncode == 0
     moved = second.run("backup")
     assert moved.returncode == 0, moved.stdout + moved.stderr

@@ -39,7 +39,9 @@ def test_a_backup_that_fails_before_its_report_makes_status_fail(project):
     shown, now = status_of(project)
     assert shown.returncode == 1, shown.stdout + shown.stderr
     assert now["ok"] is False and "failed before its report" in now["problems"][0]
-    assert "_bucket" in now["problems"][0] and "_bucket" in shown.stdout
+    # named by the command typed, not the internal step (_bucket) that failed
+    assert "backup: " in now["problems"][0] and "_bucket" not in shown.stdout
+    assert "glacier: backup: " in failed.stderr and "_bucket" not in failed.stderr
     assert shown.stdout.count("\n") < 20 and "PROBLEM" in shown.stdout
 
     # the lock held by another process: refused, and status says why

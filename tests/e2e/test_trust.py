@@ -207,7 +207,7 @@ def test_a_molecule_leaving_the_list_is_kept_until_dropped(project, tmp_path):
     again = project.run("backup", **TODAY)
     assert again.returncode == 1
     assert f"FAILED molecule {other}: no longer in list.txt" in again.stdout
-    assert f"glacier drop {other}" in again.stdout
+    assert f"doit drop {other}" in again.stdout
     assert project.inventory["atoms"] == first["atoms"]
     assert "Nothing to prune" in project.run("prune", **TODAY).stdout
     still = project.glacier("drop", str(other))
