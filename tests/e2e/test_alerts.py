@@ -65,7 +65,8 @@ def test_every_backup_pings_its_start_and_outcome(project, tmp_path):
         failed = project.run("backup", GLACIER_TODAY=DAY, GLACIER_S3_ATTEMPTS="1")
         assert failed.returncode != 0
         assert [p for p, _ in received] == ["/ping/abc/start", "/ping/abc/fail"]
-        assert "failed" in received[1][1] and "_bucket" in received[1][1]
+        assert "failed" in received[1][1] and "backup: cannot reach S3" in received[1][1]
+        assert "_bucket" not in received[1][1]  # named by the command, not the step
         assert log.read_text().splitlines()[-1].split("|")[1] == "failure"
         # the alert says what status says
         now = json.loads(project.glacier("status", "--json", GLACIER_TODAY=DAY).stdout)
