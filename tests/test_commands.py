@@ -339,3 +339,15 @@ def test_scan_task_names_stay_readable_and_distinct():
     assert scan_command.scan_task_name("/d/a*b/*") == "_scan:/d/a\\x2ab/\\x2a"
     # a folder literally named \x2a is not the folder named *
     assert scan_command.scan_task_name("/d/\\x2a") != scan_command.scan_task_name("/d/*")
+
+
+def test_a_failure_is_named_by_the_command_typed_not_an_internal_step():
+    import io
+    from glacier_tasks.commands.reporter import GlacierReporter
+    reporter = GlacierReporter(io.StringIO(), {})
+    reporter.selected = ("backup",)
+    assert reporter._shown("_bucket") == "backup" and reporter._shown("find") == "find"
+    reporter.selected = ("_walk", "_scan:/d/x")
+    assert reporter._shown("_scan:/d/x") == "_scan:/d/x"  # the name the user typed
+    reporter.selected = ()
+    assert reporter._shown("_lock") == "dryrun"  # doit alone: the default task

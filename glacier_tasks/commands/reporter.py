@@ -81,8 +81,10 @@ class GlacierReporter(ConsoleReporter):
         `_lock`) is named by the command typed, which the user knows."""
         if not name.startswith("_"):
             return name
+        if not self.selected:
+            return "dryrun"  # no task named: the default one
         typed = [n for n in self.selected if not n.startswith("_")]
-        return typed[0] if typed else "dryrun"  # no task named: the default one
+        return typed[0] if typed else name  # `doit _walk`: the user typed that name
 
     def _close_backup(self, summary: bool) -> None:
         from .bags import closing_lines
