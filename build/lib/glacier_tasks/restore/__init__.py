@@ -1,4 +1,0 @@
-"""Getting files back: find (in manifests, nothing thawed) -> plan (which bags, which
-members, what it costs) -> restorer (thaw, download, extract, check) -> state (a
-request's progress on disk); bootstrap rebuilds an empty machine's local state.
-"""
