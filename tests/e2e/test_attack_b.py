@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -483,3 +484,54 @@ def test_hard_link_into_a_moved_atom_by_hand_newer_bag_first(tmp_path, s3_server
                        check=True)
     assert (dest / "atom01" / "link").read_bytes() == \
         (project.data / "atom01" / "link").read_bytes()
+
+
+# -- the README's restore by hand, step 5, for a bag holding the loose files ------------
+
+
+def test_readme_step_5_says_how_to_name_the_loose_files_atom():
+    """Step 5 says: name the atoms the bag still holds, "each atom's key less its
+    molecule and `/`". For the loose files' atom that is `.`, and `tar -xSf BAG -- .`
+    fails ("tar: .: Not found in archive"): its members are bare names. The helper
+    restore_all lists them with `tar -tf`; the README must say so."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    step = readme[readme.index("A bag some atoms moved out of (its `packed_atoms`"):]
+    step = step[:step.index("\n\n")]
+    assert "`.`" in step, step
+
+
+# -- a kept bag with dead atoms lost from the bucket: repaired from disk ----------------
+
+
+def test_lost_tar_of_a_bag_with_dead_atoms_is_recorded_as_repacked(
+        tmp_path, s3_server, bucket):
+    project = atoms(tmp_path, s3_server, bucket)
+    bag_a, atoms_a, moved = scenario_b(project)
+    project.s3.delete_object(Bucket=bucket, Key=bag_a)
+    done = project.run("backup", GLACIER_TODAY="2026-06-01")
+    out = done.stdout + done.stderr
+    assert "Traceback" not in out, out
+    if done.returncode:
+        done = project.run("backup", GLACIER_TODAY="2026-06-02")
+        assert done.returncode == 0, done.stdout + done.stderr
+    # one unchanged atom of the repaired bag, by the member index
+    kept = next(a for a in atoms_a if a != moved)
+    one = tmp_path / "one"
+    asked = project.glacier("restore", f"{project.data}/{kept}", "--to", str(one), "--yes")
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    same_tree(one / kept, project.data / kept)
+    inv = project.inventory
+    for key, bag in inv["bags"].items():
+        tar = project.thaw_and_download(key, tmp_path / "dl" / key.rsplit("/", 1)[1])
+        listed = subprocess.run(["tar", "-tf", str(tar)], capture_output=True,
+                                text=True, check=True).stdout.splitlines()
+        held = {f"{bag['molecule'].rstrip('/')}/{n.split('/')[0]}" for n in listed}
+        # what the inventory says the tar holds is what it holds
+        assert set(bag.get("packed_atoms") or bag["atoms"]) == held, (key, bag, held)
+        assert bag.get("packed_bytes", 0) <= bag["size"], (key, bag)
+    # the bucket's manifest of the repaired bag lists what its tar holds (no old version
+    # of the moved atom that the new tar lacks)
+    check_invariant(project)
+    mine = tmp_path / "mine"
+    glacier_restore_all(project, mine)
+    same_tree(mine, project.data)
