@@ -535,3 +535,29 @@ def test_lost_tar_of_a_bag_with_dead_atoms_is_recorded_as_repacked(
     mine = tmp_path / "mine"
     glacier_restore_all(project, mine)
     same_tree(mine, project.data)
+
+
+# -- a removed atom asked for by name, its old copy lying beside the loose files -------
+
+
+def test_a_removed_atom_asked_by_name_does_not_come_back(tmp_path, s3_server, bucket):
+    """atom03 is removed from disk; its bag A stays (kept, partially referenced) since
+    the loose files' atom `.` still points at it. `restore DATA/atom03` must say the
+    path is not backed up (find finds nothing), not bring back A's old copy through the
+    loose files' atom."""
+    project = atoms(tmp_path, s3_server, bucket, loose=True)
+    backup(project, 2025)
+    bag_a = next(k for k, v in groups(project).items() if "." in v)
+    gone = next(a for a in groups(project)[bag_a] if a != ".")
+    shutil.rmtree(project.data / gone)
+    backup(project, 2026)
+    assert project.inventory["atoms"][f"{project.data}/."]["archive_key"] == bag_a
+    assert f"{project.data}/{gone}" not in project.inventory["atoms"]
+    found = project.glacier("find", f"{gone}/blob")
+    assert f"{gone}/blob" not in found.stdout, found.stdout
+    dest = tmp_path / "asked"
+    asked = project.glacier("restore", f"{project.data}/{gone}", "--to", str(dest),
+                            "--yes")
+    assert not (dest / gone).exists(), asked.stdout + asked.stderr
+    assert asked.returncode != 0, asked.stdout + asked.stderr
+    assert "Traceback" not in asked.stdout + asked.stderr
