@@ -161,5 +161,5 @@ def restore_all(project: Project, dest: Path) -> None:
                                         text=True, check=True).stdout.splitlines()
                 members = [m for m in members if m != "."] + \
                     [n for n in listed if "/" not in n]
-            members = ["--", *members]
+            members = ["--no-unquote", "--", *members]  # a backslash is no escape
         subprocess.run(["tar", "-xSf", str(tar), "-C", str(dest), *members], check=True)

@@ -582,3 +582,44 @@ def test_hard_link_into_a_moved_atom_encrypted_glacier_restore(tmp_path, s3_serv
     assert sorted(os.listdir(one)) == ["atom01"], os.listdir(one)
     assert (one / "atom01" / "link").read_bytes() == \
         (project.data / "atom01" / "link").read_bytes()
+
+
+# -- the README's step 5 with a backslash in an atom's name -----------------------------
+
+
+def backslash_scenario_b(tmp_path, s3_server, bucket):
+    """Bag A holds `Music\\2019` (a folder from a Windows share), `x\\ny` (a backslash
+    and an n) and `x<LF>y` (a newline); in 2026 `x<LF>y` is removed and another atom
+    changes: A is kept for the other two, and holds the removed atom's old copy."""
+    data = tmp_path / "data"
+    names = ["Music\\2019", "x\\ny", "x\ny", "zz"]
+    for name in names:
+        (data / name).mkdir(parents=True)
+        (data / name / "blob").write_bytes(os.urandom(MB // 2))
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_config("target_bag_gb = 0.0042")
+    project.write_list(data)
+    project.data = data
+    backup(project, 2025)
+    assert len(project.inventory["bags"]) == 1
+    shutil.rmtree(data / "x\ny")
+    change(project, "zz")
+    backup(project, 2026)
+    return project
+
+
+def test_backslash_atom_names_glacier_restore(tmp_path, s3_server, bucket):
+    project = backslash_scenario_b(tmp_path, s3_server, bucket)
+    mine = tmp_path / "mine"
+    glacier_restore_all(project, mine)
+    same_tree(mine, project.data)
+
+
+def test_backslash_atom_names_readme_restore_by_hand(tmp_path, s3_server, bucket):
+    """`tar -x -- 'Music\\2019'` unquotes the name (\\201 is a byte) and finds nothing;
+    `tar -x -- 'x\\ny'` extracts the removed atom `x<LF>y` instead of `x\\ny`."""
+    project = backslash_scenario_b(tmp_path, s3_server, bucket)
+    by_hand = tmp_path / "by-hand"
+    restore_all(project, by_hand)
+    assert not (by_hand / "x\ny").exists()
+    same_tree(by_hand, project.data)
