@@ -596,6 +596,7 @@ def backslash_scenario_b(tmp_path, s3_server, bucket):
     for name in names:
         (data / name).mkdir(parents=True)
         (data / name / "blob").write_bytes(os.urandom(MB // 2))
+    (data / "loose\\tab.txt").write_text("a loose file, a backslash in its name\n")
     project = Project(tmp_path, s3_server, bucket)
     project.write_config("target_bag_gb = 0.0042")
     project.write_list(data)
