@@ -459,6 +459,13 @@ def test_hard_link_into_a_moved_atom_glacier_restore(tmp_path, s3_server, bucket
     assert sorted(os.listdir(one)) == ["atom01"], os.listdir(one)
     assert (one / "atom01" / "link").read_bytes() == \
         (project.data / "atom01" / "link").read_bytes()
+    file = tmp_path / "file"
+    done = project.glacier("restore", f"{project.data}/atom01/link", "--to", str(file),
+                           "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (file / "atom01" / "link").read_bytes() == \
+        (project.data / "atom01" / "link").read_bytes()
+    assert not (file / "atom00").exists()
 
 
 def test_hard_link_into_a_moved_atom_readme_restore_by_hand(tmp_path, s3_server, bucket):
@@ -624,3 +631,19 @@ def test_backslash_atom_names_readme_restore_by_hand(tmp_path, s3_server, bucket
     restore_all(project, by_hand)
     assert not (by_hand / "x\ny").exists()
     same_tree(by_hand, project.data)
+
+
+def test_restore_year_of_a_bag_the_bucket_lost_is_one_line(tmp_path, s3_server, bucket):
+    project = atoms(tmp_path, s3_server, bucket)
+    bag_a, atoms_a, moved = scenario_b(project)
+    project.s3.delete_object(Bucket=bucket, Key=bag_a)
+    project.run("backup", GLACIER_TODAY="2026-06-01")
+    backup(project, 2026, GLACIER_TODAY="2026-06-02")
+    old = tmp_path / "old"
+    done = project.glacier("restore", str(project.data), "--to", str(old), "--yes",
+                           "--year", "2025")
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in out, out
+    assert bag_a in out, out
+    found = project.glacier("find", f"{moved}/blob", "--all-years")
+    assert "Traceback" not in found.stdout + found.stderr, found.stdout + found.stderr
