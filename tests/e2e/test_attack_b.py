@@ -139,6 +139,10 @@ def test_encrypted_partially_kept_bag_restores_only_its_current_atoms(
     done = project.glacier("restore", f"{project.data}/{moved}", "--to", str(two), "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert (two / moved / "blob").read_bytes() == (project.data / moved / "blob").read_bytes()
+    found = project.glacier("find", f"{moved}/blob")
+    assert found.stdout.count(f"{moved}/blob") == 1, found.stdout + found.stderr
+    both = project.glacier("find", f"{moved}/blob", "--all-years")
+    assert both.stdout.count(f"{moved}/blob") == 2, both.stdout + both.stderr
 
 
 # -- bootstrap on a fresh machine, then find and restore --------------------------------
