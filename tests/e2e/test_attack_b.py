@@ -349,14 +349,16 @@ def test_kill_9_during_scenario_b_then_restore_and_rerun(tmp_path, s3_server, bu
     before = tree_snapshot(project.data)
     bag_a, atoms_a = sorted(groups(project).items())[0]
     (project.data / atoms_a[0] / "blob").write_bytes(os.urandom(30 * MB))  # a long upload
+    started = time.time()
     proc = project.popen("backup", **Y[2026])
     markers = project.state / "bags"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if markers.exists() and any(json.loads(m.read_text()).get("packed")
-                                    for m in markers.glob("*.json")):
+    while time.monotonic() < deadline:  # a marker this run wrote: the new bag packed
+        if any(m.stat().st_mtime >= started and json.loads(m.read_text()).get("packed")
+               for m in markers.glob("*.json")):
             break
         time.sleep(0.01)
+    assert time.monotonic() < deadline, "no bag packed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     # the inventory on disk is last year's: it restores last year's tree, nothing torn
@@ -651,3 +653,37 @@ def test_restore_year_of_a_bag_the_bucket_lost_is_one_line(tmp_path, s3_server, 
     assert bag_a in out, out
     found = project.glacier("find", f"{moved}/blob", "--all-years")
     assert "Traceback" not in found.stdout + found.stderr, found.stdout + found.stderr
+
+
+def test_kill_9_during_a_compaction_then_restore_and_rerun(tmp_path, s3_server, bucket):
+    """2026: bag A keeps three of its four atoms; 2027: two more change, A is compacted
+    (its last atom re-packed), killed while that bag is uploaded. The inventory on disk
+    (2026's) still restores 2026's tree whole; the rerun restores today's."""
+    project = atoms(tmp_path, s3_server, bucket)
+    bag_a, atoms_a, moved = scenario_b(project)
+    then = tree_snapshot(project.data)
+    others = [a for a in atoms_a if a != moved]
+    (project.data / others[0] / "blob").write_bytes(os.urandom(30 * MB))
+    change(project, others[1])
+    started = time.time()
+    proc = project.popen("backup", **Y[2027])
+    markers = project.state / "bags"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # a marker this run wrote: a bag packed
+        if any(m.stat().st_mtime >= started and json.loads(m.read_text()).get("packed")
+               for m in markers.glob("*.json")):
+            break
+        time.sleep(0.01)
+    assert time.monotonic() < deadline, "no bag packed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert project.inventory["run_date"] == "2026-03-01"
+    old = tmp_path / "old"
+    restore_all(project, old)
+    assert tree_snapshot(old) == then  # 2026's tree, old versions of the changed two
+    backup(project, 2027)
+    assert bag_a not in project.inventory["bags"]
+    check_invariant(project)
+    mine = tmp_path / "mine"
+    glacier_restore_all(project, mine)
+    same_tree(mine, project.data)
