@@ -397,7 +397,7 @@ def test_left_out_atom_of_a_moved_bag_then_next_run(tmp_path, s3_server, bucket)
     busy, other = atoms_a[0], atoms_a[1]
     change(project, other)  # both move out of A into one new bag
     target = project.data / busy / "blob"
-    target.write_bytes(os.urandom(20 * MB))
+    target.write_bytes(os.urandom(MB))  # packed beside `other`, not in a bag alone
     writer = subprocess.Popen([sys.executable, "-c", REWRITE, str(target), "300"])
     try:
         time.sleep(0.5)
@@ -406,6 +406,7 @@ def test_left_out_atom_of_a_moved_bag_then_next_run(tmp_path, s3_server, bucket)
         writer.kill()
         writer.wait()
     assert "Traceback" not in done.stdout + done.stderr
+    assert f"FAILED atom {project.data}/{busy}" in done.stdout, done.stdout
     inv = project.inventory
     assert inv["atoms"][f"{project.data}/{busy}"]["archive_key"] == bag_a, \
         done.stdout
@@ -687,3 +688,44 @@ def test_kill_9_during_a_compaction_then_restore_and_rerun(tmp_path, s3_server, 
     mine = tmp_path / "mine"
     glacier_restore_all(project, mine)
     same_tree(mine, project.data)
+
+
+# -- two bags of one name (2025's and 2026's bag_001) in one inventory ------------------
+
+
+def test_two_bags_of_one_name_restore_together(tmp_path, s3_server, bucket):
+    """Bag A (2025, bag_001) is compacted in 2026: its atoms are re-packed and the new
+    bag takes its tar_id (2026, bag_001); one of them is busy and left out (issue 21
+    case 12), so it keeps A. Both bags, one name, are in the inventory: a restore of
+    the molecule downloads both (to STATE/downloads/ID/NAME.tar, by name)."""
+    import sys
+    project = atoms(tmp_path, s3_server, bucket)
+    backup(project, 2025)
+    bag_a, atoms_a = sorted(groups(project).items())[0]
+    busy = atoms_a[0]
+    then = tmp_path / "then"
+    shutil.copytree(project.data / busy, then / busy)
+    for name in atoms_a[1:3]:
+        change(project, name)  # A keeps 1 of 4 atoms unchanged: compacted
+    target = project.data / busy / "blob"
+    target.write_bytes(os.urandom(MB))
+    writer = subprocess.Popen([sys.executable, "-c", REWRITE, str(target), "300"])
+    try:
+        time.sleep(0.5)
+        done = project.run("backup", **Y[2026])
+    finally:
+        writer.kill()
+        writer.wait()
+    assert f"FAILED atom {project.data}/{busy}" in done.stdout, done.stdout
+    inv = project.inventory
+    assert inv["atoms"][f"{project.data}/{busy}"]["archive_key"] == bag_a, done.stdout
+    twin = bag_a.replace("2025-backup/", "2026-backup/")
+    assert twin in inv["bags"], (sorted(inv["bags"]), done.stdout[-3000:])
+    shutil.rmtree(project.data / busy)
+    shutil.copytree(then / busy, project.data / busy)  # what the bucket holds of it
+    mine = tmp_path / "mine"
+    glacier_restore_all(project, mine)
+    same_tree(mine / busy, then / busy)
+    for name in atoms_a[1:]:
+        assert (mine / name / "blob").read_bytes() == \
+            (project.data / name / "blob").read_bytes(), name
