@@ -729,3 +729,46 @@ def test_two_bags_of_one_name_restore_together(tmp_path, s3_server, bucket):
     for name in atoms_a[1:]:
         assert (mine / name / "blob").read_bytes() == \
             (project.data / name / "blob").read_bytes(), name
+
+
+def test_two_kept_bags_of_one_name_in_one_plan(tmp_path, s3_server, bucket):
+    """2025: bag A (bag_001) holds P (pinned later), S and C. 2026: C changes; a pinned
+    atom's bag is re-packed whole, P keeps tar_id bag_001 (2026-backup/..._bag_001.tar,
+    with C); S goes to a bag of its own, which fails (staging_dir too small for it), so
+    S keeps A: 2025's and 2026's bag_001 are both in the inventory, under one name. S
+    unchanged and 3 MB of A's 4.8: A is kept, as is 2026's bag_001. The next run plans
+    two kept bags of one name: bag tasks, markers and failure files go by name."""
+    from tests.tmpfs import mounted_tmpfs
+    data = tmp_path / "data"
+    for name, size in (("P", 1_500_000), ("S", 3_000_000), ("C", 300_000)):
+        (data / name).mkdir(parents=True)
+        (data / name / "blob").write_bytes(os.urandom(size))
+    staging = tmp_path / "stage"
+    staging.mkdir()
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_config(f'target_bag_gb = 0.0052\nstaging_dir = "{staging}"')
+    project.write_list(data)
+    project.data = data
+    backup(project, 2025)
+    assert len(project.inventory["bags"]) == 1
+    bag_a = next(iter(project.inventory["bags"]))
+    assert project.glacier("pin", f"{data}/P").returncode == 0
+    (data / "C" / "blob").write_bytes(os.urandom(300_000))
+    project.write_config(f'target_bag_gb = 0.0042\nstaging_dir = "{staging}"')
+    with mounted_tmpfs(staging, "3500k"):
+        first = project.run("backup", **Y[2026])
+    assert "staging_dir" in first.stdout and first.returncode != 0, first.stdout
+    inv = project.inventory
+    twin = bag_a.replace("2025-backup/", "2026-backup/")
+    assert inv["atoms"][f"{data}/S"]["archive_key"] == bag_a, first.stdout
+    assert inv["atoms"][f"{data}/P"]["archive_key"] == twin, first.stdout
+    again = project.run("backup", GLACIER_TODAY="2026-06-01")
+    out = again.stdout + again.stderr
+    listed = project.run("list", GLACIER_TODAY="2026-06-01")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert again.returncode == 0, out
+    assert "Traceback" not in out, out
+    check_invariant(project)
+    mine = tmp_path / "mine"
+    glacier_restore_all(project, mine)
+    same_tree(mine, data)
