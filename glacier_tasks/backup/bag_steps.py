@@ -210,10 +210,10 @@ def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
     _needs_molecule(plan, bag, problem)
     if problem != "missing":
         taken.record_occupied(run, bag, key, problem)
-    if bag.dead:  # its key's manifest and index name the atoms that moved out: the
-        # atoms it still holds go into a bag of a new name (next run's plan)
-        taken.record_occupied(run, bag, key, f"{problem}, and atoms moved out of it "
-                                             "since it was packed")
+    if bag.dead:  # its manifest and index, written once, still list the atoms that
+        # moved out: a tar re-packed from disk without them goes under a new name
+        taken.record_occupied(run, bag, key, "missing, and atoms moved out of it since "
+                              "it was packed (its manifest still lists them)")
     return "", f"{key} {problem}; repaired: bag re-packed and uploaded"
 
 

@@ -86,12 +86,20 @@ def _atom_of(path: str) -> str:
     return top if slash else LOOSE_ATOM
 
 
-def member_exists(manifest_path: Path, member: bytes) -> bool:
-    """Is `member` (a path inside the bag) a file or folder listed in this manifest?"""
+def member_exists(manifest_path: Path, member: bytes, loose: bool = False) -> bool:
+    """Is `member` (a path inside the bag) a file or folder listed in this manifest?
+    With `loose` (a file lying in the molecule's folder), only a member that is no
+    folder: a top-level folder is an atom of its own, and one its bag still lists is
+    the old copy of an atom that moved out or was removed (issue 23)."""
     folder = member + b"/"
     with open(manifest_path, encoding="utf-8") as lines:
         for line in lines:
-            name = manifest.parse_line(line)[0].rstrip(b"/")
+            raw = manifest.parse_line(line)[0]
+            name = raw.rstrip(b"/")
+            if loose:  # its very name, never a folder's line ("NAME/")
+                if raw == member:
+                    return True
+                continue
             if name == member or name.startswith(folder):
                 return True
     return False

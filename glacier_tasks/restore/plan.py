@@ -149,7 +149,8 @@ def check_members(settings, store, inventory: dict, targets) -> None:
                 atom_name(inventory["atoms"][t.atom]["molecule"], t.atom)):
             continue
         bag = inventory["bags"][t.archive_key]
-        if not member_exists(fetch_manifest(settings, store, bag), t.member):
+        loose = atom_name(inventory["atoms"][t.atom]["molecule"], t.atom) == LOOSE_ATOM
+        if not member_exists(fetch_manifest(settings, store, bag), t.member, loose):
             raise StateError(f"{manifest.escape_name(t.member)}: not in the manifest "
                              f"of {t.archive_key}; '{command('find')}' shows what was "
                              "backed up")

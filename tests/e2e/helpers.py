@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 from tests.s3server import CREDENTIALS
@@ -157,9 +158,11 @@ def restore_all(project: Project, dest: Path) -> None:
             prefix = bag["molecule"].rstrip("/") + "/"
             members = [a[len(prefix):] for a in bag["atoms"]]
             if "." in members:  # the loose files: the top-level names that are no folder
-                listed = subprocess.run(["tar", "-tf", str(tar)], capture_output=True,
-                                        text=True, check=True).stdout.splitlines()
+                # tar -t quotes odd bytes and splits a name at its newline: read the
+                # names themselves (files have no trailing '/', folders do)
+                with tarfile.open(tar, encoding="utf-8", errors="surrogateescape") as t:
+                    listed = [m.name for m in t.getmembers() if not m.isdir()]
                 members = [m for m in members if m != "."] + \
                     [n for n in listed if "/" not in n]
-            members = ["--", *members]
+            members = ["--no-unquote", "--", *members]  # a backslash is no escape
         subprocess.run(["tar", "-xSf", str(tar), "-C", str(dest), *members], check=True)
