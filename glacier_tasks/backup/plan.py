@@ -271,6 +271,17 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken,
             why[atom] = reasons | ({compacted} if compacted else set()) or {"repacked"}
             if key in broken:
                 repairs[atom] = broken[key]
+    # two kept bags of one tar_id (a pinned atom's bag rebuilt under this year while
+    # an atom whose new bag failed stays in the old one) would share a name, and bag
+    # tasks, markers and failures go by name: the older one's atoms are packed anew
+    newest = {}
+    for key, bag in sorted(kept):
+        newest[bag.get("tar_id")] = key
+    for key, bag in [(k, b) for k, b in kept if newest.get(b.get("tar_id")) != k]:
+        kept.remove((key, bag))
+        dissolved.append((key, bag))
+        for atom in bag.get("atoms", []):
+            why[atom] = {"another kept bag has its name"}
     in_kept = {a for _, b in kept for a in b.get("atoms", [])}
     used_ids = {b["tar_id"] for _, b in kept}
     pinned = {}

@@ -3,6 +3,8 @@
 import hashlib
 import json
 import os
+import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -165,4 +167,24 @@ def restore_all(project: Project, dest: Path) -> None:
                 members = [m for m in members if m != "."] + \
                     [n for n in listed if "/" not in n]
             members = ["--no-unquote", "--", *members]  # a backslash is no escape
-        subprocess.run(["tar", "-xSf", str(tar), "-C", str(dest), *members], check=True)
+        _extract_by_hand(tar, dest, members)
+    # a hard link's first name whose atom left the inventory was only a link's source
+    current = {os.fsencode(a[len(b["molecule"].rstrip("/")) + 1:])
+               for b in project.inventory["bags"].values() for a in b["atoms"]}
+    for entry in os.listdir(dest):
+        if os.fsencode(entry) not in current and (dest / entry).is_dir():
+            shutil.rmtree(dest / entry)
+
+
+def _extract_by_hand(tar: Path, dest: Path, members: list) -> None:
+    """README step 5: a hard link stored under a first name whose atom moved out of the
+    bag: tar says `Cannot hard link to 'NAME'`; NAME joins the names (the newer bag
+    that holds its atom now replaces it, the bags being extracted oldest first)."""
+    while True:
+        done = subprocess.run(["tar", "-xSf", str(tar), "-C", str(dest), *members],
+                              capture_output=True, env={**os.environ, "LC_ALL": "C"})
+        wanted = re.findall(rb"Cannot hard link to '(.*?)'", done.stderr)
+        if done.returncode == 0 or not wanted or not members:
+            break
+        members = members + [os.fsdecode(w) for w in wanted]
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
