@@ -13,8 +13,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# parallel workers, more than the cores: most of a test's time is spent waiting on the
+# S3 server, doit and tar subprocesses. Each worker has its own S3 server, buckets, temp
+# folders and free ports (tests/conftest.py). worksteal: the long e2e tests end together.
+TEST_WORKERS ?= 4
+
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 demo: install
 	$(BIN)/python demo/demo.py

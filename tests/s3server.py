@@ -26,22 +26,38 @@ def free_port() -> int:
 
 class S3Server:
     def __init__(self, tmp: Path, extra_env: dict | None = None):
+        # a free port is free only until someone binds it: a parallel test worker may
+        # take the same one first, so a server that lost the race starts again elsewhere
+        for _ in range(5):
+            if self._start(tmp, extra_env or {}):
+                return
+        raise RuntimeError(f"moto server found no free port: {self.log.read_text()}")
+
+    def _start(self, tmp: Path, extra_env: dict) -> bool:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"moto-{self.port}.log"
         self._log_file = open(self.log, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log_file, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS, **(extra_env or {})})
+            stdout=self._log_file, stderr=subprocess.STDOUT, env={**os.environ, **CREDENTIALS, **extra_env})
+        # werkzeug says "Running on" once it holds the port: only then is the server
+        # answering there ours, not another worker's
+        ours = f"Running on {self.endpoint}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"moto server exited: {self.log.read_text()}")
-                time.sleep(0.1)
+            if self.proc.poll() is not None:
+                self._log_file.close()
+                if "in use" in self.log.read_text(errors="replace"):
+                    return False
+                raise RuntimeError(f"moto server exited: {self.log.read_text()}")
+            if ours in self.log.read_text(errors="replace"):
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return True
+                except OSError:
+                    pass
+            time.sleep(0.1)
         raise RuntimeError("moto server did not start within 30 s")
 
     def client(self):

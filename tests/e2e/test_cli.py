@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -141,11 +142,21 @@ def test_a_closed_pipe_ends_quietly(project):
         assert piped.stderr == "", piped.stderr
 
 
-class SlowParts(FaultProxy):
-    """Forwards everything, each uploaded part a second late: an upload to stop."""
+class HeldParts(FaultProxy):
+    """Forwards everything, but holds each uploaded part until the test releases them,
+    then a second more: the upload is still going when the test stops it, however
+    late a loaded machine lets the test look (a second's head start was not always
+    enough with the suite's parallel workers)."""
+
+    def __init__(self, *args, **kwargs):
+        self.holding = threading.Event()  # a part has arrived and waits
+        self.released = threading.Event()
+        super().__init__(*args, **kwargs)
 
     def forward(self, handler, body):
         if "partNumber=" in handler.path:
+            self.holding.set()
+            self.released.wait(timeout=120)
             time.sleep(1.0)
         return super().forward(handler, body)
 
@@ -156,7 +167,7 @@ def test_sigterm_during_an_upload_stops_in_one_line_and_the_rerun_resumes(
     data = tmp_path / "data"
     (data / "Big").mkdir(parents=True)
     (data / "Big" / "blob.bin").write_bytes(os.urandom(80 << 20))  # 5 parts of 16 MiB
-    proxy = SlowParts(s3_server.port, rate=0.0, seed=1)
+    proxy = HeldParts(s3_server.port, rate=0.0, seed=1)
     try:
         project = Project(tmp_path, s3_server, bucket, target_gb=1)
         project.write_list(data)
@@ -166,13 +177,12 @@ def test_sigterm_during_an_upload_stops_in_one_line_and_the_rerun_resumes(
             if form == "glacier" else project.command("backup")
         process = subprocess.Popen(command, env=project.env(), cwd=project.root, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        markers = project.state / "bags"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(
-                '"upload_id"' in m.read_text() for m in markers.glob("*.json")):
-            time.sleep(0.05)
+        assert proxy.holding.wait(timeout=120), "no part was uploaded"
+        assert any('"upload_id"' in m.read_text()  # recorded: the rerun can resume it
+                   for m in (project.state / "bags").glob("*.json"))
         assert process.poll() is None, "the upload ended before it could be stopped"
         process.send_signal(signal.SIGTERM)
+        proxy.released.set()
         out, err = process.communicate(timeout=60)
         assert process.returncode != 0
         assert "Traceback" not in out + err, out + err
@@ -184,6 +194,7 @@ def test_sigterm_during_an_upload_stops_in_one_line_and_the_rerun_resumes(
         again = project.glacier("backup")
         assert again.returncode == 0, again.stdout + again.stderr
     finally:
+        proxy.released.set()
         proxy.stop()
     creates = [line for line in s3_server.requests()
                if line.startswith(f"POST /{bucket}/") and "?uploads" in line]

@@ -19,7 +19,9 @@ from tests.throttle_proxy import ThrottleProxy
 from .helpers import Project, restore_all, tree_snapshot
 from .invariant import check_invariant, check_written_once
 
-KILLS = int(os.environ.get("GLACIER_DRILL_KILLS", "20"))
+# `make test` runs the fast drill (4 kills on loopback, 2 behind the slow line); `make
+# drills` the soak (20 and 10), as docs/reliability.md says
+KILLS = int(os.environ.get("GLACIER_DRILL_KILLS", "4"))
 PARALLEL = ("-n", "2")
 PACKED = re.compile(r"^\S+ \S+ tar (\S+) started")
 SEED = int(os.environ.get("GLACIER_DRILL_SEED", "2026"))
@@ -91,13 +93,21 @@ def drill(project, rng, data, bucket, tmp_path, kills_wanted):
     kept_tars = 0  # complete staged tars a kill left, each checked not packed again
 
     kills = 0  # rounds whose backup really died of the SIGKILL, not ones it outran
+    rounds = 0
     written = {}
     check_written_once(project, written)
-    for n in range(kills_wanted):
+    # a round whose backup ends before its kill tests no kill: the drill goes on until
+    # kills_wanted runs died mid-run. A run's length follows the machine's load (other
+    # test workers, other jobs), so a run that outran its kill shortens the span the
+    # next kill moments are drawn from to what that run took at most.
+    while kills < kills_wanted:
+        assert rounds < 3 * kills_wanted, f"only {kills} of {rounds} runs were killed"
+        rounds += 1
         changed = data / f"atom{rng.randrange(8)}" / "d1" / "f1"
-        changed.write_bytes(b"change %d" % n)
+        changed.write_bytes(b"change %d" % rounds)
         proc = project.popen(*PARALLEL, "backup")
-        time.sleep(rng.uniform(0.0, run_length))
+        delay = rng.uniform(0.0, run_length)
+        time.sleep(delay)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
@@ -105,6 +115,7 @@ def drill(project, rng, data, bucket, tmp_path, kills_wanted):
             kills += 1
         else:  # it ended before the kill: then it must have ended as a clean run does
             assert proc.returncode == 0, output.decode(errors="replace")
+            run_length = delay
         staged = complete_staged_tars(project)
         kept_tars += len(staged)
         final = project.run(*PARALLEL, "backup")
@@ -114,12 +125,8 @@ def drill(project, rng, data, bucket, tmp_path, kills_wanted):
         assert project.inventory["atoms"]  # parses, and is whole
         check_invariant(project)
         check_written_once(project, written)
-    print(f"kills: {kills} of {kills_wanted} runs killed before they ended; {kept_tars} "
+    print(f"kills: {kills} of {rounds} runs killed before they ended; {kept_tars} "
           "complete staged tars left by them, none packed again")
-    # kill moments are drawn over one run's length, so most rounds must land mid-run;
-    # a drill whose kills all come too late would test nothing
-    assert kills >= 1 and kills * 2 >= kills_wanted, \
-        f"only {kills} of {kills_wanted} runs were killed"
 
     inventory = project.inventory
     tars = {k for k in project.objects() if k.endswith(".tar")}

@@ -43,11 +43,19 @@ class Sshd:
         self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(root / "sshd_config"),
                                       "-E", str(root / "sshd.log")])
         deadline = time.monotonic() + 20
-        while subprocess.run(["ssh-keyscan", "-p", str(self.port), "127.0.0.1"],
-                             capture_output=True).returncode != 0:
+        # sshd's own log line first: a parallel test worker may hold this port, and
+        # ssh-keyscan alone would take its sshd for ours
+        while not self.listening() or subprocess.run(
+                ["ssh-keyscan", "-p", str(self.port), "127.0.0.1"],
+                capture_output=True).returncode != 0:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 pytest.fail(f"sshd did not start: {(root / 'sshd.log').read_text()}")
             time.sleep(0.2)
+
+    def listening(self) -> bool:
+        log = self.root / "sshd.log"
+        return log.exists() and f"listening on 127.0.0.1 port {self.port}." in \
+            log.read_text(errors="replace")
 
     def options(self, key="client_key", port=None) -> str:
         return (f"port={port or self.port},IdentityFile={self.root / key},"

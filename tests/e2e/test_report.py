@@ -65,15 +65,17 @@ def keep(paths, name: str) -> None:
             shutil.copy(path, Path(shots) / f"{name}-{path.name}")
 
 
-def look(page: Path, tmp_path: Path, name: str) -> dict:
-    """Screenshots at desktop and phone width, checked; the DOM's figures."""
+def look(page: Path, tmp_path: Path, name: str) -> tuple[dict, str]:
+    """Screenshots at desktop and phone width, checked; the DOM's figures, and the DOM
+    (one browser start per view: each costs seconds)."""
     shots = []
     for label, (width, height) in (("desktop", DESKTOP), ("phone", PHONE)):
         shot = screenshot(page, tmp_path / f"{label}.png", width, height)
         check_screenshot(shot, width, height)
         shots.append(shot)
     keep(shots + [page], name)
-    return figures(dump_dom(page))
+    dom = dump_dom(page)
+    return figures(dom), dom
 
 
 def cost_figures(text: str) -> dict:
@@ -100,7 +102,7 @@ def test_report_of_a_two_year_archive_shows_what_cost_prune_and_the_run_print(
     assert made.returncode == 0, made.stdout + made.stderr
     page = project.root / "report.html"  # beside the inventory
     assert f"Wrote {page}" in made.stdout
-    shown = look(page, tmp_path, "two-years")
+    shown, dom = look(page, tmp_path, "two-years")
 
     expected = cost_figures(cost.stdout)
     assert {"monthly-total", "prunable-bytes", "restore-everything-Bulk",
@@ -133,14 +135,13 @@ def test_report_of_a_two_year_archive_shows_what_cost_prune_and_the_run_print(
     assert shown["bags-stored"] == "5" and shown["bags-pending"] == "0"
     assert shown["year-2026-bytes"] and shown["year-2027-bytes"]
     assert "Needs" in shown["verdict"]  # never verified, one bag past its target
-    dom = dump_dom(page)
     assert "holds 15" in dom and "one atom larger than the target" in dom
 
 
 def test_report_before_the_first_backup(project, tmp_path):
     nothing = project.glacier("report", "--to", str(tmp_path / "out" / "first.html"))
     assert nothing.returncode == 0, nothing.stdout + nothing.stderr
-    shown = look(tmp_path / "out" / "first.html", tmp_path, "empty")
+    shown, _ = look(tmp_path / "out" / "first.html", tmp_path, "empty")
     assert shown["stored-bytes"] == "0 B" and shown["monthly-total"] == "$0.00"
     assert shown["prunable-bytes"] == "0 B" and "bags-stored" not in shown
 
@@ -148,11 +149,10 @@ def test_report_before_the_first_backup(project, tmp_path):
     planned = project.glacier("report")
     assert planned.returncode == 0, planned.stdout + planned.stderr
     page = project.root / "report.html"
-    shown = look(page, tmp_path, "planned")
+    shown, dom = look(page, tmp_path, "planned")
     plan = project.glacier("list", "--status").stdout
     pending = re.search(r"(\d+) of (\d+) bags pending", plan)
     assert shown["bags-pending"] == pending[1] != "0" and shown["bags-stored"] == "0"
-    dom = dump_dom(page)
     assert "No backup recorded yet" in dom and "The last dry run" in dom
 
 
