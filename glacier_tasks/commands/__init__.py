@@ -43,7 +43,7 @@ def namespace(argv=None) -> dict:
     except ConfigError as err:
         if "init" not in argv:
             raise InvalidDodoFile(str(err)) from None
-        db = os.path.join(tempfile.gettempdir(), f"glacier-init-{os.getuid()}.json")
+        db = _reader_db()  # its own: two inits at once never share one
         return {"DOIT_CONFIG": {**_COMMON, "dep_file": db}, **task_generators([init])}
     # what this tool writes (staged tars, manifests of every file name, the inventory,
     # downloads) is for its owner alone; a restore gives files their archived modes
