@@ -4,14 +4,22 @@ interrupted in an earlier year is aborted by a later run."""
 
 import os
 import signal
-import subprocess
 import time
 
 from .helpers import Project, restore_all, tree_snapshot
-from .test_cli import SlowParts
+from .fault_proxy import FaultProxy
 from .test_hosts import host_project
 
 WRITES = ("PUT ", "POST ", "DELETE ")
+
+
+class SlowParts(FaultProxy):
+    """Forwards everything, each uploaded part a second late: an upload to stop."""
+
+    def forward(self, handler, body):
+        if "partNumber=" in handler.path:
+            time.sleep(1.0)
+        return super().forward(handler, body)
 
 
 def open_uploads(project) -> list:
@@ -101,7 +109,7 @@ def test_a_drill_on_a_spare_machine_takes_nothing_from_the_real_one(tmp_path, s3
     # a take-over from the drill's inventory, older than the NAS's newest, is refused
     # and claims nothing: the bucket outranks it
     stale = spare.run("backup", GLACIER_TODAY="2026-06-05", GLACIER_TAKE_OVER_HOST="1")
-    assert stale.returncode != 0 and "glacier bootstrap" in one_line(stale)
+    assert stale.returncode != 0 and "'doit bootstrap'" in one_line(stale)  # as typed
     assert writes_since(spare, since) == [] and nas.objects() == objects
 
     # the spare replaces the NAS for real: a fresh bootstrap, one explicit take-over
