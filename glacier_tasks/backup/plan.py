@@ -3,10 +3,16 @@
 Rules (the spec's sections 5 and 9):
 - a previous bag whose atoms are all present and unchanged is kept as it is: same
   tar_id, same archive_key, nothing uploaded;
-- any other previous bag is dissolved; its present atoms, with every new atom, are
-  packed first-fit-decreasing into bags of at most the target size (an atom larger
-  than the target gets a bag of its own), uploaded under this year's prefix; a bag's
-  size is GNU tar's: its atoms' (headers included) plus the end blocks and padding;
+- a changed atom moves alone (Scenario B, issue 23): a bag some of whose atoms changed
+  or left is kept with the others, which still point at it; the changed and the new
+  atoms are packed first-fit-decreasing into bags of at most the target size (an atom
+  larger than the target gets a bag of its own), uploaded under this year's prefix; a
+  bag's size is GNU tar's: its atoms' (headers included) plus the end blocks and
+  padding;
+- a bag is dissolved (all its present atoms packed again) when the atom bytes still
+  referenced fall below compact_below of what it was packed with, when it holds a
+  pinned atom that changed, when the bucket broke it, or when another kept bag has
+  its name;
 - a pinned atom whose bag is dissolved keeps its tar_id: its bag is rebuilt around it
   under the new year's prefix (within the same year its old key is never overwritten);
 - new bags reuse the tar_ids of dissolved bags where the key is free, then take fresh
