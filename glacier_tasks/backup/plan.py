@@ -107,6 +107,7 @@ class Plan:
     date: str = ""  # the day of the run (YYYY-MM-DD); the inventory records it
     key_salt: str = ""  # with obscure_keys: the salt of the bags' names (inventory keeps it)
     bucket_checked: bool = False  # were the names checked against the bucket's keys?
+    before: dict = field(default_factory=dict)  # a packed atom's previous entry: what changed
     version: int = 1
 
     @property
@@ -185,13 +186,16 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
                            if a.get("molecule") == spelling})
     dropped = []
     superseded = sorted(set(prev_bags) - {b.archive_key for b in bags})
+    before = {a: {k: prev_atoms[a].get(k) for k in ("files", "size", "last_metadata_hash")}
+              for b in bags if b.action == "upload" for a in b.atoms if a in prev_atoms}
     return Plan(year=year, bags=bags, atoms=plan_atoms, removed_atoms=removed,
                 missing_molecules=missing, dropped_molecules=dropped,
                 superseded_bags=superseded,
                 superseded_molecules={k: prev_bags[k].get("molecule") for k in superseded},
                 molecule_paths={m.spelling: m.path for m in molecules if m.path},
                 missing_reasons={m: _missing_reason(molecules, m) for m in missing},
-                date=date, key_salt=key_salt, bucket_checked=occupied is not None)
+                date=date, key_salt=key_salt, bucket_checked=occupied is not None,
+                before=before)
 
 
 def _missing_reason(molecules, spelling: str) -> str:

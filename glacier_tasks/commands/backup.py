@@ -114,7 +114,7 @@ def dryrun_action(config):
     previous = inventory.load_inventory(run.settings.inventory_file)
     draft = inventory.build_inventory(plan, read_markers(run, plan), previous, pending_ok=True)
     statefile.write_json(run.dryrun_file, draft)
-    say([report.plan_summary(plan, run.settings, draft.get("history"), draft, previous),
+    say([report.plan_summary(plan, run.settings, draft.get("history"), draft),
          f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"] +
         ([] if plan.bucket_checked else [
             "The bucket could not be asked which keys are taken (credentials? network?): "

@@ -1,5 +1,7 @@
 """What a run says: the dry run's plan summary and the backup's closing report (pure)."""
 
+from dataclasses import replace
+
 from ..errors import command
 from .. import cost
 from ..formats import inventory as inventory_format
@@ -23,10 +25,10 @@ SHOWN_CHANGES = 20  # changed atoms named one per line; the rest are counted
 
 
 def plan_summary(plan, settings, history: dict | None = None,
-                 draft: dict | None = None, previous: dict | None = None) -> str:
+                 draft: dict | None = None) -> str:
     """The dry run's text; `history`: the superseded bags the inventory still keeps;
-    `draft` (the inventory the run would write) and `previous` (today's) for what
-    changed in each atom and the bytes kept bags hold that no atom points at."""
+    `draft` (the inventory the run would write) for the bytes kept bags hold that no
+    atom points at."""
     prices = settings.prices
     lines = [f"Plan for {plan.year}: bucket {settings.s3_bucket}, "
              f"{settings.storage_class}, bags up to {settings.target_bag_gb:g} GB"]
@@ -68,7 +70,7 @@ def plan_summary(plan, settings, history: dict | None = None,
                      f"{human(held)}, about "
                      f"${kept:.2f} per month more")
     lines += dead_lines(draft or {}, settings)
-    lines += change_lines(plan, previous or {})
+    lines += change_lines(plan)
     lines += _warnings(plan)
     return "\n".join(lines)
 
@@ -98,10 +100,10 @@ def kept_dead_lines(inventory: dict) -> list:
         if lines else []
 
 
-def change_lines(plan, previous: dict) -> list:
-    """One line per atom packed again, and why: what changed in it, or that its bag is
-    compacted."""
-    known = previous.get("atoms", {})
+def change_lines(plan, heading: str = "Atoms to pack:") -> list:
+    """One line per atom packed, and why: what changed in it (against its previous
+    entry, which the plan keeps), that it is new, or that its bag is compacted."""
+    known = plan.before
     lines = []
     for bag in plan.uploads:
         for atom in bag.atoms:
@@ -119,7 +121,13 @@ def change_lines(plan, previous: dict) -> list:
             lines.append(f"  {printable(atom)}: {what}")
     if len(lines) > SHOWN_CHANGES:
         lines = lines[:SHOWN_CHANGES] + [f"  ... and {len(lines) - SHOWN_CHANGES} more"]
-    return ["Atoms to pack:"] + lines if lines else []
+    return [heading] + lines if lines else []
+
+
+def _only(plan, names: set):
+    """The plan with only these bags to upload (what change_lines reads)."""
+    return replace(plan, bags=[b for b in plan.bags if b.action != "upload" or
+                               b.name in names])
 
 
 def _warnings(plan) -> list:
@@ -155,6 +163,8 @@ def run_report(plan, failures: dict, repaired: dict | None = None,
         lines.append(f"FAILED molecule {printable(molecule)}: "
                      f"{missing_reason(plan, molecule)}; mount or fix it and run "
                      f"'{command('backup')}' again")
+    done = {b.name for b in plan.uploads if b.name not in failures}
+    lines += change_lines(_only(plan, done), "Atoms packed:")
     if plan.removed_atoms:
         lines.append(f"Left the inventory (gone from disk): "
                      f"{names(plan.removed_atoms)}")

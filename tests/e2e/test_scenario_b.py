@@ -73,6 +73,8 @@ def test_three_years_send_only_what_changed(tmp_path, s3_server, bucket):
         in dry.stdout, dry.stdout
     assert "Kept bags holding old versions: 2 bags, 2.0 MB" in dry.stdout, dry.stdout
     done = backup(project, 2026)
+    assert "Atoms packed:" in done.stdout, done.stdout  # the backup says it too
+    assert f"/{atoms_a[0]}: changed: 1 -> 1 file" in done.stdout, done.stdout
     sent = bag_bytes_sent(project, 2026)
     assert 2 * MB <= sent <= 1.1 * 2 * MB, (sent, done.stdout)  # the change, no more
     second = bags_by_atom(project)
