@@ -9,14 +9,16 @@
 Resume comes from each bag's marker on disk (backup/marker.py), not from doit's database.
 """
 
+import os
 import secrets
+import stat
 
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from .. import statefile
 from ..bucket import hosts, system_folder as system
-from ..formats import inventory, layout
+from ..formats import inventory, layout, manifest
 from ..backup import scan, bag_steps as steps, taken_keys as taken
 from ..report import text as report, last_run as status
 from ..errors import GlacierError, StateError, command
@@ -61,9 +63,50 @@ def plan_action(config):
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
                      run.settings.host, run.today.isoformat(), salt, occupied, broken,
                      run.settings.compact_below)
+    _file_changes(run, plan, previous)
     statefile.write_json(run.plan_file, plan.to_json())
     for path in run.occupied_dir.glob("*.json") if plan.bucket_checked else []:
         path.unlink()  # the plan has taken them in
+
+
+def _file_changes(run, plan, previous: dict) -> None:
+    """For each changed atom packed now: files added, changed and removed since the bag
+    it leaves, from that bag's local manifest and a walk of the atom (only changed
+    atoms are read; an atom whose old manifest is not here says no more than sizes)."""
+    bags = previous.get("bags", {})
+    for atom, before in plan.before.items():
+        new = plan.atoms.get(atom, {})
+        old_bag = bags.get(previous["atoms"][atom].get("archive_key"), {})
+        path = run.manifest_file(old_bag.get("manifest_key") or "")
+        molecule = new.get("molecule", "")
+        if before.get("last_metadata_hash") == new.get("last_metadata_hash") or \
+                not old_bag or not path.is_file() or molecule not in plan.molecule_paths:
+            continue
+        name = os.fsencode(inventory.atom_name(molecule, atom))
+        try:
+            then = _manifest_files(path, name)
+            now = {rel: (st.st_size if stat.S_ISREG(st.st_mode) else 0,
+                         manifest.iso_time(st.st_mtime_ns))
+                   for rel, st in scan.walk_atom(plan.molecule_paths[molecule],
+                                                 os.fsdecode(name))
+                   if not stat.S_ISDIR(st.st_mode)}
+        except (OSError, ValueError):
+            continue  # the pack says what is wrong with the atom
+        before["added"] = len(now.keys() - then.keys())
+        before["removed"] = len(then.keys() - now.keys())
+        before["changed"] = sum(1 for k in now.keys() & then.keys() if now[k] != then[k])
+
+
+def _manifest_files(path, atom: bytes) -> dict:
+    """name -> (size, mtime) of the files (not folders) an atom had in a manifest."""
+    found = {}
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            name, size, when = manifest.parse_line(line)
+            top = name.split(b"/", 1)[0] if b"/" in name else b"."
+            if top == atom and not name.endswith(b"/"):
+                found[name] = (size, when)
+    return found
 
 
 def _new_salt(run) -> str:

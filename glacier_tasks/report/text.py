@@ -112,7 +112,9 @@ def change_lines(plan, heading: str = "Atoms to pack:") -> list:
                 what = (f"new: {plural(new.get('files', 0), 'file')}, "
                         f"{human(new.get('size', 0))}")
             elif old.get("last_metadata_hash") != new.get("last_metadata_hash"):
-                what = (f"changed: {old.get('files', 0)} -> "
+                detail = (f"{old['added']} added, {old['changed']} changed, "
+                          f"{old['removed']} removed; ") if "added" in old else ""
+                what = (f"changed: {detail}{old.get('files', 0)} -> "
                         f"{plural(new.get('files', 0), 'file')}, "
                         f"{human(old.get('size', 0))} -> {human(new.get('size', 0))}")
             else:

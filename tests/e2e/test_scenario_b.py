@@ -67,14 +67,16 @@ def test_three_years_send_only_what_changed(tmp_path, s3_server, bucket):
     (project.data / "atom99" / "blob").write_bytes(os.urandom(MB))
     dry = project.run("dryrun", **YEARS[2026])
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    assert f"/{atoms_a[0]}: changed: 1 -> 1 file" in dry.stdout, dry.stdout
+    assert f"/{atoms_a[0]}: changed: 0 added, 1 changed, 0 removed; 1 -> 1 file," \
+        in dry.stdout, dry.stdout
     assert "/atom99: new: 1 file, 1.0 MB" in dry.stdout, dry.stdout
     assert f"Atoms gone from disk, leaving the inventory: {project.data}/{atoms_b[0]}" \
         in dry.stdout, dry.stdout
     assert "Kept bags holding old versions: 2 bags, 2.0 MB" in dry.stdout, dry.stdout
     done = backup(project, 2026)
     assert "Atoms packed:" in done.stdout, done.stdout  # the backup says it too
-    assert f"/{atoms_a[0]}: changed: 1 -> 1 file" in done.stdout, done.stdout
+    assert f"/{atoms_a[0]}: changed: 0 added, 1 changed, 0 removed; 1 -> 1 file," \
+        in done.stdout, done.stdout
     sent = bag_bytes_sent(project, 2026)
     assert 2 * MB <= sent <= 1.1 * 2 * MB, (sent, done.stdout)  # the change, no more
     second = bags_by_atom(project)
