@@ -384,13 +384,7 @@ def _compacted(bag, staying, current, known, compact_below) -> str:
 def _bag_changes(key, bag, current, known) -> set:
     reasons = set()
     for atom in bag.get("atoms", []):
-        info = known.get(atom, {})
-        if atom not in current:
-            reasons.add("atom removed")
-        elif info.get("archive_key") != key:
-            reasons.add("inventory mismatch")
-        elif info.get("last_metadata_hash") != current[atom].hash:
-            reasons.add("changed atom")
+        reasons |= _atom_change(atom, key, current, known)
     if not bag.get("atoms"):
         reasons.add("empty bag")
     return reasons

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import ObjectExists, StoreError
 from .objects import ARCHIVED, ObjectInfo
+from .store import Store
 
 _EPOCH = datetime.datetime(2026, 1, 15, 3, 0, tzinfo=datetime.timezone.utc)
 
@@ -52,12 +53,7 @@ class MemoryStore:
         self.objects[key] = (bytes(data), info)
         return {"ETag": f'"{info.etag}"'}
 
-    def put_new(self, key: str, data: bytes, metadata: dict) -> bool:
-        try:
-            self.put_bytes(key, data, "STANDARD", metadata)
-            return True
-        except ObjectExists:
-            return False
+    put_new = Store.put_new  # the same rule over this put_bytes
 
     def upload_file(self, path: Path, key: str, storage_class: str, metadata: dict,
                     crc64nvme_sent: str, resume: dict, save_resume, progress=None) -> dict:

@@ -139,6 +139,7 @@ def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list
     owners = _bag_owners(inventory, plan, slugs, settings.host)
     bags = _bag_fills(inventory, plan, pending, settings.target_bytes)
     years = storage_by_year(objects, owners)
+    dead = inventory_format.dead_bytes(inventory)
     molecules = sorted({label for y in years for label, _ in y.parts if label != EXTRA}
                        | {b.molecule for b in bags})
     overview = Overview(
@@ -154,10 +155,9 @@ def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list
         per_file=_per_file(inventory, settings) if inventory.get("bags") else None,
         last_backup=(status_data or {}).get("latest", {}).get("backup"),
         last_run=status_data, checks=(), has_inventory=bool(inventory.get("bags")),
-        dead=tuple(sorted(inventory_format.dead_bytes(inventory).items())),
-        dead_monthly=cost.monthly_storage(
-            sum(inventory_format.dead_bytes(inventory).values()), 0,
-            settings.storage_class, prices))
+        dead=tuple(sorted(dead.items())),
+        dead_monthly=cost.monthly_storage(sum(dead.values()), 0, settings.storage_class,
+                                          prices))
     checks = health_checks(overview, status_data, inventory, plan, unfinished, open_start)
     return replace(overview, checks=tuple(checks))
 
