@@ -83,6 +83,19 @@ def same_tree(a, b):
 # -- a loose-files atom in a bag another atom moved out of ------------------------------
 
 
+
+def restores_true(project, tmp_path) -> None:
+    """The invariant holds, and today's tree comes back, through glacier restore and by
+    hand as the README says."""
+    check_invariant(project)
+    mine = tmp_path / "mine"
+    glacier_restore_all(project, mine)
+    same_tree(mine, project.data)
+    by_hand = tmp_path / "by-hand"
+    restore_all(project, by_hand)
+    same_tree(by_hand, project.data)
+
+
 def test_loose_files_in_a_partially_kept_bag_restore_alone(tmp_path, s3_server, bucket):
     project = atoms(tmp_path, s3_server, bucket, loose=True)
     backup(project, 2025)
@@ -91,13 +104,7 @@ def test_loose_files_in_a_partially_kept_bag_restore_alone(tmp_path, s3_server, 
     change(project, moved)
     backup(project, 2026)
     assert project.inventory["atoms"][f"{project.data}/."]["archive_key"] == bag_a
-    check_invariant(project)
-    mine = tmp_path / "mine"
-    glacier_restore_all(project, mine)
-    same_tree(mine, project.data)
-    by_hand = tmp_path / "by-hand"
-    restore_all(project, by_hand)
-    same_tree(by_hand, project.data)
+    restores_true(project, tmp_path)
     one = project.glacier("restore", f"{project.data}/loose.txt", "--to",
                           str(tmp_path / "one"), "--yes")
     assert one.returncode == 0, one.stdout + one.stderr
@@ -201,13 +208,7 @@ def test_second_run_same_year_after_scenario_b(tmp_path, s3_server, bucket):
     backup(project, 2026, GLACIER_TODAY="2026-06-01")
     inv = project.inventory
     assert first_new not in inv["bags"] or first_new in project.objects()
-    check_invariant(project)
-    mine = tmp_path / "mine"
-    glacier_restore_all(project, mine)
-    same_tree(mine, project.data)
-    by_hand = tmp_path / "by-hand"
-    restore_all(project, by_hand)
-    same_tree(by_hand, project.data)
+    restores_true(project, tmp_path)
 
 
 # -- an atom that moves out, then back to its old content (same hash) -------------------
@@ -222,7 +223,6 @@ def test_atom_back_to_its_old_content_is_restored_as_today(tmp_path, s3_server, 
     old_bytes, old_stat = blob.read_bytes(), blob.stat()
     change(project, moved)
     backup(project, 2026)
-    old_hash = None
     # 2027: the user puts the old file back, as it was (bytes and times)
     blob.write_bytes(old_bytes)
     os.utime(blob, ns=(old_stat.st_atime_ns, old_stat.st_mtime_ns))
@@ -231,13 +231,7 @@ def test_atom_back_to_its_old_content_is_restored_as_today(tmp_path, s3_server, 
     inv = project.inventory
     old_hash = inv["atoms"][f"{project.data}/{moved}"]
     assert old_hash["archive_key"] != bag_a or moved in inv["bags"][bag_a]["atoms"]
-    check_invariant(project)
-    mine = tmp_path / "mine"
-    glacier_restore_all(project, mine)
-    same_tree(mine, project.data)
-    by_hand = tmp_path / "by-hand"
-    restore_all(project, by_hand)
-    same_tree(by_hand, project.data)
+    restores_true(project, tmp_path)
 
 
 # -- a manifest lost from the bucket while its bag has dead atoms -----------------------
@@ -417,13 +411,7 @@ def test_left_out_atom_of_a_moved_bag_then_next_run(tmp_path, s3_server, bucket)
     # the stale version of the busy atom is what the bucket holds: restore gives it
     # until the next run; nothing else of the tree is wrong
     backup(project, 2026, GLACIER_TODAY="2026-06-01")
-    check_invariant(project)
-    mine = tmp_path / "mine"
-    glacier_restore_all(project, mine)
-    same_tree(mine, project.data)
-    by_hand = tmp_path / "by-hand"
-    restore_all(project, by_hand)
-    same_tree(by_hand, project.data)
+    restores_true(project, tmp_path)
 
 
 # -- a hard link from an atom that stays to a file of an atom that moved out -----------
