@@ -12,6 +12,7 @@ from ..units import printable
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
            "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6")
 GREY = "#bab0ac"
+TINY = 0.000001  # dollars: the smallest amount shown as a number
 
 
 def esc(text) -> str:
@@ -21,9 +22,12 @@ def esc(text) -> str:
 
 def usd(amount: float, places: int = 2) -> str:
     """Dollars to `places` decimals, or to two significant digits when fewer would
-    show a real amount as $0.00 (an archive of a few MB costs cents a year)."""
+    show a real amount as $0.00 (a few GB cost a tenth of a cent a month), down to
+    a millionth of a dollar; less than that says so."""
+    if 0 < abs(amount) < TINY / 2:
+        return f"<${TINY:.6f}"
     if amount and round(abs(amount), places) == 0:
-        places = 1 - math.floor(math.log10(abs(amount)))
+        places = min(1 - math.floor(math.log10(abs(amount))), 6)
     return f"${amount:.{places}f}"
 
 

@@ -53,7 +53,7 @@ def _bag_row(bag, colour: str, scale: float) -> str:
              + (", pending" if bag.pending else ""))
     cut = ('<rect x="930" y="0" width="14" height="10" fill="#fff"/>'
            if bag.fill > scale else "")  # past the scale's end: the bar is cut short
-    value = f"{human(bag.size)} · {bag.fill:.0%}" + (" pending" if bag.pending else "")
+    value = f"{human(bag.size)} · {bag.fill:.0%}"  # pending: the pale bar says it
     return (f'<div class="row"><span class="lab" title="{esc(bag.key)}">'
             f'{esc(bag.tar_id)}</span>'
             f'<svg class="bar" viewBox="0 0 1000 10" preserveAspectRatio="none" '

@@ -33,10 +33,13 @@ def _bill_by_year(ov, palette: dict) -> str:
              figure(f"year-{m.year}-upload-fee", usd(m.upload_fee, 4))]
             for m in ov.money if m.bags or m.year != OTHER]
     sent = ""
-    if ov.last_backup and ov.last_backup.get("sent"):
-        s = ov.last_backup["sent"]
-        sent = (f'<p class="note">The last backup sent {plural(s["bags"], "bag")}, '
-                f'{human(s["bytes"])}, in {s["requests"]} requests: fee about '
+    upload = ov.last_upload if ov.last_upload and "fee" in ov.last_upload["sent"] \
+        else None  # the last backup that sent bags (last-run.json)
+    if upload:
+        s = upload["sent"]
+        sent = (f'<p class="note">The last backup that uploaded ({esc(upload["run_date"])})'
+                f' sent {plural(s["bags"], "bag")}, {human(s["bytes"])}, in '
+                f'{plural(s["requests"], "request")}: fee about '
                 f'{figure("last-run-fee", usd(s["fee"], 4))}.</p>')
     return ("<h3>Monthly bill by year</h3>"
             f'<p>What each yearly run\'s objects cost a month now; '
