@@ -50,8 +50,8 @@ html,body{{margin:0;overflow:hidden}}iframe{{border:0;display:block}}</style></h
 <pre id="measured"></pre><script>
 addEventListener("load", () => {{
   const win = document.getElementById("page").contentWindow, doc = win.document;
-  const name = e => e.tagName.toLowerCase() + (e.className && e.className.baseVal === undefined
-      ? "." + e.className.trim().replace(/\\s+/g, ".") : "");
+  const name = e => e.tagName.toLowerCase() + (typeof e.className === "string" &&
+      e.className ? "." + e.className.trim().replace(/\\s+/g, ".") : "");
   const edge = [...doc.body.querySelectorAll("*")].filter(e => !e.closest(".scroll") &&
       !e.closest("details:not([open])") &&
       e.getBoundingClientRect().right > win.innerWidth + 0.5).map(name);
