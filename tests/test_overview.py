@@ -223,3 +223,20 @@ def test_every_chart_colours_a_molecule_alike():
     assert all(len(c) == 1 for c in seen.values()), seen
     assert seen["/m"] != seen["/n"] and seen[overview.EXTRA] == {page_blocks.GREY}
     assert len(page_blocks.colours([f"/m{i}" for i in range(30)]).values()) == 30
+
+
+def test_the_last_upload_stays_in_sight_after_a_run_that_sent_nothing():
+    upload = {"run_date": "2027-01-15", "sent": {"bags": 2, "bytes": 3_000_000,
+                                                 "requests": 4, "fee": 0.0002}}
+    stopped = {"command": "backup", "run_date": "2027-01-20", "exit_status": 1,
+               "year": 2027, "stopped_before_report": ["_bucket: unreachable"]}
+    html = page.render(gathered(data={**stopped, "format": 1, "latest": {
+        "backup": stopped, "upload": upload}}), "0.1.0")
+    assert '<dt>Last upload</dt><dd><span data-figure="last-upload-date">2027-01-15' \
+           '</span>: 2 bags, 3.0 MB, fee about $0.0002</dd>' in html
+    # a last-run.json from before `upload`: the inventory's newest uploads tell
+    inventory = {"atoms": INVENTORY["atoms"], "bags": {
+        k: {**b, "uploaded_at": f"2026-0{i + 3}-01T10:00:00Z"}
+        for i, (k, b) in enumerate(INVENTORY["bags"].items())}}
+    assert tally.last_upload(None, inventory) == \
+        {"run_date": "2026-04-01", "sent": {"bags": 1, "bytes": 400_000_000}}

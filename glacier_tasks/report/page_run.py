@@ -38,9 +38,19 @@ def _this_year(ov) -> str:
         lists.append(f'<details><summary>{figure("year-atoms-" + kind, str(len(names)))} '
                      f'{kind}</summary><ul class="names">{shown}{more}</ul></details>'
                      if names else f'<p>{figure("year-atoms-" + kind, "0")} {kind}</p>')
-    return (f"<h3>What changed in {esc(year['year'])}</h3><p>Atoms the backups of "
-            f"{esc(year['year'])} stored anew, by name:</p>"
+    return (f"<h3>What changed in {esc(year['year'])}</h3><p>The atoms the backups of "
+            f"{esc(year['year'])} stored anew or let go:</p>"
             f'<div class="changes">{"".join(lists)}</div>')
+
+
+def _upload_fact(upload: dict | None) -> list:
+    """The newest backup that sent bags, as one fact (none if there is none)."""
+    if not upload:
+        return []
+    s = upload["sent"]
+    return [("Last upload", f"{figure('last-upload-date', upload['run_date'])}: "
+             f"{plural(s['bags'], 'bag')}, {human(s['bytes'])}" +
+             (f", fee about {usd(s['fee'], 4)}" if "fee" in s else ""))]
 
 
 def _result(record) -> str:
@@ -61,6 +71,7 @@ def _backup_facts(b, upload: dict | None) -> str:
     if b.get("stopped_before_report"):  # it never counted its bags (last_run.py)
         items = "".join(f"<dt>Stopped</dt><dd>{esc(why)}</dd>"
                         for why in b["stopped_before_report"])
+        items += "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in _upload_fact(upload))
         return (f'<p>Backup {esc(b["year"])} of {esc(b["run_date"])} failed before its '
                 f'report:</p><dl class="facts">{items}</dl>')
     bags, atoms, sent = b["bags"], b["atoms"], b["sent"]
@@ -77,11 +88,8 @@ def _backup_facts(b, upload: dict | None) -> str:
         ("Sent", f"{figure('last-run-bytes', human(sent['bytes']))} in "
                  f"{plural(sent['bags'], 'bag')}, {plural(sent['requests'], 'request')}, "
                  f"fee about {usd(sent['fee'], 4)}")]
-    if upload and not sent["bags"]:  # a later run that sent nothing hides no upload
-        s = upload["sent"]
-        facts.append(("Last upload", f"{figure('last-upload-date', upload['run_date'])}: "
-                      f"{plural(s['bags'], 'bag')}, {human(s['bytes'])}" +
-                      (f", fee about {usd(s['fee'], 4)}" if "fee" in s else "")))
+    if not sent["bags"]:  # a later run that sent nothing hides no upload
+        facts += _upload_fact(upload)
     for name, why in b.get("failed", {}).items():
         facts.append(("Failed", f"{esc(name)}: {esc(why)}"))
     for line in b.get("repaired", []):
