@@ -253,8 +253,8 @@ def _bag_fills(inventory: dict, plan, pending: list, target: int) -> list[BagFil
     for bag in plan.bags if plan else []:
         if bag.name in waiting and bag.archive_key not in inventory.get("bags", {}):
             found.append(BagFill(bag.archive_key, bag.tar_id, year_of(bag.archive_key),
-                                 bag.molecule,
-                                 bag.size, len(bag.atoms), bag.size / target, True))
+                                 bag.molecule, bag.size, len(bag.atoms),
+                                 bag.size / target, True))
     return sorted(found, key=lambda b: (b.year, b.molecule, b.key))
 
 
