@@ -240,3 +240,21 @@ def test_the_last_upload_stays_in_sight_after_a_run_that_sent_nothing():
         for i, (k, b) in enumerate(INVENTORY["bags"].items())}}
     assert tally.last_upload(None, inventory) == \
         {"run_date": "2026-04-01", "sent": {"bags": 1, "bytes": 400_000_000}}
+
+
+def test_bag_bars_are_labelled_and_scaled_so_two_and_three_times_differ():
+    sizes = {"bag_001": 2_000_000_000, "bag_002": 3_000_000_000, "bag_003": 500_000_000}
+    bags = {f"2027-backup/h_m_{t}.tar": {"tar_id": t, "molecule": "/m", "size": n,
+                                          "atoms": [f"/m/{t}"]} for t, n in sizes.items()}
+    html = page.render(gathered(inventory={"atoms": {}, "bags": bags}), "0.1.0")
+    widths = {t: float(w) for t, w in re.findall(
+        r'title="2027-backup/h_m_(bag_\d+)\.tar">.*?<rect x="0" y="0" width="([\d.]+)"',
+        html)}
+    assert widths == {"bag_001": 666.67, "bag_002": 1000.0, "bag_003": 166.67}
+    assert '<span class="val">3.0 GB · 300%</span>' in html
+    assert '<line x1="333.33" x2="333.33"' in html  # the target, a third of the way
+    huge = {**bags, "2027-backup/h_m_bag_004.tar": {"tar_id": "bag_004", "molecule": "/m",
+                                                     "size": 10_000_000_000, "atoms": []}}
+    html = page.render(gathered(inventory={"atoms": {}, "bags": huge}), "0.1.0")
+    assert '<span class="val">10.0 GB · 1000%</span>' in html  # cut at 4x, said in full
+    assert html.count('<rect x="930"') == 1 and '<line x1="250.00"' in html
