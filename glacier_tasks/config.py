@@ -41,6 +41,9 @@ SETTINGS_KEYS = {
     "staging_bags": ((int,), 2),  # staged tars at most at once (packing overlaps uploads)
     "progress_interval": ((int, float), 300),  # seconds between heartbeats in a log
     "compact_below": ((int, float), 0.5),  # a bag less referenced than this is re-packed
+    # a changed atom whose new and modified files are under this fraction of it is sent
+    # as an increment bag (issue 27); 0: off, every changed atom is packed whole
+    "increment_below": ((int, float), 0.0),
     "alert_url": ((str,), None),  # pinged at a backup's start and end (report/alert.py)
     "alert_command": ((str,), None),  # run with the event and a one-line message
 }
@@ -74,6 +77,7 @@ class Settings:
     staging_bags: int = 2
     progress_interval: float = 300
     compact_below: float = 0.5
+    increment_below: float = 0.0
     alert_url: str | None = None
     alert_command: str | None = None
     prices: dict = field(default_factory=dict)
@@ -189,6 +193,10 @@ def _check_settings(path: Path, table: dict) -> dict:
         raise ConfigError(f"{path}: key 'settings.compact_below' must be a fraction from "
                           "0 (never re-pack a bag) to 1 (re-pack a bag at any change)")
     values["compact_below"] = float(values["compact_below"])
+    if not (math.isfinite(values["increment_below"]) and 0 <= values["increment_below"] <= 1):
+        raise ConfigError(f"{path}: key 'settings.increment_below' must be a fraction from "
+                          "0 (never send increments) to 1")
+    values["increment_below"] = float(values["increment_below"])
     if values["max_age_days"] < 1:
         raise ConfigError(f"{path}: key 'settings.max_age_days' must be a whole number "
                           "of days, at least 1")

@@ -30,7 +30,22 @@ def upload(run, plan, bag, store, packed=None) -> ManifestReceipt:
     if stored is None:
         taken.record_occupied(run, bag, bag.manifest_key, "holds another manifest")
     return ManifestReceipt(key=bag.manifest_key, size=len(data), sha256=stored,
-                           index_sha256=_upload_index(run, bag, store, packed))
+                           index_sha256=_upload_index(run, bag, store, packed),
+                           deletions_sha256=_upload_deletions(run, bag, store, path))
+
+
+def _upload_deletions(run, bag, store, manifest_path) -> str | None:
+    """An increment bag's deletion list (STANDARD, plain like the index: raw names,
+    so that `xargs -0 rm -rf --` reads it); its sha256, None for a whole bag. A key
+    holding another list fails the bag: without its list the chain is not true."""
+    if not bag.increment_of:
+        return None
+    key = layout.deletions_key(bag.archive_key)
+    data = tarbag.deletions_path(manifest_path).read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    if _put_once(store, key, data, {"sha256": sha}) is None:
+        taken.record_occupied(run, bag, key, "holds another deletion list")
+    return sha
 
 
 def _upload_index(run, bag, store, packed) -> str | None:

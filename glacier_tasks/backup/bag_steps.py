@@ -29,7 +29,7 @@ from .. import statefile
 from ..config import REMOTE_RE
 from ..errors import BagError, GlacierError, ObjectExists, command
 from .marker import BagMarker, Packed, Receipt, read_marker, write_marker
-from .plan import content_key
+from .plan import bag_hashes, content_key
 from ..bucket.objects import bag_problem, holds_packed, metadata_for
 from ..units import duration, human, iso_utc, plural
 
@@ -210,6 +210,9 @@ def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
     _needs_molecule(plan, bag, problem)
     if problem != "missing":
         taken.record_occupied(run, bag, key, problem)
+    if bag.increment_of:  # what it held was the disk then, against the chain then
+        taken.record_occupied(run, bag, key, f"{problem}; an increment is never packed "
+                              "again: its atom is packed whole by the next backup")
     if bag.dead:  # its manifest and index, written once, still list the atoms that
         # moved out: a tar re-packed from disk without them goes under a new name
         taken.record_occupied(run, bag, key, "missing, and atoms moved out of it since "
@@ -351,7 +354,9 @@ def _pack(run, plan, bag) -> Packed:
     with progress.pack_bar(bag.name, bag.size) as written:
         packed = tarbag.pack_bag(bag, molecule_path, run.staged_tar(bag.name),
                                  run.manifest_file(bag.manifest_key), written, encrypt,
-                                 _remote_tar(settings, bag.molecule))
+                                 _remote_tar(settings, bag.molecule),
+                                 run.state_dir if settings.increment_below > 0 or
+                                 bag.increment_of else None)
     lost = lost_since_scan(bag, plan.atoms, packed.atom_entries, packed.left_out)
     if lost:
         _drop_staged(run, bag)
@@ -365,7 +370,8 @@ def _pack(run, plan, bag) -> Packed:
     # a file that moved while read fails the bag in pack_bag: nothing is ever "dirty"
     return Packed(size=packed.size, sha256=packed.sha256, crc64nvme=packed.crc64nvme,
                   atom_hashes=packed.atom_hashes,
-                  content_key=content_key(bag.archive_key, packed.atom_hashes),
+                  content_key=content_key(bag.archive_key,
+                                          bag_hashes(bag, packed.atom_hashes)),
                   encryption=encryption,
                   atom_files={k: files for k, (_, files) in packed.atom_entries.items()},
                   left_out=packed.left_out or None)

@@ -55,6 +55,7 @@ class ManifestReceipt:
     size: int
     sha256: str  # of the plain text, which stays local
     index_sha256: str | None = None  # the member index uploaded beside it, if any
+    deletions_sha256: str | None = None  # an increment's deletion list beside it
 
 
 @dataclass

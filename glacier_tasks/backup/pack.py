@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..formats import manifest, memberindex, tarstream
-from . import scan
+from . import increment, scan
 from ..errors import BagError
 
 CHUNK = 1 << 20
@@ -92,9 +92,14 @@ def check_room(staging_dir: Path, bag_name: str, size: int) -> None:
 
 def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
              progress=None, encrypt: list | None = None,
-             remote: tuple | None = None) -> PackedTar:
+             remote: tuple | None = None, chains: Path | None = None) -> PackedTar:
     """Write the bag's tar and its manifest; temp names until complete. `bag` is a
     planned bag (name, molecule, atoms, size, files).
+
+    With `chains` (the state folder, increments on), what tar read of each atom is
+    kept for the next increment; an increment bag (`bag.increment_of`, the hash of
+    the chain's last state) holds only the entries that differ from that state, and
+    its deletion list is written beside the manifest (increment.py).
 
     With `encrypt` (an age command), the tar stream is encrypted on its way to disk:
     the staged file, its size and checksums are those of the ciphertext. With `remote`
@@ -108,9 +113,11 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
     left_out, packing = {}, bag
     try:
         for attempt in range(ATTEMPTS + 1):
-            tar, (hashes, entries), moving = _pack_once(
-                packing, molecule_path, partial, draft, progress, encrypt, remote)
+            tar, (hashes, entries), moving, states = _pack_once(
+                packing, molecule_path, partial, draft, progress, encrypt, remote,
+                _before(bag, chains), chains is not None)
             if not moving[1]:
+                _keep_chains(packing, chains, hashes, manifest_path, states)
                 os.replace(draft, manifest_path)
                 os.replace(partial, tar_path)
                 memberindex.settle(tar_path, manifest_path, tar.sha256, bool(encrypt))
@@ -136,10 +143,44 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
                    f"{bag.molecule}) and run backup again")
 
 
+def _before(bag, chains) -> dict | None:
+    """The chain's state an increment bag is packed against (None: a whole bag)."""
+    if not getattr(bag, "increment_of", ""):
+        return None
+    before = increment.read_state(chains, bag.atoms[0], bag.increment_of) \
+        if chains is not None else None
+    if before is None:  # the plan saw it; gone since (a cleaned state folder)
+        raise BagError(f"{bag.name}: the state of {bag.atoms[0]} it would be an "
+                       f"increment of is gone from the state folder; run backup again "
+                       "(the atom is then packed whole)")
+    return before
+
+
+def _keep_chains(bag, chains, hashes, manifest_path, states) -> None:
+    """What tar read of each atom, for the next increment; an increment's deletions."""
+    if chains is None:
+        return
+    for index, atom in enumerate(bag.atoms):
+        if index in states:
+            increment.write_state(chains, atom, hashes[atom], states[index][0])
+    if getattr(bag, "increment_of", ""):
+        increment.write_deletions(deletions_path(manifest_path),
+                                  states.get(0, (None, []))[1])
+
+
+def deletions_path(manifest_path: Path) -> Path:
+    """The local deletion list, beside the local manifest (NAME.del by NAME.txt)."""
+    return Path(manifest_path).with_suffix(".del")
+
+
 def write_manifest(bag, molecule_path, manifest_path: Path) -> dict:
     """Write only the manifest (the bag is already in the bucket); return atom hashes.
     Its lines carry no content checksum: without the tar, only the files could give
     one, and they may differ from what the bag holds."""
+    if getattr(bag, "increment_of", ""):  # what it held differs from disk by design
+        raise BagError(f"{bag.archive_key}: an increment bag's manifest cannot be "
+                       "written again from the disk; the atom is packed whole by the "
+                       "next backup")
     molecule_path = Path(molecule_path)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     draft = manifest_path.with_name(manifest_path.name + ".partial")
@@ -150,21 +191,24 @@ def write_manifest(bag, molecule_path, manifest_path: Path) -> dict:
     return hashes
 
 
-def _pack_once(bag, molecule_path, partial, draft, progress, encrypt, remote=None):
+def _pack_once(bag, molecule_path, partial, draft, progress, encrypt, remote=None,
+               before=None, keep=False):
     """Walk, run tar, look again: (TarRun, (atom hashes, atom entries), files that
-    moved)."""
+    moved, with `keep` each atom's (entries, deletions) by index (increment.py)).
+    With `before` (an increment bag's chain state), tar gets only what differs."""
+    states = {} if keep or before is not None else None
     staging_dir = partial.parent
     try:
         with tempfile.TemporaryDirectory(dir=staging_dir) as tmp:
             members = Path(tmp) / "members"
             stream = Path(tmp) / "stream"
             with open(Path(tmp) / "records", "w+b") as records:
-                _list_members(bag, molecule_path, members, records)
+                _list_members(bag, molecule_path, members, records, before)
                 tar = _run_tar(molecule_path, members, partial, progress, encrypt, stream,
                                remote)
                 _check_tar(bag, tar, encrypt)
                 atoms, moving = _settle(bag, molecule_path, records, draft, tar.vanished,
-                                        tar.changed, stream)
+                                        tar.changed, stream, before, states)
                 memberindex.write_index(
                     ((offset, name) for offset, name, _ in _read_stream(stream)),
                     memberindex.listing_for(partial), tar.sha256)
@@ -173,7 +217,7 @@ def _pack_once(bag, molecule_path, partial, draft, progress, encrypt, remote=Non
         raise BagError(f"{bag.name}: writing {where} failed: {err.strerror}; the "
                        "partial bag was removed, free some space and run backup again") \
             from None
-    return tar, atoms, moving
+    return tar, atoms, moving, states or {}
 
 
 def _check_tar(bag, tar: TarRun, encrypt) -> None:
@@ -186,20 +230,23 @@ def _check_tar(bag, tar: TarRun, encrypt) -> None:
         raise BagError(f"{bag.name}: {detail}; fix it and run backup again")
 
 
-def _list_members(bag, molecule_path, members_file, records) -> None:
+def _list_members(bag, molecule_path, members_file, records, before=None) -> None:
     """Walk the bag's atoms once: tar's member list, and a record of every entry (its
-    lstat and its line in the atom hash) for _settle, on disk, not in memory."""
+    lstat and its line in the atom hash) for _settle, on disk, not in memory. With
+    `before` (an increment), only the entries that differ from it go to tar."""
     with open(members_file, "wb") as names:
         for index, key in enumerate(bag.atoms):
             atom = scan.atom_name(bag.molecule, key)
             try:
                 for rel, st in scan.walk_atom(molecule_path, atom):
-                    if not stat.S_ISSOCK(st.st_mode):  # no archive format holds a socket
-                        names.write(rel + b"\0")
                     # marshal: any int (an mtime past 2262 overflows 64 bits of ns)
                     line = scan.entry_record(molecule_path, rel, st)
+                    inside = before is None or increment.changed(
+                        before, rel, increment.entry_of(line))
+                    if inside and not stat.S_ISSOCK(st.st_mode):  # no format holds one
+                        names.write(rel + b"\0")
                     marshal.dump((index, rel, st.st_mode, st.st_size, st.st_mtime_ns,
-                                  st.st_ctime_ns, line), records)
+                                  st.st_ctime_ns, line, inside), records)
             except OSError as err:  # refused, a dead mount inside (ENOTCONN), EIO
                 raise BagError(_unreadable_text(bag, err)) from None
 
@@ -219,10 +266,10 @@ def _read_records(records):
     records.seek(0)
     while True:
         try:
-            index, rel, *seen, line = marshal.load(records)
+            index, rel, *seen, line, inside = marshal.load(records)
         except EOFError:
             return
-        yield index, rel, tuple(seen), line
+        yield index, rel, tuple(seen), line, inside
 
 
 def _read_stream(path):
@@ -237,7 +284,8 @@ def _read_stream(path):
                 return
 
 
-def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None):
+def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None,
+            before=None, states=None):
     """Write the manifest of what the tar holds (with each file's content sha256 when
     the tar `stream` was read) and hash each atom the same way; with `changed` (a set,
     after tar), also count the stored files that moved since the walk: ((atom hashes,
@@ -249,10 +297,14 @@ def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None):
     members = _read_stream(stream)
     member = next(members, None)  # the walk's order is the tar's, sockets aside
     with open(draft, "w", encoding="utf-8") as lines:
-        for index, rel, seen, line in _read_records(records):
+        for index, rel, seen, line, inside in _read_records(records):
             if rel in vanished:
                 continue  # not in the tar: not in its manifest, not in its hash
             digests[index].update(line)
+            if states is not None:  # what the chain holds once this bag is extracted
+                states.setdefault(index, ({}, []))[0][rel] = increment.entry_of(line)
+            if not inside:
+                continue  # unchanged since the chain's state: not in this increment
             mode, content = seen[0], None
             entries[index] += 1
             files[index] += not stat.S_ISDIR(mode)
@@ -265,6 +317,9 @@ def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None):
                 first, count = first or rel, count + 1
                 atoms_moving.add(index)
     hashes = {key: d.hexdigest() for key, d in zip(bag.atoms, digests)}
+    if before is not None and states is not None:
+        now = states.setdefault(0, ({}, []))
+        now[1].extend(increment.deletions(before, now[0]))
     return (hashes, dict(zip(bag.atoms, zip(entries, files)))), \
         (first, count, atoms_moving)
 

@@ -36,6 +36,7 @@ from .. import statefile
 from ..errors import StateError, command
 from ..formats import tarsize
 from ..formats.layout import archive_key, bag_name, manifest_key
+from .increment import MAX_CHAIN
 
 ARCHIVE_FORMAT = "gnu-tar-1"  # part of every content key: a new format rebuilds bags
 TAR_ID_RE = re.compile(r"^bag_(\d+)$")
@@ -72,6 +73,10 @@ class PlannedBag:
     crc64nvme: str | None = None
     storage_class: str | None = None
     manifest_sha256: str | None = None
+    # an increment bag (issue 27): the hash of its atom's chain state it is packed
+    # against, and the chain's bags before it (base first)
+    increment_of: str = ""
+    chain: list = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict) -> "PlannedBag":
@@ -129,6 +134,13 @@ class Plan:
         return cls(**values)
 
 
+def bag_hashes(bag, atom_hashes: dict) -> dict:
+    """The atom hashes a bag's content key is made of: an increment's names the state
+    it applies to, so a whole bag and an increment of one atom never look alike."""
+    after = getattr(bag, "increment_of", "")
+    return {a: f"{h}+{after}" for a, h in atom_hashes.items()} if after else atom_hashes
+
+
 def content_key(archive: str, atom_hashes: dict) -> str:
     """Identity of a bag's contents: a marker or object holding another key is stale."""
     payload = json.dumps([ARCHIVE_FORMAT, archive, sorted(atom_hashes.items())])
@@ -139,14 +151,17 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
               target_bytes: int, year: int, host: str, date: str = "",
               key_salt: str = "", occupied: dict | None = None,
               broken: dict | None = None, compact_below: float = 0.5,
-              bag_bytes=tarsize.archive) -> Plan:
+              bag_bytes=tarsize.archive, increment_below: float = 0.0,
+              increments: dict | None = None) -> Plan:
     """Decide the bags of this run, and what happens to each molecule.
 
     `occupied`: this year's keys of this host in the bucket that no previous bag has,
     each with the content key its object holds (None: unknown, or not a bag); `broken`:
     previous bags' keys found holding something else -> what, in words; `bag_bytes`: a
     bag's size from its atoms' sizes summed (GNU tar's end blocks and record padding;
-    the hand-worked tests use plain sums)."""
+    the hand-worked tests use plain sums); `increments`: changed atoms whose chain
+    state is at hand -> the bytes of their increment (increment.py), of which those
+    under increment_below of the atom become increment bags."""
     prev_atoms = previous.get("atoms", {})
     prev_bags = previous.get("bags", {})
     bags, plan_atoms, removed, missing = [], {}, [], []
@@ -163,11 +178,18 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
             continue
         taken = _Taken(set(prev_bags), occupied or {}, year, host, mol.slug,
                        {k: a.hash for k, a in current.items()})
+        going = _increments(current, known, mine, broken or {}, increment_below,
+                            increments or {})
+        known = _as_increments(current, known, going, broken or {})
+        for atom in going:
+            taken.hashes[atom] = f"{current[atom].hash}+{prev_atoms[atom]['last_metadata_hash']}"
         mol_bags = _plan_molecule(mol, current, known, mine, taken, target_bytes,
-                                  broken or {}, compact_below, bag_bytes)
+                                  broken or {}, compact_below, bag_bytes, going)
         bags += mol_bags
         removed += sorted(set(known) - set(current))
         for bag in mol_bags:
+            if bag.increment_of:
+                continue  # its atom's entry is its base bag's, with the chain added
             for key in bag.atoms:
                 a = current[key]
                 plan_atoms[key] = {
@@ -176,6 +198,16 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
                     "files": a.files, "tar_id": bag.tar_id,
                     "archive_key": bag.archive_key,
                     "pinned": bool(known.get(key, {}).get("pinned", False))}
+                chain = known.get(key, {}).get("increments")
+                if bag.action == "keep" and chain:  # still on its base: the chain too
+                    plan_atoms[key]["increments"] = list(chain)
+        for bag in mol_bags:
+            if bag.increment_of:
+                plan_atoms[bag.atoms[0]]["increments"] = bag.chain[1:] + [bag.archive_key]
+        held = {k for a in current if a in plan_atoms
+                for k in plan_atoms[a].get("increments", [])}
+        bags += [_kept_bag(k, b) for k, b in sorted(mine.items())
+                 if b.get("increment_of") and k in held]
     # a molecule that left list.txt keeps everything, like a missing one, until the
     # user says to drop it (`glacier drop`): an edited list never deletes a backup
     for spelling in sorted({a.get("molecule") for a in prev_atoms.values()} - listed):
@@ -214,7 +246,8 @@ def _kept_bag(key: str, bag: dict) -> PlannedBag:
                       content_key=bag.get("content_key", ""),
                       dead=sorted(_dead_atoms(bag)), sha256=bag.get("sha256"),
                       crc64nvme=bag.get("crc64nvme"), storage_class=bag.get("storage_class"),
-                      manifest_sha256=bag.get("manifest_sha256"))
+                      manifest_sha256=bag.get("manifest_sha256"),
+                      increment_of=bag.get("increment_of") or "")
 
 
 @dataclass
@@ -253,11 +286,46 @@ class _Taken:
         return None
 
 
+def _increments(current, known, mine, broken, increment_below, sizes) -> dict:
+    """Changed atoms sent as an increment: atom -> its increment's bytes. Only an atom
+    still on its base bag, not pinned, whose chain is whole and shorter than
+    MAX_CHAIN, and whose increments with this one stay under increment_below of its
+    size; any other is packed whole (a re-base)."""
+    going = {}
+    for atom, estimate in sorted(sizes.items()):
+        info = known.get(atom, {})
+        chain = info.get("increments", [])
+        if increment_below <= 0 or atom not in current or info.get("pinned") or \
+                info.get("archive_key") not in mine or len(chain) >= MAX_CHAIN or \
+                any(k in broken or k not in mine for k in [info["archive_key"], *chain]) \
+                or info.get("last_metadata_hash") == current[atom].hash:
+            continue
+        sent = sum(mine[k].get("size", 0) for k in chain)
+        if sent + estimate < increment_below * current[atom].size:
+            going[atom] = estimate
+    return going
+
+
+def _as_increments(current, known, going, broken) -> dict:
+    """The inventory as the bag rules should see it: an atom sent as an increment
+    stays on its base (unchanged there); one whose chain lost a bag moves (changed)."""
+    seen = dict(known)
+    for atom in going:
+        seen[atom] = {**known[atom], "last_metadata_hash": current[atom].hash,
+                      "previous_hash": known[atom]["last_metadata_hash"]}
+    for atom, info in known.items():
+        if atom not in going and any(k in broken for k in info.get("increments", [])):
+            seen[atom] = {**info, "last_metadata_hash": "a bag of its chain is broken"}
+    return seen
+
+
 def _plan_molecule(mol, current, known, mine, taken, target, broken,
-                   compact_below=0.5, bag_bytes=tarsize.archive):
+                   compact_below=0.5, bag_bytes=tarsize.archive, going=None):
     kept, dissolved, why, repairs = [], [], {}, {}
     year, host = taken.year, taken.host
     for key, bag in sorted(mine.items()):
+        if bag.get("increment_of"):
+            continue  # kept while a chain holds it (plan_bags), else history
         reasons = _bag_changes(key, bag, current, known)
         if key in broken:
             reasons.add("changed in the bucket")
@@ -293,7 +361,9 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken,
         for atom in bag.get("atoms", []):
             why[atom] = {"another kept bag has its name"}
     in_kept = {a for _, b in kept for a in b.get("atoms", [])}
-    used_ids = {b["tar_id"] for _, b in kept}
+    # an increment's tar_id is never given again, whether it stays or goes
+    used_ids = {b["tar_id"] for _, b in kept} | \
+        {b.get("tar_id") for b in mine.values() if b.get("increment_of")}
     pinned = {}
     for key in sorted(set(current) - in_kept):
         info = known.get(key, {})
@@ -332,7 +402,30 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken,
             files=sum(current[a].files for a in keys), action="upload",
             reasons=sorted(reasons), content_key=content_key(key, hashes),
             repairs=sorted({repairs[a] for a in keys if a in repairs})))
+    result += _increment_bags(mol, current, known, taken, going or {}, used_ids,
+                              dissolved, mine, bag_bytes)
     return sorted(result, key=lambda b: _tar_number(b.tar_id))
+
+
+def _increment_bags(mol, current, known, taken, going, used_ids, dissolved, mine,
+                    bag_bytes) -> list:
+    """One increment bag per atom sent as one, under this year's prefix."""
+    bins = [[None, [atom], size] for atom, size in sorted(going.items())]
+    _assign_tar_ids(bins, [], used_ids, known, mine, taken)
+    result = []
+    for tar_id, (atom,), size in bins:
+        key = archive_key(taken.year, taken.host, mol.slug, tar_id)
+        info = known[atom]
+        bag = PlannedBag(
+            name=bag_name(key), tar_id=tar_id, molecule=mol.spelling, archive_key=key,
+            manifest_key=manifest_key(key), atoms=[atom], size=bag_bytes(size),
+            files=current[atom].files, action="upload", reasons=["increment"],
+            increment_of=info["previous_hash"],
+            chain=[info["archive_key"], *info.get("increments", [])])
+        bag.content_key = content_key(key, bag_hashes(bag, {atom: current[atom].hash}))
+        result.append(bag)
+    return result
+
 
 
 def _staying(key, bag, current, known) -> list:

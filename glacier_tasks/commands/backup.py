@@ -19,7 +19,7 @@ from doit.tools import config_changed
 from .. import statefile
 from ..bucket import hosts, system_folder as system
 from ..formats import inventory, layout, manifest
-from ..backup import scan, bag_steps as steps, taken_keys as taken
+from ..backup import increment, scan, bag_steps as steps, taken_keys as taken
 from ..report import text as report, last_run as status
 from ..errors import GlacierError, StateError, command
 from ..backup.marker import read_marker, read_markers
@@ -62,11 +62,35 @@ def plan_action(config):
                                          _packed_here(run))
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
                      run.settings.host, run.today.isoformat(), salt, occupied, broken,
-                     run.settings.compact_below)
+                     run.settings.compact_below, increment_below=run.settings.increment_below,
+                     increments=_increment_sizes(run, atoms, molecules, previous))
     _file_changes(run, plan, previous)
     statefile.write_json(run.plan_file, plan.to_json())
     for path in run.occupied_dir.glob("*.json") if plan.bucket_checked else []:
         path.unlink()  # the plan has taken them in
+
+
+def _increment_sizes(run, atoms, molecules, previous: dict) -> dict:
+    """Changed atoms whose chain state is here -> their increment's bytes now (only
+    those are walked again, and only with increments on)."""
+    if run.settings.increment_below <= 0 or run.settings.encryption:
+        return {}  # an encrypted bag's deletion list would name its files in clear
+    paths = {m.spelling: m.path for m in molecules if m.present}
+    sizes = {}
+    for atom in atoms:
+        old = previous.get("atoms", {}).get(atom.key, {})
+        if not old or old.get("last_metadata_hash") == atom.hash or \
+                atom.molecule not in paths:
+            continue
+        before = increment.read_state(run.state_dir, atom.key, old["last_metadata_hash"])
+        if before is None:
+            continue  # packed before increments, or state lost: packed whole
+        try:
+            sizes[atom.key] = increment.increment_bytes(
+                paths[atom.molecule], inventory.atom_name(atom.molecule, atom.key), before)
+        except OSError:
+            continue  # the pack says what is wrong with the atom
+    return sizes
 
 
 def _file_changes(run, plan, previous: dict) -> None:

@@ -48,14 +48,15 @@ MAYBE_TEXT = (str, type(None))
 # field -> the types a reader relies on; a field that is absent is not checked here
 ATOM_FIELDS = {"molecule": TEXT, "archive_key": TEXT, "tar_id": TEXT,
                "last_metadata_hash": TEXT, "pinned": FLAG, "size": NUMBER,
-               "files": NUMBER, "apparent_size": NUMBER}
+               "files": NUMBER, "apparent_size": NUMBER, "increments": (list,)}
 BAG_FIELDS = {"tar_id": TEXT, "molecule": TEXT, "size": NUMBER, "atoms": (list,),
               "manifest_key": TEXT, "sha256": MAYBE_TEXT, "storage_class": MAYBE_TEXT,
               "uploaded_at": MAYBE_TEXT, "crc64nvme": MAYBE_TEXT, "etag": MAYBE_TEXT,
               "content_key": MAYBE_TEXT, "manifest_sha256": MAYBE_TEXT,
               "index_sha256": MAYBE_TEXT, "files": NUMBER, "pending": FLAG,
               "packed_atoms": (list,), "packed_bytes": NUMBER,
-              "referenced_bytes": NUMBER}
+              "referenced_bytes": NUMBER, "increment_of": TEXT,
+              "deletions_sha256": MAYBE_TEXT}
 HISTORY_FIELDS = {"superseded_on": TEXT, "molecule": MAYBE_TEXT, "tar_id": MAYBE_TEXT,
                   "manifest_key": MAYBE_TEXT, "uploaded_at": MAYBE_TEXT,
                   "size": (int, type(None))}
@@ -94,7 +95,17 @@ def dangling_atom(inventory: dict) -> str | None:
         if entry.get("archive_key") not in inventory["bags"]:
             return (f"atoms[{json.dumps(atom)}].archive_key names "
                     f"{json.dumps(entry.get('archive_key'))}, which is not in bags")
+        for key in entry.get("increments", []):
+            if key not in inventory["bags"]:
+                return (f"atoms[{json.dumps(atom)}].increments names {json.dumps(key)}, "
+                        "which is not in bags")
     return None
+
+
+def chain(entry: dict) -> list:
+    """An atom's bags in the order they are extracted: its base, then its increments
+    (issue 27); one bag for an atom packed whole."""
+    return [entry["archive_key"], *entry.get("increments", [])]
 
 
 def _wrong_type(entry: dict, fields: dict, where: str) -> str | None:
@@ -157,6 +168,9 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
     upload are entered as if done, with `"pending": true` and no checksum yet."""
     atoms, bags, packed_here = {}, {}, set()
     prev_atoms, prev_bags = previous.get("atoms", {}), previous.get("bags", {})
+    # an atom sent as an increment is entered by its increment bag (as sent, or as it
+    # was if that failed), never by its base bag, which it stays on either way
+    by_increment = {b.atoms[0] for b in plan.bags if getattr(b, "increment_of", "")}
     for bag in plan.bags:
         key = bag.archive_key
         marker, left_out = markers.get(bag.name), {}
@@ -185,6 +199,10 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
             record["packed_atoms"] = sorted(a for a in bag.atoms if a not in left_out)
             record["packed_bytes"] = sum(plan.atoms[a].get("size", 0)
                                          for a in record["packed_atoms"])
+            if getattr(bag, "increment_of", ""):
+                record["increment_of"] = bag.increment_of
+                record["packed_bytes"] = record["size"]
+                record["deletions_sha256"] = marker.manifest.deletions_sha256
         elif pending_ok:
             record = _pending_record(bag)
             hashes, files = {}, {}
@@ -193,6 +211,8 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
                 _keep_previous(atom, atoms, bags, prev_atoms, prev_bags)
             continue
         for atom in bag.atoms:
+            if atom in by_increment and not getattr(bag, "increment_of", ""):
+                continue
             if atom in left_out:  # a file in it kept moving: it keeps its previous bag
                 _keep_previous(atom, atoms, bags, prev_atoms, prev_bags)
                 continue
@@ -205,9 +225,13 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
     _keep_other_atoms(plan, atoms, bags, prev_bags)
     holding = {}  # a bag's atoms are those that point at it, whatever it listed
     for atom, entry in atoms.items():
-        holding.setdefault(entry.get("archive_key"), []).append(atom)
+        for key in chain(entry):  # an increment is referenced while a chain holds it
+            holding.setdefault(key, []).append(atom)
     for key, record in bags.items():
         record["atoms"] = sorted(holding.get(key, []))
+        if record.get("increment_of"):  # its own bytes, all of them live
+            record["referenced_bytes"] = record.get("packed_bytes") or record["size"]
+            continue
         if key in packed_here:
             record["files"] = sum(atoms[a].get("files", 0) for a in record["atoms"])
         # what prune and cost call dead: packed_bytes less this
@@ -246,17 +270,20 @@ def history_entry(record: dict, date: str) -> dict:
 def _keep_previous(atom, atoms, bags, prev_atoms, prev_bags) -> None:
     """An atom not packed this run keeps its previous entry and bag, if it had one."""
     old = prev_atoms.get(atom)
-    if old and old.get("archive_key") in prev_bags:
+    if old and all(k in prev_bags for k in chain(old)):
         atoms[atom] = dict(old)
-        bags.setdefault(old["archive_key"], dict(prev_bags[old["archive_key"]]))
+        for key in chain(old):
+            bags.setdefault(key, dict(prev_bags[key]))
 
 
 def _keep_other_atoms(plan, atoms, bags, prev_bags):
     """Atoms of missing molecules are in the plan but in no planned bag of theirs."""
     for atom, entry in plan.atoms.items():
-        if atom not in atoms and entry.get("archive_key") in prev_bags:
+        if atom not in atoms and entry.get("archive_key") in prev_bags and \
+                all(k in prev_bags for k in chain(entry)):
             atoms[atom] = dict(entry)
-            bags.setdefault(entry["archive_key"], dict(prev_bags[entry["archive_key"]]))
+            for key in chain(entry):
+                bags.setdefault(key, dict(prev_bags[key]))
 
 
 def _uploaded_record(bag, marker) -> dict:
@@ -278,7 +305,9 @@ def _pending_record(bag) -> dict:
             "sha256": None, "storage_class": None, "uploaded_at": None,
             "atoms": list(bag.atoms), "manifest_key": bag.manifest_key,
             "content_key": bag.content_key, "files": bag.files, "pending": True,
-            "reasons": bag.reasons}
+            "reasons": bag.reasons,
+            **({"increment_of": bag.increment_of} if getattr(bag, "increment_of", "")
+               else {})}
 
 
 ALLOW_EARLIER = "GLACIER_ALLOW_EARLIER_DATE"

@@ -67,12 +67,17 @@ def index_key(archive: str) -> str:
     return manifest_key(archive).removesuffix(".txt") + ".idx"
 
 
+def deletions_key(archive: str) -> str:
+    """An increment bag's deletion list (issue 27), beside its manifest."""
+    return manifest_key(archive).removesuffix(".txt") + ".del"
+
+
 def archive_of(key: str) -> str:
     """The bag key a bag, manifest or member index key belongs to."""
     folder, _, base = key.rpartition("/")
     if folder.endswith("/manifests"):
         folder = folder.removesuffix("/manifests")
-        base = base.removesuffix(".txt").removesuffix(".idx") + ".tar"
+        base = base.removesuffix(".txt").removesuffix(".idx").removesuffix(".del") + ".tar"
     return f"{folder}/{base}"
 
 
