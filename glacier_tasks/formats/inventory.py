@@ -182,6 +182,9 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
                 record["manifest_sha256"] = marker.manifest.sha256  # a lost one, sent
             hashes, files = {}, {}
             prev = prev_bags.get(key, {})
+            for field in ("increment_of", "deletions_sha256"):
+                if prev.get(field) and not record.get(field):
+                    record[field] = prev[field]
             if prev.get("packed_atoms") is not None:  # what its tar holds stays so
                 record["packed_atoms"] = prev["packed_atoms"]
                 record["packed_bytes"] = prev.get("packed_bytes", 0)
@@ -199,10 +202,8 @@ def build_inventory(plan, markers: dict, previous: dict, pending_ok=False) -> di
             record["packed_atoms"] = sorted(a for a in bag.atoms if a not in left_out)
             record["packed_bytes"] = sum(plan.atoms[a].get("size", 0)
                                          for a in record["packed_atoms"])
-            if getattr(bag, "increment_of", ""):
-                record["increment_of"] = bag.increment_of
+            if record.get("increment_of"):
                 record["packed_bytes"] = record["size"]
-                record["deletions_sha256"] = marker.manifest.deletions_sha256
         elif pending_ok:
             record = _pending_record(bag)
             hashes, files = {}, {}
@@ -297,7 +298,10 @@ def _uploaded_record(bag, marker) -> dict:
             "files": bag.files,
             "manifest_sha256": marker.manifest.sha256 if marker.manifest else None,
             "index_sha256": marker.manifest.index_sha256 if marker.manifest else None,
-            "encryption": packed.encryption}
+            "encryption": packed.encryption,
+            **({"increment_of": bag.increment_of, "deletions_sha256":
+                marker.manifest.deletions_sha256 if marker.manifest else None}
+               if getattr(bag, "increment_of", "") else {})}
 
 
 def _pending_record(bag) -> dict:
