@@ -197,6 +197,11 @@ class BagFetch:
 def plan_restore(settings, store, inventory: dict, targets: list) -> list[BagFetch]:
     by_bag = {}
     for t in targets:
+        if inventory["atoms"][t.atom].get("increments"):
+            # its base bag alone is an older version of it: never restored as if current
+            raise StateError(f"{shown(t.atom)}: sent as increments (increment_below), "
+                             "which this version's restore does not read yet; restore "
+                             "it by hand (README, 'Restore by hand', increments)")
         by_bag.setdefault(t.archive_key, []).append(t)
     return [plan_bag(settings, store, key, inventory["bags"][key], tuple(mine))
             for key, mine in sorted(by_bag.items())]
