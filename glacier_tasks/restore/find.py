@@ -53,20 +53,42 @@ def matcher(pattern: str, regex: bool):
 def search(settings, store, inventory: dict, pattern: str, regex: bool = False):
     """Yield a Match for every manifest line whose full path matches."""
     matches = matcher(pattern, regex)
+    chained = {a for a, e in inventory["atoms"].items() if e.get("increments")}
     for key, bag in sorted(inventory["bags"].items()):
+        if bag.get("increment_of"):
+            continue  # read below, with its chain
         prefix = bag["molecule"].rstrip("/") + "/"
         name = layout.bag_name(key)
         current = _current_atoms(bag)
+        skip = {manifest.escape_name(os.fsencode(atom_name(bag["molecule"], a)))
+                for a in bag.get("atoms", []) if a in chained}
         with open(fetch_manifest(settings, store, bag), encoding="utf-8") as lines:
             for line in lines:
                 path, _, rest = line.rstrip("\n").partition("\t")
                 if current is not None and _atom_of(path) not in current:
                     continue  # an old version of an atom that moved to a newer bag
-                full = prefix + path
-                if matches(full):
-                    size, _, mtime = rest.partition("\t")
-                    mtime = mtime.replace("\t", " ")  # keeps a 'skipped: socket' note
-                    yield Match(full, name, key, int(size or 0), mtime)
+                if _atom_of(path) in skip:
+                    continue  # its newest view is read below
+                match = _match(matches, prefix, path, rest, key)
+                if match:
+                    yield match
+    from .chain import newest  # chain reads manifests with this module's helpers
+    for atom in sorted(chained):
+        prefix = inventory["atoms"][atom]["molecule"].rstrip("/") + "/"
+        for key, line in newest(settings, store, inventory, atom).values():
+            path, _, rest = line.rstrip("\n").partition("\t")
+            match = _match(matches, prefix, path, rest, key)
+            if match:
+                yield match
+
+
+def _match(matches, prefix: str, path: str, rest: str, key: str) -> Match | None:
+    full = prefix + path
+    if not matches(full):
+        return None
+    size, _, mtime = rest.partition("\t")
+    mtime = mtime.replace("\t", " ")  # keeps a 'skipped: socket' note
+    return Match(full, layout.bag_name(key), key, int(size or 0), mtime)
 
 
 def _current_atoms(bag: dict) -> set | None:

@@ -9,14 +9,15 @@ object), else the whole bag.
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..formats import checksum, layout, manifest, memberindex
 from .. import config, cost, statefile
 from ..errors import StateError, command
 from .find import fetch_manifest, member_exists
-from ..formats.inventory import LOOSE_ATOM, atom_name, find_atom
+from ..formats.inventory import LOOSE_ATOM, atom_name, chain, find_atom
+from . import chain as chain_view
 from ..units import human, plural
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Target:
     whole: bool = False  # the whole atom
     folder: str = ""
     size: int | None = None  # the whole atom's, as the inventory records it
+    step: int = 0  # its bag's place in the atom's chain: 0 the base, then increments
 
 
 def resolve_targets(inventory: dict, path: str) -> list[Target]:
@@ -150,6 +152,16 @@ def check_members(settings, store, inventory: dict, targets) -> None:
             continue
         bag = inventory["bags"][t.archive_key]
         loose = atom_name(inventory["atoms"][t.atom]["molecule"], t.atom) == LOOSE_ATOM
+        if inventory["atoms"][t.atom].get("increments"):  # as its chain holds it now
+            view = chain_view.newest(settings, store, inventory, t.atom)
+            found = t.member in view or (not loose and any(
+                n.rstrip(b"/") == t.member or n.startswith(t.member + b"/")
+                for n in view))
+            if not found:
+                raise StateError(f"{manifest.escape_name(t.member)}: not in the atom "
+                                 f"{shown(t.atom)} as its last backup left it; "
+                                 f"'{command('find')}' shows what was backed up")
+            continue
         if not member_exists(fetch_manifest(settings, store, bag), t.member, loose):
             raise StateError(f"{manifest.escape_name(t.member)}: not in the manifest "
                              f"of {t.archive_key}; '{command('find')}' shows what was "
@@ -189,22 +201,45 @@ class BagFetch:
         return None if self.everything else wanted(self.targets)
 
     @property
+    def step(self) -> int:
+        """Its place in its atom's chain (0: a base, or a bag of whole atoms)."""
+        return max(t.step for t in self.targets)
+
+    @property
     def download_size(self) -> int:
         return self.record["size"] if self.runs is None else \
             sum(r.size for r in self.runs)
 
 
 def plan_restore(settings, store, inventory: dict, targets: list) -> list[BagFetch]:
+    """The bags to fetch, in the order they are extracted: every base before any
+    increment, and an atom's increments in their chain's order."""
     by_bag = {}
     for t in targets:
-        if inventory["atoms"][t.atom].get("increments"):
-            # its base bag alone is an older version of it: never restored as if current
-            raise StateError(f"{shown(t.atom)}: sent as increments (increment_below), "
-                             "which this version's restore does not read yet; restore "
-                             "it by hand (README, 'Restore by hand', increments)")
-        by_bag.setdefault(t.archive_key, []).append(t)
-    return [plan_bag(settings, store, key, inventory["bags"][key], tuple(mine))
-            for key, mine in sorted(by_bag.items())]
+        for each in chain_targets(settings, store, inventory, t):
+            by_bag.setdefault(each.archive_key, []).append(each)
+    plans = [plan_bag(settings, store, key, inventory["bags"][key], tuple(mine))
+             for key, mine in sorted(by_bag.items())]
+    return sorted(plans, key=lambda p: (p.step, p.key))
+
+
+def chain_targets(settings, store, inventory: dict, target: Target) -> list[Target]:
+    """What each bag of the target's atom gives back (issue 27): an atom sent whole is
+    its one bag; one with increments is its whole chain in order (each increment's
+    deletions applied before it), or, for a single file, the one bag holding its
+    newest version."""
+    entry = inventory["atoms"][target.atom]
+    keys = chain(entry)
+    if len(keys) == 1:
+        return [target]
+    if not target.whole and target.member:
+        view = chain_view.newest(settings, store, inventory, target.atom)
+        if target.member in view:  # a file (a folder's name ends in '/')
+            return [replace(target, archive_key=view[target.member][0])]
+        keys = chain_view.touching(settings, store, inventory, target.atom,
+                                   target.member)
+    # step: its place among the bags this restore reads (0 writes first)
+    return [replace(target, archive_key=key, step=step) for step, key in enumerate(keys)]
 
 
 def plan_bag(settings, store, key: str, record: dict, targets: tuple) -> BagFetch:

@@ -11,6 +11,8 @@ bag still thawing is asked about again only with --wait, after a wait that start
 import datetime
 import os
 import shlex
+import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from . import download, check as restorecheck, space, state as restorestate, \
 from ..formats import manifest, memberindex
 from ..errors import ConfigError, GlacierError, RestoreError, StateError, command
 from .find import fetch_manifest
+from . import chain as chain_view, plan as restore_plan
 from .plan import shown
 from ..units import human, iso_utc, plural
 
@@ -71,8 +74,9 @@ class Restorer:
     `alert(event, message)` is told when every bag is readable and when it finishes."""
 
     def __init__(self, run, store, options: RestoreOptions, say, sleep=time.sleep,
-                 alert=None):
+                 alert=None, inventory=None):
         self.run, self.settings, self.store = run, run.settings, store
+        self.inventory = inventory  # an atom's chain is checked against its newest view
         self.options, self.say, self.sleep = options, say, sleep
         self.alert = alert or (lambda event, message: None)
         rid = restorestate.request_id(options.path, options.all_molecules, options.dest)
@@ -93,9 +97,10 @@ class Restorer:
         heads = {}
         for plan in plans:
             state = self._refill(plan, self.bag_state(plan))
-            if not state.extracted:
+            if not state.extracted and not plan.step:  # an increment writes over its base
                 self._refuse_blocked(plan)
-            if not (state.extracting or state.refill or self.options.overwrite):
+            if not (state.extracting or state.refill or self.options.overwrite
+                    or plan.step):
                 self._refuse_conflicts(plan)
             if not (state.extracted or state.downloaded):
                 heads[plan.key] = self.store.head(plan.key)
@@ -134,8 +139,8 @@ class Restorer:
     def _refill(self, plan, state):
         """An extracted bag whose files have gone from the destination since (rm -rf)
         is restored again: only what is missing is written."""
-        if not state.extracted:
-            return state
+        if not state.extracted or plan.step or any(t.step for t in plan.targets):
+            return state  # a chain is checked as a whole, once, at the end
         gone = restorecheck.missing(self._manifest(plan), plan.wanted or _all,
                                     self._dest(plan))
         if not gone:
@@ -170,9 +175,21 @@ class Restorer:
         if pending or failed:
             return Outcome(False, len(pending), failed)
         check = restorecheck.CheckResult()
+        chained = {}
         for plan in plans:
+            if self._chained(plan):
+                for t in plan.targets:  # checked once, against the newest view
+                    chained[(t.atom, t.member, t.folder)] = (t, plan)
+                continue
             check.add(restorecheck.check(self._manifest(plan), plan.wanted or _all,
                                          self._dest(plan)))
+        for (atom, _, _), (target, plan) in sorted(chained.items()):
+            merged = chain_view.merged_manifest(
+                self.settings, self.store, self.inventory, atom,
+                self.downloads / f"{Path(plan.key).stem}.newest.txt")
+            wanted = restore_plan.wanted([target])
+            check.add(restorecheck.check(merged, wanted, self._dest(plan)))
+            merged.unlink(missing_ok=True)
         if not self.state.finished:
             self.state.finished = iso_utc()
             self.save()
@@ -201,11 +218,50 @@ class Restorer:
                        "downloading and extracting")
         for plan in ready:
             try:
-                self._fetch(plan, self.bag_state(plan))
+                if not self.bag_state(plan).downloaded:
+                    self._fetch(plan, self.bag_state(plan))
+                before = self._before(plan, plans)
+                if any(p.key in failed for p in before):
+                    raise RestoreError("an earlier bag of its chain failed; it is "
+                                       "extracted after that one")
+                if not all(self.bag_state(p).extracted for p in before):
+                    thawing.append(plan)  # downloaded; extracted after its chain's bags
+                    continue
                 self._extract(plan, self.bag_state(plan))
             except GlacierError as err:
                 self._failed(plan, err, failed)
         return thawing
+
+    def _chained(self, plan) -> bool:
+        return self.inventory is not None and any(
+            self.inventory["atoms"].get(t.atom, {}).get("increments")
+            for t in plan.targets)
+
+    @staticmethod
+    def _before(plan, plans) -> list:
+        """The bags of its atoms' chains extracted before it (issue 27)."""
+        if not plan.step:
+            return []
+        atoms = {t.atom for t in plan.targets}
+        return [p for p in plans if p.step < plan.step and
+                atoms & {t.atom for t in p.targets}]
+
+    def _apply_deletions(self, plan) -> None:
+        """An increment's deletion list, for the names asked for: removed from the
+        destination before the increment is extracted (`xargs -0 rm -rf` by hand)."""
+        dest = os.fsencode(self._dest(plan))
+        accept = plan.wanted or _all
+        members = [t.member for t in plan.targets if t.member and not t.whole]
+        for name in chain_view.deletions(self.settings, self.store, plan.key,
+                                         plan.record):
+            parts = name.split(b"/")
+            if name.startswith(b"/") or b".." in parts or b"" in parts:
+                raise RestoreError(f"{plan.key}: its deletion list names "
+                                   f"{manifest.escape_name(name)}, not a path inside it")
+            doomed = [name] if accept(name) else \
+                [m for m in members if m.startswith(name + b"/")]
+            for each in doomed:
+                _remove(os.path.join(dest, each))
 
     def _failed(self, plan, err, failed) -> None:
         failed[plan.key] = str(err)
@@ -281,7 +337,11 @@ class Restorer:
     def _extract(self, plan, state) -> None:
         dest = self._dest(plan)
         ours = state.extracting  # tar began before: what is in the way, it wrote
-        self._refuse_blocked(plan, "nothing was extracted from this bag")
+        if plan.step:  # what that year removed goes first, then it writes over the base
+            self._apply_deletions(plan)
+            ours = True
+        else:
+            self._refuse_blocked(plan, "nothing was extracted from this bag")
         if not (ours or state.refill or self.options.overwrite):
             self._refuse_conflicts(plan)
         wanted = plan.wanted
@@ -413,3 +473,15 @@ def _check_object(plan, info) -> None:
 
 def _all(name: bytes) -> bool:
     return True
+
+
+def _remove(path: bytes) -> None:
+    """rm -rf: a folder with all in it, or a file or link (never followed)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)

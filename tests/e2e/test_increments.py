@@ -68,13 +68,33 @@ def restore_by_hand(project, atom_key: str, dest: Path) -> list:
 
 
 def check_year(project, tmp_path, atom_key: str, year: int) -> list:
+    """By hand and with the tool, the atom comes back as it is on disk."""
     dest = tmp_path / f"by-hand-{year}"
     chain = restore_by_hand(project, atom_key, dest)
     assert tree_snapshot(dest / "Photos") == tree_snapshot(project.data / "Photos")
-    # the sparse file came back sparse
-    restored = os.stat(dest / "Photos" / "sparse.img")
-    assert restored.st_blocks * 512 < restored.st_size
+    tool = tmp_path / f"tool-{year}"
+    done = project.run("restore", "--path", atom_key, "--yes", "--to", str(tool))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "all match the manifest" in done.stdout, done.stdout
+    assert tree_snapshot(tool / "Photos") == tree_snapshot(project.data / "Photos")
+    for restored in (dest, tool):  # the sparse file came back sparse
+        found = os.stat(restored / "Photos" / "sparse.img")
+        assert found.st_blocks * 512 < found.st_size
     return chain
+
+
+def restore_one(project, tmp_path, path: str, name: str):
+    """The tool's restore of a file or folder inside the atom; what it downloaded."""
+    dest = tmp_path / name
+    done = project.run("restore", "--path", f"{project.data}/{path}", "--yes", "--to",
+                       str(dest))
+    assert done.returncode == 0, done.stdout + done.stderr
+    source = project.data / path
+    if source.is_dir():
+        assert tree_snapshot(dest / path) == tree_snapshot(source)
+    else:
+        assert (dest / path).read_bytes() == source.read_bytes()
+    return done.stdout
 
 
 def tar_bytes(project, key: str) -> int:
@@ -113,6 +133,16 @@ def test_five_years_of_increments(tmp_path, s3_server, bucket):
     backup(project, 2027)
     chain = check_year(project, tmp_path, key, 2027)
     assert len(chain) == 3
+    # a renamed folder and a modified file, restored alone: the file from the one
+    # bag holding its newest version, ranged
+    restore_one(project, tmp_path, "Photos/new_name", "folder-2027")
+    said = restore_one(project, tmp_path, "Photos/2019/img05.jpg", "file-2027")
+    assert Path(chain[1]).name in said and Path(chain[0]).name not in said, said
+    found = project.run("find", "img05")
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert found.stdout.count("img05.jpg") == 1 and Path(chain[1]).stem in found.stdout
+    gone = project.run("find", "gone.txt")
+    assert gone.returncode == 1, gone.stdout  # deleted files are not shown
 
     # year 4: the sparse file rewritten, a new hard link whose partner is not in the
     # increment (restored as a file of the same bytes), the odd name modified

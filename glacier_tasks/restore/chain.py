@@ -1,0 +1,96 @@
+"""An atom's chain (issue 27), as readers see it: its base bag, then its increment bags
+in order, each increment with the deletion list of what left the atom before it.
+
+The *newest view* of an atom is its base's manifest lines for the atom, then, for each
+increment, the names its deletion list removes (a name and all under it) taken out
+and its own lines put in: each name of the atom as it is now, with the bag that holds
+that version. `find`, a file's restore and the check after a restore read it.
+"""
+
+import hashlib
+from pathlib import Path
+
+from .. import statefile
+from ..errors import RestoreError
+from ..formats import layout, manifest
+from ..formats.inventory import LOOSE_ATOM, atom_name, chain
+from .find import fetch_manifest
+
+
+def deletions(settings, store, key: str, record: dict) -> list[bytes]:
+    """An increment's deletion list (raw names), from manifest_dir or S3 Standard,
+    checked against the sha256 the inventory records."""
+    del_key = layout.deletions_key(key)
+    path = layout.local_manifest(settings.manifest_dir, del_key)
+    want = record.get("deletions_sha256")
+    data = path.read_bytes() if path.exists() else None
+    if data is None or hashlib.sha256(data).hexdigest() != want:
+        if store.head(del_key) is None:
+            raise RestoreError(f"{del_key}: missing from the bucket; without it the "
+                               f"increment {key} cannot be applied")
+        data = store.get_bytes(del_key)
+        if hashlib.sha256(data).hexdigest() != want:
+            raise RestoreError(f"{del_key}: not the deletion list the inventory records")
+        statefile.write_bytes(path, data)
+    return [n for n in data.split(b"\0") if n]
+
+
+def atom_lines(path: Path, atom_member: bytes | None):
+    """(raw name, line) of a manifest's entries inside the atom (None: the loose
+    files' atom, the top-level names that are no folder)."""
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            name = manifest.parse_line(line)[0]
+            if atom_member is None:
+                if b"/" not in name:
+                    yield name, line
+            elif name.rstrip(b"/") == atom_member or \
+                    name.startswith(atom_member + b"/"):
+                yield name, line
+
+
+def newest(settings, store, inventory: dict, atom: str) -> dict:
+    """raw name (a folder's ending in '/') -> (archive_key, manifest line): the atom
+    as its chain holds it now."""
+    entry = inventory["atoms"][atom]
+    name = atom_name(entry["molecule"], atom)
+    member = None if name == LOOSE_ATOM else name.encode("utf-8", "surrogateescape")
+    view = {}
+    for step, key in enumerate(chain(entry)):
+        record = inventory["bags"][key]
+        if step:
+            for gone in deletions(settings, store, key, record):
+                for old in [n for n in view if n.rstrip(b"/") == gone or
+                            n.startswith(gone + b"/")]:
+                    del view[old]
+        for raw, line in atom_lines(fetch_manifest(settings, store, record), member):
+            view.pop(raw.rstrip(b"/") if raw.endswith(b"/") else raw + b"/", None)
+            view[raw] = (key, line)
+    return view
+
+
+def merged_manifest(settings, store, inventory: dict, atom: str, path: Path) -> Path:
+    """The atom's newest view written as a manifest (for the check after a restore)."""
+    view = newest(settings, store, inventory, atom)
+    statefile.write_bytes(path, "".join(line for _, line in view.values()).encode())
+    return path
+
+
+def touching(settings, store, inventory: dict, atom: str, member: bytes) -> list:
+    """The bags of the atom's chain, in order, that hold or delete something at or
+    under `member` (a folder inside the atom): the others have nothing for it."""
+    entry = inventory["atoms"][atom]
+    found = []
+
+    def near(name: bytes) -> bool:
+        name = name.rstrip(b"/")
+        return name == member or name.startswith(member + b"/") or \
+            member.startswith(name + b"/")
+    for step, key in enumerate(chain(entry)):
+        record = inventory["bags"][key]
+        names = (raw for raw, _ in atom_lines(fetch_manifest(settings, store, record),
+                                              None if member == b"" else member))
+        if any(near(n) for n in names) or (step and any(
+                near(n) for n in deletions(settings, store, key, record))):
+            found.append(key)
+    return found
