@@ -14,6 +14,7 @@ from . import cost
 from .bucket import system_folder
 from .restore import find
 from .formats import layout
+from .formats.inventory import chain
 from .errors import GlacierError, command
 from .backup.plan import read_plan
 from .formats.layout import BACKUP_KEY, owner
@@ -50,7 +51,8 @@ def history_dates(inventory: dict, keep_years: int) -> dict:
         on = datetime.date.fromisoformat(entry["superseded_on"])
         until = _add_years(on, keep_years)
         dates[key] = until
-        for other in (entry.get("manifest_key"), layout.index_key(key)):
+        for other in (entry.get("manifest_key"), layout.index_key(key),
+                      layout.deletions_key(key)):
             if other:
                 dates[other] = until
     return dates
@@ -119,14 +121,16 @@ def referenced_keys(inventory: dict, plan=None) -> set:
     """Every key the inventory or a (possibly unfinished) plan uploads points at."""
     keys = set()
     for key, bag in inventory.get("bags", {}).items():
-        keys.update((key, layout.index_key(key)))
+        # an increment's deletion list is part of its chain (never one without it)
+        keys.update((key, layout.index_key(key), layout.deletions_key(key)))
         if bag.get("manifest_key"):
             keys.add(bag["manifest_key"])
     for entry in inventory.get("atoms", {}).values():
-        keys.add(entry.get("archive_key"))
+        keys.update(chain(entry))
     for bag in plan.uploads if plan else []:  # kept ones are the inventory's
         keys.update((bag.archive_key, bag.manifest_key,
-                     layout.index_key(bag.archive_key)))
+                     layout.index_key(bag.archive_key),
+                     layout.deletions_key(bag.archive_key)))
     return keys
 
 
@@ -196,7 +200,8 @@ def holds(infos: dict, now: datetime.datetime) -> dict:
             found[key] = Held(key, info.retain_until if retained else None,
                               info.lock_mode if retained else None, info.legal_hold)
     for key in [k for k in found if k.endswith(".tar")]:
-        for other in (layout.manifest_key(key), layout.index_key(key)):
+        for other in (layout.manifest_key(key), layout.index_key(key),
+                      layout.deletions_key(key)):
             if other in infos and other not in found:
                 found[other] = Held(other, bag=key)
     return found

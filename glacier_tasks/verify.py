@@ -25,6 +25,13 @@ def check_headers(store, inventory: dict, host: str) -> list[str]:
             problems.append(f"{manifest or key + ' (manifest)'}: missing")
         elif bag.get("manifest_sha256") and found.sha256 != bag["manifest_sha256"]:
             problems.append(f"{manifest}: sha256 differs from the inventory's")
+        if bag.get("increment_of"):  # without its deletion list its chain is not true
+            deletions = layout.deletions_key(key)
+            found = store.head(deletions)
+            if found is None:
+                problems.append(f"{deletions}: missing")
+            elif found.sha256 != bag.get("deletions_sha256"):
+                problems.append(f"{deletions}: sha256 differs from the inventory's")
     year = inventory.get("year")
     if year:
         # each file is there if some copy is: readers take the newest (see layout.py)

@@ -172,6 +172,12 @@ def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
         want = (receipt.size, receipt.sha256, receipt.storage_class, receipt.crc64nvme)
         key = receipt.key
     problem = bag_problem(store.head(key), *want)
+    if problem is None and bag.increment_of:
+        deletions = store.head(layout.deletions_key(key))
+        if deletions is None or deletions.sha256 != _deletions_sha256(plan, bag, marker):
+            taken.record_occupied(run, bag, key, "has its deletion list missing or "
+                                  "changed; an increment is never packed again: its atom "
+                                  "is packed whole by the next backup")
     if problem is None and bag.action == "keep":
         manifest = store.head(bag.manifest_key)
         expected = bag.manifest_sha256
@@ -218,6 +224,14 @@ def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
         taken.record_occupied(run, bag, key, "missing, and atoms moved out of it since "
                               "it was packed (its manifest still lists them)")
     return "", f"{key} {problem}; repaired: bag re-packed and uploaded"
+
+
+def _deletions_sha256(plan, bag, marker: BagMarker) -> str | None:
+    """The deletion list an increment bag was recorded with (its marker's, once
+    sent; a kept one's, as the plan copied it from the inventory)."""
+    if marker.manifest is not None and marker.manifest.deletions_sha256:
+        return marker.manifest.deletions_sha256
+    return bag.deletions_sha256
 
 
 def _needs_molecule(plan, bag, problem: str) -> None:

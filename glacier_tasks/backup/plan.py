@@ -77,6 +77,7 @@ class PlannedBag:
     # against, and the chain's bags before it (base first)
     increment_of: str = ""
     chain: list = field(default_factory=list)
+    deletions_sha256: str | None = None  # a kept increment's, as the inventory has it
 
     @classmethod
     def from_json(cls, data: dict) -> "PlannedBag":
@@ -247,7 +248,8 @@ def _kept_bag(key: str, bag: dict) -> PlannedBag:
                       dead=sorted(_dead_atoms(bag)), sha256=bag.get("sha256"),
                       crc64nvme=bag.get("crc64nvme"), storage_class=bag.get("storage_class"),
                       manifest_sha256=bag.get("manifest_sha256"),
-                      increment_of=bag.get("increment_of") or "")
+                      increment_of=bag.get("increment_of") or "",
+                      deletions_sha256=bag.get("deletions_sha256"))
 
 
 @dataclass
