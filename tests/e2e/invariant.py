@@ -28,6 +28,8 @@ def check_invariant(project) -> None:
     s3, bucket = project.s3, project.bucket
     for atom, entry in inventory["atoms"].items():
         assert entry["archive_key"] in inventory["bags"], atom
+        for key in entry.get("increments", []):
+            assert key in inventory["bags"], atom
     for key, bag in inventory["bags"].items():
         head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
         assert head["ContentLength"] == bag["size"], key
@@ -47,6 +49,10 @@ def check_invariant(project) -> None:
         _check_atoms(inventory, key, bag, manifest.decode())
         if bag.get("index_sha256"):
             _check_index(s3, bucket, key, bag, data)
+        if bag.get("increment_of"):  # issue 27: its deletion list, as recorded
+            listed = s3.get_object(Bucket=bucket, Key=layout.deletions_key(key))
+            assert hashlib.sha256(listed["Body"].read()).hexdigest() == \
+                bag["deletions_sha256"], key
     prunable = project.run("prune")
     assert prunable.returncode == 0, prunable.stdout + prunable.stderr
     # the bags prune keeps though part of them is dead are named, not offered
@@ -54,6 +60,7 @@ def check_invariant(project) -> None:
                         if not line.endswith("no atom points at any more"))
     for key in inventory["bags"]:
         assert key not in offered, f"prune offers {key}, which the inventory needs"
+        assert layout.deletions_key(key) not in offered, key
     for key in bucket_newest_bags(project):
         assert key not in offered, \
             f"prune offers {key}, which the bucket's newest system inventory needs"
@@ -74,7 +81,7 @@ def _check_atoms(inventory, key, bag, manifest: str) -> None:
         entry = inventory["atoms"][atom_key]
         name = os.fsencode(atom_name(entry["molecule"], atom_key))
         assert name in present, f"{key}: atom {atom_key} is not in the bag"
-        if "files" in entry:
+        if "files" in entry and not entry.get("increments"):  # a chain holds them all
             assert files[name] == entry["files"], \
                 f"{key}: atom {atom_key} holds {files[name]} files, the inventory " \
                 f"says {entry['files']}"

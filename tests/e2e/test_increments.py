@@ -7,10 +7,16 @@ One atom over five years: new, modified and deleted files, a renamed folder, a f
 that becomes a folder, a sparse file, a hard link, a symlink and odd names."""
 
 import os
+import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
+from tests.throttle_proxy import ThrottleProxy
+
 from .helpers import Project, sha256_file, tree_snapshot
+from .invariant import check_invariant, check_written_once
 
 KB = 1000
 ODD = os.fsdecode(b"odd \\ name\n\xff")
@@ -77,6 +83,7 @@ def check_year(project, tmp_path, atom_key: str, year: int) -> list:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all match the manifest" in done.stdout, done.stdout
     assert tree_snapshot(tool / "Photos") == tree_snapshot(project.data / "Photos")
+    check_invariant(project)
     for restored in (dest, tool):  # the sparse file came back sparse
         found = os.stat(restored / "Photos" / "sparse.img")
         assert found.st_blocks * 512 < found.st_size
@@ -170,3 +177,95 @@ def test_five_years_of_increments(tmp_path, s3_server, bucket):
     assert len(rebased) == 1 and rebased[0] not in chain
     history = project.inventory.get("history", {})
     assert all(k in history for k in chain[1:]), history
+
+
+def small_project(tmp_path, s3_server, bucket, extra=""):
+    data = tmp_path / "data"
+    for n in range(20):
+        write(data / "Photos" / f"img{n:02d}.jpg", 100 * KB)
+    write(data / "Docs" / "a.txt", 10 * KB)
+    project = Project(tmp_path, s3_server, bucket)
+    project.write_config(f"target_bag_gb = 0.05\nincrement_below = 0.5\n{extra}")
+    project.write_list(data)
+    project.data = data
+    return project
+
+
+def test_kill_9_during_an_increments_upload(tmp_path, s3_server, bucket):
+    """Killed while the increment uploads, the rerun finishes it (adopted or resumed,
+    never a second object); the atom restores exactly, by hand and with the tool."""
+    project = small_project(tmp_path, s3_server, bucket)
+    backup(project, 2025)
+    write(project.data / "Photos" / "new.jpg", 600 * KB)
+    line = ThrottleProxy(s3_server.port, 200_000)  # 3 s for the increment
+    project.config.write_text(project.config.read_text().replace(
+        s3_server.endpoint, line.endpoint))
+    written = {}
+    check_written_once(project, written)
+    try:
+        proc = project.popen("backup", **year_env(2026))
+        seen = b""
+        while b" upload " not in seen or b"started" not in seen.split(b" upload ")[-1]:
+            chunk = proc.stdout.readline()
+            assert chunk, seen.decode(errors="replace")
+            seen += chunk
+        time.sleep(1)  # inside the upload
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        assert proc.returncode == -signal.SIGKILL
+    finally:
+        line.stop()
+    project.config.write_text(project.config.read_text().replace(
+        line.endpoint, s3_server.endpoint))
+    done = backup(project, 2026)
+    key = f"{project.data}/Photos"
+    chain = project.inventory["atoms"][key]["increments"]
+    assert len(chain) == 1 and project.objects()[chain[0]][0] < 700 * KB
+    check_written_once(project, written)
+    # the cut PUT never completed: the rerun's is the one object, written once
+    assert project.inventory["bags"][chain[0]]["sha256"] == \
+        sha256_file(project.thaw_and_download(chain[0], tmp_path / "inc.tar"))
+    dest = tmp_path / "by-hand"
+    restore_by_hand(project, key, dest)
+    assert tree_snapshot(dest / "Photos") == tree_snapshot(project.data / "Photos")
+    check_invariant(project)
+    assert done.returncode == 0
+
+
+def test_prune_keeps_a_live_chain_and_deletes_a_superseded_one_after_history(
+        tmp_path, s3_server, bucket):
+    project = small_project(tmp_path, s3_server, bucket, "keep_years = 1")
+    backup(project, 2025)
+    key = f"{project.data}/Photos"
+    write(project.data / "Photos" / "img00.jpg", 100 * KB)
+    backup(project, 2026)
+    write(project.data / "Photos" / "img01.jpg", 100 * KB)
+    (project.data / "Photos" / "img02.jpg").unlink()
+    backup(project, 2027)
+    live = [project.inventory["atoms"][key]["archive_key"],
+            *project.inventory["atoms"][key]["increments"]]
+    assert len(live) == 3
+    deletions = [k.replace("-backup/", "-backup/manifests/").removesuffix(".tar") + ".del"
+                 for k in live[1:]]
+    late = project.run("prune", "--delete", "--force", GLACIER_TODAY="2031-01-01")
+    assert late.returncode == 0, late.stdout + late.stderr
+    objects = project.objects()
+    assert all(k in objects for k in live + deletions), late.stdout
+    # a re-base: most of the atom rewritten; the old chain becomes history
+    for n in range(3, 18):
+        write(project.data / "Photos" / f"img{n:02d}.jpg", 100 * KB)
+    backup(project, 2028)
+    assert not project.inventory["atoms"][key].get("increments")
+    history = project.inventory["history"]
+    assert all(k in history for k in live[1:])
+    kept = project.run("prune", "--delete", GLACIER_TODAY="2028-12-01")
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert all(k in project.objects() for k in live[1:] + deletions)  # keep_years
+    gone = project.run("prune", "--delete", GLACIER_TODAY="2029-06-01")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    objects = project.objects()
+    assert not any(k in objects for k in live[1:] + deletions), gone.stdout
+    check_invariant(project)
+    dest = tmp_path / "after"
+    restore_by_hand(project, key, dest)
+    assert tree_snapshot(dest / "Photos") == tree_snapshot(project.data / "Photos")
