@@ -43,6 +43,14 @@ def entry_of(line: bytes) -> tuple:
             b"\0".join(fields[5:])[:-1])
 
 
+def forget_states(state_dir: Path, keep: set) -> None:
+    """Remove the chain states no atom can be an increment of any more."""
+    folder = Path(state_dir) / "chains"
+    for path in folder.iterdir() if folder.is_dir() else ():
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
 def write_state(state_dir: Path, atom_key: str, atom_hash: str, entries: dict) -> None:
     """entries: name -> entry(); written once per hash (atomically: a torn file would
     make the next increment wrong, so it goes under its final name only when whole)."""

@@ -107,6 +107,20 @@ def _file_changes(run, plan, previous: dict) -> None:
                 not old_bag or not path.is_file() or molecule not in plan.molecule_paths:
             continue
         name = os.fsencode(inventory.atom_name(molecule, atom))
+        state = increment.read_state(run.state_dir, atom, before["last_metadata_hash"])
+        if state is not None:  # what its chain holds, to the nanosecond (issue 27)
+            try:
+                now = {rel: increment.entry(plan.molecule_paths[molecule], rel, st)
+                       for rel, st in scan.walk_atom(plan.molecule_paths[molecule],
+                                                     os.fsdecode(name))}
+            except OSError:
+                continue
+            then = {k: v for k, v in state.items() if v[0] != b"d"}
+            now = {k: v for k, v in now.items() if v[0] != b"d"}
+            before["added"] = len(now.keys() - then.keys())
+            before["removed"] = len(then.keys() - now.keys())
+            before["changed"] = sum(1 for k in now.keys() & then.keys() if now[k] != then[k])
+            continue
         try:
             then = _manifest_files(path, name)
             now = {rel: (st.st_size if stat.S_ISREG(st.st_mode) else 0,
@@ -222,11 +236,16 @@ def inventory_action(config):
     run = load_run(config)
     plan = read_plan(run)
     path = run.settings.inventory_file
-    built = inventory.build_inventory(plan, read_markers(run, plan),
-                                      inventory.load_inventory(path))
+    markers = read_markers(run, plan)
+    built = inventory.build_inventory(plan, markers, inventory.load_inventory(path))
     if inventory.write_inventory(path, built):
         print(f"Wrote {path}: {plural(len(built['atoms']), 'atom')} in "
               f"{plural(len(built['bags']), 'bag')}")
+    # the chain states of what the inventory records, or a staged bag may yet upload
+    increment.forget_states(run.state_dir, {a.get("last_metadata_hash") for a in
+                                            built["atoms"].values()} |
+                            {h for m in markers.values() if m.packed
+                             for h in m.packed.atom_hashes.values()})
 
 
 @user_errors
