@@ -188,6 +188,10 @@ def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
                 raise BagError(f"{key} has its manifest missing or changed; it is host "
                                f"{layout.owner(key)}'s bag, which this machine never "
                                "writes")
+            if bag.increment_of:  # its manifest lists what the disk held then
+                taken.record_occupied(run, bag, bag.manifest_key, "lost its manifest; an "
+                                      "increment is never packed again: its atom is "
+                                      "packed whole by the next backup")
             _needs_molecule(plan, bag, "has its manifest missing or changed")
             if bag.dead:  # the disk no longer holds what its tar holds: not rewritable
                 taken.record_occupied(run, bag, bag.manifest_key, "lost its manifest, "

@@ -179,8 +179,7 @@ def write_manifest(bag, molecule_path, manifest_path: Path) -> dict:
     one, and they may differ from what the bag holds."""
     if getattr(bag, "increment_of", ""):  # what it held differs from disk by design
         raise BagError(f"{bag.archive_key}: an increment bag's manifest cannot be "
-                       "written again from the disk; the atom is packed whole by the "
-                       "next backup")
+                       "written again from the disk")
     molecule_path = Path(molecule_path)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     draft = manifest_path.with_name(manifest_path.name + ".partial")

@@ -53,9 +53,13 @@ def matcher(pattern: str, regex: bool):
 def search(settings, store, inventory: dict, pattern: str, regex: bool = False):
     """Yield a Match for every manifest line whose full path matches."""
     matches = matcher(pattern, regex)
-    chained = {a for a, e in inventory["atoms"].items() if e.get("increments")}
+    # an atom with increments is read as its chain holds it now (below); with
+    # --all-years there are no atoms, and every version of every bag is shown
+    atoms = inventory.get("atoms", {})
+    chained = {a for a, e in atoms.items() if e.get("increments")}
+    in_chains = {k for a in chained for k in atoms[a]["increments"]}
     for key, bag in sorted(inventory["bags"].items()):
-        if bag.get("increment_of"):
+        if key in in_chains:
             continue  # read below, with its chain
         prefix = bag["molecule"].rstrip("/") + "/"
         name = layout.bag_name(key)
@@ -74,7 +78,7 @@ def search(settings, store, inventory: dict, pattern: str, regex: bool = False):
                     yield match
     from .chain import newest  # chain reads manifests with this module's helpers
     for atom in sorted(chained):
-        prefix = inventory["atoms"][atom]["molecule"].rstrip("/") + "/"
+        prefix = atoms[atom]["molecule"].rstrip("/") + "/"
         for key, line in newest(settings, store, inventory, atom).values():
             path, _, rest = line.rstrip("\n").partition("\t")
             match = _match(matches, prefix, path, rest, key)

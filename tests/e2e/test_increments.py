@@ -150,6 +150,9 @@ def test_five_years_of_increments(tmp_path, s3_server, bucket):
     assert found.stdout.count("img05.jpg") == 1 and Path(chain[1]).stem in found.stdout
     gone = project.run("find", "gone.txt")
     assert gone.returncode == 1, gone.stdout  # deleted files are not shown
+    every = project.run("find", "img05", "--all-years")  # history: every version
+    assert every.returncode == 0, every.stdout + every.stderr
+    assert every.stdout.count("img05.jpg") == 2, every.stdout
 
     # year 4: the sparse file rewritten, a new hard link whose partner is not in the
     # increment (restored as a file of the same bytes), the odd name modified
