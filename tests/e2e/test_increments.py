@@ -20,6 +20,7 @@ from .invariant import check_invariant, check_written_once
 
 KB = 1000
 ODD = os.fsdecode(b"odd \\ name\n\xff")
+ODD_GONE = os.fsdecode(b"gone \\ odd\n\xfe")
 
 
 def year_env(year: int) -> dict:
@@ -126,6 +127,7 @@ def test_five_years_of_increments(tmp_path, s3_server, bucket):
     # folder), not the 2 MB of the atom
     write(atom / "2019" / "img20.jpg", 100 * KB)
     write(atom / "2019" / "img05.jpg", 100 * KB)
+    write(atom / "2019" / ODD_GONE, 1 * KB)
     backup(project, 2026)
     chain = check_year(project, tmp_path, key, 2026)
     assert chain[0] == base[0] and len(chain) == 2
@@ -134,6 +136,7 @@ def test_five_years_of_increments(tmp_path, s3_server, bucket):
 
     # year 3: a file deleted, a folder renamed, a file that becomes a folder
     (atom / "gone.txt").unlink()
+    (atom / "2019" / ODD_GONE).unlink()  # raw in the deletion list
     os.rename(atom / "old_name", atom / "new_name")
     (atom / "becomes_folder").unlink()
     write(atom / "becomes_folder" / "inside.txt", 1 * KB)
