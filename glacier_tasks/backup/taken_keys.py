@@ -13,13 +13,14 @@ broken: its own key is free, and the bag step sends it again there.
 
 from ..formats import layout
 from ..errors import BagError, StoreError
-from ..bucket.objects import adoptable, bag_problem
+from ..bucket.objects import ObjectStore, adoptable, bag_problem
 from .ledger import BagLedger
 
 
-def bucket_view(store, previous: dict, host: str, year: int, storage_class: str,
-                recorded: list, proven=None) -> tuple[dict | None, dict]:
-    """(occupied, broken) for the plan, with what the bag steps recorded (`recorded`,
+def bucket_view(store: ObjectStore, previous: dict, host: str, year: int,
+                storage_class: str, recorded: list,
+                proven=None) -> tuple[dict | None, dict]:
+    """(occupied, broken) for the plan, with what the bag steps recorded (`recorded`:
     ledger.occupied_records); occupied is None when the bucket cannot be asked (a dry run
     before credentials exist), and the plan is then made again next time."""
     broken = {r["archive_key"]: f"{r.get('key')} {r.get('problem')}" for r in recorded}
@@ -33,7 +34,7 @@ def bucket_view(store, previous: dict, host: str, year: int, storage_class: str,
     return occupied, {**broken_bags(objects, previous, host), **broken}
 
 
-def listing(store, previous: dict, host: str, year: int) -> dict:
+def listing(store: ObjectStore, previous: dict, host: str, year: int) -> dict:
     """key -> ObjectInfo of this host's bags and manifests in this year and in every
     year the previous inventory's bags are in (one LIST per 1000 keys)."""
     years = {year} | {int(k[:4]) for k in previous.get("bags", {})
@@ -61,7 +62,7 @@ def broken_bags(objects: dict, previous: dict, host: str) -> dict:
     return broken
 
 
-def occupied_keys(store, objects: dict, previous: dict, year: int,
+def occupied_keys(store: ObjectStore, objects: dict, previous: dict, year: int,
                   storage_class: str, proven=None) -> dict:
     """archive key -> content key (None: not provably a whole bag) of this year's keys
     in the listing that no previous bag has; one HEAD per such bag object. The content

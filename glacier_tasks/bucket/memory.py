@@ -27,8 +27,11 @@ def crc64nvme(data: bytes) -> str:
     return base64.b64encode(checksums.crc64nvme(data).to_bytes(8, "big")).decode()
 
 
+_crc64nvme = crc64nvme  # upload_file's parameter of that name is ObjectStore's
+
+
 class MemoryStore:
-    """The object half of bucket.store.Store, in memory."""
+    """The object half of bucket.store.Store (objects.ObjectStore), in memory."""
 
     def __init__(self, bucket: str = "memory", thaw_requests: int = 0):
         self.bucket, self.endpoint = bucket, "memory://"
@@ -56,11 +59,11 @@ class MemoryStore:
     put_new = Store.put_new  # the same rule over this put_bytes
 
     def upload_file(self, path: Path, key: str, storage_class: str, metadata: dict,
-                    crc64nvme_sent: str, resume: dict, save_resume, progress=None) -> dict:
+                    crc64nvme: str, resume: dict, save_resume, progress=None) -> dict:
         """One PUT of the whole file; S3 refuses a full-object checksum that is not the
         stored bytes' own."""
         data = Path(path).read_bytes()
-        if crc64nvme(data) != crc64nvme_sent:
+        if _crc64nvme(data) != crc64nvme:
             raise StoreError(f"S3 answered BadDigest while uploading {key}: the "
                              "CRC64NVME you specified did not match the calculated one")
         answer = self.put_bytes(key, data, storage_class, metadata)

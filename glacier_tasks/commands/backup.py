@@ -209,7 +209,7 @@ def inventory_action(config):
 @locked
 def system_action(config):
     run = load_run(config)
-    sent = system.upload_system(run.settings, lambda: run.store, run.year,
+    sent = system.upload_system(run.settings, run.store, run.year,
                                 run.fingerprint_key)
     if sent:
         print(f"System folder {sent[0].rpartition('/')[0]}/: uploaded "
