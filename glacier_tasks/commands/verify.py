@@ -14,15 +14,16 @@ from .base import current_run, param, say, user_errors
 @user_errors
 def verify_action(config, deep, yes, tier, days, all_hosts):
     run = load_run(config)
-    settings, store = run.settings, run.store
+    settings = run.settings
     if all_hosts:
-        return _verify_every_host(settings, store)
+        return _verify_every_host(settings, run.store)
     inv = inventory.load_inventory(settings.inventory_file, required_by="verify")
     if deep:
         problem = restore.tier_problem(tier, {b.get("storage_class")
                                               for b in inv["bags"].values()})
         if problem:
             return TaskFailed(problem)
+    store = run.store
     problems = verify.check_headers(store, inv, settings.host)
     waiting = 0
     if deep and not yes:
