@@ -35,6 +35,8 @@ _PACKED_HERE = set()
 
 @dataclass(frozen=True)
 class BagLedger:
+    """One bag's files, for one set of contents. Cheap to make: it holds paths only,
+    and reads the disk when asked (another process may have written since)."""
     run: object
     name: str
     content_key: str  # the marker of other contents is stale: read as a fresh one
@@ -66,6 +68,8 @@ class BagLedger:
 
     @property
     def failed(self) -> bool:
+        """A step of this run failed: the later steps stand aside, and the staged tar
+        goes first when staging_dir is short of room."""
         return self.run.failure_file(self.name).exists()
 
     def failure(self) -> str | None:
