@@ -21,6 +21,7 @@ from pathlib import Path
 
 from doit.cmd_base import DoitCmdBase, NamespaceTaskLoader
 from doit.cmdparse import CmdOption, CmdParse
+from doit.cmd_info import Info
 from doit.cmd_list import List
 from doit.doit_cmd import DoitMain
 from doit.version import VERSION as DOIT_VERSION
@@ -28,7 +29,7 @@ from doit.version import VERSION as DOIT_VERSION
 from . import __version__, errors
 from .commands import COMMANDS, doitfix, namespace, task_generators
 from .commands.base import say, stop_message
-from .commands.listing import BagList
+from .commands.listing import BagList, NowInfo
 from .errors import UsageError
 
 POSITIONAL = {"restore": "path", "pin": "path", "drop": "molecule"}  # the word after it
@@ -56,7 +57,8 @@ class Loader(NamespaceTaskLoader):
 
 class GlacierMain(DoitMain):
     BIN_NAME = "glacier"
-    DOIT_CMDS = tuple(BagList if cmd is List else cmd for cmd in DoitMain.DOIT_CMDS)
+    DOIT_CMDS = tuple({List: BagList, Info: NowInfo}.get(cmd, cmd)
+                      for cmd in DoitMain.DOIT_CMDS)
 
     def process_args(self, cmd_args):
         return list(cmd_args)  # 'year=2024' is a value, never a doit variable
