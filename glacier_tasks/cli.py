@@ -134,7 +134,8 @@ def doit_args(command: str, rest: list) -> list:
     if command == "list":
         check_options(rest, BagList.cmd_options + DoitCmdBase.base_options)
         return ["list", *rest]
-    if command == "backup" and any(w in DRY_RUN for w in rest):
+    if command == "backup" and any(w in DRY_RUN or w[:2] == "-n" and w[2:].isdigit()
+                                   for w in rest):
         return doit_args("dryrun", _dry_run(rest))
     run_options, task_args, params = [], [], commands().get(command, ("", []))[1]
     takes_value = {f"--{p['long']}" for p in params if p["type"] is not bool}
@@ -148,7 +149,8 @@ def doit_args(command: str, rest: list) -> list:
             run_options += ["-n", word.partition("=")[2]]
         elif word.partition("=")[0] in ("--verbosity", "--process", "--parallel-type") \
                 or (RUN_OPTIONS.get(word[:2]) and word[2:3] not in ("", "-")):
-            run_options.append(word)  # --verbosity=1, -v1, -j4: the value attached
+            # --verbosity=1, -v1, -j4: the value attached
+            run_options.append(WORKERS[word[:2]] + word[2:] if word[:2] in WORKERS else word)
         elif command in POSITIONAL and not word.startswith("-"):
             task_args += [f"--{POSITIONAL[command]}", word]
         else:
@@ -167,12 +169,14 @@ WORKERS = {"--processes": "-n", "--jobs": "-n", "-j": "-n"}  # doit's -n: worker
 def _dry_run(rest: list) -> list:
     """`backup -n` is the dry run; `-n 4` was doit's number of workers, which would
     now read as a dry run and a stray word."""
-    words = [w for w in rest if w not in DRY_RUN]
-    at = next(i for i, w in enumerate(rest) if w in DRY_RUN)
-    if rest[at + 1:at + 2] and rest[at + 1].isdigit():
-        raise UsageError(f"{rest[at]} is the dry run; --processes {rest[at + 1]} sets the "
-                         "number of workers")
-    return words
+    for at, word in enumerate(rest):
+        workers = word[2:] if word[:2] == "-n" and word[2:].isdigit() else \
+            rest[at + 1] if word in DRY_RUN and rest[at + 1:at + 2] and \
+            rest[at + 1].isdigit() else None
+        if workers:
+            raise UsageError(f"-n is the dry run; --processes {workers} sets the number "
+                             "of workers")
+    return [w for w in rest if w not in DRY_RUN]
 
 
 def check_options(words: list, params, doit_options=()) -> None:

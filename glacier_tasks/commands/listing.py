@@ -22,6 +22,7 @@ from doit.cmdparse import CmdParseError
 from .. import units
 from ..errors import GlacierError, command
 from ..backup.plan import read_plan
+from ..formats import inventory
 from . import doitfix, shapes
 from .base import current_run, say
 
@@ -35,13 +36,14 @@ def now_notes(run, plan) -> list[str]:
         return []
     planned = os.stat(run.plan_file).st_mtime
     notes = []
-    for path in (run.settings.config_file, run.settings.list_file,
-                 run.settings.inventory_file):
+    for path in (run.settings.config_file, run.settings.list_file):
         try:
             if os.stat(path).st_mtime > planned:
                 notes.append(f"{path.name} changed since the plan")
         except OSError:
             pass
+    if _inventory_moved(run, plan, planned):
+        notes.append(f"{run.settings.inventory_file.name} changed since the plan")
     local = {m.spelling for m in run.molecules if not m.remote}
     known = {key for key, atom in plan.atoms.items() if atom.get("molecule") in local}
     here = {a.key for a in run.local_atoms}
@@ -51,6 +53,21 @@ def now_notes(run, plan) -> list[str]:
                          f"({units.printable(sorted(keys)[0])}"
                          + (", ..." if len(keys) > 1 else "") + ")")
     return notes
+
+
+def _inventory_moved(run, plan, planned: float) -> bool:
+    """Was the inventory written since the plan by something else than the backup of
+    that plan (pin, drop, bootstrap)? Its atoms then differ from the plan's."""
+    try:
+        if os.stat(run.settings.inventory_file).st_mtime <= planned:
+            return False
+        atoms = inventory.load_inventory(run.settings.inventory_file)["atoms"]
+    except (OSError, GlacierError):
+        return False
+
+    def shape(entries):
+        return {k: (a.get("archive_key"), bool(a.get("pinned"))) for k, a in entries.items()}
+    return shape(atoms) != shape(plan.atoms)
 
 
 def scanned_at(run, plan) -> float | None:
