@@ -8,7 +8,7 @@ import os
 import re
 
 from . import json_shapes as shapes
-from .helpers import tree_snapshot
+from .helpers import REPO, tree_snapshot
 from .test_cli import one_line_error
 
 INTERNAL = re.compile(r"(?<![\w/.-])_(lock|bucket|report|cleanup|walk|mount|scan_remote|"
@@ -196,3 +196,15 @@ def test_each_problem_once_and_sizes_in_words(project, tmp_path):
     assert tree_snapshot(dest / "Books") == tree_snapshot(project.data / "Books")
     assert re.search(r"2 files, 3\.0 MB restored", restored.stdout), restored.stdout
     assert not re.search(r"\d{4,} bytes", restored.stdout + restored.stderr)
+
+
+def test_the_readme_shows_each_json_shape_as_it_is():
+    """README's examples under "JSON output" pass the schemas the commands pass."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("### JSON output", 1)[1].split("\n## ", 1)[0]
+    examples = re.findall(r"```json\n(.*?)```", section, re.S)
+    schemas = [shapes.LIST, shapes.FIND, shapes.COST, shapes.VERIFY,
+               shapes.RESTORE_ESTIMATE]
+    assert len(examples) == len(schemas)
+    for example, schema in zip(examples, schemas):
+        shapes.check(json.loads(example), schema)
