@@ -33,6 +33,8 @@ def test_backup_dry_run_is_n_and_workers_are_processes(project):
     assert len(bags_in(project)) == len(project.inventory["bags"]) > 1
     # doit from the project folder keeps doit's words: `doit -n N` is its workers
     assert project.doit_here("-n", "1", "dryrun").returncode == 0
+    assert "here the dry run is 'doit dryrun'" in one_line_error(
+        project.doit_here("backup", "--dry-run"), code=3)
 
 
 def test_config_named_on_the_command_line(project, tmp_path):
