@@ -18,6 +18,7 @@ import os
 from doit.cmd_info import Info
 from doit.cmd_list import List
 from doit.cmdparse import CmdParseError
+from doit.exceptions import InvalidDodoFile
 
 from .. import units
 from ..errors import GlacierError, command
@@ -99,9 +100,7 @@ def _current():
     try:
         run = current_run()
         return run, read_plan(run, required=False)
-    except GlacierError:
-        return None, None
-    except Exception:  # noqa: BLE001  (doit's InvalidDodoFile: the loader said why)
+    except (GlacierError, InvalidDodoFile):  # the loader has said why, in one line
         return None, None
 
 
