@@ -9,10 +9,7 @@ from ..restore import find
 from ..formats import inventory
 from ..errors import command
 from ..run import load_run
-<<<<<<< HEAD
-=======
 from . import shapes
->>>>>>> cli-habits
 from .base import current_run, param, say, user_errors
 
 

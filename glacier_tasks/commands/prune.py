@@ -13,10 +13,7 @@ from ..bucket import hosts
 from ..formats import inventory
 from ..report import text as report
 from ..run import load_run
-<<<<<<< HEAD
-=======
 from . import shapes
->>>>>>> cli-habits
 from .base import current_run, locked, param, say, user_errors
 
 

@@ -17,10 +17,7 @@ from ..formats import checksum, inventory
 from .. import cost, units
 from ..errors import GlacierError, StateError, UsageError, command
 from ..run import load_run
-<<<<<<< HEAD
-=======
 from . import shapes
->>>>>>> cli-habits
 from .base import current_run, param, say, user_errors
 
 
