@@ -5,6 +5,7 @@ money is USD (floats), times are ISO 8601 UTC. tests/e2e/json_shapes.py holds th
 schemas the tests check every shape against."""
 
 from .. import cost, units
+from ..backup.ledger import BagLedger
 from ..restore import space
 
 VERSION = 1
@@ -12,13 +13,12 @@ VERSION = 1
 
 def bag_list(run, plan, tasks, scanned: float | None, notes: list) -> dict:
     """`list --json`: the bags of the last plan and whether each is pending."""
-    from .bags import waiting_for
     bags = []
     for task in tasks:
         bag = plan.bag(task.name.partition(":")[2]) if plan else None
         if bag is None:
             continue
-        waits = waiting_for(run, bag)
+        waits = BagLedger.of(run, bag).waiting_for()
         bags.append({"name": bag.name, "molecule": units.printable(bag.molecule),
                      "archive_key": bag.archive_key,
                      "atoms": [units.printable(a) for a in bag.atoms],
