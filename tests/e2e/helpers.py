@@ -11,6 +11,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+from glacier_tasks.formats import layout
 from tests.s3server import CREDENTIALS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,6 +154,8 @@ def restore_all(project: Project, dest: Path) -> None:
     their old versions, so only the atoms the inventory lists for it are extracted."""
     dest.mkdir(parents=True, exist_ok=True)
     for key, bag in project.inventory["bags"].items():
+        if bag.get("increment_of"):
+            continue  # after every base, in its atom's chain (issue 27)
         tar = project.thaw_and_download(key, project.root / "downloads" / Path(key).name)
         assert sha256_file(tar) == bag["sha256"], key
         members = []
@@ -168,6 +171,16 @@ def restore_all(project: Project, dest: Path) -> None:
                     [n for n in listed if "/" not in n]
             members = ["--no-unquote", "--", *members]  # a backslash is no escape
         _extract_by_hand(tar, dest, members)
+    for entry in project.inventory["atoms"].values():
+        for key in entry.get("increments", []):  # deletions, then the increment
+            downloads = project.root / "downloads"
+            tar = project.thaw_and_download(key, downloads / Path(key).name)
+            assert sha256_file(tar) == project.inventory["bags"][key]["sha256"], key
+            listed = project.download(layout.deletions_key(key),
+                                      downloads / (Path(key).stem + ".del"))
+            subprocess.run(f"xargs -0 rm -rf -- < '{listed}'", shell=True, cwd=dest,
+                           check=True)
+            _extract_by_hand(tar, dest, [])
     # a hard link's first name whose atom left the inventory was only a link's source
     current = {os.fsencode(a[len(b["molecule"].rstrip("/")) + 1:])
                for b in project.inventory["bags"].values() for a in b["atoms"]}
