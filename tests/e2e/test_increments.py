@@ -7,7 +7,7 @@ One atom over five years: new, modified and deleted files, a renamed folder, a f
 that becomes a folder, a sparse file, a hard link, a symlink and odd names."""
 
 import os
-import re
+import shutil
 import signal
 import subprocess
 import time
@@ -167,6 +167,12 @@ def test_five_years_of_increments(tmp_path, s3_server, bucket):
     backup(project, 2028)
     chain = check_year(project, tmp_path, key, 2028)
     assert len(chain) == 4
+    # as the 2026 run archived it: that year's chain, from its system folder
+    then = tmp_path / "year-2026"
+    done = project.run("restore", "--path", key, "--yes", "--to", str(then),
+                       "--year", "2026")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tree_snapshot(then) == tree_snapshot(tmp_path / "by-hand-2026")
     assert tar_bytes(project, chain[3]) < 200 * KB
     for key_ in chain:  # every bag of the live chain is referenced: prune keeps it
         assert key in project.inventory["bags"][key_]["atoms"]
@@ -275,3 +281,35 @@ def test_prune_keeps_a_live_chain_and_deletes_a_superseded_one_after_history(
     dest = tmp_path / "after"
     restore_by_hand(project, key, dest)
     assert tree_snapshot(dest / "Photos") == tree_snapshot(project.data / "Photos")
+
+
+def test_after_bootstrap_a_chain_restores_and_the_next_change_re_bases(
+        tmp_path, s3_server, bucket):
+    """A machine rebuilt from the bucket has the chain in its inventory but not the
+    state its increments were computed against: it restores the chain, verifies it,
+    and packs the atom whole at its next change."""
+    project = small_project(tmp_path, s3_server, bucket)
+    backup(project, 2025)
+    write(project.data / "Photos" / "img00.jpg", 100 * KB)
+    (project.data / "Photos" / "img01.jpg").unlink()
+    backup(project, 2026)
+    key = f"{project.data}/Photos"
+    chain = [project.inventory["atoms"][key]["archive_key"],
+             *project.inventory["atoms"][key]["increments"]]
+    assert len(chain) == 2
+    shutil.rmtree(project.state)
+    (project.root / "inventory.json").unlink()
+    shutil.rmtree(project.root / "manifests")
+    booted = project.run("bootstrap", **year_env(2026))
+    assert booted.returncode == 0, booted.stdout + booted.stderr
+    assert project.run("verify", **year_env(2026)).returncode == 0
+    dest = tmp_path / "booted"
+    done = project.run("restore", "--path", key, "--yes", "--to", str(dest))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tree_snapshot(dest / "Photos") == tree_snapshot(project.data / "Photos")
+    write(project.data / "Photos" / "img02.jpg", 100 * KB)
+    backup(project, 2027)
+    entry = project.inventory["atoms"][key]
+    assert not entry.get("increments") and entry["archive_key"] not in chain
+    assert all(k in project.inventory["history"] for k in chain[1:])
+    check_invariant(project)
