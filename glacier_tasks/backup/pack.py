@@ -303,11 +303,11 @@ def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None,
             digests[index].update(line)
             if states is not None:  # what the chain holds once this bag is extracted
                 states.setdefault(index, ({}, []))[0][rel] = increment.entry_of(line)
+            mode, content = seen[0], None
+            entries[index] += 1  # the atom's, all of it: what its chain now holds
+            files[index] += not stat.S_ISDIR(mode)
             if not inside:
                 continue  # unchanged since the chain's state: not in this increment
-            mode, content = seen[0], None
-            entries[index] += 1
-            files[index] += not stat.S_ISDIR(mode)
             note = "skipped: socket" if stat.S_ISSOCK(mode) else ""
             if member is not None and not note and member[1].rstrip(b"/") == rel:
                 content, member = member[2], next(members, None)

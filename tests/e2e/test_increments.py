@@ -79,6 +79,8 @@ def check_year(project, tmp_path, atom_key: str, year: int) -> list:
     dest = tmp_path / f"by-hand-{year}"
     chain = restore_by_hand(project, atom_key, dest)
     assert tree_snapshot(dest / "Photos") == tree_snapshot(project.data / "Photos")
+    files = sum(len(names) for _, _, names in os.walk(project.data / "Photos"))
+    assert project.inventory["atoms"][atom_key]["files"] == files
     tool = tmp_path / f"tool-{year}"
     done = project.run("restore", "--path", atom_key, "--yes", "--to", str(tool))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -196,6 +198,8 @@ def small_project(tmp_path, s3_server, bucket, extra=""):
     for n in range(20):
         write(data / "Photos" / f"img{n:02d}.jpg", 100 * KB)
     write(data / "Docs" / "a.txt", 10 * KB)
+    write(data / "readme.txt", 20 * KB)  # the loose files' atom
+    write(data / "notes.txt", 1 * KB)
     project = Project(tmp_path, s3_server, bucket)
     project.write_config(f"target_bag_gb = 0.05\nincrement_below = 0.5\n{extra}")
     project.write_list(data)
@@ -250,7 +254,10 @@ def test_prune_keeps_a_live_chain_and_deletes_a_superseded_one_after_history(
     backup(project, 2025)
     key = f"{project.data}/Photos"
     write(project.data / "Photos" / "img00.jpg", 100 * KB)
+    (project.data / "notes.txt").unlink()  # an increment of deletions alone
     backup(project, 2026)
+    loose = project.inventory["atoms"][f"{project.data}/."]
+    assert len(loose["increments"]) == 1
     write(project.data / "Photos" / "img01.jpg", 100 * KB)
     (project.data / "Photos" / "img02.jpg").unlink()
     backup(project, 2027)
@@ -279,8 +286,12 @@ def test_prune_keeps_a_live_chain_and_deletes_a_superseded_one_after_history(
     assert not any(k in objects for k in live[1:] + deletions), gone.stdout
     check_invariant(project)
     dest = tmp_path / "after"
-    restore_by_hand(project, key, dest)
-    assert tree_snapshot(dest / "Photos") == tree_snapshot(project.data / "Photos")
+    restore_all(project, dest)
+    assert tree_snapshot(dest) == tree_snapshot(project.data)
+    tool = tmp_path / "tool"
+    done = project.run("restore", "--all", "--yes", "--to", str(tool))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tree_snapshot(next(tool.iterdir())) == tree_snapshot(project.data)
 
 
 def test_after_bootstrap_a_chain_restores_and_the_next_change_re_bases(
