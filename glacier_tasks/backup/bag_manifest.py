@@ -4,7 +4,7 @@ bag whose manifest the bucket lost."""
 
 import hashlib
 
-from . import pack as tarbag, taken_keys as taken
+from . import increment, pack as tarbag, taken_keys as taken
 from ..errors import ObjectExists
 from ..formats import crypto, layout, memberindex
 from .marker import ManifestReceipt
@@ -41,7 +41,7 @@ def _upload_deletions(run, bag, store, manifest_path) -> str | None:
     if not bag.increment_of:
         return None
     key = layout.deletions_key(bag.archive_key)
-    data = tarbag.deletions_path(manifest_path).read_bytes()
+    data = increment.deletions_path(manifest_path).read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     if _put_once(store, key, data, {"sha256": sha}) is None:
         taken.record_occupied(run, bag, key, "holds another deletion list")

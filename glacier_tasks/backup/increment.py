@@ -21,6 +21,7 @@ import os
 import stat
 from pathlib import Path
 
+from ..errors import BagError
 from ..formats import tarsize
 from . import scan
 
@@ -132,3 +133,71 @@ def increment_bytes(molecule_path, atom: str, before: dict) -> int:
         else:
             total += scan._other_member(rel, st, links)
     return total
+
+
+# -- packing an increment (pack.py) ---------------------------------------------------
+
+
+def before(bag, chains) -> dict | None:
+    """The chain's state an increment bag is packed against (None: a whole bag)."""
+    if not getattr(bag, "increment_of", ""):
+        return None
+    state = read_state(chains, bag.atoms[0], bag.increment_of) \
+        if chains is not None else None
+    if state is None:  # the plan saw it; gone since (a cleaned state folder)
+        raise BagError(f"{bag.name}: the state of {bag.atoms[0]} it would be an "
+                       f"increment of is gone from the state folder; run backup again "
+                       "(the atom is then packed whole)")
+    return state
+
+
+def keep(bag, chains, hashes, manifest_path, states) -> None:
+    """What tar read of each atom, for the next increment; an increment's deletions."""
+    if chains is None:
+        return
+    for index, atom in enumerate(bag.atoms):
+        if index in states:
+            write_state(chains, atom, hashes[atom], states[index][0])
+    if getattr(bag, "increment_of", ""):
+        write_deletions(deletions_path(manifest_path), states.get(0, (None, []))[1])
+
+
+def deletions_path(manifest_path: Path) -> Path:
+    """The local deletion list, beside the local manifest (NAME.del by NAME.txt)."""
+    return Path(manifest_path).with_suffix(".del")
+
+
+# -- the plan's rules (plan.py) ------------------------------------------------------
+
+
+def planned(current, known, mine, broken, increment_below, sizes) -> dict:
+    """Changed atoms sent as an increment: atom -> its increment's bytes. Only an atom
+    still on its base bag, not pinned, whose chain is whole and shorter than
+    MAX_CHAIN, and whose increments with this one stay under increment_below of its
+    size; any other is packed whole (a re-base)."""
+    going = {}
+    for atom, estimate in sorted(sizes.items()):
+        info = known.get(atom, {})
+        chain = info.get("increments", [])
+        if increment_below <= 0 or atom not in current or info.get("pinned") or \
+                info.get("archive_key") not in mine or len(chain) >= MAX_CHAIN or \
+                any(k in broken or k not in mine for k in [info["archive_key"], *chain]) \
+                or info.get("last_metadata_hash") == current[atom].hash:
+            continue
+        sent = sum(mine[k].get("size", 0) for k in chain)
+        if sent + estimate < increment_below * current[atom].size:
+            going[atom] = estimate
+    return going
+
+
+def as_planned(current, known, going, broken) -> dict:
+    """The inventory as the bag rules should see it: an atom sent as an increment
+    stays on its base (unchanged there); one whose chain lost a bag moves (changed)."""
+    seen = dict(known)
+    for atom in going:
+        seen[atom] = {**known[atom], "last_metadata_hash": current[atom].hash,
+                      "previous_hash": known[atom]["last_metadata_hash"]}
+    for atom, info in known.items():
+        if atom not in going and any(k in broken for k in info.get("increments", [])):
+            seen[atom] = {**info, "last_metadata_hash": "a bag of its chain is broken"}
+    return seen

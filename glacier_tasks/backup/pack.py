@@ -116,9 +116,9 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
         for attempt in range(ATTEMPTS + 1):
             tar, (hashes, entries), moving, states = _pack_once(
                 packing, molecule_path, partial, draft, progress, encrypt, remote,
-                _before(bag, chains), chains is not None)
+                increment.before(bag, chains), chains is not None)
             if not moving[1]:
-                _keep_chains(packing, chains, hashes, manifest_path, states)
+                increment.keep(packing, chains, hashes, manifest_path, states)
                 os.replace(draft, manifest_path)
                 os.replace(partial, tar_path)
                 memberindex.settle(tar_path, manifest_path, tar.sha256, bool(encrypt))
@@ -142,36 +142,6 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
     raise BagError(f"{bag.name}: {_moving_text(molecule_path, moving)} changed while it "
                    f"was read, twice; stop what writes it (or move it out of "
                    f"{bag.molecule}) and run backup again")
-
-
-def _before(bag, chains) -> dict | None:
-    """The chain's state an increment bag is packed against (None: a whole bag)."""
-    if not getattr(bag, "increment_of", ""):
-        return None
-    before = increment.read_state(chains, bag.atoms[0], bag.increment_of) \
-        if chains is not None else None
-    if before is None:  # the plan saw it; gone since (a cleaned state folder)
-        raise BagError(f"{bag.name}: the state of {bag.atoms[0]} it would be an "
-                       f"increment of is gone from the state folder; run backup again "
-                       "(the atom is then packed whole)")
-    return before
-
-
-def _keep_chains(bag, chains, hashes, manifest_path, states) -> None:
-    """What tar read of each atom, for the next increment; an increment's deletions."""
-    if chains is None:
-        return
-    for index, atom in enumerate(bag.atoms):
-        if index in states:
-            increment.write_state(chains, atom, hashes[atom], states[index][0])
-    if getattr(bag, "increment_of", ""):
-        increment.write_deletions(deletions_path(manifest_path),
-                                  states.get(0, (None, []))[1])
-
-
-def deletions_path(manifest_path: Path) -> Path:
-    """The local deletion list, beside the local manifest (NAME.del by NAME.txt)."""
-    return Path(manifest_path).with_suffix(".del")
 
 
 def write_manifest(bag, molecule_path, manifest_path: Path) -> dict:

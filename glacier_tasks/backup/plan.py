@@ -36,7 +36,7 @@ from .. import statefile
 from ..errors import StateError, command
 from ..formats import tarsize
 from ..formats.layout import archive_key, bag_name, manifest_key
-from .increment import MAX_CHAIN
+from . import increment
 
 ARCHIVE_FORMAT = "gnu-tar-1"  # part of every content key: a new format rebuilds bags
 TAR_ID_RE = re.compile(r"^bag_(\d+)$")
@@ -179,9 +179,9 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
             continue
         taken = _Taken(set(prev_bags), occupied or {}, year, host, mol.slug,
                        {k: a.hash for k, a in current.items()})
-        going = _increments(current, known, mine, broken or {}, increment_below,
-                            increments or {})
-        known = _as_increments(current, known, going, broken or {})
+        going = increment.planned(current, known, mine, broken or {},
+                                  increment_below, increments or {})
+        known = increment.as_planned(current, known, going, broken or {})
         for atom in going:
             taken.hashes[atom] = f"{current[atom].hash}+{prev_atoms[atom]['last_metadata_hash']}"
         mol_bags = _plan_molecule(mol, current, known, mine, taken, target_bytes,
@@ -286,39 +286,6 @@ class _Taken:
                     and self.free(tar_id, atoms):
                 return tar_id
         return None
-
-
-def _increments(current, known, mine, broken, increment_below, sizes) -> dict:
-    """Changed atoms sent as an increment: atom -> its increment's bytes. Only an atom
-    still on its base bag, not pinned, whose chain is whole and shorter than
-    MAX_CHAIN, and whose increments with this one stay under increment_below of its
-    size; any other is packed whole (a re-base)."""
-    going = {}
-    for atom, estimate in sorted(sizes.items()):
-        info = known.get(atom, {})
-        chain = info.get("increments", [])
-        if increment_below <= 0 or atom not in current or info.get("pinned") or \
-                info.get("archive_key") not in mine or len(chain) >= MAX_CHAIN or \
-                any(k in broken or k not in mine for k in [info["archive_key"], *chain]) \
-                or info.get("last_metadata_hash") == current[atom].hash:
-            continue
-        sent = sum(mine[k].get("size", 0) for k in chain)
-        if sent + estimate < increment_below * current[atom].size:
-            going[atom] = estimate
-    return going
-
-
-def _as_increments(current, known, going, broken) -> dict:
-    """The inventory as the bag rules should see it: an atom sent as an increment
-    stays on its base (unchanged there); one whose chain lost a bag moves (changed)."""
-    seen = dict(known)
-    for atom in going:
-        seen[atom] = {**known[atom], "last_metadata_hash": current[atom].hash,
-                      "previous_hash": known[atom]["last_metadata_hash"]}
-    for atom, info in known.items():
-        if atom not in going and any(k in broken for k in info.get("increments", [])):
-            seen[atom] = {**info, "last_metadata_hash": "a bag of its chain is broken"}
-    return seen
 
 
 def _plan_molecule(mol, current, known, mine, taken, target, broken,

@@ -8,6 +8,9 @@ that version. `find`, a file's restore and the check after a restore read it.
 """
 
 import hashlib
+import os
+import shutil
+import stat
 from pathlib import Path
 
 from .. import statefile
@@ -94,3 +97,31 @@ def touching(settings, store, inventory: dict, atom: str, member: bytes) -> list
                 near(n) for n in deletions(settings, store, key, record))):
             found.append(key)
     return found
+
+
+def apply_deletions(names: list, dest: Path, accept, members: list, key: str) -> None:
+    """rm -rf under dest each name of an increment's deletion list that the restore
+    asks for (`accept`), or that holds a member asked for (`members`: then that
+    member goes, the increment brings it back as it is now)."""
+    root = os.fsencode(dest)
+    for name in names:
+        parts = name.split(b"/")
+        if name.startswith(b"/") or b".." in parts or b"" in parts:
+            raise RestoreError(f"{key}: its deletion list names "
+                               f"{manifest.escape_name(name)}, not a path inside it")
+        doomed = [name] if accept(name) else \
+            [m for m in members if m.startswith(name + b"/")]
+        for each in doomed:
+            _remove(os.path.join(root, each))
+
+
+def _remove(path: bytes) -> None:
+    """rm -rf: a folder with all in it, or a file or link (never followed)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)

@@ -64,7 +64,6 @@ def search(settings, store: ObjectStore, inventory: dict, pattern: str,
         if key in in_chains:
             continue  # read below, with its chain
         prefix = bag["molecule"].rstrip("/") + "/"
-        name = layout.bag_name(key)
         current = _current_atoms(bag)
         skip = {manifest.escape_name(os.fsencode(atom_name(bag["molecule"], a)))
                 for a in bag.get("atoms", []) if a in chained}

@@ -11,8 +11,6 @@ bag still thawing is asked about again only with --wait, after a wait that start
 import datetime
 import os
 import shlex
-import shutil
-import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,19 +247,10 @@ class Restorer:
     def _apply_deletions(self, plan) -> None:
         """An increment's deletion list, for the names asked for: removed from the
         destination before the increment is extracted (`xargs -0 rm -rf` by hand)."""
-        dest = os.fsencode(self._dest(plan))
-        accept = plan.wanted or _all
-        members = [t.member for t in plan.targets if t.member and not t.whole]
-        for name in chain_view.deletions(self.settings, self.store, plan.key,
-                                         plan.record):
-            parts = name.split(b"/")
-            if name.startswith(b"/") or b".." in parts or b"" in parts:
-                raise RestoreError(f"{plan.key}: its deletion list names "
-                                   f"{manifest.escape_name(name)}, not a path inside it")
-            doomed = [name] if accept(name) else \
-                [m for m in members if m.startswith(name + b"/")]
-            for each in doomed:
-                _remove(os.path.join(dest, each))
+        chain_view.apply_deletions(
+            chain_view.deletions(self.settings, self.store, plan.key, plan.record),
+            self._dest(plan), plan.wanted or _all,
+            [t.member for t in plan.targets if t.member and not t.whole], plan.key)
 
     def _failed(self, plan, err, failed) -> None:
         failed[plan.key] = str(err)
@@ -473,15 +462,3 @@ def _check_object(plan, info) -> None:
 
 def _all(name: bytes) -> bool:
     return True
-
-
-def _remove(path: bytes) -> None:
-    """rm -rf: a folder with all in it, or a file or link (never followed)."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
