@@ -54,6 +54,7 @@ def free_port() -> int:
 class S3Server:
     def __init__(self, tmp: Path, extra_env: dict | None = None, kind: str | None = None):
         self.kind = kind or server_kind()
+        self.certificate = None  # moto speaks plain HTTP only
         # a free port is free only until someone binds it: a parallel test worker may
         # take the same one first, so a server that lost the race starts again elsewhere
         for _ in range(5):
@@ -69,9 +70,13 @@ class S3Server:
         if self.kind == "moto":
             command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
                        str(self.port)]
-        else:  # its files (certificate, cache) stay in this server's own folder
+        else:  # its files stay in this server's own folder, its own certificate too
             command = [localstack_python(), str(LAUNCHER), str(self.port)]
-            extra_env = {"FILESYSTEM_ROOT": str(tmp / f"localstack-{self.port}"), **extra_env}
+            folder = tmp / f"localstack-{self.port}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.certificate = folder / "server.pem.crt"
+            extra_env = {"FILESYSTEM_ROOT": str(folder),
+                         "CUSTOM_SSL_CERT_PATH": str(folder / "server.pem"), **extra_env}
         self.proc = subprocess.Popen(
             command, stdout=self._log_file, stderr=subprocess.STDOUT,
             env={**os.environ, **CREDENTIALS, **extra_env}, start_new_session=True)
@@ -98,6 +103,12 @@ class S3Server:
             time.sleep(0.1)
         raise RuntimeError(f"{self.kind} server did not start within 60 s: "
                            f"{self.log.read_text(errors='replace')[-2000:]}")
+
+    @property
+    def https_endpoint(self) -> str:
+        """LocalStack answers HTTPS on the same port, with a self-signed certificate
+        (self.certificate, for AWS_CA_BUNDLE) naming localhost, not 127.0.0.1."""
+        return f"https://localhost:{self.port}"
 
     def client(self):
         return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
