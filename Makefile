@@ -18,6 +18,16 @@ $(VENV)/.installed: pyproject.toml
 # folders and free ports (tests/conftest.py). worksteal: the long e2e tests end together.
 TEST_WORKERS ?= 4
 
+# LocalStack's S3 in a venv of its own: it needs Python 3.13+ (the project: 3.11+).
+# The pins keep its dependencies at versions it runs with.
+LOCALSTACK_VENV := .venv-localstack
+LOCALSTACK_PINS := 'localstack-core[base-runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<26' \
+	'cryptography<47' service_identity
+PYTHON313 ?= $(shell for p in python3.13 python3.14 python3 \
+	$$HOME/.pyenv/versions/3.1[3-9]*/bin/python /root/.pyenv/versions/3.1[3-9]*/bin/python; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys, venv; \
+	sys.exit(sys.version_info < (3, 13))' 2>/dev/null && { command -v $$p; break; }; done)
+
 # the whole suite on moto, then the S3-heavy files on LocalStack's S3, which refuses
 # what AWS refuses (wrong checksums, deleting a locked object) and where the strict_s3
 # tests run (README, "Testing against a strict S3")
@@ -33,18 +43,8 @@ LOCALSTACK_TESTS := tests/test_store.py tests/test_hardening.py tests/test_prune
 	tests/e2e/test_pipeline.py tests/e2e/test_adopt_planted.py tests/e2e/test_strict_s3.py
 
 test-localstack: install $(LOCALSTACK_VENV)/.installed
-	S3_SERVER=localstack LOCALSTACK_PYTHON=$(LOCALSTACK_VENV)/bin/python \
+	S3_SERVER=localstack LOCALSTACK_PYTHON=$(CURDIR)/$(LOCALSTACK_VENV)/bin/python \
 		$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(LOCALSTACK_TESTS)
-
-# LocalStack's S3 in a venv of its own: it needs Python 3.13+ (the project: 3.11+).
-# The pins keep its dependencies at versions it runs with.
-LOCALSTACK_VENV := .venv-localstack
-LOCALSTACK_PINS := 'localstack-core[base-runtime]==2026.3.0' 'cbor2<6' 'pyopenssl<26' \
-	'cryptography<47' service_identity
-PYTHON313 ?= $(shell for p in python3.13 python3.14 python3 \
-	$$HOME/.pyenv/versions/3.1[3-9]*/bin/python /root/.pyenv/versions/3.1[3-9]*/bin/python; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys, venv; \
-	sys.exit(sys.version_info < (3, 13))' 2>/dev/null && { command -v $$p; break; }; done)
 
 $(LOCALSTACK_VENV)/.installed: Makefile
 	@test -n "$(PYTHON313)" || { echo "make: LocalStack needs Python 3.13+ (with venv); none found on PATH or in ~/.pyenv/versions" >&2; exit 1; }
