@@ -68,8 +68,9 @@ def restore_by_hand(project, atom_key: str, dest: Path) -> list:
             deletions = project.download(key.replace("-backup/", "-backup/manifests/")
                                          .removesuffix(".tar") + ".del",
                                          downloads / (Path(key).stem + ".del"))
-            subprocess.run(f"xargs -0 rm -rf -- < '{deletions}'", shell=True, cwd=dest,
-                           check=True)
+            # the README's line: (cd DIR && xargs -0 -r rm -rf --) < NAME.del
+            subprocess.run(f"(cd '{dest}' && xargs -0 -r rm -rf --) < '{deletions}'",
+                           shell=True, check=True)
         subprocess.run(["tar", "-xSf", str(tar), "-C", str(dest)], check=True)
     return chain
 
