@@ -175,6 +175,10 @@ def _restore_from_file(run, inv, tar, options):
     source = untar.source_for(tar, run.settings.age_identity_file)
     untar.extract(source, options.dest, restore.wanted(targets), options.overwrite)
     print(f"Restored {options.path} from {tar} into {options.dest}")
+    if inv["bags"].get(name, {}).get("increment_of"):  # issue 27
+        print(f"{tar.name} is an increment: it holds only that year's new and changed "
+              "files; its atom is its base bag and its increments in order, each after "
+              "the deletions its .del lists (README, 'Restore by hand')")
 
 
 RESTORE_PARAMS = [

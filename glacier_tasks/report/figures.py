@@ -60,6 +60,7 @@ class BagFill:
     atoms: int
     fill: float      # size / target
     pending: bool    # planned, not uploaded yet (size as planned)
+    increment: bool = False  # an atom's increment (issue 27): small by nature
 
 
 @dataclass(frozen=True)
@@ -247,14 +248,15 @@ def _bag_fills(inventory: dict, plan, pending: list, target: int) -> list[BagFil
     """The inventory's bags, and the plan's still to upload (pending)."""
     found = [BagFill(key, bag.get("tar_id") or key.rpartition("/")[2].removesuffix(".tar"),
                      year_of(key), bag.get("molecule", ""), bag.get("size", 0),
-                     len(bag.get("atoms", [])), bag.get("size", 0) / target, False)
+                     len(bag.get("atoms", [])), bag.get("size", 0) / target, False,
+                     bool(bag.get("increment_of")))
              for key, bag in inventory.get("bags", {}).items() if not bag.get("pending")]
     waiting = set(pending)
     for bag in plan.bags if plan else []:
         if bag.name in waiting and bag.archive_key not in inventory.get("bags", {}):
             found.append(BagFill(bag.archive_key, bag.tar_id, year_of(bag.archive_key),
                                  bag.molecule, bag.size, len(bag.atoms),
-                                 bag.size / target, True))
+                                 bag.size / target, True, bool(bag.increment_of)))
     return sorted(found, key=lambda b: (b.year, b.molecule, b.key))
 
 

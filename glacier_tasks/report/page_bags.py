@@ -49,7 +49,8 @@ def _bag_row(bag, colour: str, scale: float) -> str:
     line = 1000 / scale
     pale = ' fill-opacity="0.4"' if bag.pending else ""
     hover = (f"{bag.key}: {human(bag.size)}, {bag.fill:.0%} of the target, "
-             f"{plural(bag.atoms, 'atom')} of {bag.molecule}"
+             + (f"an increment of an atom of {bag.molecule}" if bag.increment else
+                f"{plural(bag.atoms, 'atom')} of {bag.molecule}")
              + (", pending" if bag.pending else ""))
     cut = ('<rect x="930" y="0" width="14" height="10" fill="#fff"/>'
            if bag.fill > scale else "")  # past the scale's end: the bar is cut short

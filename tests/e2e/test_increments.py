@@ -6,6 +6,7 @@ past increment_below is packed whole again (a re-base), its old bags history.
 One atom over five years: new, modified and deleted files, a renamed folder, a file
 that becomes a folder, a sparse file, a hard link, a symlink and odd names."""
 
+import json
 import os
 import shutil
 import signal
@@ -309,6 +310,20 @@ def test_after_bootstrap_a_chain_restores_and_the_next_change_re_bases(
     chain = [project.inventory["atoms"][key]["archive_key"],
              *project.inventory["atoms"][key]["increments"]]
     assert len(chain) == 2
+    page = tmp_path / "report.html"  # the report and cost count the increment as a bag
+    made = project.glacier("report", "--to", str(page), **year_env(2026))
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "an increment of an atom of" in page.read_text()
+    billed = project.glacier("cost", "--json", **year_env(2026))
+    assert billed.returncode == 0, billed.stdout + billed.stderr
+    archived = [row for row in json.loads(billed.stdout)["storage"]
+                if row["storage_class"] == "DEEP_ARCHIVE"]
+    assert archived[0]["objects"] == len(project.inventory["bags"]) == 2, archived
+    by_hand = project.thaw_and_download(chain[1], tmp_path / Path(chain[1]).name)
+    alone = project.run("restore", "--from-file", str(by_hand), "--path", key, "--to",
+                        str(tmp_path / "from-file"))
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert "is an increment" in alone.stdout
     shutil.rmtree(project.state)
     (project.root / "inventory.json").unlink()
     shutil.rmtree(project.root / "manifests")
