@@ -125,3 +125,16 @@ def test_deletions_name_the_topmost_gone_path_and_kind_changes():
               b"A/z": ("f",)}
     now = {b"A": ("d",), b"A/y": ("d",), b"A/z": ("f",)}
     assert deletions(before, now) == [b"A/x", b"A/y"]
+
+
+def test_an_atom_whose_base_is_compacted_goes_whole_not_as_an_increment():
+    atoms = [atom("m", "a", 30, "a1"), atom("m", "b", 60, "b1")]
+    p1 = plan(atoms)
+    inv1 = build_inventory(p1, done(p1), EMPTY)
+    # b leaves: 30 of 90 still referenced, under compact_below: a is packed again
+    p2 = plan([atom("m", "a", 31, "a2")], inv1, 2026, sizes={"/data/m/a": 5})
+    assert not any(b.increment_of for b in p2.bags)
+    moved = [b for b in p2.bags if b.action == "upload"]
+    assert [b.atoms for b in moved] == [["/data/m/a"]]
+    inv2 = build_inventory(p2, done(p2), inv1)
+    assert "increments" not in inv2["atoms"]["/data/m/a"]

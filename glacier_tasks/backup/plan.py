@@ -182,8 +182,6 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
         going = increment.planned(current, known, mine, broken or {},
                                   increment_below, increments or {})
         known = increment.as_planned(current, known, going, broken or {})
-        for atom in going:
-            taken.hashes[atom] = f"{current[atom].hash}+{prev_atoms[atom]['last_metadata_hash']}"
         mol_bags = _plan_molecule(mol, current, known, mine, taken, target_bytes,
                                   broken or {}, compact_below, bag_bytes, going)
         bags += mol_bags
@@ -371,15 +369,20 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken,
             files=sum(current[a].files for a in keys), action="upload",
             reasons=sorted(reasons), content_key=content_key(key, hashes),
             repairs=sorted({repairs[a] for a in keys if a in repairs})))
-    result += _increment_bags(mol, current, known, taken, going or {}, used_ids,
-                              dissolved, mine, bag_bytes)
+    # an atom whose base is packed again after all (compacted, renamed) goes whole
+    going = {a: size for a, size in (going or {}).items() if a in in_kept}
+    result += _increment_bags(mol, current, known, taken, going, used_ids, mine,
+                              bag_bytes)
     return sorted(result, key=lambda b: _tar_number(b.tar_id))
 
 
-def _increment_bags(mol, current, known, taken, going, used_ids, dissolved, mine,
+def _increment_bags(mol, current, known, taken, going, used_ids, mine,
                     bag_bytes) -> list:
     """One increment bag per atom sent as one, under this year's prefix."""
     bins = [[None, [atom], size] for atom, size in sorted(going.items())]
+    for atom in going:  # a stopped run's upload of this increment is adopted, not
+        # one of a whole bag of the atom: its content key names what it applies to
+        taken.hashes[atom] = f"{current[atom].hash}+{known[atom]['previous_hash']}"
     _assign_tar_ids(bins, [], used_ids, known, mine, taken)
     result = []
     for tar_id, (atom,), size in bins:
@@ -394,7 +397,6 @@ def _increment_bags(mol, current, known, taken, going, used_ids, dissolved, mine
         bag.content_key = content_key(key, bag_hashes(bag, {atom: current[atom].hash}))
         result.append(bag)
     return result
-
 
 
 def _staying(key, bag, current, known) -> list:
