@@ -71,7 +71,7 @@ def sent_figures(run, plan, started: float) -> dict:
     since it started, with their manifests; requests and fee as cost.upload_estimate
     prices them."""
     since = iso_utc(started)
-    sizes = []
+    sizes, files = [], 0
     for bag in plan.bags:
         path = run.marker_file(bag.name)
         receipt = read_marker(path, bag.content_key).uploaded
@@ -80,9 +80,10 @@ def sent_figures(run, plan, started: float) -> dict:
         if receipt and not receipt.reused and receipt.recorded_at >= since and \
                 _written_since(path, started):
             sizes.append(receipt.size)
+            files += sum(plan.atoms.get(a, {}).get("files", 0) for a in bag.atoms)
     upload = cost.upload_estimate(sizes, run.settings.storage_class, run.settings.prices)
     return {"bags": len(sizes), "bytes": sum(sizes), "requests": upload["requests"],
-            "fee": upload["fee"]}
+            "fee": upload["fee"], "files": files}
 
 
 def _written_since(path, started: float) -> bool:

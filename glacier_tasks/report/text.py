@@ -6,7 +6,7 @@ from ..errors import command
 from .. import cost
 from ..formats import inventory as inventory_format
 from ..backup import staging
-from ..units import human, plural, printable
+from ..units import duration, human, plural, printable
 
 
 def names(keys) -> str:
@@ -49,12 +49,9 @@ def plan_summary(plan, settings, history: dict | None = None,
                      (f"; {prunable[molecule]} old bags become prunable"
                       if prunable.get(molecule) else ""))
     todo = plan.uploads
-    upload = cost.upload_estimate([b.size for b in todo], settings.storage_class, prices)
     total = sum(b.size for b in plan.bags)
     monthly = cost.monthly_storage(total, len(plan.bags), settings.storage_class, prices)
-    lines.append(f"To upload: {plural(len(todo), 'bag')}, "
-                 f"{human(sum(b.size for b in todo))}, "
-                 f"{upload['requests']} PUT requests, fee about ${upload['fee']:.4f}")
+    lines.append(upload_line([b.size for b in todo], settings))
     if todo:
         need, held = staging.budget_need(plan, settings.staging_bags)
         lines.append(f"Staging: up to {plural(held, 'bag')} at a time "
@@ -73,6 +70,23 @@ def plan_summary(plan, settings, history: dict | None = None,
     lines += change_lines(plan)
     lines += _warnings(plan)
     return "\n".join(lines)
+
+
+def upload_line(sizes: list, settings) -> str:
+    """The plan in one line: bags and bytes to upload, requests, fee (the dry run's,
+    and the first line of a backup's log)."""
+    upload = cost.upload_estimate(sizes, settings.storage_class, settings.prices)
+    return (f"To upload: {plural(len(sizes), 'bag')}, {human(sum(sizes))}, "
+            f"{plural(upload['requests'], 'PUT request')}, fee about ${upload['fee']:.4f}")
+
+
+def sent_line(sent: dict, seconds: float) -> str:
+    """A backup's last word, as restic's "Added to the repository": what this run
+    really sent (report.last_run.sent_figures), and how long it took."""
+    return (f"Sent: {plural(sent.get('files', 0), 'file')} in "
+            f"{plural(sent['bags'], 'bag')}, {human(sent['bytes'])}, "
+            f"{plural(sent['requests'], 'request')}, fee about ${sent['fee']:.4f}; "
+            f"the run took {duration(seconds)}")
 
 
 def dead_lines(inventory: dict, settings) -> list:
