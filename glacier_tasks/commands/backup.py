@@ -17,7 +17,7 @@ import sys
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from .. import statefile
+from .. import cost, statefile
 from ..bucket import hosts, system_folder as system
 from ..formats import inventory, layout, manifest
 from ..backup import scan, bag_steps as steps, taken_keys as taken
@@ -174,7 +174,8 @@ def dryrun_action(config):
 @locked
 def bucket_action(config):
     run = load_run(config)
-    say([plan_line(run, read_plan(run))])
+    say([plan_line(run, read_plan(run)),
+         *cost.region_note(run.settings.region, run.settings.prices)])
     store = run.store
     store.check_bucket()
     path, host = run.settings.inventory_file, run.settings.host

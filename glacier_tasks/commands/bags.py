@@ -22,7 +22,9 @@ from doit import create_after
 
 from ..report import text as report
 from ..backup import staging, bag_steps as steps
-from ..errors import GlacierError, StateError
+from ..errors import GlacierError, StateError, command
+from ..formats import inventory, layout
+from ..units import human, plural, printable
 from ..backup.marker import read_marker
 from ..backup.progress import working
 from ..run import load_run
@@ -210,12 +212,31 @@ def task_bag():
     """the bags of the last plan: tar, upload, manifest (one line each in `doit list`)"""
     run = current_run()
     plan, order = _graph(run)
+    if plan is None:
+        yield from _inventory_bags(run)
     for bag in plan.bags if plan else []:
         waits = waiting_for(run, bag)
         settled = not waits
         doc = report.describe_bag(bag, settled) + (f"; {waits}" if waits else "")
         yield {"name": bag.name, "doc": doc, "actions": None,
                "task_dep": [f"manifest:{bag.name}"], "meta": {"settled": settled}}
+
+
+def _inventory_bags(run):
+    """Without a plan (a machine just bootstrapped, or one that never planned here):
+    the inventory's bags, each settled (the bucket holds it), so `list --status`
+    shows what the archive holds; a dry run or backup then plans them."""
+    try:
+        inv = inventory.load_inventory(run.settings.inventory_file)
+    except GlacierError:
+        return  # the command that needs the inventory says what is wrong with it
+    for key, bag in sorted(inv["bags"].items()):
+        doc = (f"{printable(bag.get('molecule', '?'))}  "
+               f"{plural(len(bag.get('atoms', [])), 'atom')}  {human(bag.get('size') or 0)}"
+               f"  in the bucket (inventory of {inv.get('run_date', '?')}; "
+               f"'{command('dryrun')}' plans from it)")
+        yield {"name": layout.bag_name(key), "doc": doc, "actions": None,
+               "meta": {"settled": True}}
 
 
 # -- the closing summary when the report did not run ------------------------------------

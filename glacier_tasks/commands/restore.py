@@ -83,7 +83,8 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
         needs = restoring.space_needs(plans)
         problem = space.shortfall(needs)
         say([f"Restoring {what} needs:",
-             *restore.estimate_lines(plans, tier, settings.prices), *space.lines(needs),
+             *restore.estimate_lines(plans, tier, settings.prices),
+             *cost.region_note(settings.region, settings.prices), *space.lines(needs),
              "Nothing was requested." + ("" if problem else
                                          " Add --yes to thaw and restore.")])
         return TaskFailed(problem) if problem else None
