@@ -240,15 +240,15 @@ def prune_lines(found: list, verdicts: dict, locks: dict) -> list:
         elif verdict in ("delete", "young"):
             fee = f", early-deletion fee now ${p.fee_now:.4f} (free from {p.free_from})" \
                 if p.fee_now else ", no early-deletion fee"
-            young = "; --delete keeps it while under --min-age-days (--force deletes " \
-                "it)" if verdict == "young" else ""
             lines.append(f"Would delete {p.key}  {human(p.size)} {p.storage_class}, "
-                         f"{plural(p.age_days, 'day')} old{fee}{lost}{young}")
+                         f"{plural(p.age_days, 'day')} old{fee}{lost}")
     offered = [p for p in found if verdicts[p.key] in ("delete", "young")]
+    young = sum(1 for p in found if verdicts[p.key] == "young")
     kept = sum(1 for p in found if verdicts[p.key] == "history")
     lines.append(f"{plural(len(offered), 'object')}, {human(sum(p.size for p in offered))}"
                  f" no longer referenced; '{command('prune --delete')}' deletes those "
                  "past the minimum age" +
+                 (f" ({young} under it: --force deletes them too)" if young else "") +
                  (f"; {kept} kept as history (keep_years)" if kept else ""))
     return lines
 

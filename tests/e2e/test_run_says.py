@@ -262,5 +262,5 @@ def test_list_status_after_bootstrap_shows_the_inventorys_bags(project):
     assert lines[-1] == "0 of 2 bags pending"
     assert "glacier dryrun" in listed.stdout
     # `doit list` from the project folder says the same
-    assert sorted(line.split()[1] for line in project.run("list", "--status").stdout
+    assert sorted(line.split()[1] for line in project.doit_here("list", "--status").stdout
                   .splitlines() if line.startswith("U ")) == bags
