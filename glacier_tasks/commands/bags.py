@@ -17,10 +17,11 @@ the last plan on disk, one `bag:NAME` line each, saying which step it waits for.
 """
 
 import os
+import time
 
 from doit import create_after
 
-from ..report import text as report
+from ..report import last_run as status, text as report
 from ..backup import staging, bag_steps as steps
 from ..errors import GlacierError, StateError, command
 from ..formats import inventory, layout
@@ -260,5 +261,7 @@ def closing_lines(config) -> list[str]:
             repaired[bag.name] = fixed.read_text(errors="replace").strip()
         if steps.is_done(run, bag.name, bag.content_key):
             done.add(bag.name)
-    return report.stopped_report(plan, failures, repaired, done)
+    sent = status.sent_figures(run, plan, status.STARTED)
+    return report.stopped_report(plan, failures, repaired, done) + \
+        [report.sent_line(sent, time.time() - status.STARTED)]
 
