@@ -29,7 +29,7 @@ def init_action(from_cfg, bucket, region, target_bag_gb, encryption, age_recipie
         return TaskFailed(str(err))
     if not config_file.exists() and not from_cfg:
         if sys.stdin.isatty():
-            values = {**_ask(values), **values}
+            values = {**_ask(values, ask_encryption=not encryption), **values}
         elif not values.get("s3_bucket"):
             return TaskFailed(
                 "stdin is not a terminal, so nothing was asked and nothing written: give "
@@ -94,7 +94,7 @@ XDG_PLACES = {"staging_dir": "~/.cache/glacier-tasks/stage",
               "state_dir": "~/.local/state/glacier-tasks"}
 
 
-def _ask(given: dict) -> dict:
+def _ask(given: dict, ask_encryption: bool) -> dict:
     """The day-one questions on a terminal (those the options did not answer); Enter
     keeps the value in brackets. A wrong answer is asked again."""
     answers = {}
@@ -112,7 +112,7 @@ def _ask(given: dict) -> dict:
                 break
             except GlacierError as err:
                 print(err)
-        if "encryption" not in given and input(
+        if ask_encryption and input(
                 "Encrypt with age before upload? Decide now: bags are never "
                 "re-encrypted [y/N]: ").strip().lower() in ("y", "yes"):
             answers.update(_ask_age())

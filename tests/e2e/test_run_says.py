@@ -165,6 +165,8 @@ def test_a_region_other_than_the_prices_is_said_once(project):
         assert run.stdout.count(note) == 1, (command, run.stdout)
     bill = project.glacier("cost")
     assert bill.returncode == 0 and bill.stdout.count(note) == 1, bill.stdout
+    estimate = project.glacier("restore", str(project.data / "Books"))
+    assert estimate.returncode == 0 and estimate.stdout.count(note) == 1, estimate.stdout
     write_config(project, "eu-west-1", "[prices]\nstorage_deep_archive = 0.0018\n")
     assert "Prices: " not in project.glacier("dryrun").stdout  # its own prices: quiet
     write_config(project, "us-east-1")
