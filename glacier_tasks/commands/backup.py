@@ -6,7 +6,7 @@
          bag packs while another uploads) -> inventory -> system -> _cleanup -> _report
     backup = all of it;   dryrun = plan + a summary
 
-Resume comes from each bag's marker on disk (backup/marker.py), not from doit's database.
+Resume comes from each bag's ledger on disk (backup/ledger.py), not from doit's database.
 """
 
 import os
@@ -20,10 +20,9 @@ from doit.tools import config_changed
 from .. import cost, statefile
 from ..bucket import hosts, system_folder as system
 from ..formats import inventory, layout, manifest
-from ..backup import scan, bag_steps as steps, taken_keys as taken
+from ..backup import ledger, scan, taken_keys as taken
 from ..report import text as report, last_run as status
 from ..errors import GlacierError, StateError, command
-from ..backup.marker import read_marker, read_markers
 from ..backup.progress import stamp
 from ..bucket.objects import holds_packed
 from ..backup.plan import AtomState, MoleculeState, plan_bags, read_plan
@@ -60,15 +59,15 @@ def plan_action(config):
     occupied, broken = taken.bucket_view(run.store, previous,
                                          run.settings.host, run.year,
                                          run.settings.storage_class,
-                                         taken.recorded(run.occupied_dir),
+                                         ledger.occupied_records(run),
                                          _packed_here(run))
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
                      run.settings.host, run.today.isoformat(), salt, occupied, broken,
                      run.settings.compact_below)
     _file_changes(run, plan, previous)
     statefile.write_json(run.plan_file, plan.to_json())
-    for path in run.occupied_dir.glob("*.json") if plan.bucket_checked else []:
-        path.unlink()  # the plan has taken them in
+    if plan.bucket_checked:
+        ledger.forget_occupied(run)  # the plan has taken them in
 
 
 def _file_changes(run, plan, previous: dict) -> None:
@@ -128,7 +127,7 @@ def _packed_here(run):
         return None
 
     def proven(archive, found):
-        marker = read_marker(run.marker_file(layout.bag_name(archive)), found.content_key)
+        marker = ledger.BagLedger(run, layout.bag_name(archive), found.content_key).marker()
         return holds_packed(found, marker.packed, run.settings.storage_class)
     return proven
 
@@ -138,7 +137,7 @@ def plan_still_good(config) -> bool:
     bucket holds a previous bag otherwise than recorded (one LIST), or when the plan was
     made without asking the bucket which keys are taken."""
     run = load_run(config)
-    if any(run.occupied_dir.glob("*.json")):
+    if ledger.any_occupied(run):
         return False
     try:
         if not statefile.read_json(run.plan_file, default={}).get("bucket_checked"):
@@ -157,7 +156,8 @@ def dryrun_action(config):
     run = load_run(config)
     plan = read_plan(run)
     previous = inventory.load_inventory(run.settings.inventory_file)
-    draft = inventory.build_inventory(plan, read_markers(run, plan), previous, pending_ok=True)
+    draft = inventory.build_inventory(plan, ledger.markers(run, plan), previous,
+                                      pending_ok=True)
     statefile.write_json(run.dryrun_file, draft)
     say([report.plan_summary(plan, run.settings, draft.get("history"), draft),
          f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"] +
@@ -199,7 +199,8 @@ def bucket_action(config):
 def plan_line(run, plan) -> str:
     """What this run will upload, in one line before any bag step: a log's first
     line (stamped like the steps' lines when the output is not a terminal)."""
-    todo = [b.size for b in plan.uploads if not steps.is_done(run, b.name, b.content_key)]
+    pending = set(ledger.outcomes(run, plan).pending)
+    todo = [b.size for b in plan.uploads if b.name in pending]
     line = (f"{report.upload_line(todo, run.settings)} (backup {plan.year}: "
             f"{plural(len(plan.bags), 'bag')}, {len(plan.bags) - len(plan.uploads)} "
             "unchanged" + (f", {len(plan.uploads) - len(todo)} sent by an earlier run"
@@ -213,7 +214,7 @@ def inventory_action(config):
     run = load_run(config)
     plan = read_plan(run)
     path = run.settings.inventory_file
-    built = inventory.build_inventory(plan, read_markers(run, plan),
+    built = inventory.build_inventory(plan, ledger.markers(run, plan),
                                       inventory.load_inventory(path))
     if inventory.write_inventory(path, built):
         print(f"Wrote {path}: {plural(len(built['atoms']), 'atom')} in "
@@ -224,7 +225,7 @@ def inventory_action(config):
 @locked
 def system_action(config):
     run = load_run(config)
-    sent = system.upload_system(run.settings, lambda: run.store, run.year,
+    sent = system.upload_system(run.settings, run.store, run.year,
                                 run.fingerprint_key)
     if sent:
         print(f"System folder {sent[0].rpartition('/')[0]}/: uploaded "
@@ -241,36 +242,22 @@ def cleanup_action(config):
     uploads are open."""
     run = load_run(config)
     plan = read_plan(run)
-    resumable = {m.upload.get("upload_id") for m in read_markers(run, plan).values()}
+    resumable = {m.upload.get("upload_id") for m in ledger.markers(run, plan).values()}
     host = run.settings.host
     for key in run.store.abort_open_uploads(
             "", keep=resumable - {None}, mine=lambda k: layout.owner(k) == host):
         print(f"Aborted an unfinished upload of {key} (no bag needs it any more)")
-    planned = {b.name for b in plan.bags}
-    files = sorted(run.markers_dir.glob("*.json")) if run.markers_dir.exists() else []
-    for path in files:
-        if path.stem not in planned:
-            path.unlink()
+    ledger.forget_unplanned(run, plan)
 
 
 @user_errors
 def report_action(config):
     run = load_run(config)
     plan = read_plan(run)
-    failures = {}
-    for bag in plan.bags:
-        path = run.failure_file(bag.name)
-        if path.exists():
-            failures[bag.name] = path.read_text().strip()
-    repaired = {b.name: run.repair_file(b.name).read_text().strip() for b in plan.bags
-                if run.repair_file(b.name).exists()}
-    left_out = {}  # atom -> why: its bag went without it (a file that kept moving)
-    for bag in plan.uploads:
-        marker = read_marker(run.marker_file(bag.name), bag.content_key)
-        if marker.done and marker.packed is not None:
-            left_out.update(marker.packed.left_out or {})
-    text, ok = report.run_report(plan, failures, repaired, left_out)
-    record = status.backup_record(run, plan, failures, repaired, ok, left_out=left_out)
+    found = ledger.outcomes(run, plan)
+    text, ok = report.run_report(plan, found.failures, found.repaired, found.left_out)
+    record = status.backup_record(run, plan, found.failures, found.repaired, ok,
+                                  left_out=found.left_out)
     lines = [text]
     if run.settings.encryption != "age":
         lines.append("Not encrypted by this tool: the data is protected only by AWS (your "
@@ -293,7 +280,7 @@ def progress_line(config) -> str:
         return ""
     if plan is None or not plan.uploads:
         return ""
-    done = sum(1 for b in plan.uploads if steps.is_done(run, b.name, b.content_key))
+    done = len(plan.uploads) - len(ledger.outcomes(run, plan).pending)
     return f"{done} of {plural(len(plan.uploads), 'bag')} to upload are done; "
 
 
@@ -305,7 +292,7 @@ def task__lock():
 
 
 def task_plan():
-    """pack atoms into bags (writes the plan that `doit list` shows)"""
+    """pack atoms into bags (writes the plan that `glacier list` shows)"""
     run = current_run()
     settings = run.settings
     state = str(run.state_dir)

@@ -9,9 +9,11 @@ import json as jsonlib
 from doit.exceptions import TaskFailed
 
 from ..formats import inventory
+from ..backup import ledger
 from ..report import last_run as status, restores, run_start
 from ..run import load_run
 from ..backup.plan import read_plan
+from ..units import plural
 from .base import current_run, param, say, user_errors
 
 
@@ -21,7 +23,7 @@ def status_action(config, json):
     settings = run.settings
     data = status.read_status(run.last_run_file)
     inv = inventory.load_inventory(settings.inventory_file)
-    pending = status.pending_bags(run, read_plan(run, required=False))
+    pending = ledger.outcomes(run, read_plan(run, required=False)).pending
     open_start = run_start.unfinished(data, run_start.read_started(run))
     running = bool(open_start) and run_start.still_running(run, open_start)
     unfinished = bool(open_start) or status.unfinished_since(run)
@@ -40,8 +42,9 @@ def status_action(config, json):
         say(status.summary_lines(data, inv, pending, unfinished, run.today,
                                  settings.max_age_days, problems,
                                  restores.status_lines(pending_restores)))
-    if problems:
-        return TaskFailed(problems[0])
+    if problems:  # the text said each on its PROBLEM line; JSON has no line for people
+        return TaskFailed(problems[0] if json else
+                          f"not OK: {plural(len(problems), 'problem')} (see above)")
 
 
 STATUS_PARAMS = [

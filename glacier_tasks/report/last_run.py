@@ -5,7 +5,10 @@ killed on the way leaves the previous file whole), read by `glacier status` and
 `doit report`. The file is the last run's *record*, plus under `latest` the newest
 record of each kind (the last backup in full, the last successful backup, the last
 dry run and verify in brief), carried from file to file, so a dry run or a verify
-never hides when the archive was last backed up.
+never hides when the archive was last backed up. `latest` also keeps the newest
+backup that sent bags (`upload`: a later run that sent nothing does not hide it) and
+this year's atoms added, changed and removed, by name (`year_atoms`, tallied over the
+year's backups).
 
 A record's figures are the run summary's own: the bag counts follow
 report.run_report, the planned fee report.plan_summary (both tested against them).
@@ -22,7 +25,8 @@ import time
 
 from .. import __version__, cost, statefile
 from ..errors import GlacierError, command
-from ..backup.marker import read_marker
+from ..backup.ledger import BagLedger, marker_files
+from .tally import stored_changes, tally_year
 from .text import bag_counts
 from ..units import human, iso_utc, plural, printable
 
@@ -67,30 +71,16 @@ def planned_figures(plan, settings) -> dict:
 
 
 def sent_figures(run, plan, started: float) -> dict:
-    """What this run really sent: the bags whose marker says uploaded (not adopted)
+    """What this run really sent: the bags whose ledger says uploaded (not adopted)
     since it started, with their manifests; requests and fee as cost.upload_estimate
     prices them."""
-    since = iso_utc(started)
-    sizes, files = [], 0
-    for bag in plan.bags:
-        path = run.marker_file(bag.name)
-        receipt = read_marker(path, bag.content_key).uploaded
-        # recorded_at has whole seconds: the marker's own time (written at or after the
-        # receipt) tells a run that ended in the same second as this one began
-        if receipt and not receipt.reused and receipt.recorded_at >= since and \
-                _written_since(path, started):
-            sizes.append(receipt.size)
-            files += sum(plan.atoms.get(a, {}).get("files", 0) for a in bag.atoms)
+    receipts = [(bag, BagLedger.of(run, bag).sent_since(started)) for bag in plan.bags]
+    sizes = [r.size for _, r in receipts if r is not None]
+    files = sum(plan.atoms.get(a, {}).get("files", 0)
+                for bag, r in receipts if r is not None for a in bag.atoms)
     upload = cost.upload_estimate(sizes, run.settings.storage_class, run.settings.prices)
     return {"bags": len(sizes), "bytes": sum(sizes), "requests": upload["requests"],
             "fee": upload["fee"], "files": files}
-
-
-def _written_since(path, started: float) -> bool:
-    try:
-        return os.stat(path).st_mtime >= started
-    except OSError:
-        return False
 
 
 def atom_changes(plan, previous: dict) -> dict:
@@ -125,9 +115,13 @@ def backup_record(run, plan, failures: dict, repaired: dict, ok: bool,
                   started: float = STARTED, left_out: dict | None = None) -> dict:
     """left_out: atom -> why its bag went without it (listed with the failures)."""
     record = _base(run, "backup", 0 if ok else 1, started)
+    previous = previous_inventory(run, started)
+    current = statefile.read_json(run.settings.inventory_file, default={},
+                                  what="inventory") or {}
     record.update({
         "year": plan.year,
-        "atoms": atom_changes(plan, previous_inventory(run, started)),
+        "atoms": atom_changes(plan, previous),
+        "atom_names": stored_changes(previous, current),
         "bags": bag_counts(plan, failures, repaired),
         "failed": _capped({**failures, **{f"atom {a}": why for a, why in
                                           (left_out or {}).items()}}),
@@ -193,6 +187,12 @@ def write_status(path, record: dict) -> dict:
     before = read_status(path) or {}
     latest = dict(before.get("latest", {}))
     kind = record["command"]
+    record = dict(record)
+    names = record.pop("atom_names", None)  # kept once, in the year's tally
+    if names is not None:
+        latest["year_atoms"] = tally_year(latest.get("year_atoms"), record["year"], names)
+    if kind == "backup" and record.get("sent", {}).get("bags"):
+        latest["upload"] = {**_brief(record), "sent": record["sent"]}
     if kind == "backup":
         latest["backup"] = record
         # the newest runs' ends: a backup refused by the lock records its end too,
@@ -286,14 +286,6 @@ def failure_summary(backup: dict) -> str:
     return ", ".join(parts) or "see its output"
 
 
-def pending_bags(run, plan) -> list[str]:
-    """The bags of the last plan still to upload (what `list --status` marks R)."""
-    if plan is None:
-        return []
-    return [b.name for b in plan.uploads
-            if not read_marker(run.marker_file(b.name), b.content_key).done]
-
-
 def unfinished_since(run) -> bool:
     """Did a run write the plan or a bag's marker after last-run.json, and stop before
     its end (killed, or failed before its report)?"""
@@ -301,9 +293,7 @@ def unfinished_since(run) -> bool:
         recorded = os.stat(run.last_run_file).st_mtime_ns
     except OSError:
         return False
-    paths = [run.plan_file]
-    if run.markers_dir.is_dir():
-        paths += list(run.markers_dir.glob("*.json"))
+    paths = [run.plan_file] + marker_files(run)
     for path in paths:
         try:
             if os.stat(path).st_mtime_ns > recorded:
