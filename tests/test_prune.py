@@ -73,7 +73,7 @@ def test_age_fee_and_free_date_at_20_days():
     assert manifest.fee_now == 0.0  # Standard has no minimum
 
 
-def test_no_fee_after_180_days_and_split_by_age():
+def test_no_fee_after_180_days_and_young_ones_kept_unless_forced():
     found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
                              D(2026, 7, 9), host="h")
     assert [p.fee_now for p in found] == [0.0, 0.0]

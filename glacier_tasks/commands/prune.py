@@ -22,10 +22,10 @@ from .base import current_run, locked, param, say, user_errors
 def prune_action(config, delete, force, min_age_days, json=False):
     if min_age_days < 0:
         return TaskFailed(f"--min-age-days {min_age_days}: a number of days, 0 or more")
-    return prune_bucket(load_run(config), delete, force, min_age_days)
+    return prune_bucket(load_run(config), delete, force, min_age_days, json)
 
 
-def prune_bucket(run, delete, force, min_age_days):
+def prune_bucket(run, delete, force, min_age_days, json=False):
     """prune_action with its Run (and the Run's store), so a bucket in memory can be
     pruned in a test."""
     settings = run.settings
@@ -53,8 +53,8 @@ def prune_bucket(run, delete, force, min_age_days):
     out = (lambda line: None) if json else print
     gone = _delete(run, store, inv, found, verdicts, infos, force, out) if delete else []
     if json:
-        say([jsonlib.dumps(prune_json(run, found, verdicts, held, gone, delete, force,
-                                      min_age_days), indent=1, sort_keys=True)])
+        say([jsonlib.dumps(shapes.prune_result(run.today, found, verdicts, held, gone,
+                                               delete, force, min_age_days), indent=1)])
     else:
         say(_said(found, verdicts, held, gone, delete, min_age_days) +
             (cost.region_note(settings.region, settings.prices) if found else []))
@@ -90,32 +90,6 @@ def _delete(run, store, inv, found, verdicts, infos, force, out) -> list:
             inv["history"] = {k: v for k, v in inv["history"].items() if k not in keys}
             inventory.write_inventory(run.settings.inventory_file, inv)
     return gone
-
-
-def prune_json(run, found, verdicts, held, gone, delete, force, min_age_days) -> dict:
-    """`prune --json`: the stable shape README.md shows (format 1)."""
-    deleted = {p.key for p in gone}
-    return {"format": 1, "date": run.today.isoformat(), "delete": delete, "force": force,
-            "min_age_days": min_age_days,
-            "objects": [_object_json(p, verdicts[p.key], held.get(p.key),
-                                     p.key in deleted) for p in found],
-            "deleted": {"objects": len(gone), "bytes": sum(p.size for p in gone)}}
-
-
-def _object_json(p, verdict, held, deleted) -> dict:
-    lost = p.lost
-    return {"key": p.key, "size": p.size, "storage_class": p.storage_class,
-            "uploaded": p.uploaded.isoformat(), "age_days": p.age_days,
-            "verdict": verdict, "deleted": deleted,
-            "early_deletion_fee": round(p.fee_now, 6), "free_from": p.free_from.isoformat(),
-            "history_until": p.history_until.isoformat() if p.history_until else None,
-            "object_lock": None if held is None else {
-                "until": held.until.isoformat() if held.until else None,
-                "mode": held.mode, "legal_hold": held.legal_hold, "with_bag": held.bag},
-            "loses": None if lost is None else {
-                "deleted_files": lost.files, "deleted_bytes": lost.size,
-                "deleted_examples": list(lost.names), "older_versions": lost.older,
-                "older_bytes": lost.older_size, "older_examples": list(lost.older_names)}}
 
 
 def _locks(store, candidates) -> tuple[dict, dict]:

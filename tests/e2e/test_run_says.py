@@ -9,11 +9,10 @@ import subprocess
 import sys
 import tomllib
 
-import jsonschema
-
 from glacier_tasks import cost
 from glacier_tasks.units import human
 
+from . import json_shapes as shapes
 from .helpers import Project
 from .test_history import old_bag, three_years
 
@@ -61,47 +60,6 @@ def test_a_backup_log_starts_with_the_plan_and_ends_with_what_it_sent(project):
                                 "$0.0000; the run took ")
 
 
-PRUNE_SCHEMA = {
-    "type": "object",
-    "required": ["format", "date", "delete", "force", "min_age_days", "objects",
-                 "deleted"],
-    "additionalProperties": False,
-    "properties": {
-        "format": {"const": 1}, "date": {"type": "string", "format": "date"},
-        "delete": {"type": "boolean"}, "force": {"type": "boolean"},
-        "min_age_days": {"type": "integer"},
-        "deleted": {"type": "object", "required": ["objects", "bytes"],
-                    "additionalProperties": False,
-                    "properties": {"objects": {"type": "integer"},
-                                   "bytes": {"type": "integer"}}},
-        "objects": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["key", "size", "storage_class", "uploaded", "age_days", "verdict",
-                         "deleted", "early_deletion_fee", "free_from", "history_until",
-                         "object_lock", "loses"],
-            "properties": {
-                "key": {"type": "string"}, "size": {"type": "integer"},
-                "storage_class": {"type": "string"}, "uploaded": {"type": "string"},
-                "age_days": {"type": "integer"},
-                "verdict": {"enum": ["delete", "young", "history", "held"]},
-                "deleted": {"type": "boolean"}, "early_deletion_fee": {"type": "number"},
-                "free_from": {"type": "string"},
-                "history_until": {"type": ["string", "null"]},
-                "object_lock": {"type": ["object", "null"],
-                                "required": ["until", "mode", "legal_hold", "with_bag"]},
-                "loses": {"type": ["object", "null"], "additionalProperties": False,
-                          "required": ["deleted_files", "deleted_bytes",
-                                       "deleted_examples", "older_versions",
-                                       "older_bytes", "older_examples"],
-                          "properties": {k: {"type": "integer"} for k in (
-                              "deleted_files", "deleted_bytes", "older_versions",
-                              "older_bytes")} | {
-                              "deleted_examples": {"type": "array",
-                                                   "items": {"type": "string"}},
-                              "older_examples": {"type": "array",
-                                                 "items": {"type": "string"}}}}}}}}}
-
-
 def test_prune_says_older_version_ends_with_the_total_freed_and_speaks_json(
         tmp_path, s3_server, bucket):
     project, first = three_years(tmp_path, s3_server, bucket, keep_years=0)
@@ -120,8 +78,7 @@ def test_prune_says_older_version_ends_with_the_total_freed_and_speaks_json(
 
     listed = project.glacier("prune", "--json", GLACIER_TODAY=today)
     assert listed.returncode == 0, listed.stderr
-    shape = json.loads(listed.stdout)
-    jsonlib_check(shape)
+    shape = shapes.check(json.loads(listed.stdout), shapes.PRUNE)
     objects = {o["key"]: o for o in shape["objects"]}
     assert {o["verdict"] for o in objects.values()} == {"delete"}
     assert set(objects) <= set(project.objects())
@@ -139,11 +96,7 @@ def test_prune_says_older_version_ends_with_the_total_freed_and_speaks_json(
     assert done.stdout.splitlines()[-1] == \
         f"Freed {human(freed)} in all: {len(gone)} objects deleted"
     after = project.glacier("prune", "--json", GLACIER_TODAY=today)
-    assert json.loads(after.stdout)["objects"] == []
-
-
-def jsonlib_check(shape: dict) -> None:
-    jsonschema.validate(shape, PRUNE_SCHEMA)
+    assert shapes.check(json.loads(after.stdout), shapes.PRUNE)["objects"] == []
 
 
 def write_config(project, region: str, extra: str = "") -> None:
@@ -262,8 +215,8 @@ def test_list_status_after_bootstrap_shows_the_inventorys_bags(project):
     lines = listed.stdout.splitlines()
     shown = sorted(line.split()[1] for line in lines if line.startswith("U "))
     assert shown == bags, listed.stdout
-    assert lines[-1] == "0 of 2 bags pending"
-    assert "glacier dryrun" in listed.stdout
+    assert lines[-1] == ("0 of 2 bags pending: the inventory's, no plan here yet; "
+                         "'glacier dryrun' plans from it (nothing is uploaded)")
     # `doit list` from the project folder says the same
     assert sorted(line.split()[1] for line in project.doit_here("list", "--status").stdout
                   .splitlines() if line.startswith("U ")) == bags
