@@ -5,6 +5,7 @@ money is USD (floats), times are ISO 8601 UTC. tests/e2e/json_shapes.py holds th
 schemas the tests check every shape against."""
 
 from .. import cost, units
+from ..backup.ledger import BagLedger
 from ..restore import space
 
 VERSION = 1
@@ -12,7 +13,6 @@ VERSION = 1
 
 def bag_list(run, plan, tasks, scanned: float | None, notes: list) -> dict:
     """`list --json`: the bags of the last plan and whether each is pending."""
-    from ..backup.ledger import BagLedger
     bags = []
     for task in tasks:
         bag = plan.bag(task.name.partition(":")[2]) if plan else None
