@@ -151,15 +151,40 @@ def before(bag, chains) -> dict | None:
     return state
 
 
-def keep(bag, chains, hashes, manifest_path, states) -> None:
-    """What tar read of each atom, for the next increment; an increment's deletions."""
-    if chains is None:
-        return
-    for index, atom in enumerate(bag.atoms):
-        if index in states:
-            write_state(chains, atom, hashes[atom], states[index][0])
-    if getattr(bag, "increment_of", ""):
-        write_deletions(deletions_path(manifest_path), states.get(0, (None, []))[1])
+class ChainStates:
+    """What tar reads of each atom of a bag, kept as its chain's state (one atom in
+    memory at a time: the records come in the walk's order, atom after atom); for an
+    increment bag, `before` is the state it is packed against and its deletions are
+    what `before` had that tar did not read."""
+
+    def __init__(self, bag, chains: Path, before: dict | None):
+        self.bag, self.chains, self.before = bag, chains, before
+        self.index, self.entries, self.deletions = None, {}, []
+
+    def add(self, index: int, rel: bytes, line: bytes, digests) -> None:
+        if index != self.index:
+            self._flush(digests)
+            self.index = index
+        self.entries[rel] = entry_of(line)
+
+    def finish(self, digests) -> None:
+        self._flush(digests)
+        self.index = None
+
+    def _flush(self, digests) -> None:
+        if self.index is None:
+            return
+        atom_hash = digests[self.index].copy().hexdigest()
+        write_state(self.chains, self.bag.atoms[self.index], atom_hash, self.entries)
+        if self.before is not None:
+            self.deletions = deletions(self.before, self.entries)
+        self.entries = {}
+
+    def settle(self, manifest_path: Path) -> None:
+        """The bag is packed as it is: an increment's deletion list goes beside its
+        manifest."""
+        if self.before is not None:
+            write_deletions(deletions_path(manifest_path), self.deletions)
 
 
 def deletions_path(manifest_path: Path) -> Path:

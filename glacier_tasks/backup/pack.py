@@ -114,11 +114,13 @@ def pack_bag(bag, molecule_path, tar_path: Path, manifest_path: Path,
     left_out, packing = {}, bag
     try:
         for attempt in range(ATTEMPTS + 1):
-            tar, (hashes, entries), moving, states = _pack_once(
-                packing, molecule_path, partial, draft, progress, encrypt, remote,
-                increment.before(bag, chains), chains is not None)
+            states = increment.ChainStates(packing, chains, increment.before(bag, chains)) \
+                if chains is not None else None
+            tar, (hashes, entries), moving = _pack_once(
+                packing, molecule_path, partial, draft, progress, encrypt, remote, states)
             if not moving[1]:
-                increment.keep(packing, chains, hashes, manifest_path, states)
+                if states is not None:  # the increment's deletions, beside its manifest
+                    states.settle(manifest_path)
                 os.replace(draft, manifest_path)
                 os.replace(partial, tar_path)
                 memberindex.settle(tar_path, manifest_path, tar.sha256, bool(encrypt))
@@ -162,11 +164,11 @@ def write_manifest(bag, molecule_path, manifest_path: Path) -> dict:
 
 
 def _pack_once(bag, molecule_path, partial, draft, progress, encrypt, remote=None,
-               before=None, keep=False):
+               states=None):
     """Walk, run tar, look again: (TarRun, (atom hashes, atom entries), files that
-    moved, with `keep` each atom's (entries, deletions) by index (increment.py)).
-    With `before` (an increment bag's chain state), tar gets only what differs."""
-    states = {} if keep or before is not None else None
+    moved). With `states` (increment.ChainStates), what tar read of each atom is kept
+    as its chain's state, and an increment bag's tar gets only what differs."""
+    before = states.before if states is not None else None
     staging_dir = partial.parent
     try:
         with tempfile.TemporaryDirectory(dir=staging_dir) as tmp:
@@ -178,7 +180,7 @@ def _pack_once(bag, molecule_path, partial, draft, progress, encrypt, remote=Non
                                remote)
                 _check_tar(bag, tar, encrypt)
                 atoms, moving = _settle(bag, molecule_path, records, draft, tar.vanished,
-                                        tar.changed, stream, before, states)
+                                        tar.changed, stream, states)
                 memberindex.write_index(
                     ((offset, name) for offset, name, _ in _read_stream(stream)),
                     memberindex.listing_for(partial), tar.sha256)
@@ -187,7 +189,7 @@ def _pack_once(bag, molecule_path, partial, draft, progress, encrypt, remote=Non
         raise BagError(f"{bag.name}: writing {where} failed: {err.strerror}; the "
                        "partial bag was removed, free some space and run backup again") \
             from None
-    return tar, atoms, moving, states or {}
+    return tar, atoms, moving
 
 
 def _check_tar(bag, tar: TarRun, encrypt) -> None:
@@ -255,7 +257,7 @@ def _read_stream(path):
 
 
 def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None,
-            before=None, states=None):
+            states=None):
     """Write the manifest of what the tar holds (with each file's content sha256 when
     the tar `stream` was read) and hash each atom the same way; with `changed` (a set,
     after tar), also count the stored files that moved since the walk: ((atom hashes,
@@ -272,7 +274,7 @@ def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None,
                 continue  # not in the tar: not in its manifest, not in its hash
             digests[index].update(line)
             if states is not None:  # what the chain holds once this bag is extracted
-                states.setdefault(index, ({}, []))[0][rel] = increment.entry_of(line)
+                states.add(index, rel, line, digests)
             mode, content = seen[0], None
             entries[index] += 1  # the atom's, all of it: what its chain now holds
             files[index] += not stat.S_ISDIR(mode)
@@ -287,9 +289,8 @@ def _settle(bag, molecule_path, records, draft, vanished, changed, stream=None,
                 first, count = first or rel, count + 1
                 atoms_moving.add(index)
     hashes = {key: d.hexdigest() for key, d in zip(bag.atoms, digests)}
-    if before is not None and states is not None:
-        now = states.setdefault(0, ({}, []))
-        now[1].extend(increment.deletions(before, now[0]))
+    if states is not None:
+        states.finish(digests)
     return (hashes, dict(zip(bag.atoms, zip(entries, files)))), \
         (first, count, atoms_moving)
 
