@@ -132,10 +132,13 @@ def test_five_years_of_increments(tmp_path, s3_server, bucket):
     write(atom / "2019" / "img20.jpg", 100 * KB)
     write(atom / "2019" / "img05.jpg", 100 * KB)
     write(atom / "2019" / ODD_GONE, 1 * KB)
+    os.remove(atom / "latest")  # a symlink pointed elsewhere
+    os.symlink("2019/img20.jpg", atom / "latest")
+    os.link(atom / "2019" / "img20.jpg", atom / "img20_linked.jpg")  # both new: a link
     backup(project, 2026)
     chain = check_year(project, tmp_path, key, 2026)
     assert chain[0] == base[0] and len(chain) == 2
-    assert tar_bytes(project, chain[1]) < 250 * KB
+    assert tar_bytes(project, chain[1]) < 250 * KB  # the new link stored as a link
     assert project.inventory["bags"][chain[1]]["increment_of"]
 
     # year 3: a file deleted, a folder renamed, a file that becomes a folder
