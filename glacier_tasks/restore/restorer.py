@@ -137,8 +137,10 @@ class Restorer:
     def _refill(self, plan, state):
         """An extracted bag whose files have gone from the destination since (rm -rf)
         is restored again: only what is missing is written."""
-        if not state.extracted or plan.step or any(t.step for t in plan.targets):
-            return state  # a chain is checked as a whole, once, at the end
+        if not state.extracted or plan.step or self._chained(plan):
+            # a chain's bags are not refilled one by one: its base's manifest lists
+            # what later increments deleted, which must stay deleted
+            return state
         gone = restorecheck.missing(self._manifest(plan), plan.wanted or _all,
                                     self._dest(plan))
         if not gone:

@@ -88,6 +88,9 @@ def check_year(project, tmp_path, atom_key: str, year: int) -> list:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all match the manifest" in done.stdout, done.stdout
     assert tree_snapshot(tool / "Photos") == tree_snapshot(project.data / "Photos")
+    again = project.run("restore", "--path", atom_key, "--yes", "--to", str(tool))
+    assert again.returncode == 0, again.stdout + again.stderr  # done: nothing comes back
+    assert tree_snapshot(tool / "Photos") == tree_snapshot(project.data / "Photos")
     check_invariant(project)
     for restored in (dest, tool):  # the sparse file came back sparse
         found = os.stat(restored / "Photos" / "sparse.img")
