@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .. import statefile
 from ..errors import StateError, command
-from ..formats import tarsize
+from ..formats import layout, tarsize
 from ..formats.layout import archive_key, bag_name, manifest_key
 
 ARCHIVE_FORMAT = "gnu-tar-1"  # part of every content key: a new format rebuilds bags
@@ -244,12 +244,12 @@ class _Taken:
     def holding(self, atoms) -> str | None:
         """The tar_id of a key the bucket holds with exactly these atoms (a stopped
         run's upload, whatever number it had): adopted rather than sent again."""
-        prefix = self.key("").removesuffix(".tar")
         for key in sorted(self.occupied):
-            tar_id = key[len(prefix):].removesuffix(".tar")
-            if key.startswith(prefix) and TAR_ID_RE.match(tar_id) \
-                    and self.free(tar_id, atoms):
-                return tar_id
+            parsed = layout.parse(key)
+            if parsed and parsed.kind == "bag" and \
+                    (parsed.year, parsed.host, parsed.slug) == (self.year, self.host, self.slug) \
+                    and TAR_ID_RE.match(parsed.tar_id) and self.free(parsed.tar_id, atoms):
+                return parsed.tar_id
         return None
 
 

@@ -49,8 +49,8 @@ def recorded(folder) -> list[dict]:
 def listing(store, previous: dict, host: str, year: int) -> dict:
     """key -> ObjectInfo of this host's bags and manifests in this year and in every
     year the previous inventory's bags are in (one LIST per 1000 keys)."""
-    years = {year} | {int(k[:4]) for k in previous.get("bags", {})
-                      if layout.owner(k) == host and k[:4].isdigit()}
+    years = {year} | {parsed.year for k in previous.get("bags", {})
+                      if (parsed := layout.parse(k)) and parsed.host == host}
     found = {}
     for each in sorted(years):
         prefix = layout.year_prefix(each)

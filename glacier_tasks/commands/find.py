@@ -4,7 +4,7 @@ from doit.exceptions import TaskFailed
 
 from ..bucket import system_folder
 from ..restore import find
-from ..formats import inventory
+from ..formats import inventory, layout
 from ..errors import command
 from ..run import load_run
 from ..bucket.store import store_for
@@ -38,7 +38,7 @@ def find_action(config, pattern, long, regex, host, all_years):
             found += 1
             yield f"{m.path}\t{m.bag}\t{m.archive_key}" + \
                 (f"\t{m.size}\t{m.mtime}" if long else "") + \
-                (f"\t{m.archive_key[:4]}" if all_years else "")
+                (f"\t{layout.parse(m.archive_key).year}" if all_years else "")
 
     if say(lines()) and not found:  # grep's habit: exit 1, so a script can tell
         return TaskFailed(f"no file matches {' '.join(words)!r}" + (

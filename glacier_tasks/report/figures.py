@@ -13,19 +13,16 @@ its size over target_bag_gb.
 """
 
 import datetime
-import re
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from ..errors import command
 from .. import cost
-from ..formats import inventory as inventory_format
+from ..formats import inventory as inventory_format, layout
 from . import last_run as status
 from ..cost import TIER_DELAY
 from ..units import plural
 
-YEAR_KEY = re.compile(r"^(\d{4})-backup/")
-BAG_STEM = re.compile(r"^(?P<host>[^_/]+)_(?P<slug>[^_/]+)_(?P<tar_id>[^/]+)\.tar$")
 OTHER = "other"
 EXTRA = "manifests and system files"
 
@@ -166,8 +163,8 @@ def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list
 
 
 def year_of(key: str) -> str:
-    match = YEAR_KEY.match(key)
-    return match.group(1) if match else OTHER
+    parsed = layout.parse(key)
+    return str(parsed.year) if parsed else OTHER
 
 
 class Owners(NamedTuple):
@@ -189,16 +186,17 @@ def molecule_of(key: str, owners: Owners) -> str:
     (a bag no state names any more), else another host's."""
     if key in owners.known:
         return owners.known[key]
-    match = BAG_STEM.match(key.rpartition("/")[2])
-    if not match:
+    parsed = layout.parse(key)
+    if not parsed or parsed.kind != "bag":
         return OTHER
-    if match["host"] != owners.host:
-        return f"host {match['host']}"
-    return owners.slugs.get(match["slug"], match["slug"])
+    if parsed.host != owners.host:
+        return f"host {parsed.host}"
+    return owners.slugs.get(parsed.slug, parsed.slug)
 
 
 def is_bag(key: str) -> bool:
-    return key.endswith(".tar") and "/manifests/" not in key and "/system/" not in key
+    parsed = layout.parse(key)
+    return parsed is not None and parsed.kind == "bag"
 
 
 def storage_by_year(objects: dict, owners: Owners) -> list[YearStorage]:
