@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from . import cost
 from .bucket import system_folder
 from .restore import find
-from .formats import layout
+from .formats import layout, manifest
 from .errors import GlacierError, command
 from .backup.plan import read_plan
 from .formats.layout import BACKUP_KEY, owner
@@ -60,9 +60,9 @@ def entries(manifest_lines) -> set:
     """(path, size, mtime) of every file a manifest lists: what identifies a version."""
     found = set()
     for line in manifest_lines:
-        path, size, mtime = (line.rstrip("\n").split("\t") + ["", ""])[:3]
-        if path and not path.endswith("/"):
-            found.add((path, size, mtime))
+        entry = manifest.read_entry(line) if line.strip("\n") else None
+        if entry and not entry.folder:
+            found.add((entry.path, entry.size, entry.mtime))
     return found
 
 

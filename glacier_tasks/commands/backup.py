@@ -100,12 +100,10 @@ def _file_changes(run, plan, previous: dict) -> None:
 def _manifest_files(path, atom: bytes) -> dict:
     """name -> (size, mtime) of the files (not folders) an atom had in a manifest."""
     found = {}
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            name, size, when = manifest.parse_line(line)
-            top = name.split(b"/", 1)[0] if b"/" in name else b"."
-            if top == atom and not name.endswith(b"/"):
-                found[name] = (size, when)
+    for entry in manifest.read_entries(path):
+        top = entry.name.split(b"/", 1)[0] if b"/" in entry.name else b"."
+        if top == atom and not entry.folder:
+            found[entry.name] = (entry.size, entry.mtime)
     return found
 
 

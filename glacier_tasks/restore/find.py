@@ -57,16 +57,13 @@ def search(settings, store, inventory: dict, pattern: str, regex: bool = False):
         prefix = bag["molecule"].rstrip("/") + "/"
         name = layout.bag_name(key)
         current = _current_atoms(bag)
-        with open(fetch_manifest(settings, store, bag), encoding="utf-8") as lines:
-            for line in lines:
-                path, _, rest = line.rstrip("\n").partition("\t")
-                if current is not None and _atom_of(path) not in current:
-                    continue  # an old version of an atom that moved to a newer bag
-                full = prefix + path
-                if matches(full):
-                    size, _, mtime = rest.partition("\t")
-                    mtime = mtime.replace("\t", " ")  # keeps a 'skipped: socket' note
-                    yield Match(full, name, key, int(size or 0), mtime)
+        for entry in manifest.read_entries(fetch_manifest(settings, store, bag)):
+            if current is not None and _atom_of(entry.path) not in current:
+                continue  # an old version of an atom that moved to a newer bag
+            full = prefix + entry.path
+            if matches(full):
+                note = f" {entry.note}" if entry.note else ""  # 'skipped: socket'
+                yield Match(full, name, key, entry.size, entry.mtime + note)
 
 
 def _current_atoms(bag: dict) -> set | None:
@@ -92,14 +89,11 @@ def member_exists(manifest_path: Path, member: bytes, loose: bool = False) -> bo
     folder: a top-level folder is an atom of its own, and one its bag still lists is
     the old copy of an atom that moved out or was removed (issue 23)."""
     folder = member + b"/"
-    with open(manifest_path, encoding="utf-8") as lines:
-        for line in lines:
-            raw = manifest.parse_line(line)[0]
-            name = raw.rstrip(b"/")
-            if loose:  # its very name, never a folder's line ("NAME/")
-                if raw == member:
-                    return True
-                continue
-            if name == member or name.startswith(folder):
+    for entry in manifest.read_entries(manifest_path):
+        if loose:  # its very name, never a folder's line ("NAME/")
+            if entry.name == member and not entry.folder:
                 return True
+            continue
+        if entry.name == member or entry.name.startswith(folder):
+            return True
     return False

@@ -37,7 +37,7 @@ def manifest_members(text: str) -> list[bytes]:
     for line in text.splitlines():
         if line.endswith("\tskipped: socket"):
             continue  # listed so a user knows, never in the tar
-        names.append(manifest.parse_line(line)[0].rstrip(b"/"))
+        names.append(manifest.read_entry(line).name)
     return names
 
 
