@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from glacier_tasks import cost, prune
 from glacier_tasks.report import figures as overview, html as page
-from glacier_tasks.backup.plan import Plan, PlannedBag
+from tests.support.builders import plan_of, planned_bag
 from glacier_tasks.bucket.objects import ObjectInfo
 
 D = datetime.date
@@ -94,13 +94,8 @@ def test_restore_is_costs_full_restore_then_each_molecule():
 
 
 def test_bags_fill_oversized_and_pending():
-    upload = PlannedBag(name="h_m_bag_003", tar_id="bag_003", molecule="/m",
-                        archive_key="2027-backup/h_m_bag_003.tar",
-                        manifest_key="2027-backup/manifests/h_m_bag_003.txt",
-                        atoms=["/m/c"], size=500_000_000, files=1, action="upload")
-    plan = Plan(year=2027, bags=[upload], atoms={}, removed_atoms=[],
-                missing_molecules=["/gone"], dropped_molecules=[], superseded_bags=[],
-                superseded_molecules={}, missing_reasons={"/gone": "folder not found"})
+    upload = planned_bag(3, atoms=["/m/c"], size=500_000_000)
+    plan = plan_of([upload], missing=["/gone"])
     ov = gathered(plan=plan, pending=["h_m_bag_003"])
     assert [b.key for b in ov.oversized] == ["2026-backup/h_m_bag_001.tar"]
     assert [(b.key, b.fill) for b in ov.bags if b.pending] == \

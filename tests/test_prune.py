@@ -5,7 +5,7 @@ import datetime
 import pytest
 
 from glacier_tasks import cost, prune
-from glacier_tasks.backup.plan import Plan, PlannedBag
+from tests.support.builders import plan_of, planned_bag
 from glacier_tasks.bucket.objects import ObjectInfo
 
 D = datetime.date
@@ -51,13 +51,8 @@ def test_another_hosts_keys_are_never_candidates():
 
 
 def test_unfinished_backup_plan_protects_its_keys():
-    planned = PlannedBag(name="h_m_bag_001", tar_id="bag_001", molecule="/m",
-                         archive_key="2026-backup/h_m_bag_001.tar",
-                         manifest_key="2026-backup/manifests/h_m_bag_001.txt",
-                         atoms=["/m/b"], size=1_000_000_000, files=1, action="upload")
-    plan = Plan(year=2026, bags=[planned], atoms={}, removed_atoms=[],
-                missing_molecules=[], dropped_molecules=[], superseded_bags=[],
-                superseded_molecules={})
+    planned = planned_bag(1, year=2026, atoms=["/m/b"], size=1_000_000_000)
+    plan = plan_of([planned], year=2026)
     found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, plan),
                              D(2026, 1, 30), host="h")
     assert found == []

@@ -11,6 +11,8 @@ from glacier_tasks.report import text as report, last_run as status, run_start
 from glacier_tasks import units
 from glacier_tasks.backup.marker import BagMarker, Receipt, write_marker
 from glacier_tasks.backup.plan import Plan, PlannedBag
+from tests.support import builders
+from tests.support.builders import planned_bag
 from glacier_tasks.run import load_run
 
 from .test_run import make_config
@@ -19,20 +21,14 @@ D = datetime.date
 
 
 def bag(n: int, action: str = "upload", size: int = 30_000_000) -> PlannedBag:
-    key = f"2027-backup/h_m_bag_{n:03d}.tar"
-    return PlannedBag(name=f"h_m_bag_{n:03d}", tar_id=f"bag_{n:03d}", molecule="/m",
-                      archive_key=key, manifest_key=key.replace(".tar", ".txt"),
-                      atoms=[f"/m/a{n}"], size=size, files=3, action=action,
-                      reasons=["new atom"] if action == "upload" else [],
-                      content_key=f"ck{n}")
+    return planned_bag(n, size=size, files=3, action=action,
+                       reasons=["new atom"] if action == "upload" else [],
+                       content_key=f"ck{n}")
 
 
 def plan_of(bags, missing=(), removed=()) -> Plan:
-    return Plan(year=2027, bags=bags, atoms={a: {"last_metadata_hash": "h"} for b in bags
-                                             for a in b.atoms},
-                removed_atoms=list(removed), missing_molecules=list(missing),
-                dropped_molecules=[], superseded_bags=[], superseded_molecules={},
-                missing_reasons={m: "folder not found" for m in missing})
+    return builders.plan_of(bags, missing=missing, removed=removed, atoms={
+        a: {"last_metadata_hash": "h"} for b in bags for a in b.atoms})
 
 
 @pytest.mark.parametrize("failures, repaired, missing", [

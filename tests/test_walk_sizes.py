@@ -6,7 +6,7 @@ import os
 from glacier_tasks.backup import pack as bag, scan
 from glacier_tasks.formats import manifest
 from tests.test_walk_vanish import listed, members, planned
-from tests.tmpfs import mounted_tmpfs
+from tests.support.tmpfs import mounted_tmpfs
 
 TERABYTE = 10**12
 
