@@ -1,9 +1,11 @@
 """`make demo`: the whole job against a local S3 server on 127.0.0.1, no AWS account.
 
 Starts moto's S3 server, makes sample data and a config under demo/work/, then runs what
-a user types: `doit dryrun`, `doit list --status`, `doit backup`, `doit list --status`,
-and finally restores every bag by hand (restore-object, download, `tar -xSf`) and
-compares the result with the source. The server is stopped at the end.
+a user types: `glacier dryrun`, `glacier list --status`, `glacier backup`, `glacier list
+--status`, `glacier find`, `glacier restore` of one file (only its byte ranges are
+downloaded), `glacier status` and `glacier report` (the HTML page, whose path it
+prints); finally it restores every bag by hand (restore-object, download, `tar -xSf`)
+and compares the result with the source. The server is stopped at the end.
 """
 
 import filecmp
@@ -39,10 +41,16 @@ def main() -> int:
         s3.create_bucket(Bucket=BUCKET)
         data = _make_sample_data(WORK / "data")
         _write_config(endpoint, data)
-        env = {**os.environ, **CREDENTIALS, "GLACIER_CONFIG": str(WORK / "glacier.toml")}
+        env = {**os.environ, **CREDENTIALS, "GLACIER_CONFIG": str(WORK / "glacier.toml"),
+               "PYTHONPATH": str(REPO)}  # this checkout's code, installed or not
         for args in (["dryrun"], ["list", "--status"], ["backup"], ["list", "--status"]):
-            _doit(args, env)
+            _glacier(args, env)
         _show_bucket(s3)
+        if not _one_file(data, env):
+            return 1
+        _glacier(["status"], env)
+        _glacier(["report"], env)
+        print(f"   open it in a browser: {(WORK / 'report.html').as_uri()}")
         return _restore_and_compare(s3, data)
     finally:
         server.terminate()
@@ -112,12 +120,28 @@ def _write_config(endpoint: str, data: Path) -> None:
     (WORK / "list.txt").write_text(f"# the folders to back up\n{data}\n")
 
 
-def _doit(args: list, env: dict) -> None:
-    print(f"\n== doit {' '.join(args)}", flush=True)
-    result = subprocess.run([str(REPO / ".venv" / "bin" / "doit"), *args], cwd=REPO,
+def _glacier(args: list, env: dict) -> None:
+    """What a user types, run from the project folder (demo/work)."""
+    print(f"\n== glacier {' '.join(args)}", flush=True)
+    result = subprocess.run([sys.executable, "-m", "glacier_tasks.cli", *args], cwd=WORK,
                             env=env)
     if result.returncode != 0:
-        raise SystemExit(f"doit {' '.join(args)} failed with status {result.returncode}")
+        raise SystemExit(f"glacier {' '.join(args)} failed with status "
+                         f"{result.returncode}")
+
+
+def _one_file(data: Path, env: dict) -> bool:
+    """Find a file, see what restoring it costs, restore it alone: its bag holds other
+    atoms, so only the byte ranges of its member are downloaded."""
+    wanted = data / "Documents" / "01" / "documents-005.dat"
+    _glacier(["find", wanted.name], env)
+    _glacier(["restore", str(wanted)], env)  # the estimate: bags, bytes, cost
+    to = WORK / "one-file"
+    _glacier(["restore", str(wanted), "--to", str(to), "--yes"], env)
+    back = to / wanted.relative_to(data)
+    same = back.is_file() and filecmp.cmp(wanted, back, shallow=False)
+    print(f"== {back} {'equals' if same else 'DIFFERS from'} the source, byte for byte")
+    return same
 
 
 def _show_bucket(s3) -> None:

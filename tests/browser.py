@@ -1,16 +1,22 @@
-"""A real browser for the report's tests: headless Chromium takes screenshots and
-dumps the DOM it built. Plain code, no pytest. Missing Chromium is a failure that
-says what to install (CI's .ci/run installs it), never a skip.
+"""A real browser for the report's tests: one headless Chromium start per view (a page
+at one window size) takes its screenshot, dumps the DOM it built and measures it (the
+page's width, elements past the edge, tables that scroll, bag bars). Plain code, no
+pytest. Missing Chromium is a failure that says what to install (CI's .ci/run
+installs it), never a skip.
 
 Also a small PNG reader (zlib only), to check a screenshot's size and that it is not
 blank, and a DOM reader for the page's `data-figure` elements.
 """
 
+import html
+import json
+import re
 import shutil
 import struct
 import subprocess
 import tempfile
 import zlib
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -34,19 +40,71 @@ def _run(args: list, timeout: int = 120) -> subprocess.CompletedProcess:
                               capture_output=True, timeout=timeout)
 
 
-def screenshot(page: Path, out: Path, width: int, height: int) -> Path:
-    """The page as a browser window of this size shows it."""
-    result = _run([f"--screenshot={out}", f"--window-size={width},{height}",
-                   page.absolute().as_uri()])
-    assert out.exists(), result.stderr.decode(errors="replace")[-2000:]
-    return out
+# The page is shown in an iframe of exactly the view's width: headless Chromium lays
+# a window out at least 500 px wide until it takes its screenshot, so a script in the
+# page itself would measure 500 where a phone has 390. The frame's own viewport is the
+# view's (its media queries, innerWidth), and the harness's script reads it once loaded.
+HARNESS = """<!doctype html><html><head><meta charset="utf-8"><style>
+html,body{{margin:0;overflow:hidden}}iframe{{border:0;display:block}}</style></head>
+<body><iframe id="page" src="{src}" width="{width}" height="{height}"></iframe>
+<pre id="measured"></pre><script>
+addEventListener("load", () => {{
+  const win = document.getElementById("page").contentWindow, doc = win.document;
+  const name = e => e.tagName.toLowerCase() + (typeof e.className === "string" &&
+      e.className ? "." + e.className.trim().replace(/\\s+/g, ".") : "");
+  const edge = [...doc.body.querySelectorAll("*")].filter(e => !e.closest(".scroll") &&
+      !e.closest("details:not([open])") &&
+      e.getBoundingClientRect().right > win.innerWidth + 0.5).map(name);
+  const clipped = [...doc.body.querySelectorAll("*")].filter(e =>
+      e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+      .map(e => `${{name(e)}} ${{e.scrollWidth}}>${{e.clientWidth}}: ` +
+           e.textContent.slice(0, 60));
+  const bars = [...doc.querySelectorAll("rect[data-bag]")].map(r => ({{key: r.dataset.bag,
+      fill: +r.dataset.fill, width: r.getBoundingClientRect().width}}));
+  document.getElementById("measured").textContent = JSON.stringify({{
+    inner_width: win.innerWidth, scroll_width: doc.documentElement.scrollWidth,
+    past_edge: edge, clipped: clipped, bag_bars: bars,
+    dom: doc.documentElement.outerHTML}});
+}});
+</script></body></html>
+"""
+MEASURED = re.compile(r'<pre id="measured">(.*?)</pre>', re.DOTALL)
 
 
-def dump_dom(page: Path, width: int = 1280) -> str:
-    """The DOM after the browser loaded the page."""
-    result = _run(["--dump-dom", f"--window-size={width},900", page.absolute().as_uri()])
-    assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
-    return result.stdout.decode("utf-8")
+@dataclass
+class View:
+    """The page as a browser window of one size shows it."""
+    screenshot: Path
+    dom: str            # the DOM the browser built
+    inner_width: int    # the viewport's CSS pixels
+    scroll_width: int   # the page's: more than inner_width is a sideways scroll
+    past_edge: list     # elements reaching past the right edge (outside scrollers)
+    clipped: list       # boxes whose content is wider than they are: a table that
+    #                     needs a sideways scroll, a text cut or spilling over
+    bag_bars: list      # {key, fill, width in CSS pixels} per bag's bar
+
+    @property
+    def figures(self) -> dict:
+        return figures(self.dom)
+
+
+def view(page: Path, out: Path, width: int, height: int) -> View:
+    """One Chromium start: a screenshot of the page in a window of this size, and what
+    the browser measured in it."""
+    harness = page.with_name(f".view-{width}-{page.name}")
+    harness.write_text(HARNESS.format(src=page.name, width=width, height=height),
+                       encoding="utf-8")
+    try:
+        result = _run([f"--screenshot={out}", f"--window-size={width},{height}",
+                       "--allow-file-access-from-files", "--dump-dom",
+                       harness.absolute().as_uri()])
+    finally:
+        harness.unlink()
+    error = result.stderr.decode(errors="replace")[-2000:]
+    assert out.exists() and result.returncode == 0, error
+    found = MEASURED.search(result.stdout.decode("utf-8"))
+    assert found and found[1].strip(), f"the harness measured nothing: {error}"
+    return View(screenshot=out, **json.loads(html.unescape(found[1])))
 
 
 class _Figures(HTMLParser):

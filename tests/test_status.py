@@ -120,6 +120,26 @@ def test_the_file_carries_the_latest_of_each_kind(run):
     assert not list(run.last_run_file.parent.glob(".*tmp"))  # written via a temp file
 
 
+def test_the_file_keeps_the_last_upload_and_the_years_atoms(run):
+    def backup(day: str, sent: int, **names) -> dict:
+        return {"command": "backup", "run_date": day, "exit_status": 0, "format": 1,
+                "year": int(day[:4]), "bags": {"failed": 0},
+                "sent": {"bags": sent, "bytes": sent * 10, "requests": 2 * sent,
+                         "fee": 0.0001 * sent},
+                "atom_names": {"added": [], "changed": [], "removed": [], **names}}
+    status.write_status(run.last_run_file, backup("2027-01-15", 2, added=["/m/g"],
+                                                  changed=["/m/a"], removed=["/m/b"]))
+    status.write_status(run.last_run_file, backup("2027-01-20", 0, changed=["/m/c"]))
+    data = status.read_status(run.last_run_file)
+    assert data["latest"]["upload"]["run_date"] == "2027-01-15"
+    assert data["latest"]["upload"]["sent"] == {"bags": 2, "bytes": 20, "requests": 4,
+                                                "fee": 0.0002}
+    assert data["latest"]["year_atoms"] == {"year": 2027, "added": ["/m/g"],
+                                            "changed": ["/m/a", "/m/c"],
+                                            "removed": ["/m/b"]}
+    assert "atom_names" not in data and "atom_names" not in data["latest"]["backup"]
+
+
 def test_a_damaged_or_foreign_file_reads_as_none(run):
     run.last_run_file.parent.mkdir(parents=True, exist_ok=True)
     run.last_run_file.write_text("{half")

@@ -9,7 +9,8 @@ last-run.json (the run summary's counts, see status.py), health is status.health
 (`glacier status`'s exit status).
 
 Words: a *year* is a key prefix `YYYY-backup/` (one yearly run); a bag's *fill* is
-its size over target_bag_gb.
+its size over target_bag_gb; a *label* is what a chart colours an object by: its bag's
+molecule, another host, or EXTRA for manifests and system files.
 """
 
 import datetime
@@ -19,12 +20,15 @@ from typing import NamedTuple
 from ..errors import command
 from .. import cost
 from ..formats import inventory as inventory_format, layout
-from . import last_run as status
+from . import last_run as status, tally
 from ..cost import TIER_DELAY
 from ..units import plural
 
 OTHER = "other"
 EXTRA = "manifests and system files"
+# what GNU tar's end blocks and record padding and age's framing may add to a bag the
+# plan filled to the target (formats/tarsize.py): no reason to look at it
+SLACK_BYTES, SLACK_SHARE = 64 * 1024, 0.001
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class ClassBill:
 @dataclass(frozen=True)
 class BagFill:
     key: str
+    tar_id: str
     year: str
     molecule: str
     size: int
@@ -58,6 +63,7 @@ class BagFill:
 class YearMoney:
     year: str
     monthly: float     # what the objects under the prefix cost a month now
+    parts: tuple       # (label, monthly) per molecule, then EXTRA
     bags: int
     bag_bytes: int
     requests: int      # PUT-class requests the bags and manifests took to upload
@@ -79,7 +85,7 @@ class RestoreCost:
 
 @dataclass(frozen=True)
 class HealthCheck:
-    level: str        # "ok", "warn" or "fail"
+    level: str        # "ok", "info" (normal, said in grey), "warn" or "fail"
     text: str
 
 
@@ -105,6 +111,15 @@ class Overview:
     has_inventory: bool
     dead: tuple = ()          # (archive_key, bytes no atom points at) of kept bags
     dead_monthly: float = 0.0  # what those bytes cost a month
+    labels: dict | None = None  # prunable key -> its label (the charts' colour)
+    last_upload: dict | None = None  # the newest backup that sent bags (last_run.py)
+    year_atoms: dict | None = None   # this year's atoms added, changed, removed
+
+    @property
+    def past_target(self) -> list:
+        """Bags larger than the target by more than tar's or age's few KB."""
+        return [b for b in self.bags if b.size > self.target_bytes * (1 + SLACK_SHARE)
+                + SLACK_BYTES]
 
     @property
     def monthly_total(self) -> float:
@@ -122,10 +137,6 @@ class Overview:
     def dead_bytes(self) -> int:
         return sum(n for _, n in self.dead)
 
-    @property
-    def oversized(self) -> list:
-        return [b for b in self.bags if b.fill > 1]
-
 
 def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list,
            slugs: dict, status_data: dict | None, pending: list,
@@ -137,8 +148,11 @@ def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list
     bags = _bag_fills(inventory, plan, pending, settings.target_bytes)
     years = storage_by_year(objects, owners)
     dead = inventory_format.dead_bytes(inventory)
-    molecules = sorted({label for y in years for label, _ in y.parts if label != EXTRA}
-                       | {b.molecule for b in bags})
+    labels = {p.key: molecule_of(p.key, owners) if is_bag(p.key) else EXTRA
+              for p in prunable}
+    molecules = sorted(({label for y in years for label, _ in y.parts}
+                        | {b.molecule for b in bags} | set(labels.values())) - {EXTRA})
+    latest = (status_data or {}).get("latest", {})
     overview = Overview(
         bucket=settings.s3_bucket, host=settings.host,
         storage_class=settings.storage_class, today=today,
@@ -146,7 +160,7 @@ def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list
         molecules=tuple(molecules), years=tuple(years),
         bill=tuple(ClassBill(c, held, count, monthly) for c, (held, count, monthly)
                    in cost.storage_bill(objects, prices).items()),
-        bags=tuple(bags), money=tuple(money_by_year(objects, today, prices)),
+        bags=tuple(bags), money=tuple(money_by_year(objects, today, prices, owners)),
         prunable=tuple(sorted(prunable, key=lambda p: (p.free_from, p.key))),
         restore=tuple(restore_costs(inventory, prices)),
         per_file=_per_file(inventory, settings) if inventory.get("bags") else None,
@@ -154,9 +168,16 @@ def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list
         last_run=status_data, checks=(), has_inventory=bool(inventory.get("bags")),
         dead=tuple(sorted(dead.items())),
         dead_monthly=cost.monthly_storage(sum(dead.values()), 0, settings.storage_class,
-                                          prices))
+                                          prices),
+        labels=labels, last_upload=tally.last_upload(status_data, inventory),
+        year_atoms=_this_year(latest.get("year_atoms"), today))
     checks = health_checks(overview, status_data, inventory, plan, unfinished, open_start)
     return replace(overview, checks=tuple(checks))
+
+
+def _this_year(changes: dict | None, today) -> dict | None:
+    """last-run.json's tally of atoms added, changed and removed, if it is this year's."""
+    return changes if changes and str(changes.get("year")) == str(today.year) else None
 
 
 # -- storage ---------------------------------------------------------------------------
@@ -222,23 +243,27 @@ def storage_by_year(objects: dict, owners: Owners) -> list[YearStorage]:
 
 def _bag_fills(inventory: dict, plan, pending: list, target: int) -> list[BagFill]:
     """The inventory's bags, and the plan's still to upload (pending)."""
-    found = [BagFill(key, year_of(key), bag.get("molecule", ""), bag.get("size", 0),
+    found = [BagFill(key, bag.get("tar_id") or key.rpartition("/")[2].removesuffix(".tar"),
+                     year_of(key), bag.get("molecule", ""), bag.get("size", 0),
                      len(bag.get("atoms", [])), bag.get("size", 0) / target, False)
              for key, bag in inventory.get("bags", {}).items() if not bag.get("pending")]
     waiting = set(pending)
     for bag in plan.bags if plan else []:
         if bag.name in waiting and bag.archive_key not in inventory.get("bags", {}):
-            found.append(BagFill(bag.archive_key, year_of(bag.archive_key), bag.molecule,
-                                 bag.size, len(bag.atoms), bag.size / target, True))
+            found.append(BagFill(bag.archive_key, bag.tar_id, year_of(bag.archive_key),
+                                 bag.molecule, bag.size, len(bag.atoms),
+                                 bag.size / target, True))
     return sorted(found, key=lambda b: (b.year, b.molecule, b.key))
 
 
 # -- money -----------------------------------------------------------------------------
 
 
-def money_by_year(objects: dict, today, prices) -> list[YearMoney]:
+def money_by_year(objects: dict, today, prices, owners=None) -> list[YearMoney]:
     """Per year prefix, from the first to this year: the monthly bill of what it
-    holds now, and what its bags (with their manifests) cost to upload."""
+    holds now (split by label), and what its bags (with their manifests) cost to
+    upload."""
+    owners = owners or Owners({}, {}, "")
     grouped = {}
     for key, info in objects.items():
         grouped.setdefault(year_of(key), {})[key] = info
@@ -253,11 +278,21 @@ def money_by_year(objects: dict, today, prices) -> list[YearMoney]:
         for info in bags:
             by_class.setdefault(info.storage_class, []).append(info.size)
         uploads = [cost.upload_estimate(sizes, c, prices) for c, sizes in by_class.items()]
+        by_label = {}
+        for key, info in held.items():
+            label = molecule_of(key, owners) if is_bag(key) else EXTRA
+            by_label.setdefault(label, {})[key] = info
+        parts = tuple((label, _monthly(by_label[label], prices)) for label in
+                      sorted(by_label, key=lambda k: (k == EXTRA, k)))
         found.append(YearMoney(
-            year, sum(m for _, _, m in cost.storage_bill(held, prices).values()),
+            year, _monthly(held, prices), parts,
             len(bags), sum(i.size for i in bags), sum(u["requests"] for u in uploads),
             sum(u["fee"] for u in uploads)))
     return found
+
+
+def _monthly(objects: dict, prices) -> float:
+    return sum(m for _, _, m in cost.storage_bill(objects, prices).values())
 
 
 def restore_costs(inventory: dict, prices) -> list[RestoreCost]:
@@ -299,7 +334,7 @@ def health_checks(overview: Overview, data, inventory, plan, unfinished,
                                   f"{plural(status.age_days(good, today), 'day')} ago "
                                   f"(max_age_days {limit})"))
     verify = _verify_check((data or {}).get("latest", {}).get("verify"),
-                           overview.has_inventory)
+                           overview.has_inventory, today, limit)
     checks += [verify] if verify else []
     missing = dict((overview.last_backup or {}).get("missing_molecules", {}))
     missing.update(dict.fromkeys(plan.missing_molecules if plan else [], ""))
@@ -312,18 +347,35 @@ def health_checks(overview: Overview, data, inventory, plan, unfinished,
     if unfinished and not open_start:  # a plan or marker newer than the record
         checks.append(HealthCheck("warn", "A newer run did not finish (killed, or stopped "
                                     f"before its report): run '{command('backup')}' again"))
-    for bag in overview.oversized:
-        checks.append(HealthCheck("warn", f"Bag {bag.key} holds {bag.fill:.0%} of "
-                                    "target_bag_gb" + (" (one atom larger than the target)"
-                                                       if bag.atoms == 1 else "")))
+    return checks + _size_checks(overview.past_target)
+
+
+def _size_checks(past: list) -> list[HealthCheck]:
+    """A bag whose one atom is larger than the target is how big atoms are stored
+    (said in grey); one holding several atoms past the target is not."""
+    alone = [b for b in past if b.atoms == 1]
+    checks = [HealthCheck("info", f"{plural(len(alone), 'bag')} larger than "
+                          "target_bag_gb, each holding one atom larger than the target: "
+                          "normal, such an atom gets a bag of its own")] if alone else []
+    for bag in past:
+        if bag.atoms > 1:
+            checks.append(HealthCheck("warn", f"Bag {bag.key} holds {bag.fill:.0%} of "
+                                      f"target_bag_gb in {plural(bag.atoms, 'atom')} "
+                                      "(was target_bag_gb lowered since it was packed?)"))
     return checks
 
 
-def _verify_check(verify: dict | None, has_inventory: bool) -> HealthCheck | None:
+def _verify_check(verify: dict | None, has_inventory: bool, today,
+                  limit: int) -> HealthCheck | None:
     if verify is None:
         return HealthCheck("warn", f"Never verified: '{command('verify')}' checks every "
                                    "bag in the "
                              "bucket") if has_inventory else None
+    age = status.age_days(verify, today)
+    if verify["exit_status"] == 0 and age > limit:
+        return HealthCheck("warn", f"Last verify {verify['run_date']} is "
+                           f"{plural(age, 'day')} old, more than max_age_days ({limit}): "
+                           f"run '{command('verify')}'")
     if verify["exit_status"] == 0:
         return HealthCheck("ok", f"Last verify {verify['run_date']}: all "
                            f"{plural(verify['bags']['checked'], 'bag')} as recorded")

@@ -5,7 +5,10 @@ killed on the way leaves the previous file whole), read by `glacier status` and
 `doit report`. The file is the last run's *record*, plus under `latest` the newest
 record of each kind (the last backup in full, the last successful backup, the last
 dry run and verify in brief), carried from file to file, so a dry run or a verify
-never hides when the archive was last backed up.
+never hides when the archive was last backed up. `latest` also keeps the newest
+backup that sent bags (`upload`: a later run that sent nothing does not hide it) and
+this year's atoms added, changed and removed, by name (`year_atoms`, tallied over the
+year's backups).
 
 A record's figures are the run summary's own: the bag counts follow
 report.run_report, the planned fee report.plan_summary (both tested against them).
@@ -23,6 +26,7 @@ import time
 from .. import __version__, cost, statefile
 from ..errors import GlacierError, command
 from ..backup.marker import read_marker
+from .tally import stored_changes, tally_year
 from .text import bag_counts
 from ..units import human, iso_utc, plural, printable
 
@@ -124,9 +128,13 @@ def backup_record(run, plan, failures: dict, repaired: dict, ok: bool,
                   started: float = STARTED, left_out: dict | None = None) -> dict:
     """left_out: atom -> why its bag went without it (listed with the failures)."""
     record = _base(run, "backup", 0 if ok else 1, started)
+    previous = previous_inventory(run, started)
+    current = statefile.read_json(run.settings.inventory_file, default={},
+                                  what="inventory") or {}
     record.update({
         "year": plan.year,
-        "atoms": atom_changes(plan, previous_inventory(run, started)),
+        "atoms": atom_changes(plan, previous),
+        "atom_names": stored_changes(previous, current),
         "bags": bag_counts(plan, failures, repaired),
         "failed": _capped({**failures, **{f"atom {a}": why for a, why in
                                           (left_out or {}).items()}}),
@@ -192,6 +200,12 @@ def write_status(path, record: dict) -> dict:
     before = read_status(path) or {}
     latest = dict(before.get("latest", {}))
     kind = record["command"]
+    record = dict(record)
+    names = record.pop("atom_names", None)  # kept once, in the year's tally
+    if names is not None:
+        latest["year_atoms"] = tally_year(latest.get("year_atoms"), record["year"], names)
+    if kind == "backup" and record.get("sent", {}).get("bags"):
+        latest["upload"] = {**_brief(record), "sent": record["sent"]}
     if kind == "backup":
         latest["backup"] = record
         # the newest runs' ends: a backup refused by the lock records its end too,
