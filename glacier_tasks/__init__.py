@@ -14,9 +14,11 @@ The rooms, each importing only those below it (tests/test_layers.py keeps it so)
 - ``errors``, ``statefile``, ``units``: the ground every room stands on.
 - ``formats/``: what the bucket and the disk hold, byte for byte (keys, inventory,
   manifests, member indexes, tar streams, encryption). No S3, no doit.
-- ``bucket/``: the only room that speaks S3 (boto3); ``cost`` and ``config`` read prices
-  and settings on top of it.
-- ``backup/``: scan -> plan -> pack -> bag steps.  ``restore/``: find -> plan ->
+- ``bucket/``: the only room that speaks S3 (boto3); what the others ask of its objects
+  is ``objects.ObjectStore``, passed in (``run.store``). ``cost`` and ``config`` read
+  prices and settings on top of it.
+- ``backup/``: scan -> plan -> pack -> bag steps; a bag's state is its ledger.
+  ``restore/``: find -> plan ->
   restorer, and bootstrap. Neither imports the other.
 - ``report/``: what the tool says about the archive; ``run``, ``prune``, ``verify``:
   one invocation's state and the two checks built from both rooms.

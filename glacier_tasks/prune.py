@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from . import cost
 from .bucket import system_folder
+from .bucket.objects import ObjectStore
 from .restore import find
 from .formats import layout, manifest
 from .errors import GlacierError, command
@@ -211,7 +212,7 @@ def free_after(held: list) -> datetime.datetime | None:
 # -- gathered from the bucket: the decision above, fed ---------------------------------
 
 
-def prunable(run, store, inv, with_losses=False):
+def prunable(run, store: ObjectStore, inv, with_losses=False):
     """This host's objects in the bucket, and the prunable ones among them (with what
     deleting each bag loses, when asked: it reads their manifests)."""
     listing = store.list_objects("")
@@ -231,7 +232,7 @@ def prunable(run, store, inv, with_losses=False):
                                      run.settings.host, history, lost)
 
 
-def losses(run, store, inv, objects, doomed) -> dict:
+def losses(run, store: ObjectStore, inv, objects, doomed) -> dict:
     """key -> Lost for each bag about to go: its files that no newer bag of the
     same molecule holds (the current ones, or any uploaded after it)."""
     host, found = run.settings.host, {}

@@ -37,8 +37,10 @@ class Run:
 
     @property
     def store(self):
-        """The bucket's objects: one Store per bucket and process, or a test's. The
-        bag steps take it from here, so their rules are tested against memory."""
+        """The bucket (an objects.ObjectStore, and the S3 Store's bucket settings):
+        one Store per bucket and process, or a test's. Every command and bag step takes
+        it from here, never from store.store_for, so their rules are tested against
+        memory."""
         if self.store_override is not None:
             return self.store_override
         from .bucket.store import store_for

@@ -8,10 +8,10 @@ import hashlib
 
 from .errors import command
 from .formats import layout
-from .bucket.objects import bag_problem
+from .bucket.objects import ObjectStore, bag_problem
 
 
-def check_headers(store, inventory: dict, host: str) -> list[str]:
+def check_headers(store: ObjectStore, inventory: dict, host: str) -> list[str]:
     """One line per problem found; an empty list means all is as recorded."""
     problems = []
     for key, bag in sorted(inventory["bags"].items()):
@@ -35,7 +35,7 @@ def check_headers(store, inventory: dict, host: str) -> list[str]:
     return problems
 
 
-def index_warnings(store, inventory: dict) -> list[str]:
+def index_warnings(store: ObjectStore, inventory: dict) -> list[str]:
     """Bags whose member index is lost or changed: still restorable (a restore checks
     an index against the inventory's sha256 and, without a good one, reads the whole
     bag), only slower and dearer for a single file."""
@@ -51,7 +51,8 @@ def index_warnings(store, inventory: dict) -> list[str]:
     return warnings
 
 
-def deep_check(store, inventory: dict, days: int, tier: str, say) -> tuple[list, int]:
+def deep_check(store: ObjectStore, inventory: dict, days: int, tier: str,
+               say) -> tuple[list, int]:
     """Thaw what is archived, re-hash what is readable: (problems, bags still thawing)."""
     problems, waiting = [], 0
     for key, bag in sorted(inventory["bags"].items()):

@@ -5,13 +5,16 @@ forged object. Real files, real GNU tar; no server, no doit (issue 24, item 3)."
 import dataclasses
 import json
 import os
+import shutil
 
 import pytest
 
-from glacier_tasks.backup import bag_steps as steps, scan
+from glacier_tasks.backup import bag_steps as steps, ledger as ledger_module, scan
+from glacier_tasks.backup.ledger import markers, outcomes
 from glacier_tasks.backup.marker import read_marker, write_marker
 from glacier_tasks.backup.plan import AtomState, MoleculeState, plan_bags
 from glacier_tasks.bucket.memory import MemoryStore
+from glacier_tasks.bucket.objects import metadata_for
 from glacier_tasks.errors import BagError
 from glacier_tasks.formats import inventory
 from glacier_tasks.run import load_run
@@ -137,3 +140,104 @@ def test_a_kept_bag_costs_one_head(bag_run):
     assert steps.tar_step(run, again, bag.name) == ""
     assert run.store.requests[before:] == [("HEAD", bag.archive_key),
                                            ("HEAD", bag.manifest_key)]
+
+
+def kept_plan(run, data, plan):
+    """The next run's plan, once the first one is done: the bag is kept."""
+    all_steps(run, plan)
+    previous = inventory.build_inventory(plan, markers(run, plan), {})
+    return plan_now(run, data, previous)
+
+
+def test_a_kept_bag_whose_manifest_the_bucket_lost_gets_it_back(bag_run):
+    run, data, plan = bag_run
+    again = kept_plan(run, data, plan)
+    bag = again.bags[0]
+    run.store.delete(bag.manifest_key)
+    line = steps.tar_step(run, again, bag.name)
+    assert "has its manifest missing; repaired: manifest re-packed and uploaded" in line
+    assert bag.manifest_key in run.store.objects and puts(run.store, bag.archive_key) == 1
+    found = outcomes(run, again)
+    assert list(found.repaired) == [bag.name] and found.failures == {}
+
+
+def test_another_hosts_lost_bag_is_never_written(bag_run):
+    """An inventory from `bootstrap --host`: that host's bags are its own to repair."""
+    run, data, plan = bag_run
+    all_steps(run, plan)
+    previous = inventory.build_inventory(plan, markers(run, plan), {})
+    run = dataclasses.replace(run, settings=dataclasses.replace(run.settings,
+                                                                host="another"))
+    bag = plan_now(run, data, previous).bags[0]
+    run.store.delete(bag.archive_key)
+    again = plan_now(run, data, previous)
+    with pytest.raises(BagError, match="which this machine never writes"):
+        steps.tar_step(run, again, again.bags[0].name)
+    assert bag.archive_key not in run.store.objects
+
+
+def test_a_failed_tar_step_is_recorded_and_its_upload_stands_aside(bag_run):
+    """The atom vanished between the scan and the pack (a drive unmounted)."""
+    run, data, plan = bag_run
+    bag = plan.bags[0]
+    shutil.rmtree(data / "Music")
+    with pytest.raises(BagError, match="Music is gone"):
+        steps.tar_step(run, plan, bag.name)
+    assert steps.upload_step(run, plan, bag.name) == ""
+    assert steps.manifest_step(run, plan, bag.name) == ""
+    assert [k for k in run.store.objects if k.endswith(".tar")] == []
+    found = outcomes(run, plan)
+    assert "Music is gone" in found.failures[bag.name] and found.pending == [bag.name]
+
+
+def test_a_staged_tar_changed_on_disk_since_an_earlier_run_is_never_sent(bag_run):
+    run, _, plan = bag_run
+    bag = plan.bags[0]
+    steps.tar_step(run, plan, bag.name)
+    ledger_module._PACKED_HERE.clear()  # the next run: another process
+    staged = run.staged_tar(bag.name)
+    with open(staged, "r+b") as tar:
+        tar.seek(600)
+        tar.write(b"X")  # same size, other bytes
+    with pytest.raises(BagError, match="the staged tar changed on disk since it was "
+                                       "packed"):
+        steps.upload_step(run, plan, bag.name)
+    assert run.store.objects == {} and not staged.exists()
+    assert read_marker(run.marker_file(bag.name), bag.content_key).packed is None
+
+
+class RacingStore(MemoryStore):
+    """A stopped run's upload lands between our HEAD and our PUT."""
+
+    def __init__(self):
+        super().__init__()
+        self.landing = None  # (key, bytes, metadata) put just before our PUT
+
+    def upload_file(self, path, key, *args, **kwargs):
+        if self.landing:
+            self.put_bytes(*self.landing[:2], "DEEP_ARCHIVE", self.landing[2])
+            self.landing = None
+        return super().upload_file(path, key, *args, **kwargs)
+
+
+@pytest.mark.parametrize("same_tar", [True, False])
+def test_a_key_taken_between_head_and_put_is_adopted_only_if_it_holds_our_tar(
+        bag_run, same_tar):
+    run, _, plan = bag_run
+    run = dataclasses.replace(run, store_override=RacingStore())
+    bag = plan.bags[0]
+    steps.tar_step(run, plan, bag.name)
+    marker = read_marker(run.marker_file(bag.name), bag.content_key)
+    ours = run.staged_tar(bag.name).read_bytes()
+    metadata = metadata_for(marker.packed.size, marker.packed.sha256,
+                            marker.packed.crc64nvme, marker.packed.content_key)
+    run.store.landing = (bag.archive_key, ours if same_tar else b"other", metadata)
+    if same_tar:
+        steps.upload_step(run, plan, bag.name)
+        assert read_marker(run.marker_file(bag.name), bag.content_key).uploaded.reused
+    else:
+        with pytest.raises(BagError, match="holds other contents; keys are written once"):
+            steps.upload_step(run, plan, bag.name)
+        assert run.occupied_file(bag.name).exists()
+    assert puts(run.store, bag.archive_key) == 2  # theirs, and ours refused
+    assert run.store.objects[bag.archive_key][0] == (ours if same_tar else b"other")

@@ -1,8 +1,13 @@
 """The bucket in memory keeps the S3 semantics the rules rely on (bucket/memory.py)."""
 
+import datetime
+import inspect
+
 import pytest
 
 from glacier_tasks.bucket.memory import MemoryStore, crc64nvme
+from glacier_tasks.bucket.objects import ObjectStore
+from glacier_tasks.bucket.store import Store
 from glacier_tasks.errors import ObjectExists, StoreError
 
 
@@ -39,3 +44,33 @@ def test_an_archived_object_is_read_only_once_thawed():
     assert store.head("bag").thaw_state == "readable"
     assert store.get_bytes("bag") == b"data"
     assert b"".join(store.read_range("bag", 1, 2)) == b"at"
+
+
+def test_both_stores_speak_the_object_store_protocol():
+    """What the tool asks of a bucket's objects (objects.ObjectStore): the S3 store and
+    the one in memory answer it alike, parameter for parameter."""
+    members = [name for name, value in vars(ObjectStore).items()
+               if callable(value) and not name.startswith("_")]
+    assert {"head", "put_new", "upload_file", "delete", "list_objects"} <= set(members)
+    for name in members:
+        wanted = list(inspect.signature(getattr(ObjectStore, name)).parameters)
+        for store in (Store, MemoryStore):
+            assert list(inspect.signature(getattr(store, name)).parameters) == wanted, \
+                (store.__name__, name)
+    assert isinstance(MemoryStore(), ObjectStore)
+
+
+def test_an_object_under_object_lock_is_not_deleted():
+    store = MemoryStore()
+    store.put_bytes("k", b"one", "DEEP_ARCHIVE", {})
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    store.lock("k", later)
+    assert store.head("k").retain_until == later and store.head("k").lock_mode
+    with pytest.raises(StoreError, match="AccessDenied"):
+        store.delete("k")
+    store.lock("k", None, legal_hold=True)
+    with pytest.raises(StoreError, match="AccessDenied"):
+        store.delete("k")
+    store.lock("k", None)
+    store.delete("k")
+    assert store.head("k") is None

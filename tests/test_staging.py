@@ -9,7 +9,7 @@ from glacier_tasks.backup.marker import BagMarker, Packed, write_marker
 from glacier_tasks.backup.plan import PlannedBag
 from tests.support.builders import plan_of, planned_bag
 from glacier_tasks.run import load_run
-from glacier_tasks.backup.staging import budget_need, make_room, tar_ready
+from glacier_tasks.backup.staging import budget_need, make_room
 from tests.test_run import make_config
 
 
@@ -68,17 +68,6 @@ def test_the_oldest_failed_tar_goes_first(tmp_path):
     os.utime(run.staged_tar(b2.name), (old, old))
     make_room(run, plan_of(bags), b3)  # room for one besides b3
     assert run.staged_tar(b1.name).exists() and not run.staged_tar(b2.name).exists()
-
-
-def test_a_tar_is_ready_only_whole_and_not_uploaded(tmp_path):
-    run = run_with(tmp_path, 2)
-    bag = planned(1)
-    stage(run, bag, size=10)
-    marker = BagMarker(bag.content_key, packed=Packed(10, "s", "c", {}, bag.content_key))
-    assert tar_ready(run, bag.name, marker)
-    run.staged_tar(bag.name).write_bytes(b"short")
-    assert not tar_ready(run, bag.name, marker)
-    assert not tar_ready(run, bag.name, BagMarker(bag.content_key))
 
 
 def test_the_budget_needs_the_largest_bags_at_once():

@@ -11,8 +11,8 @@ Each finished step is written to the bag's marker (see marker.py) before the nex
 starts, so the markers, not doit's database (which kill -9 loses), say what is left
 to do. The bucket is asked first: an object that holds the very tar we packed (S3's
 own CRC64NVME of it equals ours) is adopted, never uploaded twice; an object's
-metadata alone proves nothing, since its writer chose it. A failed step is recorded in STATE/failed/NAME.txt and
-the bag's later steps stand aside; the other bags go on.
+metadata alone proves nothing, since its writer chose it. A failed step is recorded in the bag's ledger (ledger.py)
+and the bag's later steps stand aside; the other bags go on.
 
 Keys are written once (store.py): what the bucket lost is sent again under its own key,
 which is free; a key found holding something else is never replaced: it is recorded
@@ -23,19 +23,15 @@ import time
 from contextlib import contextmanager
 
 from . import pack as tarbag
-from ..formats import checksum, crypto, layout, memberindex
+from ..formats import checksum, crypto, layout
 from . import bag_manifest, remote, staging, taken_keys as taken
-from .. import statefile
 from ..config import REMOTE_RE
 from ..errors import BagError, GlacierError, ObjectExists, command
-from .marker import BagMarker, Packed, Receipt, read_marker, write_marker
+from .ledger import BagLedger
+from .marker import BagMarker, Packed, Receipt
 from .plan import content_key
 from ..bucket.objects import bag_problem, holds_packed, metadata_for
 from ..units import duration, human, iso_utc, plural
-
-
-def is_done(run, name: str, content: str) -> bool:
-    return read_marker(run.marker_file(name), content).done
 
 
 def tar_step(run, plan, name: str) -> str:
@@ -44,12 +40,10 @@ def tar_step(run, plan, name: str) -> str:
     Any other bag is packed into staging_dir, unless its staged tar is already complete
     and intact, or the bucket holds the tar a stopped run packed (adopted). Returns the
     line to print ("" when there is nothing to say)."""
-    run.failure_file(name).unlink(missing_ok=True)
-    run.repair_file(name).unlink(missing_ok=True)
-    with _recorded(run, name):
+    with _recorded(run, plan, name, begin=True) as ledger:
         bag = _planned(plan, name)
         store = run.store
-        marker = read_marker(run.marker_file(name), bag.content_key)
+        marker = ledger.marker()
         if bag.action == "keep" and not marker.repair or marker.done:
             line, problem = _check_in_bucket(run, plan, bag, marker, store)
             if problem is None:
@@ -58,7 +52,7 @@ def tar_step(run, plan, name: str) -> str:
         if bag.repairs and not marker.repair and marker.uploaded is None:
             marker.repair = f"{'; '.join(bag.repairs)}; repaired: its atoms re-packed " \
                             f"into {bag.archive_key}"
-            _save(run, marker, name)
+            ledger.save(marker)
         if marker.uploaded is None:
             _adopt_or_pack(run, plan, bag, marker, store)
         return ""
@@ -68,20 +62,20 @@ def upload_step(run, plan, name: str) -> str:
     """upload:NAME: send the staged tar (resuming an unfinished multipart upload), check
     it with a HEAD, then free its staging space. A bag the bucket already holds (a
     stopped run's upload, finished after all) is adopted instead."""
-    with _recorded(run, name):
+    with _recorded(run, plan, name) as ledger:
         bag = _planned(plan, name)
-        marker = read_marker(run.marker_file(name), bag.content_key)
+        marker = ledger.marker()
         if marker.uploaded is not None:
             return ""
-        if not staging.tar_ready(run, name, marker):
+        if not ledger.tar_ready(marker):
             if bag.action == "keep" and marker.packed is None:
                 return ""  # still in the bucket: nothing to send
-            if run.failure_file(name).exists():
+            if ledger.failed:
                 return ""  # its tar step failed and said so
             raise BagError(f"{name}: not packed yet; run '{command('backup')}' again")
         # packed and whole (its tar step may have had nothing to do this run): an
         # earlier run's failure is retried now
-        run.failure_file(name).unlink(missing_ok=True)
+        ledger.clear_failure()
         store = run.store
         found = store.head(bag.archive_key)
         if not _adopted(run, bag, marker, found):
@@ -89,16 +83,16 @@ def upload_step(run, plan, name: str) -> str:
                 taken.record_occupied(run, bag, bag.archive_key, _not_ours(found, bag))
             _check_staged(run, bag, marker)
             _upload(run, bag, marker, store)
-        _free(run, name)
+        ledger.free_staging()
         return ""
 
 
 def manifest_step(run, plan, name: str) -> str:
     """manifest:NAME: upload the manifest (and the member index), then mark the bag
     done; return the bag's closing line."""
-    with _recorded(run, name):
+    with _recorded(run, plan, name) as ledger:
         bag = _planned(plan, name)
-        marker = read_marker(run.marker_file(name), bag.content_key)
+        marker = ledger.marker()
         if marker.done or marker.uploaded is None:
             return ""  # done, kept and whole, or its upload failed and said so
         receipt, store = marker.uploaded, run.store
@@ -115,14 +109,14 @@ def manifest_step(run, plan, name: str) -> str:
             progress.step("manifest", name, "started")
             marker.manifest = bag_manifest.upload(run, plan, bag, run.store,
                                                packed=marker.packed)
-            _save(run, marker, name)
+            ledger.save(marker)
             progress.step("manifest", name, "done")
-        _free(run, name)
+        ledger.free_staging()
         marker.done = True
-        _save(run, marker, name)
+        ledger.save(marker)
         run.progress.finished(name)
         if marker.repair:
-            statefile.write_bytes(run.repair_file(name), (marker.repair + "\n").encode())
+            ledger.record_repair(marker.repair)
             return f"bag {name}: {marker.repair}"
         receipt = marker.uploaded
         how = "already in the bucket, adopted" if receipt.reused else \
@@ -132,13 +126,18 @@ def manifest_step(run, plan, name: str) -> str:
 
 
 @contextmanager
-def _recorded(run, name: str):
-    """A bag's failure is written to STATE/failed/NAME.txt (for the closing report, and
-    so that its later steps stand aside), then raised."""
+def _recorded(run, plan, name: str, begin=False):
+    """Yield the bag's ledger; a failure is written to it (for the closing report, and
+    so that its later steps stand aside), then raised. `begin`: the tar step, the
+    first of this run, forgets an earlier run's failure and repair."""
+    bag = plan.bag(name)
+    ledger = BagLedger.of(run, bag) if bag else BagLedger(run, name, "")
+    if begin:
+        ledger.begin_run()
     try:
-        yield
+        yield ledger
     except GlacierError as err:
-        statefile.write_bytes(run.failure_file(name), (str(err) + "\n").encode())
+        ledger.fail(str(err))
         raise
 
 
@@ -149,15 +148,8 @@ def _planned(plan, name: str):
     return bag
 
 
-def _save(run, marker: BagMarker, name: str) -> None:
-    write_marker(run.marker_file(name), marker)
-
-
-def _free(run, name: str) -> None:
-    """The staged tar's upload is checked: its staging space is free again."""
-    staged = run.staged_tar(name)
-    staged.unlink(missing_ok=True)
-    memberindex.listing_for(staged).unlink(missing_ok=True)
+def _save(run, bag, marker: BagMarker) -> None:
+    BagLedger.of(run, bag).save(marker)
 
 
 def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
@@ -197,10 +189,10 @@ def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
             # the inventory records the manifest now in the bucket (with a new keyed
             # hash when the state, and the key, were lost since)
             marker.manifest = bag_manifest.upload(run, plan, bag, store)
-            _save(run, marker, bag.name)
+            _save(run, bag, marker)
             line = f"{key} has its manifest missing; repaired: manifest re-packed and " \
                    "uploaded"
-            statefile.write_bytes(run.repair_file(bag.name), (line + "\n").encode())
+            BagLedger.of(run, bag).record_repair(line)
             return f"bag {bag.name}: {line}", None
     if problem is None:
         return "", None
@@ -228,21 +220,21 @@ def _repairing(run, bag, marker: BagMarker, repair: str) -> BagMarker:
     run began goes on from where it was."""
     if marker.repair and not (marker.done or marker.uploaded):
         return marker
-    marker = BagMarker(bag.content_key, repair=repair)
-    _save(run, marker, bag.name)
+    marker = BagLedger.of(run, bag).start_again(repair)
     run.progress.add_bag(bag.name, bag.size)
     return marker
 
 
 def _adopt_or_pack(run, plan, bag, marker: BagMarker, store) -> None:
-    if staging.tar_ready(run, bag.name, marker) or _adopted(
+    ledger = BagLedger.of(run, bag)
+    if ledger.tar_ready(marker) or _adopted(
             run, bag, marker, store.head(bag.archive_key) if marker.packed else None):
         return  # packed and intact (the upload step asks the bucket first), or adopted
     staging.make_room(run, plan, bag)
     marker.upload = {}
     marker.packed = _pack(run, plan, bag)
-    _PACKED_HERE.add(bag.name)
-    _save(run, marker, bag.name)
+    ledger.packed_now()
+    ledger.save(marker)
 
 
 def _adopted(run, bag, marker: BagMarker, found) -> bool:
@@ -253,7 +245,7 @@ def _adopted(run, bag, marker: BagMarker, found) -> bool:
     if not holds_packed(found, marker.packed, run.settings.storage_class):
         return False
     marker.uploaded = _receipt(found, reused=True)
-    _save(run, marker, bag.name)
+    _save(run, bag, marker)
     run.progress.adopted(bag.name)
     return True
 
@@ -266,22 +258,21 @@ def _not_ours(found, bag) -> str:
     return "holds other contents"
 
 
-_PACKED_HERE = set()  # bags this process packed: their staged tar is as written
-
-
 def _start_again(run, bag, marker: BagMarker) -> None:
     """The bag's steps start over next run (a repair it was stays one)."""
-    _free(run, bag.name)
-    _save(run, BagMarker(bag.content_key, repair=marker.repair), bag.name)
+    ledger = BagLedger.of(run, bag)
+    ledger.free_staging()
+    ledger.start_again(marker.repair)
 
 
 def _check_staged(run, bag, marker: BagMarker) -> None:
     """A staged tar an earlier run left is hashed before it is sent: a file of the
     right size may have changed on disk since, and an upload under the bag's key can
     never be taken back. A damaged one is dropped and packed again next run."""
-    if bag.name in _PACKED_HERE:
+    ledger = BagLedger.of(run, bag)
+    if ledger.packed_here:
         return
-    staged = run.staged_tar(bag.name)
+    staged = ledger.staged
     if checksum.sha256_of(staged) != marker.packed.sha256:
         _start_again(run, bag, marker)
         raise BagError(f"{staged}: the staged tar changed on disk since it was packed; "
@@ -294,7 +285,7 @@ def _upload(run, bag, marker: BagMarker, store) -> None:
 
     def remember(resume):
         marker.upload = resume
-        _save(run, marker, bag.name)
+        _save(run, bag, marker)
 
     extra = {}
     if packed.encryption:  # so that a bag adopted later is known to be encrypted
@@ -315,7 +306,7 @@ def _upload(run, bag, marker: BagMarker, store) -> None:
         if not holds_packed(found, packed, settings.storage_class):
             taken.record_occupied(run, bag, key, "holds other contents")
         marker.uploaded, marker.upload = _receipt(found, reused=True), {}
-        _save(run, marker, bag.name)
+        _save(run, bag, marker)
         run.progress.adopted(bag.name)
         return
     seconds = time.monotonic() - started
@@ -327,7 +318,7 @@ def _upload(run, bag, marker: BagMarker, store) -> None:
         taken.record_occupied(run, bag, key, f"{problem} after upload")
     marker.uploaded = _receipt(found, reused=False, parts=sent["parts"], seconds=seconds)
     marker.upload = {}
-    _save(run, marker, bag.name)
+    _save(run, bag, marker)
     progress.step("upload", bag.name, "done",
                   f"{human(packed.size)} in {duration(seconds)}, "
                   f"{human(packed.size / max(seconds, 1e-3))}/s")
@@ -402,9 +393,7 @@ def _lost_text(bag, plan, lost) -> str:
 
 def _drop_staged(run, bag) -> None:
     """A packed bag that must not go anywhere: its staged tar, manifest and index."""
-    staged = run.staged_tar(bag.name)
-    staged.unlink(missing_ok=True)
-    memberindex.listing_for(staged).unlink(missing_ok=True)
+    BagLedger.of(run, bag).free_staging()
     run.manifest_file(bag.manifest_key).unlink(missing_ok=True)
     run.manifest_file(layout.index_key(bag.archive_key)).unlink(missing_ok=True)
 

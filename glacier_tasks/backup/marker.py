@@ -100,8 +100,3 @@ def read_marker(path: Path, content_key: str) -> BagMarker:
 def write_marker(path: Path, marker: BagMarker) -> None:
     statefile.write_json(path, marker.to_json())
 
-
-def read_markers(run, plan) -> dict:
-    """bag name -> BagMarker of every bag of the plan (a fresh one where none is kept)."""
-    return {b.name: read_marker(run.marker_file(b.name), b.content_key)
-            for b in plan.bags}

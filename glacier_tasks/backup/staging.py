@@ -8,24 +8,11 @@ tar no marker claims, and, oldest first while room is short, the tars of bags wh
 upload failed (kept till then, so that the next run resumes them without packing).
 """
 
-import os
-
+from .ledger import BagLedger
 from .pack import staging_need
-from .marker import BagMarker, read_marker
 
 # what a bag leaves in staging_dir: NAME.tar, NAME.tar.partial, NAME.tar.members
 SUFFIXES = ("", ".partial", ".members", ".partial.members")
-
-
-def tar_ready(run, name: str, marker: BagMarker) -> bool:
-    """Is the bag's staged tar complete and intact, waiting for its upload? Its marker
-    says it was packed (for these contents) and the file has that size."""
-    if marker.packed is None or marker.uploaded is not None:
-        return False
-    try:
-        return os.stat(run.staged_tar(name)).st_size == marker.packed.size
-    except OSError:
-        return False
 
 
 def make_room(run, plan, bag) -> None:
@@ -41,9 +28,9 @@ def make_room(run, plan, bag) -> None:
         if not dot_tar or rest not in SUFFIXES or not name.startswith(prefix):
             continue  # not a bag's file
         other = planned.get(name)
-        if rest == "" and other is not None and name != bag.name and tar_ready(
-                run, name, read_marker(run.marker_file(name), other.content_key)):
-            if run.failure_file(name).exists():
+        ledger = BagLedger.of(run, other) if other is not None else None
+        if rest == "" and ledger and name != bag.name and ledger.tar_ready():
+            if ledger.failed:
                 failed.append(path)
             else:
                 waiting += 1

@@ -12,15 +12,16 @@ broken: its own key is free, and the bag step sends it again there.
 """
 
 from ..formats import layout
-from .. import statefile
-from ..errors import BagError, GlacierError, StoreError
-from ..bucket.objects import adoptable, bag_problem
+from ..errors import BagError, StoreError
+from ..bucket.objects import ObjectStore, adoptable, bag_problem
+from .ledger import BagLedger
 
 
-def bucket_view(store, previous: dict, host: str, year: int, storage_class: str,
-                recorded: list, proven=None) -> tuple[dict | None, dict]:
-    """(occupied, broken) for the plan, with what the bag steps recorded (`recorded`,
-    see record_occupied); occupied is None when the bucket cannot be asked (a dry run
+def bucket_view(store: ObjectStore, previous: dict, host: str, year: int,
+                storage_class: str, recorded: list,
+                proven=None) -> tuple[dict | None, dict]:
+    """(occupied, broken) for the plan, with what the bag steps recorded (`recorded`:
+    ledger.occupied_records); occupied is None when the bucket cannot be asked (a dry run
     before credentials exist), and the plan is then made again next time."""
     broken = {r["archive_key"]: f"{r.get('key')} {r.get('problem')}" for r in recorded}
     try:
@@ -33,20 +34,7 @@ def bucket_view(store, previous: dict, host: str, year: int, storage_class: str,
     return occupied, {**broken_bags(objects, previous, host), **broken}
 
 
-def recorded(folder) -> list[dict]:
-    """What the bag steps found holding something else: STATE/occupied/NAME.json."""
-    found = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            record = statefile.read_json(path, default={})
-        except GlacierError:
-            record = {}
-        if isinstance(record, dict) and record.get("archive_key"):
-            found.append(record)
-    return found
-
-
-def listing(store, previous: dict, host: str, year: int) -> dict:
+def listing(store: ObjectStore, previous: dict, host: str, year: int) -> dict:
     """key -> ObjectInfo of this host's bags and manifests in this year and in every
     year the previous inventory's bags are in (one LIST per 1000 keys)."""
     years = {year} | {parsed.year for k in previous.get("bags", {})
@@ -74,7 +62,7 @@ def broken_bags(objects: dict, previous: dict, host: str) -> dict:
     return broken
 
 
-def occupied_keys(store, objects: dict, previous: dict, year: int,
+def occupied_keys(store: ObjectStore, objects: dict, previous: dict, year: int,
                   storage_class: str, proven=None) -> dict:
     """archive key -> content key (None: not provably a whole bag) of this year's keys
     in the listing that no previous bag has; one HEAD per such bag object. The content
@@ -94,8 +82,8 @@ def occupied_keys(store, objects: dict, previous: dict, year: int,
 
 
 def record_occupied(run, bag, key: str, problem: str):
-    """`key` holds something else: record it for the next plan, fail this bag."""
-    statefile.write_json(run.occupied_file(bag.name), {
-        "archive_key": bag.archive_key, "key": key, "problem": problem})
+    """`key` holds something else: record it in the bag's ledger for the next plan,
+    fail this bag."""
+    BagLedger.of(run, bag).record_occupied(bag.archive_key, key, problem)
     raise BagError(f"{key} {problem}; keys are written once, so it is not replaced: "
                    "the next backup packs these atoms into a bag of a new name")

@@ -3,10 +3,11 @@ tests of the rules about the bucket (adoption, occupied keys, repair, write-once
 as restic's mem backend is for its repository code.
 
 What it keeps of S3: keys are written once (If-None-Match: *, ObjectExists when
-taken), S3's own full-object CRC64NVME is computed from the bytes stored (so a
-forged object cannot fake it), metadata is what the writer chose, an archived class
-must be thawed before a GET (request_restore, then readable at once, or after
-`thaw_requests` HEADs while thawing), and a LIST knows no metadata or checksum.
+taken), S3's own full-object CRC64NVME is computed from the bytes stored (so a forged
+object cannot fake it), metadata is what the writer chose, an archived class must be
+thawed before a GET (request_restore, then readable at once, or after `thaw_requests`
+HEADs while thawing), a LIST knows no metadata or checksum, and an object under
+Object Lock is not deleted.
 """
 
 import base64
@@ -27,8 +28,11 @@ def crc64nvme(data: bytes) -> str:
     return base64.b64encode(checksums.crc64nvme(data).to_bytes(8, "big")).decode()
 
 
+_crc64nvme = crc64nvme  # upload_file's parameter of that name is ObjectStore's
+
+
 class MemoryStore:
-    """The object half of bucket.store.Store, in memory."""
+    """The object half of bucket.store.Store (objects.ObjectStore), in memory."""
 
     def __init__(self, bucket: str = "memory", thaw_requests: int = 0):
         self.bucket, self.endpoint = bucket, "memory://"
@@ -56,11 +60,11 @@ class MemoryStore:
     put_new = Store.put_new  # the same rule over this put_bytes
 
     def upload_file(self, path: Path, key: str, storage_class: str, metadata: dict,
-                    crc64nvme_sent: str, resume: dict, save_resume, progress=None) -> dict:
+                    crc64nvme: str, resume: dict, save_resume, progress=None) -> dict:
         """One PUT of the whole file; S3 refuses a full-object checksum that is not the
         stored bytes' own."""
         data = Path(path).read_bytes()
-        if crc64nvme(data) != crc64nvme_sent:
+        if _crc64nvme(data) != crc64nvme:
             raise StoreError(f"S3 answered BadDigest while uploading {key}: the "
                              "CRC64NVME you specified did not match the calculated one")
         answer = self.put_bytes(key, data, storage_class, metadata)
@@ -78,6 +82,12 @@ class MemoryStore:
 
     def delete(self, key: str, version_id: str | None = None) -> None:
         self.requests.append(("DELETE", key))
+        info = self.objects[key][1] if key in self.objects else None
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if info and (info.legal_hold or info.retain_until and info.retain_until > now):
+            raise StoreError(f"access to bucket '{self.bucket}' denied (AccessDenied) "
+                             f"while deleting {key}: check the credentials and their "
+                             "IAM policy")
         self.objects.pop(key, None)
 
     # -- reading
@@ -130,6 +140,15 @@ class MemoryStore:
         return data
 
     # -- what a test does behind the tool's back
+
+    def lock(self, key: str, until: datetime.datetime | None = None,
+             mode: str = "GOVERNANCE", legal_hold: bool = False) -> None:
+        """Object Lock on the object's version: a retention until a date, or a legal
+        hold; S3 refuses to delete it meanwhile, and a HEAD shows it."""
+        data, info = self.objects[key]
+        self.objects[key] = (data, replace(info, retain_until=until,
+                                           lock_mode=mode if until else None,
+                                           legal_hold=legal_hold))
 
     def replace_behind(self, key: str, data: bytes, metadata: dict | None = None) -> None:
         """Someone else's write (a key that can overwrite, a forger): S3 computes the

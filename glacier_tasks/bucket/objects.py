@@ -1,8 +1,12 @@
-"""What S3 says about one object (HEAD or LIST), as a typed record, and the one answer
-to "does this object hold this bag"."""
+"""What S3 says about one object (HEAD or LIST), as a typed record; the one answer
+to "does this object hold this bag"; and ObjectStore, what the rest of the tool asks
+of a bucket's objects."""
 
 import datetime
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 ARCHIVED = ("DEEP_ARCHIVE", "GLACIER")  # classes that must be thawed before a GET
 # the object's metadata (x-amz-meta-*): what the uploader sent, to check S3's view against
@@ -61,6 +65,51 @@ class ObjectInfo:
                     "crc64nvme": self.metadata[META_CRC]}
         except (KeyError, ValueError):
             return {}
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """The object half of the store, passed in (run.store) to the bag steps, taken
+    keys, verify, prune, find, restore and the system folder. store.Store speaks it to
+    S3 (its bucket settings are another half: settings.py); memory.MemoryStore keeps
+    it in memory, with S3's rules, for unit tests. Every key is written once: a write
+    to a taken key raises errors.ObjectExists, never replaces it."""
+    bucket: str
+    endpoint: str
+
+    def check_bucket(self) -> None: ...
+
+    def has_credentials(self) -> bool: ...
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """None when there is no such object; with S3's CRC64NVME when it has one."""
+
+    def list_objects(self, prefix: str = "") -> dict[str, ObjectInfo]:
+        """key -> ObjectInfo (no metadata, no checksum) of every object under prefix."""
+
+    def put_bytes(self, key: str, data: bytes, storage_class: str,
+                  metadata: dict) -> dict: ...
+
+    def put_new(self, key: str, data: bytes, metadata: dict) -> bool:
+        """A STANDARD object if the key is free; False when it is taken."""
+
+    def upload_file(self, path: Path, key: str, storage_class: str, metadata: dict,
+                    crc64nvme: str, resume: dict, save_resume: Callable,
+                    progress: Callable | None = None) -> dict:
+        """{"etag", "parts"}; S3 refuses bytes whose CRC64NVME is not `crc64nvme`."""
+
+    def abort_uploads(self, key: str, keep: str | None = None) -> list: ...
+
+    def abort_open_uploads(self, prefix: str, keep=frozenset(), exact: bool = False,
+                           mine: Callable = ...) -> list: ...
+
+    def delete(self, key: str, version_id: str | None = None) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes: ...
+
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]: ...
+
+    def request_restore(self, key: str, days: int, tier: str) -> None: ...
 
 
 def bag_problem(info: ObjectInfo | None, size: int, sha256: str | None,

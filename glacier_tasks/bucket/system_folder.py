@@ -19,6 +19,7 @@ from ..formats import crypto, layout
 from ..errors import GlacierError, StateError, StoreError, command
 from ..formats.inventory import stale_against, well_formed
 from ..formats.layout import SOURCE_ARCHIVE
+from .objects import ObjectStore
 
 SOURCE_FILES = ("pyproject.toml", "README.md", "Makefile", "dodo.py", "glacier.toml")
 SOURCE_DOCS = "docs"  # every file under it goes in too: the restore-by-hand steps
@@ -72,13 +73,14 @@ def system_files(settings) -> dict:
             SOURCE_ARCHIVE: source_archive()}
 
 
-def upload_system(settings, get_store, year: int, secret: bytes | None = None) -> list:
+def upload_system(settings, store: ObjectStore, year: int,
+                  secret: bytes | None = None) -> list:
     """Upload into this host's folder, YYYY-backup/system/HOST/, each file whose newest
     copy there is missing or holds otherwise (by sha256 metadata: one LIST, then one
     HEAD per file; the bucket, not a local record, says what is there), all under one
     new number; return the keys written. `secret`: the key that hashes what leaves
     encrypted."""
-    store, host, sent = get_store(), settings.host, []
+    host, sent = settings.host, []
     files = system_files(settings)
     for _ in range(WRITE_ATTEMPTS):
         keys = store.list_objects(layout.system_prefix(year, host))
@@ -95,7 +97,7 @@ def upload_system(settings, get_store, year: int, secret: bytes | None = None) -
                      "running? Run again once it has finished")
 
 
-def _put_new(store, settings, year: int, number: int, stale: dict) -> list:
+def _put_new(store: ObjectStore, settings, year: int, number: int, stale: dict) -> list:
     """Write each file under `number`; stop at the first key another writer took (what
     is there is theirs and stays: the caller lists again and takes the next number)."""
     written = []
@@ -109,7 +111,7 @@ def _put_new(store, settings, year: int, number: int, stale: dict) -> list:
     return written
 
 
-def _stale_files(store, newest: dict, files: dict, secret) -> dict:
+def _stale_files(store: ObjectStore, newest: dict, files: dict, secret) -> dict:
     """name -> (plain bytes, fingerprint) of the files whose newest copy differs."""
     stale = {}
     for name, data in files.items():
@@ -125,7 +127,7 @@ def _stale_files(store, newest: dict, files: dict, secret) -> dict:
 # -- reading it back: every reader fetches inventories only, bootstrap the rest ---------
 
 
-def latest_inventory(settings, store, host: str) -> dict:
+def latest_inventory(settings, store: ObjectStore, host: str) -> dict:
     """A host's inventory as its last run wrote it to the bucket (for `find --host`,
     `verify --all-hosts`), read from the system folder without touching local state."""
     keys = store.list_objects("")
@@ -133,7 +135,8 @@ def latest_inventory(settings, store, host: str) -> dict:
     return found[newest_folder(found, keys)][1]
 
 
-def newest_inventory(settings, store, host: str, keys: dict) -> tuple[dict, str] | None:
+def newest_inventory(settings, store: ObjectStore, host: str,
+                     keys: dict) -> tuple[dict, str] | None:
     """(inventory, when written) of the host's newest system inventory in the bucket,
     or None when it has none that reads (a first run, or every copy damaged)."""
     try:
@@ -144,7 +147,8 @@ def newest_inventory(settings, store, host: str, keys: dict) -> tuple[dict, str]
     return found[folder][1], written_at(found[folder][1], keys, folder)
 
 
-def check_fresh(settings, store, local: dict, keys: dict | None = None) -> None:
+def check_fresh(settings, store: ObjectStore, local: dict,
+                keys: dict | None = None) -> None:
     """The bucket outranks local state: refuse a local inventory that does not know
     bags this host's newest inventory in the bucket names (an old .bak, a project
     folder rolled back to a snapshot): backing up or pruning from it would make them
@@ -162,7 +166,7 @@ def check_fresh(settings, store, local: dict, keys: dict | None = None) -> None:
                              f"'{command('bootstrap')}'")
 
 
-def year_inventory(settings, store, host: str, year: int) -> dict:
+def year_inventory(settings, store: ObjectStore, host: str, year: int) -> dict:
     """The inventory that year's run of `host` archived (`restore --year`)."""
     keys = store.list_objects("")
     found, _ = inventories(settings, store, keys, host)
@@ -173,7 +177,7 @@ def year_inventory(settings, store, host: str, year: int) -> dict:
     return found[newest_folder(found, keys, year)][1]
 
 
-def every_bag(settings, store, host: str, local: dict) -> dict:
+def every_bag(settings, store: ObjectStore, host: str, local: dict) -> dict:
     """bag key -> its record (molecule, manifest_key) for every bag of `host` still in
     the bucket, from every year's system inventory and `local`'s: `find --all-years`."""
     keys = store.list_objects("")
@@ -197,7 +201,7 @@ def hosts_in(keys) -> list[str]:
                   {h for _, h in layout.system_folders(keys) if h})
 
 
-def inventories(settings, store, keys, host) -> tuple[dict, list]:
+def inventories(settings, store: ObjectStore, keys, host) -> tuple[dict, list]:
     """(year, folder host) -> (the inventory's plain bytes, the inventory) of every
     system folder of `host`, the shared ones of older versions included when their bags
     are that host's; and the warnings of what was damaged."""
@@ -237,7 +241,7 @@ def newest_folder(found: dict, keys: dict, year: int | None = None):
                key=lambda f: written_at(found[f][1], keys, f))
 
 
-def folder_files(settings, store, keys, folder) -> dict:
+def folder_files(settings, store: ObjectStore, keys, folder) -> dict:
     """name -> plain bytes of the newest copy of each file of one system folder but
     its inventory (which `inventories` read)."""
     newest = layout.newest_system_keys(keys, *folder)
@@ -256,7 +260,7 @@ def written_at(inventory: dict, keys: dict, folder) -> str:
     return min(when, stored) if isinstance(when, str) and when else stored
 
 
-def plain_bytes(settings, store, key: str) -> bytes:
+def plain_bytes(settings, store: ObjectStore, key: str) -> bytes:
     data = store.get_bytes(key)
     return crypto.decrypt_bytes(data, settings.age_identity_file) \
         if key.endswith(".age") else data
@@ -266,7 +270,8 @@ def _holds_host(inventory: dict, host: str) -> bool:
     return any(layout.owner(key) == host for key in inventory["bags"])
 
 
-def _newest_whole_inventory(settings, store, keys, year, host) -> tuple[bytes, dict, list]:
+def _newest_whole_inventory(settings, store: ObjectStore, keys, year,
+                            host) -> tuple[bytes, dict, list]:
     """The newest intact copy of one folder's inventory (bytes, parsed), and a warning
     for each newer copy found damaged (a key that may only add objects can add a higher
     number: the older copies stay whole)."""

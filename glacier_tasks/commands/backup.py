@@ -6,7 +6,7 @@
          bag packs while another uploads) -> inventory -> system -> _cleanup -> _report
     backup = all of it;   dryrun = plan + a summary
 
-Resume comes from each bag's marker on disk (backup/marker.py), not from doit's database.
+Resume comes from each bag's ledger on disk (backup/ledger.py), not from doit's database.
 """
 
 import os
@@ -19,10 +19,9 @@ from doit.tools import config_changed
 from .. import statefile
 from ..bucket import hosts, system_folder as system
 from ..formats import inventory, layout, manifest
-from ..backup import scan, bag_steps as steps, taken_keys as taken
+from ..backup import ledger, scan, taken_keys as taken
 from ..report import text as report, last_run as status
 from ..errors import GlacierError, StateError, command
-from ..backup.marker import read_marker, read_markers
 from ..bucket.objects import holds_packed
 from ..backup.plan import AtomState, MoleculeState, plan_bags, read_plan
 from ..run import load_run
@@ -58,15 +57,15 @@ def plan_action(config):
     occupied, broken = taken.bucket_view(run.store, previous,
                                          run.settings.host, run.year,
                                          run.settings.storage_class,
-                                         taken.recorded(run.occupied_dir),
+                                         ledger.occupied_records(run),
                                          _packed_here(run))
     plan = plan_bags(atoms, molecules, previous, run.settings.target_bytes, run.year,
                      run.settings.host, run.today.isoformat(), salt, occupied, broken,
                      run.settings.compact_below)
     _file_changes(run, plan, previous)
     statefile.write_json(run.plan_file, plan.to_json())
-    for path in run.occupied_dir.glob("*.json") if plan.bucket_checked else []:
-        path.unlink()  # the plan has taken them in
+    if plan.bucket_checked:
+        ledger.forget_occupied(run)  # the plan has taken them in
 
 
 def _file_changes(run, plan, previous: dict) -> None:
@@ -124,7 +123,7 @@ def _packed_here(run):
         return None
 
     def proven(archive, found):
-        marker = read_marker(run.marker_file(layout.bag_name(archive)), found.content_key)
+        marker = ledger.BagLedger(run, layout.bag_name(archive), found.content_key).marker()
         return holds_packed(found, marker.packed, run.settings.storage_class)
     return proven
 
@@ -134,7 +133,7 @@ def plan_still_good(config) -> bool:
     bucket holds a previous bag otherwise than recorded (one LIST), or when the plan was
     made without asking the bucket which keys are taken."""
     run = load_run(config)
-    if any(run.occupied_dir.glob("*.json")):
+    if ledger.any_occupied(run):
         return False
     try:
         if not statefile.read_json(run.plan_file, default={}).get("bucket_checked"):
@@ -153,7 +152,8 @@ def dryrun_action(config):
     run = load_run(config)
     plan = read_plan(run)
     previous = inventory.load_inventory(run.settings.inventory_file)
-    draft = inventory.build_inventory(plan, read_markers(run, plan), previous, pending_ok=True)
+    draft = inventory.build_inventory(plan, ledger.markers(run, plan), previous,
+                                      pending_ok=True)
     statefile.write_json(run.dryrun_file, draft)
     say([report.plan_summary(plan, run.settings, draft.get("history"), draft),
          f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"] +
@@ -196,7 +196,7 @@ def inventory_action(config):
     run = load_run(config)
     plan = read_plan(run)
     path = run.settings.inventory_file
-    built = inventory.build_inventory(plan, read_markers(run, plan),
+    built = inventory.build_inventory(plan, ledger.markers(run, plan),
                                       inventory.load_inventory(path))
     if inventory.write_inventory(path, built):
         print(f"Wrote {path}: {plural(len(built['atoms']), 'atom')} in "
@@ -207,7 +207,7 @@ def inventory_action(config):
 @locked
 def system_action(config):
     run = load_run(config)
-    sent = system.upload_system(run.settings, lambda: run.store, run.year,
+    sent = system.upload_system(run.settings, run.store, run.year,
                                 run.fingerprint_key)
     if sent:
         print(f"System folder {sent[0].rpartition('/')[0]}/: uploaded "
@@ -224,43 +224,28 @@ def cleanup_action(config):
     uploads are open."""
     run = load_run(config)
     plan = read_plan(run)
-    resumable = {m.upload.get("upload_id") for m in read_markers(run, plan).values()}
+    resumable = {m.upload.get("upload_id") for m in ledger.markers(run, plan).values()}
     host = run.settings.host
     for key in run.store.abort_open_uploads(
             "", keep=resumable - {None}, mine=lambda k: layout.owner(k) == host):
         print(f"Aborted an unfinished upload of {key} (no bag needs it any more)")
-    planned = {b.name for b in plan.bags}
-    files = sorted(run.markers_dir.glob("*.json")) if run.markers_dir.exists() else []
-    for path in files:
-        if path.stem not in planned:
-            path.unlink()
+    ledger.forget_unplanned(run, plan)
 
 
 @user_errors
 def report_action(config):
     run = load_run(config)
     plan = read_plan(run)
-    failures = {}
-    for bag in plan.bags:
-        path = run.failure_file(bag.name)
-        if path.exists():
-            failures[bag.name] = path.read_text().strip()
-    repaired = {b.name: run.repair_file(b.name).read_text().strip() for b in plan.bags
-                if run.repair_file(b.name).exists()}
-    left_out = {}  # atom -> why: its bag went without it (a file that kept moving)
-    for bag in plan.uploads:
-        marker = read_marker(run.marker_file(bag.name), bag.content_key)
-        if marker.done and marker.packed is not None:
-            left_out.update(marker.packed.left_out or {})
-    text, ok = report.run_report(plan, failures, repaired, left_out)
+    found = ledger.outcomes(run, plan)
+    text, ok = report.run_report(plan, found.failures, found.repaired, found.left_out)
     lines = [text]
     if run.settings.encryption != "age":
         lines.append("Not encrypted by this tool: the data is protected only by AWS (your "
                      "credentials and SSE-S3); see encryption = \"age\" in README.md")
     say(lines)
     # last-run.json, written last: a killed run leaves the old one
-    status.record_run(run, status.backup_record(run, plan, failures, repaired, ok,
-                                                left_out=left_out))
+    status.record_run(run, status.backup_record(run, plan, found.failures, found.repaired,
+                                                ok, left_out=found.left_out))
     if ok:  # every file on disk is in a bag: old bags may go
         run.bootstrapped_file.unlink(missing_ok=True)
     if not ok:
@@ -276,7 +261,7 @@ def progress_line(config) -> str:
         return ""
     if plan is None or not plan.uploads:
         return ""
-    done = sum(1 for b in plan.uploads if steps.is_done(run, b.name, b.content_key))
+    done = len(plan.uploads) - len(ledger.outcomes(run, plan).pending)
     return f"{done} of {plural(len(plan.uploads), 'bag')} to upload are done; "
 
 

@@ -11,7 +11,7 @@ soon as S3 holds it). A failed step records the failure and ends its task
 successfully, so the chain never stops the other bags; the closing report fails the
 run. With `staging_bags = 1` every bag is packed, then uploaded, before the next.
 
-Each task's up-to-date check reads the bag's marker (kill -9 safe), never doit's
+Each task's up-to-date check reads the bag's ledger (kill -9 safe), never doit's
 database alone. The tasks are created once `plan` has run; `doit list` shows those of
 the last plan on disk, one `bag:NAME` line each, saying which step it waits for.
 """
@@ -21,9 +21,9 @@ import os
 from doit import create_after
 
 from ..report import text as report
-from ..backup import staging, bag_steps as steps
+from ..backup import bag_steps as steps, ledger as ledgers
+from ..backup.ledger import BagLedger
 from ..errors import GlacierError, StateError
-from ..backup.marker import read_marker
 from ..backup.progress import working
 from ..run import load_run
 from ..backup.plan import read_plan
@@ -43,32 +43,15 @@ def pipeline(run, plan) -> list:
     stat = os.stat(run.plan_file)
     key = (run.config_file, stat.st_mtime_ns, stat.st_size)
     if key not in _ORDER:
-        ready = [b.name for b in plan.bags if staging.tar_ready(
-            run, b.name, read_marker(run.marker_file(b.name), b.content_key))]
+        ready = [b.name for b in plan.bags if BagLedger.of(run, b).tar_ready()]
         _ORDER[key] = ready + [b.name for b in plan.bags if b.name not in ready]
     return [plan.bag(name) for name in _ORDER[key]]
 
 
-def waiting_for(run, bag) -> str:
-    """The step the bag waits for, from its marker ("" when it is done or kept)."""
-    marker = read_marker(run.marker_file(bag.name), bag.content_key)
-    if marker.done or (bag.action == "keep" and not marker.repair):
-        return ""
-    if marker.uploaded is not None:
-        return "tar done, upload done, manifest pending"
-    if staging.tar_ready(run, bag.name, marker):
-        return "tar done, upload pending" + (" (resumes)" if marker.upload else "")
-    return "tar pending"
-
-
 def to_send(run, plan) -> dict:
     """bag name -> bytes this run sends (the packed size once known)."""
-    sizes = {}
-    for bag in plan.uploads:
-        marker = read_marker(run.marker_file(bag.name), bag.content_key)
-        if not marker.done:
-            sizes[bag.name] = marker.packed.size if marker.packed else bag.size
-    return sizes
+    sizes = {b.name: BagLedger.of(run, b).to_send(b.size) for b in plan.uploads}
+    return {name: size for name, size in sizes.items() if size is not None}
 
 
 def _graph(run):
@@ -81,28 +64,25 @@ def _graph(run):
     return (plan, pipeline(run, plan)) if plan else (None, [])
 
 
-# -- up-to-date checks: the marker, never doit's database alone --------------------------
+# -- up-to-date checks: the ledger, never doit's database alone --------------------------
 
 def tar_is_ready(config, name, content) -> bool:
-    run = load_run(config)
-    return staging.tar_ready(run, name, read_marker(run.marker_file(name), content))
+    return BagLedger(load_run(config), name, content).tar_ready()
 
 
 def is_uploaded(config, name, content, kept) -> bool:
-    marker = read_marker(load_run(config).marker_file(name), content)
-    return marker.uploaded is not None or (kept and marker.packed is None)
+    return BagLedger(load_run(config), name, content, kept).uploaded()
 
 
 def is_finished(config, name, content, kept) -> bool:
-    marker = read_marker(load_run(config).marker_file(name), content)
-    return marker.done or (kept and marker.uploaded is None)
+    return BagLedger(load_run(config), name, content, kept).finished()
 
 
 # -- actions ------------------------------------------------------------------------------
 
 def _step(step, config, name, task):
     """Run one step of one bag. A bag's failure is its own: printed, recorded in
-    STATE/failed/ (steps.py), and the task ends well so the other bags go on. `task`:
+    its ledger (steps.py), and the task ends well so the other bags go on. `task`:
     doit's, for its verbosity (the steps' output is not captured: two run at once)."""
     run = load_run(config)
     plan = read_plan(run)
@@ -211,7 +191,7 @@ def task_bag():
     run = current_run()
     plan, order = _graph(run)
     for bag in plan.bags if plan else []:
-        waits = waiting_for(run, bag)
+        waits = BagLedger.of(run, bag).waiting_for()
         settled = not waits
         doc = report.describe_bag(bag, settled) + (f"; {waits}" if waits else "")
         yield {"name": bag.name, "doc": doc, "actions": None,
@@ -230,14 +210,6 @@ def closing_lines(config) -> list[str]:
         return []
     if plan is None:
         return []
-    failures, repaired, done = {}, {}, set()
-    for bag in plan.bags:
-        failed, fixed = run.failure_file(bag.name), run.repair_file(bag.name)
-        if failed.exists():
-            failures[bag.name] = failed.read_text(errors="replace").strip()
-        if fixed.exists():
-            repaired[bag.name] = fixed.read_text(errors="replace").strip()
-        if steps.is_done(run, bag.name, bag.content_key):
-            done.add(bag.name)
-    return report.stopped_report(plan, failures, repaired, done)
+    found = ledgers.outcomes(run, plan)
+    return report.stopped_report(plan, found.failures, found.repaired, found.done)
 

@@ -7,7 +7,6 @@ from doit.exceptions import TaskFailed
 from ..bucket import hardening
 from ..backup.staging import budget_need
 from ..run import load_run
-from ..bucket.store import store_for
 from ..backup.plan import read_plan
 from ..units import plural
 from .base import current_run, param, say, user_errors
@@ -19,9 +18,9 @@ def setup_bucket_action(config, object_lock):
         return TaskFailed(f"--object-lock {object_lock}: a number of days (suggested: "
                           f"{hardening.SUGGESTED_LOCK_DAYS}), or 0 to leave the lock as "
                           "it is")
-    settings = load_run(config).settings
+    run = load_run(config)
     say(line[0].upper() + line[1:] for line in hardening.setup_bucket(
-        store_for(settings), settings.region, object_lock))
+        run.store, run.settings.region, object_lock))
 
 
 @user_errors

@@ -7,7 +7,6 @@ from ..restore import find
 from ..formats import inventory, layout
 from ..errors import command
 from ..run import load_run
-from ..bucket.store import store_for
 from .base import current_run, param, say, user_errors
 
 
@@ -21,8 +20,8 @@ def find_action(config, pattern, long, regex, host, all_years):
     if not words:
         return TaskFailed("say what to look for: "
                           f"{command('find PATTERN [--long] [--regex]')}")
-    settings = load_run(config).settings
-    store = store_for(settings)
+    run = load_run(config)
+    settings, store = run.settings, run.store
     if host and host != settings.host:  # another machine's files, from its system folder
         inv = system_folder.latest_inventory(settings, store, host)
     else:

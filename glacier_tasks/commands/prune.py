@@ -12,7 +12,6 @@ from ..bucket import hosts
 from ..formats import inventory
 from ..report import text as report
 from ..run import load_run
-from ..bucket.store import store_for
 from .base import current_run, locked, param, say, user_errors
 
 
@@ -21,10 +20,15 @@ from .base import current_run, locked, param, say, user_errors
 def prune_action(config, delete, force, min_age_days):
     if min_age_days < 0:
         return TaskFailed(f"--min-age-days {min_age_days}: a number of days, 0 or more")
-    run = load_run(config)
+    return prune_bucket(load_run(config), delete, force, min_age_days)
+
+
+def prune_bucket(run, delete, force, min_age_days):
+    """prune_action with its Run (and the Run's store), so a bucket in memory can be
+    pruned in a test."""
     settings = run.settings
     inv = inventory.load_inventory(settings.inventory_file, required_by="prune")
-    store = store_for(settings)
+    store = run.store
     hosts.check_renamed(store, settings.host, run.state_dir, inv)
     if delete:
         if run.bootstrapped_file.exists():  # before the claim: a refused run claims nothing
@@ -115,8 +119,7 @@ def _utc(moment) -> str:
 @user_errors
 def cost_action(config, all_hosts):
     run = load_run(config)
-    settings = run.settings
-    store = store_for(settings)
+    settings, store = run.settings, run.store
     if all_hosts:
         return _cost_of_every_host(settings, store)
     inv = inventory.load_inventory(settings.inventory_file, required_by="cost")

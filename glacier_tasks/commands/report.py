@@ -9,7 +9,7 @@ from .. import __version__, prune, statefile
 from ..formats import inventory
 from ..report import figures as overview, html as page, last_run as status, run_start
 from ..run import load_run
-from ..bucket.store import store_for
+from ..backup import ledger
 from ..backup.plan import read_plan
 from .base import current_run, param, say, user_errors
 
@@ -20,12 +20,12 @@ def gather(run):
     settings = run.settings
     inv = inventory.load_inventory(settings.inventory_file)
     plan = read_plan(run, required=False)
-    objects, found = prune.prunable(run, store_for(settings), inv)
+    objects, found = prune.prunable(run, run.store, inv)
     data = status.read_status(run.last_run_file)
     return overview.gather(
         settings, run.today, inv, plan, objects, found,
         slugs={m.slug: m.spelling for m in run.molecules},
-        status_data=data, pending=status.pending_bags(run, plan),
+        status_data=data, pending=ledger.outcomes(run, plan).pending,
         unfinished=status.unfinished_since(run),
         open_start=run_start.unfinished(data, run_start.read_started(run)))
 

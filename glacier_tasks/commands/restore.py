@@ -16,7 +16,6 @@ from ..formats import checksum, inventory
 from .. import cost, units
 from ..errors import GlacierError, StateError, UsageError, command
 from ..run import load_run
-from ..bucket.store import store_for
 from .base import current_run, param, say, user_errors
 
 
@@ -58,13 +57,13 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
                                      tier, days, yes, wait, wait_hours, overwrite,
                                      poll_seconds, all_molecules, year)
     if year is not None:  # as that year's run archived it, from its system folder
-        inv = system_folder.year_inventory(settings, store_for(settings), settings.host, year)
+        inv = system_folder.year_inventory(settings, run.store, settings.host, year)
     else:
         inv = inventory.load_inventory(settings.inventory_file,
                                        required_by=None if from_file else "restore")
     if from_file:
         return _restore_from_file(run, inv, Path(from_file), options)
-    store = store_for(settings)
+    store = run.store
     if not all_molecules:  # as typed, or as 'find' prints it (\xNN)
         path = restore.real_path(settings, store, inv, path)
         options = dataclasses.replace(options, path=path)

@@ -9,6 +9,7 @@ import json as jsonlib
 from doit.exceptions import TaskFailed
 
 from ..formats import inventory
+from ..backup import ledger
 from ..report import last_run as status, restores, run_start
 from ..run import load_run
 from ..backup.plan import read_plan
@@ -21,7 +22,7 @@ def status_action(config, json):
     settings = run.settings
     data = status.read_status(run.last_run_file)
     inv = inventory.load_inventory(settings.inventory_file)
-    pending = status.pending_bags(run, read_plan(run, required=False))
+    pending = ledger.outcomes(run, read_plan(run, required=False)).pending
     open_start = run_start.unfinished(data, run_start.read_started(run))
     running = bool(open_start) and run_start.still_running(run, open_start)
     unfinished = bool(open_start) or status.unfinished_since(run)

@@ -8,22 +8,22 @@ from .. import cost, units, verify
 from ..formats import inventory
 from ..report import last_run as status
 from ..run import load_run
-from ..bucket.store import store_for
 from .base import current_run, param, say, user_errors
 
 
 @user_errors
 def verify_action(config, deep, yes, tier, days, all_hosts):
-    settings = load_run(config).settings
+    run = load_run(config)
+    settings = run.settings
     if all_hosts:
-        return _verify_every_host(settings)
+        return _verify_every_host(settings, run.store)
     inv = inventory.load_inventory(settings.inventory_file, required_by="verify")
     if deep:
         problem = restore.tier_problem(tier, {b.get("storage_class")
                                               for b in inv["bags"].values()})
         if problem:
             return TaskFailed(problem)
-    store = store_for(settings)
+    store = run.store
     problems = verify.check_headers(store, inv, settings.host)
     waiting = 0
     if deep and not yes:
@@ -47,9 +47,8 @@ def verify_action(config, deep, yes, tier, days, all_hosts):
           "recorded")
 
 
-def _verify_every_host(settings):
+def _verify_every_host(settings, store):
     """The quick check of each host's latest inventory in the bucket, host by host."""
-    store = store_for(settings)
     problems = []
     for host in system_folder.hosts_in(store.list_objects("")):
         inv = system_folder.latest_inventory(settings, store, host)

@@ -25,7 +25,7 @@ import time
 
 from .. import __version__, cost, statefile
 from ..errors import GlacierError, command
-from ..backup.marker import read_marker
+from ..backup.ledger import BagLedger, marker_files
 from .tally import stored_changes, tally_year
 from .text import bag_counts
 from ..units import human, iso_utc, plural, printable
@@ -71,29 +71,14 @@ def planned_figures(plan, settings) -> dict:
 
 
 def sent_figures(run, plan, started: float) -> dict:
-    """What this run really sent: the bags whose marker says uploaded (not adopted)
+    """What this run really sent: the bags whose ledger says uploaded (not adopted)
     since it started, with their manifests; requests and fee as cost.upload_estimate
     prices them."""
-    since = iso_utc(started)
-    sizes = []
-    for bag in plan.bags:
-        path = run.marker_file(bag.name)
-        receipt = read_marker(path, bag.content_key).uploaded
-        # recorded_at has whole seconds: the marker's own time (written at or after the
-        # receipt) tells a run that ended in the same second as this one began
-        if receipt and not receipt.reused and receipt.recorded_at >= since and \
-                _written_since(path, started):
-            sizes.append(receipt.size)
+    receipts = [BagLedger.of(run, bag).sent_since(started) for bag in plan.bags]
+    sizes = [r.size for r in receipts if r is not None]
     upload = cost.upload_estimate(sizes, run.settings.storage_class, run.settings.prices)
     return {"bags": len(sizes), "bytes": sum(sizes), "requests": upload["requests"],
             "fee": upload["fee"]}
-
-
-def _written_since(path, started: float) -> bool:
-    try:
-        return os.stat(path).st_mtime >= started
-    except OSError:
-        return False
 
 
 def atom_changes(plan, previous: dict) -> dict:
@@ -299,14 +284,6 @@ def failure_summary(backup: dict) -> str:
     return ", ".join(parts) or "see its output"
 
 
-def pending_bags(run, plan) -> list[str]:
-    """The bags of the last plan still to upload (what `list --status` marks R)."""
-    if plan is None:
-        return []
-    return [b.name for b in plan.uploads
-            if not read_marker(run.marker_file(b.name), b.content_key).done]
-
-
 def unfinished_since(run) -> bool:
     """Did a run write the plan or a bag's marker after last-run.json, and stop before
     its end (killed, or failed before its report)?"""
@@ -314,9 +291,7 @@ def unfinished_since(run) -> bool:
         recorded = os.stat(run.last_run_file).st_mtime_ns
     except OSError:
         return False
-    paths = [run.plan_file]
-    if run.markers_dir.is_dir():
-        paths += list(run.markers_dir.glob("*.json"))
+    paths = [run.plan_file] + marker_files(run)
     for path in paths:
         try:
             if os.stat(path).st_mtime_ns > recorded:

@@ -13,12 +13,13 @@ from pathlib import Path
 
 from .. import statefile
 from ..bucket import system_folder
+from ..bucket.objects import ObjectStore
 from ..errors import StateError, command
 from ..formats import crypto, layout
 from ..units import plural
 
 
-def bootstrap(settings, store, wanted_year: int | None, keep_dir,
+def bootstrap(settings, store: ObjectStore, wanted_year: int | None, keep_dir,
               host: str | None = None) -> list[str]:
     """Do it for `host` (default: this machine's); return the lines to print.
     keep_dir(year): where the system folder is kept."""
@@ -74,7 +75,7 @@ def _missing_bags(found: dict, keys: dict, chosen) -> list[str]:
             "one"]
 
 
-def _fetch_manifests(settings, store, keys, inventory) -> int:
+def _fetch_manifests(settings, store: ObjectStore, keys, inventory) -> int:
     count = 0
     for key, bag in sorted(inventory["bags"].items()):
         manifest = bag.get("manifest_key")

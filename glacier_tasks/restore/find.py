@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..bucket.objects import ObjectStore
 from ..formats import crypto, layout, manifest
 from ..formats.inventory import LOOSE_ATOM, atom_name
 from .. import statefile
@@ -26,7 +27,7 @@ class Match:
     mtime: str
 
 
-def fetch_manifest(settings, store, bag: dict) -> Path:
+def fetch_manifest(settings, store: ObjectStore, bag: dict) -> Path:
     """The bag's manifest in manifest_dir, downloaded if it is not there yet."""
     path = layout.local_manifest(settings.manifest_dir, bag["manifest_key"])
     if not path.exists():
@@ -50,7 +51,8 @@ def matcher(pattern: str, regex: bool):
     return lambda text: pattern in text
 
 
-def search(settings, store, inventory: dict, pattern: str, regex: bool = False):
+def search(settings, store: ObjectStore, inventory: dict, pattern: str,
+           regex: bool = False):
     """Yield a Match for every manifest line whose full path matches."""
     matches = matcher(pattern, regex)
     for key, bag in sorted(inventory["bags"].items()):

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..bucket.objects import ObjectStore
 from ..formats import checksum, layout, manifest, memberindex
 from .. import config, cost, statefile
 from ..errors import StateError, command
@@ -46,7 +47,7 @@ def resolve_targets(inventory: dict, path: str) -> list[Target]:
     return [_target(atom, atoms[atom], path)]
 
 
-def real_path(settings, store, inventory: dict, path: str) -> str:
+def real_path(settings, store: ObjectStore, inventory: dict, path: str) -> str:
     """The path a user means: as typed, or as `find` prints it, with the part inside
     its molecule escaped as the manifests spell names (\\xNN a byte that is not UTF-8,
     \\\\ a backslash). The first spelling that names something backed up wins; with
@@ -142,7 +143,7 @@ def tier_problem(tier: str, storage_classes) -> str | None:
     return None
 
 
-def check_members(settings, store, inventory: dict, targets) -> None:
+def check_members(settings, store: ObjectStore, inventory: dict, targets) -> None:
     """A path inside an atom must be in its bag's manifest (fetched if needed)."""
     for t in targets:
         if t.whole or not t.member or t.member == os.fsencode(
@@ -194,7 +195,8 @@ class BagFetch:
             sum(r.size for r in self.runs)
 
 
-def plan_restore(settings, store, inventory: dict, targets: list) -> list[BagFetch]:
+def plan_restore(settings, store: ObjectStore, inventory: dict,
+                 targets: list) -> list[BagFetch]:
     by_bag = {}
     for t in targets:
         by_bag.setdefault(t.archive_key, []).append(t)
@@ -202,7 +204,8 @@ def plan_restore(settings, store, inventory: dict, targets: list) -> list[BagFet
             for key, mine in sorted(by_bag.items())]
 
 
-def plan_bag(settings, store, key: str, record: dict, targets: tuple) -> BagFetch:
+def plan_bag(settings, store: ObjectStore, key: str, record: dict,
+             targets: tuple) -> BagFetch:
     """The runs to download, or why the whole bag is."""
     plan = BagFetch(key, record, targets, None)
     why = "every file in it is asked for" if plan.everything else \
@@ -218,7 +221,8 @@ def plan_bag(settings, store, key: str, record: dict, targets: tuple) -> BagFetc
     return BagFetch(key, record, targets, tuple(runs), "", index)
 
 
-def _index_file(settings, store, key: str, record: dict) -> tuple[Path | None, str]:
+def _index_file(settings, store: ObjectStore, key: str,
+                record: dict) -> tuple[Path | None, str]:
     """The bag's member index in manifest_dir, fetched from S3 Standard if needed; or
     None and why it cannot be used (the whole bag is downloaded then)."""
     index_key = layout.index_key(key)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import cost
-from ..bucket.objects import bag_problem
+from ..bucket.objects import ObjectStore, bag_problem
 from . import download, check as restorecheck, space, state as restorestate, \
     extract as untar
 from ..formats import manifest, memberindex
@@ -70,8 +70,8 @@ class Restorer:
     """One request's run: thaw, download, extract, check; its state saved each step.
     `alert(event, message)` is told when every bag is readable and when it finishes."""
 
-    def __init__(self, run, store, options: RestoreOptions, say, sleep=time.sleep,
-                 alert=None):
+    def __init__(self, run, store: ObjectStore, options: RestoreOptions, say,
+                 sleep=time.sleep, alert=None):
         self.run, self.settings, self.store = run, run.settings, store
         self.options, self.say, self.sleep = options, say, sleep
         self.alert = alert or (lambda event, message: None)

@@ -132,7 +132,7 @@ def test_a_number_another_writer_took_is_never_overwritten(project, monkeypatch)
     settings = load_settings(project.config)
     store = RacingStore(1, project.bucket, project.server.endpoint, "us-east-1")
     (project.root / "list.txt").write_text(f"# changed\n{project.data}\n")
-    sent = system.upload_system(settings, lambda: store, 2026)
+    sent = system.upload_system(settings, store, 2026)
     assert sent == [FOLDER + "list.000003.txt"]
     theirs = project.s3.get_object(Bucket=project.bucket, Key=FOLDER + "list.000002.txt")
     assert theirs["Body"].read() == b"theirs\n"  # the race happened, and they kept it
@@ -141,4 +141,4 @@ def test_a_number_another_writer_took_is_never_overwritten(project, monkeypatch)
     store = RacingStore(system.WRITE_ATTEMPTS, project.bucket, project.server.endpoint,
                         "us-east-1")
     with pytest.raises(StoreError, match="another writer took each new number"):
-        system.upload_system(settings, lambda: store, 2026)
+        system.upload_system(settings, store, 2026)
