@@ -14,6 +14,7 @@ from pathlib import Path
 from ..bucket.objects import ObjectStore
 from ..formats import crypto, layout, manifest
 from ..formats.inventory import LOOSE_ATOM, atom_name
+from ..formats.records import BagRecord, Inventory
 from .. import statefile
 from ..errors import UsageError
 
@@ -27,11 +28,11 @@ class Match:
     mtime: str
 
 
-def fetch_manifest(settings, store: ObjectStore, bag: dict) -> Path:
+def fetch_manifest(settings, store: ObjectStore, bag: BagRecord) -> Path:
     """The bag's manifest in manifest_dir, downloaded if it is not there yet."""
-    path = layout.local_manifest(settings.manifest_dir, bag["manifest_key"])
+    path = layout.local_manifest(settings.manifest_dir, bag.manifest_key)
     if not path.exists():
-        data = store.get_bytes(bag["manifest_key"])
+        data = store.get_bytes(bag.manifest_key)
         if crypto.is_encrypted(data):
             data = crypto.decrypt_bytes(data, settings.age_identity_file)
         statefile.write_bytes(path, data)
@@ -51,12 +52,12 @@ def matcher(pattern: str, regex: bool):
     return lambda text: pattern in text
 
 
-def search(settings, store: ObjectStore, inventory: dict, pattern: str,
+def search(settings, store: ObjectStore, inventory: Inventory, pattern: str,
            regex: bool = False):
     """Yield a Match for every manifest line whose full path matches."""
     matches = matcher(pattern, regex)
-    for key, bag in sorted(inventory["bags"].items()):
-        prefix = bag["molecule"].rstrip("/") + "/"
+    for key, bag in sorted(inventory.bags.items()):
+        prefix = bag.molecule.rstrip("/") + "/"
         name = layout.bag_name(key)
         current = _current_atoms(bag)
         for entry in manifest.read_entries(fetch_manifest(settings, store, bag)):
@@ -68,13 +69,13 @@ def search(settings, store: ObjectStore, inventory: dict, pattern: str,
                 yield Match(full, name, key, entry.size, entry.mtime + note)
 
 
-def _current_atoms(bag: dict) -> set | None:
+def _current_atoms(bag: BagRecord) -> set | None:
     """The escaped names of the atoms that still point at this bag, when some atoms
     moved out of it since it was packed (their old versions stay in it); else None."""
-    atoms = bag.get("atoms", [])
-    if set(bag.get("packed_atoms") or atoms) <= set(atoms):
+    atoms = bag.atoms
+    if set(bag.held_atoms) <= set(atoms):
         return None
-    return {manifest.escape_name(os.fsencode(atom_name(bag["molecule"], a)))
+    return {manifest.escape_name(os.fsencode(atom_name(bag.molecule, a)))
             for a in atoms}
 
 
