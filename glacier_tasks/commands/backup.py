@@ -19,6 +19,7 @@ from doit.tools import config_changed
 from .. import statefile
 from ..bucket import hosts, system_folder as system
 from ..formats import inventory, layout, manifest
+from ..formats.records import Inventory
 from ..backup import ledger, scan, taken_keys as taken
 from ..report import text as report, last_run as status
 from ..errors import GlacierError, StateError, command
@@ -47,7 +48,7 @@ def plan_action(config):
                                scan.planned_size(record), record["files"],
                                record.get("apparent_size", record["size"])))
     previous = inventory.load_inventory(run.settings.inventory_file)
-    salt = previous.get("key_salt") or (_new_salt(run) if run.settings.obscure_keys else "")
+    salt = previous.key_salt or (_new_salt(run) if run.settings.obscure_keys else "")
     molecules = [MoleculeState(m.spelling, layout.obscured_slug(m.slug, salt)
                                if run.settings.obscure_keys else m.slug,
                                m.spelling not in missing, str(m.path),
@@ -68,18 +69,17 @@ def plan_action(config):
         ledger.forget_occupied(run)  # the plan has taken them in
 
 
-def _file_changes(run, plan, previous: dict) -> None:
+def _file_changes(run, plan, previous: Inventory) -> None:
     """For each changed atom packed now: files added, changed and removed since the bag
     it leaves, from that bag's local manifest and a walk of the atom (only changed
     atoms are read; an atom whose old manifest is not here says no more than sizes)."""
-    bags = previous.get("bags", {})
     for atom, before in plan.before.items():
-        new = plan.atoms.get(atom, {})
-        old_bag = bags.get(previous["atoms"][atom].get("archive_key"), {})
-        path = run.manifest_file(old_bag.get("manifest_key") or "")
-        molecule = new.get("molecule", "")
-        if before.get("last_metadata_hash") == new.get("last_metadata_hash") or \
-                not old_bag or not path.is_file() or molecule not in plan.molecule_paths:
+        new, old_bag = plan.atoms.get(atom), previous.bags.get(previous.atoms[atom].archive_key)
+        if new is None or old_bag is None or \
+                before.get("last_metadata_hash") == new.last_metadata_hash:
+            continue
+        path, molecule = run.manifest_file(old_bag.manifest_key or ""), new.molecule
+        if not path.is_file() or molecule not in plan.molecule_paths:
             continue
         name = os.fsencode(inventory.atom_name(molecule, atom))
         try:
@@ -154,8 +154,8 @@ def dryrun_action(config):
     previous = inventory.load_inventory(run.settings.inventory_file)
     draft = inventory.build_inventory(plan, ledger.markers(run, plan), previous,
                                       pending_ok=True)
-    statefile.write_json(run.dryrun_file, draft)
-    say([report.plan_summary(plan, run.settings, draft.get("history"), draft),
+    statefile.write_json(run.dryrun_file, draft.to_json())
+    say([report.plan_summary(plan, run.settings, draft.history, draft),
          f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"] +
         ([] if plan.bucket_checked else [
             "The bucket could not be asked which keys are taken (credentials? network?): "

@@ -214,7 +214,7 @@ def local_manifest(manifest_dir: Path, key: str) -> Path:
     return manifest_dir / key
 
 
-def migrate_flat_manifests(manifest_dir: Path, inventory: dict) -> int:
+def migrate_flat_manifests(manifest_dir: Path, inventory) -> int:
     """Move the copies an older version kept flat (manifest_dir/NAME.txt) to their
     place; a name two bags share, or no bag has, is dropped: it may describe another
     bag than the one its name says, and the bucket's copy is fetched when needed."""
@@ -222,8 +222,8 @@ def migrate_flat_manifests(manifest_dir: Path, inventory: dict) -> int:
     if not flat:
         return 0
     owners = {}
-    for bag in inventory.get("bags", {}).values():
-        key = bag.get("manifest_key") or ""
+    for bag in inventory.bags.values():
+        key = bag.manifest_key or ""
         owners.setdefault(Path(key).name, []).append(key)
     moved = 0
     for path in flat:
