@@ -4,16 +4,24 @@
     glacier --version            the tool's version (and doit's)
     glacier COMMAND --help       the command's options
     glacier restore PATH, glacier pin ATOM, glacier find PATTERN   positional arguments
-    glacier backup -v 0          doit's run options (-v, -n, -P, --continue) after it
+    glacier help [COMMAND]       the same as --help
+    glacier backup -n            the dry run (--dry-run), as rsync and restic have it
+    glacier --config FILE COMMAND    that config file (anywhere on the line)
+    glacier backup -v 0          doit's run options (-v, --processes N, -P, --continue)
 
 Values containing '=' are values here (doit alone reads NAME=VALUE as a variable).
+`doit COMMAND` from the project folder keeps doit's own words: there `doit dryrun` is
+the dry run, `doit -n N` the number of workers and $GLACIER_CONFIG the config.
 """
 
 import getopt
+import os
 import sys
+from pathlib import Path
 
 from doit.cmd_base import DoitCmdBase, NamespaceTaskLoader
 from doit.cmdparse import CmdOption, CmdParse
+from doit.cmd_info import Info
 from doit.cmd_list import List
 from doit.doit_cmd import DoitMain
 from doit.version import VERSION as DOIT_VERSION
@@ -21,11 +29,12 @@ from doit.version import VERSION as DOIT_VERSION
 from . import __version__, errors
 from .commands import COMMANDS, doitfix, namespace, task_generators
 from .commands.base import say, stop_message
-from .commands.listing import BagList
+from .commands.listing import BagList, NowInfo
 from .errors import UsageError
 
 POSITIONAL = {"restore": "path", "pin": "path", "drop": "molecule"}  # the word after it
-RUN_OPTIONS = {"-v": True, "--verbosity": True, "-n": True, "--process": True,
+RUN_OPTIONS = {"-v": True, "--verbosity": True, "--process": True,
+               "--processes": True, "--jobs": True, "-j": True,
                "-P": True, "--parallel-type": True, "-c": False, "--continue": False,
                "-a": False, "--always-execute": False}  # doit's, True: takes a value
 STEPS = ("scan", "plan", "tar", "upload", "manifest", "bag", "inventory",
@@ -48,7 +57,8 @@ class Loader(NamespaceTaskLoader):
 
 class GlacierMain(DoitMain):
     BIN_NAME = "glacier"
-    DOIT_CMDS = tuple(BagList if cmd is List else cmd for cmd in DoitMain.DOIT_CMDS)
+    DOIT_CMDS = tuple({List: BagList, Info: NowInfo}.get(cmd, cmd)
+                      for cmd in DoitMain.DOIT_CMDS)
 
     def process_args(self, cmd_args):
         return list(cmd_args)  # 'year=2024' is a value, never a doit variable
@@ -81,8 +91,10 @@ def overview() -> str:
         "commands:", *main,
         f"  {'':<{width}}(the steps of backup: {steps}; per bag: "
         f"{', '.join(f'{s}:NAME' for s in BAG_STEPS)})", "",
-        "glacier COMMAND --help shows its options; glacier --version the version.",
-        "Config: $GLACIER_CONFIG, ./glacier.toml or ~/.config/glacier-tasks/glacier.toml"])
+        "glacier help COMMAND (or glacier COMMAND --help) shows its options; glacier "
+        "--version the version.",
+        "Config: --config FILE, else $GLACIER_CONFIG, ./glacier.toml or "
+        "~/.config/glacier-tasks/glacier.toml"])
 
 
 def command_help(command: str) -> str:
@@ -100,10 +112,19 @@ def command_help(command: str) -> str:
             "default" in p["help"] else f" (default {p['default']})"
         lines.append(f"  {flag:<24}{p['help']}{default}")
     if command == "list":
-        lines += ["options:", f"  {'--status':<24}mark each bag R (pending) or U (done)"]
+        lines += ["options:", f"  {'--status':<24}mark each bag R (pending) or U (done)",
+                  f"  {'--json':<24}the bags as JSON (README: JSON output)",
+                  f"  {'--all':<24}also the commands and the steps behind them"]
     elif command != "init":
+        if command == "backup":
+            lines += ["options:", f"  {'-n, --dry-run':<24}plan only, upload nothing "
+                                  "(the same as 'glacier dryrun')"]
         lines += [f"  {'-v 0|1|2':<24}verbosity (default 2: progress bars live)",
+                  f"  {'--processes N':<24}steps run at once (default 2: one bag packs "
+                  "while another uploads)",
                   f"  {'--continue':<24}go on with other tasks after one failed"]
+    lines += [f"  {'--config FILE':<24}the config file (default: $GLACIER_CONFIG, "
+              "./glacier.toml, ~/.config/...)"]
     return "\n".join(lines)
 
 
@@ -113,17 +134,23 @@ def doit_args(command: str, rest: list) -> list:
     if command == "list":
         check_options(rest, BagList.cmd_options + DoitCmdBase.base_options)
         return ["list", *rest]
+    if command == "backup" and any(w in DRY_RUN or w[:2] == "-n" and w[2:].isdigit()
+                                   for w in rest):
+        return doit_args("dryrun", _dry_run(rest))
     run_options, task_args, params = [], [], commands().get(command, ("", []))[1]
     takes_value = {f"--{p['long']}" for p in params if p["type"] is not bool}
     words = iter(rest)
     for word in words:
         if word in RUN_OPTIONS:
-            run_options.append(word)
+            run_options.append(WORKERS.get(word, word))
             if RUN_OPTIONS[word]:
                 run_options.append(_value(word, words))
+        elif word.partition("=")[0] in WORKERS:  # --processes=4: doit's -n 4
+            run_options += ["-n", word.partition("=")[2]]
         elif word.partition("=")[0] in ("--verbosity", "--process", "--parallel-type") \
                 or (RUN_OPTIONS.get(word[:2]) and word[2:3] not in ("", "-")):
-            run_options.append(word)  # --verbosity=1, -v1, -n4: the value attached
+            # --verbosity=1, -v1, -j4: the value attached
+            run_options.append(WORKERS[word[:2]] + word[2:] if word[:2] in WORKERS else word)
         elif command in POSITIONAL and not word.startswith("-"):
             task_args += [f"--{POSITIONAL[command]}", word]
         else:
@@ -133,6 +160,23 @@ def doit_args(command: str, rest: list) -> list:
     if command in commands():  # `tar:NAME` and the like: doit checks those
         check_options(task_args, params, doit_options=list(RUN_OPTIONS))
     return [*run_options, command, *task_args]
+
+
+DRY_RUN = ("-n", "--dry-run")
+WORKERS = {"--processes": "-n", "--jobs": "-n", "-j": "-n"}  # doit's -n: workers
+
+
+def _dry_run(rest: list) -> list:
+    """`backup -n` is the dry run; `-n 4` was doit's number of workers, which would
+    now read as a dry run and a stray word."""
+    for at, word in enumerate(rest):
+        workers = word[2:] if word[:2] == "-n" and word[2:].isdigit() else \
+            rest[at + 1] if word in DRY_RUN and rest[at + 1:at + 2] and \
+            rest[at + 1].isdigit() else None
+        if workers:
+            raise UsageError(f"-n is the dry run; --processes {workers} sets the number "
+                             "of workers")
+    return [w for w in rest if w not in DRY_RUN]
 
 
 def check_options(words: list, params, doit_options=()) -> None:
@@ -162,14 +206,51 @@ def _value(option: str, words) -> str:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     invoked, errors.INVOKED = errors.INVOKED, "glacier"  # messages say `glacier backup`
+    config = os.environ.get("GLACIER_CONFIG")
     try:
+        argv = config_option(argv)
         return run_command(argv)
+    except UsageError as err:
+        sys.stderr.write(f"glacier: {err}\n")
+        return 3
     finally:
         errors.INVOKED = invoked
+        if config is None:
+            os.environ.pop("GLACIER_CONFIG", None)
+        else:
+            os.environ["GLACIER_CONFIG"] = config
+
+
+def config_option(argv: list) -> list:
+    """`--config FILE` (or `--config=FILE`), anywhere before `--`: the config file to
+    use, as $GLACIER_CONFIG would name it. The rest of the line, without it."""
+    rest, words, chosen = [], iter(argv), None
+    for word in words:
+        if word == "--config":
+            chosen = _value(word, words)
+        elif word.startswith("--config="):
+            chosen = word.partition("=")[2]
+        else:
+            rest.append(word)
+    if chosen is None:
+        return argv
+    path = Path(chosen).expanduser().absolute()
+    if not path.is_file() and "init" not in rest[:1]:
+        raise UsageError(f"--config {chosen}: no such file ('glacier --config {chosen} "
+                         "init' writes a starter there)")
+    os.environ["GLACIER_CONFIG"] = str(path)
+    return rest
 
 
 def run_command(argv: list) -> int:
     doitfix.install()  # `glacier tar:NAME --x`: doit's parser says it in one line too
+    if argv[:1] == ["help"] and argv[1:]:  # `glacier help restore`
+        if argv[1] not in commands():
+            sys.stderr.write(f"glacier help: no command '{argv[1]}'; 'glacier help' "
+                             "lists them\n")
+            return 3
+        say([command_help(argv[1])])
+        return 0
     if not argv or argv[0] in ("-h", "--help", "help"):
         say([overview()])
         return 0

@@ -97,7 +97,11 @@ def test_patterns_substring_glob_and_regex():
 @pytest.mark.parametrize("command, rest, expected", [
     ("restore", ["/data/x=1", "--yes"], ["restore", "--path", "/data/x=1", "--yes"]),
     ("backup", ["-v", "0"], ["-v", "0", "backup"]),
-    ("backup", ["--continue", "-n", "4"], ["--continue", "-n", "4", "backup"]),
+    ("backup", ["--continue", "--processes", "4"], ["--continue", "-n", "4", "backup"]),
+    ("backup", ["-j", "3"], ["-n", "3", "backup"]),
+    ("backup", ["--jobs=3"], ["-n", "3", "backup"]),
+    ("backup", ["-n"], ["dryrun"]),
+    ("backup", ["--dry-run", "-v", "0"], ["-v", "0", "dryrun"]),
     ("backup", ["--verbosity=1"], ["--verbosity=1", "backup"]),
     ("pin", ["/a/b", "--off"], ["pin", "--path", "/a/b", "--off"]),
     ("find", ["foo", "--long"], ["find", "foo", "--long"]),
@@ -106,6 +110,7 @@ def test_patterns_substring_glob_and_regex():
     ("restore", ["/d", "--to", "/x=y", "--tier", "Standard", "-v", "0"],
      ["-v", "0", "restore", "--path", "/d", "--to", "/x=y", "--tier", "Standard"]),
     ("list", ["--status"], ["list", "--status"]),
+    ("list", ["--json"], ["list", "--json"]),
 ])
 def test_doit_args(command, rest, expected):
     assert cli.doit_args(command, rest) == expected
@@ -115,7 +120,10 @@ def test_doit_args(command, rest, expected):
     ("restore", ["--too", "/x"], "unknown option --too (did you mean --to?)"),
     ("backup", ["--contiue"], "unknown option --contiue (did you mean --continue?)"),
     ("find", ["--year=2024", "foo"], "unknown option --year (did you mean --all-years?)"),
-    ("list", ["--json"], "unknown option --json"),
+    ("list", ["--jsno"], "unknown option --jsno (did you mean --json?)"),
+    ("backup", ["-n", "4"], "-n is the dry run; --processes 4 sets the number of workers"),
+    ("backup", ["-n4"], "-n is the dry run; --processes 4 sets the number of workers"),
+    ("restore", ["/x", "-n"], "unknown option -n"),
     ("restore", ["/x", "--yes=1"], "--yes takes no value"),
     ("restore", ["/x", "--year", "abc"], "--year needs a whole number, not 'abc'"),
     ("restore", ["/x", "--wait-hours=soon"], "--wait-hours needs a number, not 'soon'"),
@@ -127,7 +135,7 @@ def test_doit_args_refuse_what_doit_would_choke_on(command, rest, message):
 
 
 def test_doit_args_keep_what_doit_accepts():
-    assert cli.doit_args("backup", ["-v0", "-n4"]) == ["-v0", "-n4", "backup"]
+    assert cli.doit_args("backup", ["-v0", "-j4"]) == ["-v0", "-n4", "backup"]
     assert cli.doit_args("prune", ["--dele"]) == ["prune", "--dele"]  # getopt's prefix
     assert cli.doit_args("find", ["--", "-odd-"]) == ["find", "--", "-odd-"]
     assert cli.doit_args("tar:bag_001", ["--x"]) == ["tar:bag_001", "--x"]  # doit's say

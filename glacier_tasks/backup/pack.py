@@ -37,6 +37,7 @@ from pathlib import Path
 from ..formats import manifest, memberindex, tarstream
 from . import scan
 from ..errors import BagError
+from ..units import human
 
 CHUNK = 1 << 20
 ATTEMPTS = 2  # a bag with a moving file is packed once more before it fails
@@ -85,8 +86,8 @@ def check_room(staging_dir: Path, bag_name: str, size: int) -> None:
     need = staging_need(size)
     free = shutil.disk_usage(staging_dir).free
     if free < need:
-        raise BagError(f"{bag_name}: staging_dir {staging_dir} has {free / 1e9:.2f} GB "
-                       f"free, the bag needs about {need / 1e9:.2f} GB; free some space "
+        raise BagError(f"{bag_name}: staging_dir {staging_dir} has {human(free)} "
+                       f"free, the bag needs about {human(need)}; free some space "
                        "or point staging_dir elsewhere")
 
 

@@ -15,7 +15,7 @@ import json
 import shutil
 
 from ..errors import StoreError, command
-from ..units import plural
+from ..units import human, plural
 
 ABORT_RULE_ID = "glacier-tasks-abort-incomplete-uploads"
 ABORT_DAYS = 7
@@ -198,9 +198,10 @@ def check(settings, store, staging_need: int,
     found.append((not leaked, f"{settings.config_file}: no credentials in it" if not leaked
                   else f"{settings.config_file} holds AWS credentials: remove them and use "
                        "'aws configure'"))
-    credentials = store.has_credentials()
-    found.append((credentials, "AWS credentials found" if credentials else
-                  "no AWS credentials found: run 'aws configure'"))
+    if not store.has_credentials():  # said once: nothing below can be asked then
+        return found + [(False, "no AWS credentials found: run 'aws configure' or set "
+                                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
+    found.append((True, "AWS credentials found"))
     try:
         store.check_bucket()
         found.append((True, f"bucket {store.bucket} is reachable"))
@@ -231,8 +232,8 @@ def check(settings, store, staging_need: int,
     what = "the largest bag needs" if staged <= 1 else \
         f"the {staged} largest bags, staged at once (staging_bags = " \
         f"{settings.staging_bags}), need"
-    found.append((room, f"staging_dir has {free / 1e9:.1f} GB free, {what} "
-                        f"{staging_need / 1e9:.1f} GB" + ("" if room else
+    found.append((room, f"staging_dir has {human(free)} free, {what} "
+                        f"{human(staging_need)}" + ("" if room else
                                                           ": make room or move it")))
     return found
 
@@ -265,8 +266,8 @@ def _write_once_and_lock(store) -> tuple[list, str | None]:
         found.append((None, "Object Lock is on but sets no default retention, so new "
                             f"objects are not locked: run '{fix}'"))
     else:
-        found.append((True, f"Object Lock is off, versioning {state} (optional: 'doit "
-                            f"setup_bucket --object-lock {SUGGESTED_LOCK_DAYS}')"))
+        found.append((True, f"Object Lock is off, versioning {state} (optional: '"
+                            f"{command(f'setup_bucket --object-lock {SUGGESTED_LOCK_DAYS}')}')"))
     if versioning in ("Enabled", "Suspended"):
         found.append(_hidden_versions(store))
     return found, versioning
@@ -282,8 +283,8 @@ def _hidden_versions(store) -> tuple:
         return None, f"cannot count older object versions: {err}"
     if not versions and not markers:
         return True, "no older object versions or delete markers"
-    return None, (f"{versions} older object versions ({size / 1e9:.1f} GB, billed) and "
-                  f"{markers} delete markers: something deleted objects without a "
+    return None, (f"{plural(versions, 'older object version')} ({human(size)}, billed) "
+                  f"and {plural(markers, 'delete marker')}: something deleted objects without a "
                   "version id; see them with 'aws s3api list-object-versions', and "
                   "delete what you do not need by its version id")
 

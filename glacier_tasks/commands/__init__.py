@@ -55,8 +55,10 @@ def namespace(argv=None) -> dict:
     quiet_on_closed_pipe()
     stop_cleanly(lambda: backup.progress_line(run.config_file))
     if not wants_lock(argv):  # a reader never touches the database a backup may be using
-        return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"], "subtasks": True,
-                               "dep_file": str(_reader_db())}, **task_generators()}
+        # `info` tells what would run: from a copy of the database, not an empty one
+        copy = run.doit_db if "info" in argv else None
+        return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"],
+                               "dep_file": str(_reader_db(copy))}, **task_generators()}
     _check_bag_names(run, argv)
     try:  # before the lock: its file would look like a foreign one in a new state_dir
         run.tag_own_folders()
@@ -65,8 +67,7 @@ def namespace(argv=None) -> dict:
     lock_early(run, argv)
     mend_doit_db(run.doit_db)
     return {"DOIT_CONFIG": {**_COMMON, "default_tasks": ["dryrun"],
-                            "dep_file": str(run.doit_db),
-                            "subtasks": True},  # doit's own list, outside this folder
+                            "dep_file": str(run.doit_db)},
             **task_generators()}
 
 
@@ -86,11 +87,20 @@ def _check_bag_names(run, argv) -> None:
                                   f"({run.plan_file}); '{command('list')}' shows the bags")
 
 
-def _reader_db():
-    """doit wants a database even for commands whose tasks always run: a private one."""
+def _reader_db(copy_of=None):
+    """doit wants a database even for commands whose tasks always run: a private one,
+    holding a copy of `copy_of` when that reads whole (a backup may be writing it)."""
     folder = tempfile.mkdtemp(prefix="glacier-reader-")
     atexit.register(shutil.rmtree, folder, True)
-    return os.path.join(folder, "doit-db.json")
+    path = os.path.join(folder, "doit-db.json")
+    try:
+        text = copy_of.read_text(encoding="utf-8") if copy_of else ""
+        json.loads(text)
+        with open(path, "w", encoding="utf-8") as db:
+            db.write(text)
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass  # none, or half-written: doit starts from an empty one
+    return path
 
 
 def mend_doit_db(path) -> None:

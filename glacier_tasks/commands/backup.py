@@ -273,7 +273,7 @@ def task__lock():
 
 
 def task_plan():
-    """pack atoms into bags (writes the plan that `doit list` shows)"""
+    """pack atoms into bags (writes the plan that `glacier list` shows)"""
     run = current_run()
     settings = run.settings
     state = str(run.state_dir)

@@ -187,7 +187,7 @@ def task_manifest():
 
 @create_after(executed="plan")
 def task_bag():
-    """the bags of the last plan: tar, upload, manifest (one line each in `doit list`)"""
+    """the bags of the last plan: tar, upload, manifest (one line each in `glacier list`)"""
     run = current_run()
     plan, order = _graph(run)
     for bag in plan.bags if plan else []:

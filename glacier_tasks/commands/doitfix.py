@@ -121,6 +121,11 @@ def init_options(self, args=None):
     try:
         return _init_options(self, args)
     except CmdParseError as err:
+        dry = [a for a in args or () if a in ("-n", "--dry-run")]
+        if self.name == "backup" and dry:  # glacier's habit, typed to doit
+            raise CmdParseError(f"{command('backup')}: {dry[0]}: here the dry run is "
+                                f"'{command('dryrun')}' (and doit's -n N, before the "
+                                "task, its number of workers)") from None
         raise CmdParseError(f"{command(self.name)}: {err}") from None
 
 

@@ -1,5 +1,7 @@
 """`doit find PATTERN [--long] [--regex]`: search the manifests, nothing thawed."""
 
+import json as jsonlib
+
 from doit.exceptions import TaskFailed
 
 from ..bucket import system_folder
@@ -7,16 +9,18 @@ from ..restore import find
 from ..formats import inventory, layout
 from ..errors import command
 from ..run import load_run
+from . import shapes
 from .base import current_run, param, say, user_errors
 
 
 @user_errors
-def find_action(config, pattern, long, regex, host, all_years):
+def find_action(config, pattern, long, regex, host, all_years, json=False):
     # doit hands every word after the task name to PATTERN, options included
     words, host = _host_option(list(pattern), host)
-    words = [w for w in words if w not in ("--long", "--regex", "--all-years")]
+    words = [w for w in words if w not in ("--long", "--regex", "--all-years", "--json")]
     long, regex = long or "--long" in pattern, regex or "--regex" in pattern
     all_years = all_years or "--all-years" in pattern
+    json = json or "--json" in pattern
     if not words:
         return TaskFailed("say what to look for: "
                           f"{command('find PATTERN [--long] [--regex]')}")
@@ -30,6 +34,12 @@ def find_action(config, pattern, long, regex, host, all_years):
         inv = {"bags": system_folder.every_bag(settings, store, host or settings.host, inv)}
     matches = find.search(settings, store, inv, " ".join(words), regex)
     found = 0
+    if json:
+        shown = shapes.find_matches(" ".join(words), all_years, matches)
+        found = len(shown["matches"])
+        if not say([jsonlib.dumps(shown, indent=1)]) or found:
+            return None
+        return TaskFailed(f"no file matches {' '.join(words)!r}")
 
     def lines():
         nonlocal found
@@ -59,10 +69,11 @@ FIND_PARAMS = [param("long", bool, False, "also print size and modification time
                param("host", str, "", "search another machine's manifests (its host "
                                       "name)"),
                param("all_years", bool, False, "search every year's manifests, history "
-                                               "included, and print the year")]
+                                               "included, and print the year"),
+               param("json", bool, False, "the matches as JSON (README: JSON output)")]
 
 
 def task_find():
-    """search the manifests: doit find PATTERN [--long] [--regex] [--all-years]"""
+    """search the manifests for PATTERN (--long, --regex, --all-years, --json)"""
     return {"actions": [(find_action, [current_run().config_file])], "pos_arg": "pattern",
             "uptodate": [False], "params": FIND_PARAMS}

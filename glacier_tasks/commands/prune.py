@@ -2,6 +2,7 @@
 (the monthly bill, what pruning frees, what a restore costs)."""
 
 import datetime
+import json as jsonlib
 
 from doit.exceptions import TaskFailed
 
@@ -12,6 +13,7 @@ from ..bucket import hosts
 from ..formats import inventory
 from ..report import text as report
 from ..run import load_run
+from . import shapes
 from .base import current_run, locked, param, say, user_errors
 
 
@@ -117,11 +119,11 @@ def _utc(moment) -> str:
 
 
 @user_errors
-def cost_action(config, all_hosts):
+def cost_action(config, all_hosts, json=False):
     run = load_run(config)
     settings, store = run.settings, run.store
     if all_hosts:
-        return _cost_of_every_host(settings, store)
+        return _cost_of_every_host(settings, store, json)
     inv = inventory.load_inventory(settings.inventory_file, required_by="cost")
     objects, found = prune.prunable(run, store, inv)
     held = [bag["size"] for bag in inv["bags"].values()]
@@ -130,9 +132,14 @@ def cost_action(config, all_hosts):
                for tier in cost.TIERS}
     per_file = cost.one_object_per_file(files, sum(held), settings.storage_class,
                                         settings.prices)
-    say(report.cost_lines(cost.storage_bill(objects, settings.prices),
-                          sum(p.size for p in found if not p.history_until), restore,
-                          per_file, len(held)) +
+    bill, prunable = cost.storage_bill(objects, settings.prices), \
+        sum(p.size for p in found if not p.history_until)
+    if json:
+        say([jsonlib.dumps(shapes.cost_figures(bill, prunable, restore, per_file, len(held),
+                                               _history_figures(run, inv, objects)),
+                           indent=1)])
+        return
+    say(report.cost_lines(bill, prunable, restore, per_file, len(held)) +
         report.history_lines(_history_figures(run, inv, objects)) +
         report.dead_lines(inv, settings))
 
@@ -157,17 +164,21 @@ def _history_figures(run, inv, objects) -> dict:
                          monthly([h.get("size") or 0 for h in last_year]))}
 
 
-def _cost_of_every_host(settings, store):
+def _cost_of_every_host(settings, store, json=False):
     """`cost --all-hosts`: each host's share of the bucket's bill."""
     listing = store.list_objects("")
-    lines = []
+    rows = []
     for host in system_folder.hosts_in(listing):
         bill = cost.storage_bill(prune.own_objects(listing, host), settings.prices)
-        held = sum(size for size, _, _ in bill.values())
-        count = sum(n for _, n, _ in bill.values())
-        lines.append(f"  {host:<20} {count:>6} objects  {units.human(held):>9}  "
-                     f"${sum(m for _, _, m in bill.values()):.2f}/month")
-    say([f"Monthly storage by host (prices of {cost.PRICES_DATE}):", *lines])
+        rows.append((host, sum(n for _, n, _ in bill.values()),
+                     sum(size for size, _, _ in bill.values()),
+                     sum(m for _, _, m in bill.values())))
+    if json:
+        say([jsonlib.dumps(shapes.cost_by_host(rows), indent=1)])
+        return
+    say([f"Monthly storage by host (prices of {cost.PRICES_DATE}):",
+         *(f"  {host:<20} {count:>6} objects  {units.human(held):>9}  ${usd:.2f}/month"
+           for host, count, held, usd in rows)])
 
 
 PRUNE_PARAMS = [
@@ -182,7 +193,8 @@ def task_prune():
             "task_dep": ["_lock"], "uptodate": [False], "params": PRUNE_PARAMS}
 
 
-COST_PARAMS = [param("all_hosts", bool, False, "each host's share of the bucket's bill")]
+COST_PARAMS = [param("all_hosts", bool, False, "each host's share of the bucket's bill"),
+               param("json", bool, False, "the same figures as JSON (README: JSON output)")]
 
 
 def task_cost():

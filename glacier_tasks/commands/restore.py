@@ -2,6 +2,7 @@
 needs and costs; with --yes, thaw, download, extract and check, resuming on a rerun."""
 
 import dataclasses
+import json as jsonlib
 import os
 import shlex
 from pathlib import Path
@@ -16,6 +17,7 @@ from ..formats import checksum, inventory
 from .. import cost, units
 from ..errors import GlacierError, StateError, UsageError, command
 from ..run import load_run
+from . import shapes
 from .base import current_run, param, say, user_errors
 
 
@@ -39,7 +41,7 @@ def destination(to: str, create: bool) -> Path:
 @user_errors
 def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrite,
                    from_file, poll_seconds, all_molecules=False, year=None,
-                   pending=False):
+                   pending=False, json=False):
     if pending:
         return _list_pending(config)
     if all_molecules and (path or from_file):
@@ -51,6 +53,9 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
                           "--to DIR")
     if days < 1:
         return TaskFailed(f"--days {days}: a thawed copy stays readable 1 day or more")
+    if json and (yes or from_file or pending):
+        return TaskFailed("--json prints the estimate: leave out --yes, --from-file and "
+                          "--pending")
     run = load_run(config)
     settings = run.settings
     options = restorer.RestoreOptions(path, destination(to, create=yes or bool(from_file)),
@@ -81,6 +86,11 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
     if not yes:
         needs = restoring.space_needs(plans)
         problem = space.shortfall(needs)
+        if json:
+            say([jsonlib.dumps(shapes.restore_estimate(
+                what if all_molecules else restore.shown(path), plans, tier,
+                settings.prices, needs, problem), indent=1)])
+            return TaskFailed(problem) if problem else None
         say([f"Restoring {what} needs:",
              *restore.estimate_lines(plans, tier, settings.prices), *space.lines(needs),
              "Nothing was requested." + ("" if problem else
@@ -183,7 +193,9 @@ RESTORE_PARAMS = [
     param("from_file", str, "", "restore from a bag already downloaded by hand"),
     param("year", int, None, "as that year's run archived it (history)", metavar="YYYY"),
     param("pending", bool, False, "list the restores not finished, their bags' steps "
-                                  "and the command that continues each")]
+                                  "and the command that continues each"),
+    param("json", bool, False, "the estimate (without --yes) as JSON (README: JSON "
+                               "output)")]
 
 
 def task_restore():

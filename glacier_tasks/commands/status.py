@@ -13,6 +13,7 @@ from ..backup import ledger
 from ..report import last_run as status, restores, run_start
 from ..run import load_run
 from ..backup.plan import read_plan
+from ..units import plural
 from .base import current_run, param, say, user_errors
 
 
@@ -41,8 +42,9 @@ def status_action(config, json):
         say(status.summary_lines(data, inv, pending, unfinished, run.today,
                                  settings.max_age_days, problems,
                                  restores.status_lines(pending_restores)))
-    if problems:
-        return TaskFailed(problems[0])
+    if problems:  # the text said each on its PROBLEM line; JSON has no line for people
+        return TaskFailed(problems[0] if json else
+                          f"not OK: {plural(len(problems), 'problem')} (see above)")
 
 
 STATUS_PARAMS = [

@@ -47,7 +47,8 @@ def plan_summary(plan, settings, history: dict | None = None,
                      f"{len(todo)} to upload" +
                      (f" ({', '.join(reasons)}), {human(sum(b.size for b in todo))}"
                       if todo else "") +
-                     (f"; {prunable[molecule]} old bags become prunable"
+                     (f"; {plural(prunable[molecule], 'old bag')} "
+                      f"become{'s' if prunable[molecule] == 1 else ''} prunable"
                       if prunable.get(molecule) else ""))
     todo = plan.uploads
     upload = cost.upload_estimate([b.size for b in todo], settings.storage_class, prices)

@@ -131,8 +131,11 @@ def test_list_shows_bags_first_by_name_and_pending_ones(project):
         assert all(str(project.data) in line and "pending: new atom" in line
                    for line in bag_lines)
         assert not any(line.startswith(("R cost", "R policy", "U cost")) for line in lines)
-    plain = project.glacier("list").stdout.splitlines()
-    assert plain[0].startswith("bag:") and any(line.startswith("backup ") for line in plain)
+    plain = project.glacier("list").stdout.splitlines()  # the bags, not the tasks
+    assert plain[0].startswith("bag:") and not any(line.startswith("backup ")
+                                                   for line in plain)
+    every = project.glacier("list", "--all").stdout.splitlines()  # and then the tasks
+    assert every[0].startswith("bag:") and any(line.startswith("backup ") for line in every)
     assert project.run("backup").returncode == 0
     assert project.run("dryrun").returncode == 0
     listed = project.glacier("list", "--status").stdout

@@ -228,15 +228,15 @@ def test_unknown_option_is_one_line_with_the_closest_one(project):
     """It once dumped doit's parser (600 characters for `list --json`)."""
     line = one_line_error(project.glacier("restore", "--too", "x"), code=3)
     assert line == "glacier restore: unknown option --too (did you mean --to?)"
-    assert one_line_error(project.glacier("list", "--json"), code=3) == \
-        "glacier list: unknown option --json"
+    assert one_line_error(project.glacier("list", "--jsno"), code=3) == \
+        "glacier list: unknown option --jsno (did you mean --json?)"
     one_line_error(project.glacier("restore", "/x", "--year", "abc"),
                    "glacier restore: --year needs a whole number, not 'abc'", code=3)
     # doit from the project folder says the same, in doit's words
     assert one_line_error(project.doit_here("restore", "--too", "x"), code=3) == \
         "ERROR: doit restore: unknown option --too (did you mean --to?)"
-    assert one_line_error(project.doit_here("list", "--json"), code=3) == \
-        "ERROR: doit list: unknown option --json"
+    assert one_line_error(project.doit_here("list", "--jsno"), code=3) == \
+        "ERROR: doit list: unknown option --jsno (did you mean --json?)"
     one_line_error(project.doit_here("prune", "--min-age-days=x"),
                    "doit prune: --min-age-days needs a whole number, not 'x'", code=3)
 

@@ -150,4 +150,4 @@ def test_system_folder_source_archive_installs_and_runs(tmp_path, s3_server, buc
     listed = subprocess.run([sys.executable, "-m", "glacier_tasks.cli", "list"], env=env,
                             cwd=tmp_path, capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith("bag:") and "\nbackup " in listed.stdout
+    assert listed.stdout.startswith("bag:") and " pending as of the scan" in listed.stdout

@@ -106,7 +106,7 @@ def test_object_lock_on_a_new_bucket_and_an_existing_one(tmp_path, s3_server, bu
                       ChecksumAlgorithm="CRC64NVME")
     new.s3.delete_object(Bucket=new.bucket, Key="2026-backup/x.tar")
     hidden = new.run("check")
-    assert "WARNING 1 older object versions (0.0 GB, billed) and 1 delete markers" \
+    assert "WARNING 1 older object version (1.0 KB, billed) and 1 delete marker" \
         in hidden.stdout
 
     existing = Project(tmp_path, s3_server, bucket)  # plain, unversioned, empty
