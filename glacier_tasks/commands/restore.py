@@ -74,7 +74,7 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
         options = dataclasses.replace(options, path=path)
     targets = restore.resolve_all(inv) if all_molecules else \
         _targets(settings, store, inv, path, year)
-    problem = restore.tier_problem(tier, {inv["bags"][t.archive_key].get("storage_class")
+    problem = restore.tier_problem(tier, {inv.bags[t.archive_key].storage_class
                                           for t in targets})
     if problem:
         return TaskFailed(problem)
@@ -161,8 +161,8 @@ def _list_pending(config):
 def _restore_from_file(run, inv, tar, options):
     if not tar.is_file():
         return TaskFailed(f"{tar}: no such file")
-    name = next((k for k in inv["bags"] if k.endswith("/" + tar.name)), "")
-    sha = inv["bags"].get(name, {}).get("sha256")
+    name = next((k for k in inv.bags if k.endswith("/" + tar.name)), "")
+    sha = inv.bags[name].sha256 if name else None
     if sha and checksum.sha256_of(tar) != sha:
         return TaskFailed(f"{tar}: sha256 differs from the inventory's; not extracted")
     try:
