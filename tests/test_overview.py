@@ -9,7 +9,7 @@ from glacier_tasks import cost, prune
 from glacier_tasks.errors import command
 from glacier_tasks.report import blocks as page_blocks, figures as overview, tally
 from glacier_tasks.report import html as page
-from tests.support.builders import plan_of, planned_bag
+from tests.support.builders import plan_of, planned_bag, typed
 from glacier_tasks.bucket.objects import ObjectInfo
 
 D = datetime.date
@@ -51,9 +51,9 @@ INVENTORY = {
 
 def gathered(inventory=INVENTORY, objects=None, plan=None, pending=(), data=None):
     objects = listing() if objects is None else objects
-    found = prune.plan_prune(objects, prune.referenced_keys(inventory, plan),
+    found = prune.plan_prune(objects, prune.referenced_keys(typed(inventory), plan),
                              D(2027, 2, 1), Settings.prices, "h")
-    return overview.gather(Settings, D(2027, 2, 1), inventory, plan, objects, found,
+    return overview.gather(Settings, D(2027, 2, 1), typed(inventory), plan, objects, found,
                            {"m": "/m"}, data, list(pending))
 
 
@@ -233,7 +233,7 @@ def test_the_last_upload_stays_in_sight_after_a_run_that_sent_nothing():
     inventory = {"atoms": INVENTORY["atoms"], "bags": {
         k: {**b, "uploaded_at": f"2026-0{i + 3}-01T10:00:00Z"}
         for i, (k, b) in enumerate(INVENTORY["bags"].items())}}
-    assert tally.last_upload(None, inventory) == \
+    assert tally.last_upload(None, typed(inventory)) == \
         {"run_date": "2026-04-01", "sent": {"bags": 1, "bytes": 400_000_000}}
 
 

@@ -43,6 +43,8 @@ class _Record:
             value = getattr(self, name)
             if name in self.OPTIONAL and value in (None, False, [], "", {}):
                 continue
+            if value is None and type(None) not in self.TYPES.get(name, (type(None),)):
+                continue  # never recorded (an older record): a null would not load
             out[name] = list(value) if isinstance(value, (list, tuple)) else value
         return {**out, **self.unknown}
 
@@ -51,8 +53,8 @@ class _Record:
 class AtomEntry(_Record):
     """An atom (a top-level folder of a molecule, or its loose files '.') and the bag
     whose tar holds its current version."""
-    molecule: str
-    archive_key: str
+    molecule: str = ""      # required in a file (check), as archive_key
+    archive_key: str = ""
     tar_id: str | None = None
     last_metadata_hash: str | None = None
     size: int = 0           # bytes its members take in a tar (GNU tar's own count)
@@ -72,7 +74,7 @@ class BagRecord(_Record):
     """A bag in the bucket: its tar's checksums and storage class, its manifest, the
     atoms that point at it (`atoms`) and those its tar holds (`packed_atoms`: some may
     have moved to a newer bag since, their bytes dead here until compaction)."""
-    size: int
+    size: int = 0           # required in a file (check)
     tar_id: str | None = None
     molecule: str | None = None
     atoms: list = field(default_factory=list)
@@ -122,7 +124,7 @@ class BagRecord(_Record):
 class HistoryEntry(_Record):
     """A bag no atom points at any more, and the day it was superseded: prune keeps it
     keep_years after that day."""
-    superseded_on: str
+    superseded_on: str = ""  # required in a file (check)
     molecule: str | None = None
     size: int | None = None
     tar_id: str | None = None
