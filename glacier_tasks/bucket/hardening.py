@@ -154,14 +154,39 @@ def setup_bucket(store, region: str | None, lock_days: int = 0) -> list[str]:
         store.put_lifecycle_rules(rules)
         changed.append(f"added a lifecycle rule aborting incomplete multipart uploads "
                        f"after {ABORT_DAYS} days")
-    policy = store.bucket_policy()
-    if not enforces_write_once(policy, store.bucket):
-        store.put_bucket_policy(with_write_once(policy, store.bucket))
-        changed.append("added a bucket policy statement refusing every write without "
-                       "If-None-Match: * (no object can be overwritten)")
+    added, notes = _write_once(store)
+    changed += added
     if lock_days:
         changed += _lock(store, lock_days)
-    return changed or [f"bucket {store.bucket} was already set up: nothing changed"]
+    return changed + notes + ([] if changed else
+                              [f"bucket {store.bucket} was already set up: nothing changed"])
+
+
+def _write_once(store) -> tuple[list[str], list[str]]:
+    """Add the write-once statement, then prove it with the probe key: (what changed,
+    what the probe found). An S3 that refuses even the tool's conditional writes under
+    it (moto: it cannot evaluate the Condition) does not keep it, or every backup
+    would fail with 403."""
+    policy = store.bucket_policy()
+    added = not enforces_write_once(policy, store.bucket)
+    if added:
+        store.put_bucket_policy(with_write_once(policy, store.bucket))
+    conditional, plain = store.probe_write_once()
+    if not conditional:  # the policy as it was, or without every statement like ours
+        store.put_bucket_policy(policy if added else {**policy, "Statement": [
+            s for s in _statements(policy)
+            if not _same_statement(s, write_once_statement(store.bucket))]})
+        return ([] if added else ["removed the write-once statement"]), [
+            f"no write-once statement: {UNEVALUATED} refused a write with If-None-Match: "
+            "* under it, so every backup would fail with 403"]
+    changed = ["added a bucket policy statement refusing every write without "
+               "If-None-Match: * (no object can be overwritten)"] if added else []
+    return changed, ([f"this S3 server does not enforce the write-once statement: "
+                      f"{UNENFORCED}"] if plain else [])
+
+
+UNEVALUATED = "this S3 server cannot evaluate its condition and"
+UNENFORCED = "a write without If-None-Match: * to the probe key went through"
 
 
 def _lock(store, days: int) -> list[str]:
@@ -244,12 +269,7 @@ def _write_once_and_lock(store) -> tuple[list, str | None]:
     versioning state (None when it cannot be read)."""
     found = []
     try:
-        ok = enforces_write_once(store.bucket_policy(), store.bucket)
-        found.append(
-            (True, "the bucket policy refuses writes without If-None-Match: * (nothing "
-                   "can overwrite an object)") if ok else
-            (None, "the bucket policy does not refuse overwrites (writes without "
-                   f"If-None-Match: *): run '{command('setup_bucket')}'"))
+        found.append(_write_once_finding(store))
     except StoreError as err:  # e.g. a key whose IAM policy predates this check
         found.append((None, f"cannot tell whether overwrites are refused: {err}"))
     try:
@@ -271,6 +291,24 @@ def _write_once_and_lock(store) -> tuple[list, str | None]:
     if versioning in ("Enabled", "Suspended"):
         found.append(_hidden_versions(store))
     return found, versioning
+
+
+def _write_once_finding(store) -> tuple:
+    """The write-once statement, as the policy says and as the probe key shows: fine
+    only when S3 lets a conditional write through and refuses a plain one."""
+    if not enforces_write_once(store.bucket_policy(), store.bucket):
+        return None, ("the bucket policy does not refuse overwrites (writes without "
+                      f"If-None-Match: *): run '{command('setup_bucket')}'")
+    conditional, plain = store.probe_write_once()
+    if not conditional:
+        return False, ("the bucket policy refuses even writes with If-None-Match: * "
+                       "(tested with a probe key), so every backup fails with 403: "
+                       "S3 cannot evaluate its write-once statement here; remove it")
+    if plain:
+        return None, ("the bucket policy's write-once statement is not enforced: "
+                      f"{UNENFORCED}")
+    return True, ("the bucket policy refuses writes without If-None-Match: * (nothing "
+                  "can overwrite an object; tested with a probe key)")
 
 
 def _hidden_versions(store) -> tuple:

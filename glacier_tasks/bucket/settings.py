@@ -5,6 +5,9 @@ can delete. None or {} where S3 has none. A part of Store: the same client and e
 
 import json
 
+# one empty object, written once by the first probe of the write-once policy
+WRITE_PROBE = ".glacier-tasks-write-probe"
+
 
 class BucketSettings:
     """Mixed into store.Store, which gives `client`, `bucket`, `_bx` and `_errors`."""
@@ -40,8 +43,37 @@ class BucketSettings:
                 raise
 
     def put_bucket_policy(self, policy: dict) -> None:
+        """Write the policy; an empty one ({} or no statement) deletes it."""
         with self._errors("writing the bucket policy"):
-            self.client.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
+            if policy.get("Statement"):
+                self.client.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
+            else:
+                self.client.delete_bucket_policy(Bucket=self.bucket)
+
+    def probe_write_once(self) -> tuple[bool, bool]:
+        """(a write with If-None-Match: * goes through, a write without it goes
+        through), asked of S3 with one empty probe key; "goes through" means the
+        bucket policy let it reach S3's own checks. The first write stores the probe
+        (once; after that S3 answers 412: the key is taken). The second carries a false
+        If-Match instead, so S3 stores nothing even where the policy lets it through
+        (412 again) and AWS, which checks the policy first, answers 403."""
+        return (self._probe_write({"IfNoneMatch": "*"}),
+                self._probe_write({"IfMatch": '"00000000000000000000000000000000"'}))
+
+    def _probe_write(self, condition: dict) -> bool:
+        with self._errors("testing the bucket policy with a probe key"):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=WRITE_PROBE, Body=b"",
+                                       **condition)
+                return True
+            except self._bx.ClientError as err:
+                code = error_code(err)
+                if code in ("PreconditionFailed", "412", "ConditionalRequestConflict",
+                            "NoSuchKey", "404"):  # an If-Match of a key not yet there
+                    return True
+                if code in ("AccessDenied", "403"):
+                    return False
+                raise
 
     def versioning(self) -> str:
         """'Enabled', 'Suspended', or '' for a bucket that was never versioned."""

@@ -105,8 +105,10 @@ def test_bucket_that_does_not_exist(project):
     assert not (project.root / "inventory.json").exists()
 
 
+@pytest.mark.moto_only(reason="moto's IAM mode (INITIAL_NO_AUTH_ACTION_COUNT=0) refuses "
+                       "unknown credentials; LocalStack's community S3 enforces no IAM")
 def test_bucket_that_denies_access(project, tmp_path):
-    strict = S3Server(tmp_path, extra_env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    strict = S3Server(tmp_path, extra_env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"}, kind="moto")
     try:
         project.server = strict
         project.write_config("target_bag_gb = 0.004")
