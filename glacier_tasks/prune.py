@@ -110,7 +110,7 @@ def unsafe_to_delete(inventory: Inventory, objects: dict, host: str) -> str | No
     for key, bag in sorted(inventory.bags.items()):
         found = objects.get(key)
         if found is None or found.size != bag.size:
-            what = "missing" if found is None else f"{found.size} bytes, not {bag['size']}"
+            what = "missing" if found is None else f"{found.size} bytes, not {bag.size}"
             return (f"{key} is {what} in the bucket, and an older bag may be the only "
                     f"good copy of its atoms; run '{command('backup')}' (it repairs) "
                     "before 'prune --delete'")

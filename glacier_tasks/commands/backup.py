@@ -199,8 +199,8 @@ def inventory_action(config):
     built = inventory.build_inventory(plan, ledger.markers(run, plan),
                                       inventory.load_inventory(path))
     if inventory.write_inventory(path, built):
-        print(f"Wrote {path}: {plural(len(built['atoms']), 'atom')} in "
-              f"{plural(len(built['bags']), 'bag')}")
+        print(f"Wrote {path}: {plural(len(built.atoms), 'atom')} in "
+              f"{plural(len(built.bags), 'bag')}")
 
 
 @user_errors
