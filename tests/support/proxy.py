@@ -8,11 +8,14 @@ network and the archive's moods a test asks for, alone or together:
   RequestTimeout, a connection reset mid-request or mid-answer, a stall past the
   client's timeout;
 - a slow thaw (`slow_checks`): a bag's first N HEADs (of the keys holding `only`) say
-  ongoing-request="true".
+  ongoing-request="true";
+- one request changed on its way (`tamper(method, path, headers, body)` returns the
+  headers to set and the body, or None to pass it on): a bad cable, a meddling box.
 
 It records what passed: each forwarded request (`seen`: method, path, headers), the
 request body bytes forwarded (`uploaded`), the answer bytes per (method, path) (`sent`),
-the faults injected (`injected`) and the requests forwarded untouched (`forwarded`).
+the faults injected (`injected`), the requests forwarded untouched (`forwarded`) and
+the one tampered with (`tampered`).
 With no option it is a plain recorder.
 """
 
@@ -42,10 +45,11 @@ class _Server(ThreadingHTTPServer):
 class LoopbackProxy:
     def __init__(self, upstream_port: int, *, rate: float | None = None,
                  faults: float = 0.0, seed: int = 0, stall_seconds: float = 3.0,
-                 slow_checks: int = 0, only: str = ""):
+                 slow_checks: int = 0, only: str = "", tamper=None):
         self.upstream_port, self.rate = upstream_port, rate
         self.faults, self.random, self.stall_seconds = faults, random.Random(seed), stall_seconds
         self.slow_checks, self.only = slow_checks, only
+        self.tamper, self.tampered = tamper, []
         self.lock = threading.Lock()
         self.free_at = 0.0  # when the uplink is free for the next chunk
         self.down = False
@@ -98,6 +102,21 @@ class LoopbackProxy:
             return headers
         return [(k, 'ongoing-request="true"' if k.lower() == "x-amz-restore" else v)
                 for k, v in headers]
+
+    def tampering(self, method: str, path: str, headers: list, body: bytes):
+        """(headers, body) as they go upstream: the first request `tamper` picks
+        changed, every other as it came."""
+        lower = {k.lower(): v for k, v in headers}
+        with self.lock:
+            changed = None if self.tampered else self.tamper(method, path, lower, body)
+            if changed:
+                self.tampered.append(f"{method} {path}")
+        if not changed:
+            return headers, body
+        changes, body = changed
+        names = {k.lower() for k in changes}
+        return [(k, v) for k, v in headers if k.lower() not in names] + \
+            list(changes.items()), body
 
     def before_forward(self, method: str, path: str) -> None:
         """A test's hook: called before each request goes upstream (hold it, slow it)."""
@@ -158,6 +177,12 @@ def _handler(proxy: LoopbackProxy):
                 upstream = self._upstream = http.client.HTTPConnection(
                     "127.0.0.1", proxy.upstream_port, timeout=300)
             headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
+            body = self.read_chunked() if self.chunked() else None
+            if proxy.tamper is not None:  # the body whole, to change it
+                if body is None:
+                    body = self.rfile.read(self.length())
+                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                headers, body = proxy.tampering(self.command, self.path, headers, body)
             with proxy.lock:
                 proxy.seen.append((self.command, self.path,
                                    {k.lower(): v for k, v in headers}))
@@ -165,7 +190,6 @@ def _handler(proxy: LoopbackProxy):
                                 skip_accept_encoding=True)
             for key, value in headers:
                 upstream.putheader(key, value)
-            body = self.read_chunked() if self.chunked() else None
             if body is not None:
                 upstream.putheader("Content-Length", str(len(body)))
             upstream.endheaders()
