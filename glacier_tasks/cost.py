@@ -15,6 +15,7 @@ TIER_DELAY = {"Bulk": "about 48 hours", "Standard": "about 12 hours",
 TIER_HOURS = {"Bulk": 48, "Standard": 12, "Expedited": 1}
 
 PRICES_DATE = "2026-01-15"
+PRICES_REGION = "us-east-1"
 _STORAGE = {"DEEP_ARCHIVE": 0.00099, "GLACIER": 0.0036, "GLACIER_IR": 0.004,
             "STANDARD_IA": 0.0125, "ONEZONE_IA": 0.01, "INTELLIGENT_TIERING": 0.023,
             "STANDARD": 0.023}
@@ -90,3 +91,15 @@ def one_object_per_file(files: int, size: int, storage_class: str, overrides=Non
             "upload_fee": put_fee(files, storage_class, overrides),
             "monthly": monthly_storage(size, files, storage_class, overrides),
             "restore_bulk": restore_cost(size, files, "Bulk", overrides)["total"]}
+
+
+def region_note(region: str | None, overrides: dict | None) -> list[str]:
+    """One line, for a command that shows money, when the configured region is not
+    the one these prices are for and no [prices] table says the region's own (S3's
+    prices differ by region: Deep Archive storage costs more outside us-east-1)."""
+    if not region or region == PRICES_REGION or overrides:
+        return []
+    return [f"Prices: AWS's list for {PRICES_REGION} ({PRICES_DATE}), but region is "
+            f"{region}: put {region}'s prices in glacier.toml's [prices] table "
+            "(storage_deep_archive, put_deep_archive, ...; README.md, Configuration) "
+            "and this line goes"]

@@ -25,10 +25,18 @@ MINIMUM_DAYS = {"DEEP_ARCHIVE": 180, "GLACIER": 90, "GLACIER_IR": 90, "STANDARD_
 
 @dataclass(frozen=True)
 class Lost:
-    """What deleting a bag loses: its files that exist in no newer bag."""
+    """What deleting a bag loses: its files that exist in no newer bag (deleted at home
+    since), and its older versions of files a newer bag holds edited."""
     files: int
     size: int
     names: tuple  # a few of them, as the manifest spells them
+    older: int = 0
+    older_size: int = 0
+    older_names: tuple = ()
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.files or self.older)
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,16 @@ def entries(manifest_lines) -> set:
 
 
 def lost_files(old: set, newer: set, shown: int = 3) -> Lost:
-    """The files of an older bag that no newer bag holds (deleted or changed since)."""
+    """The files of an older bag that no newer bag holds as they were: those no newer
+    bag has at all (deleted since), and older versions of those edited since."""
+    paths = {path for path, _, _ in newer}
     gone = sorted(old - newer)
-    return Lost(len(gone), sum(int(size or 0) for _, size, _ in gone),
-                tuple(path for path, _, _ in gone[:shown]))
+    deleted = [g for g in gone if g[0] not in paths]
+    edited = [g for g in gone if g[0] in paths]
+    return Lost(len(deleted), sum(int(size or 0) for _, size, _ in deleted),
+                tuple(path for path, _, _ in deleted[:shown]),
+                len(edited), sum(int(size or 0) for _, size, _ in edited),
+                tuple(path for path, _, _ in edited[:shown]))
 
 
 def _add_years(day: datetime.date, years: int) -> datetime.date:
@@ -165,13 +179,28 @@ def early_deletion_fee(size: int, storage_class: str, days_left: int, prices=Non
     return monthly * days_left / 30
 
 
-def split_by_age(prunable: list[Prunable], min_age_days: int, force: bool):
-    """(to delete, to keep) for `prune --delete`: history and young objects are kept,
-    unless forced."""
-    delete = [p for p in prunable if force or (p.age_days >= min_age_days
-                                              and p.history_until is None)]
-    keep = [p for p in prunable if p not in delete]
-    return delete, keep
+# What becomes of a candidate, the same in the dry run and with --delete (and in
+# `prune --json`): deleted; kept as history (keep_years), whatever else holds it; kept
+# by S3's Object Lock; kept for being under --min-age-days.
+DELETE, HISTORY, HELD, YOUNG = "delete", "history", "held", "young"
+
+
+def classify(prunable: list[Prunable], held: dict, min_age_days: int,
+             force: bool) -> dict:
+    """key -> verdict. History comes first (an object Object Lock also holds is still
+    history: that is why it stays, the lock only says until when S3 would refuse);
+    --force overrides history and age, never the lock."""
+    verdicts = {}
+    for p in prunable:
+        if p.history_until and not force:
+            verdicts[p.key] = HISTORY
+        elif p.key in held:
+            verdicts[p.key] = HELD
+        elif p.age_days < min_age_days and not force:
+            verdicts[p.key] = YOUNG
+        else:
+            verdicts[p.key] = DELETE
+    return verdicts
 
 
 @dataclass(frozen=True)

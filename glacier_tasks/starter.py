@@ -11,7 +11,8 @@ from .errors import ConfigError
 # key: (starter value, comment); the spec's INI keys are the first six
 STARTER = {
     "s3_bucket": ("my-glacier-bucket", "required: your bucket's name"),
-    "target_bag_gb": (40, "bag size to aim for; a bigger atom gets a bag of its own"),
+    "target_bag_gb": (40, "bag size to aim for, in GB; a bigger atom gets a bag of its "
+                          "own. Decide it now: bags already uploaded keep their size"),
     "staging_dir": ("stage", "room for the largest bag is needed here"),
     "manifest_dir": ("manifests", "local copies of the manifests"),
     "inventory_file": ("inventory.json", "atom -> bag map; a copy goes to the bucket"),
@@ -30,12 +31,25 @@ HEADER = ("# glacier-tasks configuration (see README.md). Relative paths are rel
           "# this file's folder. Credentials never go here: boto3 finds them itself.\n")
 
 
+ENCRYPTION_NOTE = ("encryption with age before upload (README.md, \"Encryption with "
+                   "age\"): decide before the first backup, bags are never re-encrypted")
+ENCRYPTION_KEYS = ("encryption", "age_recipients", "age_identity_file")
+
+
 def starter_toml(values: dict) -> str:
-    """The config text: each key written by tomli-w, with its comment above it."""
+    """The config text: each key written by tomli-w, with its comment above it; the
+    encryption keys set when chosen, else shown commented out."""
     lines = [HEADER, "[settings]"]
     for key, (default, comment) in STARTER.items():
         lines.append(f"# {comment}")
         lines.append(tomli_w.dumps({key: values.get(key, default)}).strip())
+    lines.append(f"# {ENCRYPTION_NOTE}")
+    if values.get("encryption"):
+        lines += [tomli_w.dumps({k: values[k]}).strip() for k in ENCRYPTION_KEYS
+                  if values.get(k)]
+    else:
+        lines += ['# encryption = "age"', '# age_recipients = ["age1..."]',
+                  '# age_identity_file = "~/.config/glacier-tasks/age-key.txt"']
     return "\n".join(lines) + "\n"
 
 
@@ -73,7 +87,12 @@ def write_starter(config_file: Path, values: dict) -> list[str]:
     else:
         config_file.parent.mkdir(parents=True, exist_ok=True)
         config_file.write_text(starter_toml(values), encoding="utf-8")
-        said.append(f"Wrote {config_file}: set s3_bucket and region, then run 'glacier dryrun'")
+        said.append(f"Wrote {config_file}" + (
+            f" (bucket {values['s3_bucket']}, region "
+            f"{values.get('region', STARTER['region'][0])}, bags of about "
+            f"{values.get('target_bag_gb', STARTER['target_bag_gb'][0]):g} GB, "
+            f"{'encrypted with age' if values.get('encryption') else 'not encrypted'})"
+            if values.get("s3_bucket") else ": set s3_bucket and region"))
     list_file = config_file.parent / "list.txt"
     if list_file.exists():
         said.append(f"{list_file} exists: left as it is")

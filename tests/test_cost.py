@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from glacier_tasks import cost
 from glacier_tasks.config import load_settings
 from glacier_tasks.cost import monthly_storage, put_fee, upload_estimate
 from glacier_tasks.bucket.parts import part_size_for, upload_requests
@@ -132,3 +133,12 @@ def test_prices_from_glacier_toml(tmp_path):
     # 66 bag requests at 0.1/1000 = 0.0066; the manifest PUT is free here
     assert upload_estimate([40_000_000_000], "DEEP_ARCHIVE", prices) == \
         {"requests": 67, "fee": pytest.approx(0.0066)}
+
+
+def test_the_prices_region_is_said_only_where_it_is_not_the_configured_one():
+    assert cost.region_note("us-east-1", {}) == []
+    assert cost.region_note(None, {}) == []  # boto3's own region: not configured here
+    assert cost.region_note("eu-west-1", {"storage_deep_archive": 0.0018}) == []
+    [line] = cost.region_note("eu-west-1", {})
+    assert line.startswith("Prices: AWS's list for us-east-1 (2026-01-15), but region is "
+                           "eu-west-1: put eu-west-1's prices in glacier.toml's [prices]")

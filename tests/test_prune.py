@@ -68,18 +68,16 @@ def test_age_fee_and_free_date_at_20_days():
     assert manifest.fee_now == 0.0  # Standard has no minimum
 
 
-def test_no_fee_after_180_days_and_split_by_age():
+def test_no_fee_after_180_days_and_young_ones_kept_unless_forced():
     found = prune.plan_prune(objects(), prune.referenced_keys(typed(INVENTORY), None),
                              D(2026, 7, 9), host="h")
     assert [p.fee_now for p in found] == [0.0, 0.0]
     young = prune.plan_prune(objects(), prune.referenced_keys(typed(INVENTORY), None),
                              D(2026, 1, 30), host="h")
-    delete, keep = prune.split_by_age(young, 180, force=False)
-    assert [p.key for p in keep] == ["2026-backup/h_m_bag_001.tar",
-                                     "2026-backup/manifests/h_m_bag_001.txt"]
-    assert delete == []
-    delete, keep = prune.split_by_age(young, 180, force=True)
-    assert len(delete) == 2 and keep == []
+    assert prune.classify(young, {}, 180, force=False) == {
+        "2026-backup/h_m_bag_001.tar": "young",
+        "2026-backup/manifests/h_m_bag_001.txt": "young"}
+    assert set(prune.classify(young, {}, 180, force=True).values()) == {"delete"}
 
 
 def test_full_restore_cost_by_tier():
@@ -127,11 +125,16 @@ def test_history_keeps_a_superseded_bag_keep_years_after_the_run_that_superseded
     inside = prune.plan_prune(objects(), referenced, D(2027, 3, 1), host="h",
                               history=until)
     assert [p.history_until for p in inside] == [D(2027, 3, 1)] * 2
-    assert prune.split_by_age(inside, 180, force=False) == ([], inside)
-    assert prune.split_by_age(inside, 180, force=True) == (inside, [])
+    assert set(prune.classify(inside, {}, 180, force=False).values()) == {"history"}
+    assert set(prune.classify(inside, {}, 180, force=True).values()) == {"delete"}
+    # Object Lock on a history bag: history still says why it stays, alike in the dry
+    # run and with --delete; forced, the lock is what keeps it
+    locked = {inside[0].key: prune.Held(inside[0].key, mode="GOVERNANCE")}
+    assert prune.classify(inside, locked, 180, force=False)[inside[0].key] == "history"
+    assert prune.classify(inside, locked, 180, force=True)[inside[0].key] == "held"
     after = prune.plan_prune(objects(), referenced, D(2027, 3, 2), host="h", history=until)
     assert [p.history_until for p in after] == [None, None]
-    assert prune.split_by_age(after, 180, force=False) == (after, [])
+    assert set(prune.classify(after, {}, 180, force=False).values()) == {"delete"}
 
 
 def test_what_deleting_a_bag_loses():
@@ -142,8 +145,10 @@ def test_what_deleting_a_bag_loses():
     newer = prune.entries(["Photos/a.jpg\t100\t2026-01-01T00:00:00Z\n",   # unchanged
                            "Photos/b.jpg\t250\t2026-06-01T00:00:00Z\n"])  # changed
     lost = prune.lost_files(old, newer)
-    assert (lost.files, lost.size, lost.names) == (2, 500, ("Photos/b.jpg", "Photos/c.jpg"))
-    assert prune.lost_files(old, old).files == 0
+    assert (lost.files, lost.size, lost.names) == (1, 300, ("Photos/c.jpg",))  # deleted
+    # edited since: its old copy is an older version, not a file the newer bags lack
+    assert (lost.older, lost.older_size, lost.older_names) == (1, 200, ("Photos/b.jpg",))
+    assert not prune.lost_files(old, old).anything
 
 
 def test_delete_is_refused_from_an_inventory_that_names_no_bag():

@@ -53,7 +53,7 @@ def test_bag_counts_are_the_closing_reports(failures, repaired, missing):
 def test_planned_figures_are_the_dry_runs():
     class Settings:
         prices, s3_bucket, storage_class, target_bag_gb = None, "b", "DEEP_ARCHIVE", 40
-        staging_bags, staging_dir = 2, "stage"
+        staging_bags, staging_dir, region = 2, "stage", None
 
     plan = plan_of([bag(1, "keep", 7_000_000_000), bag(2, size=900_000_000)])
     text = report.plan_summary(plan, Settings())

@@ -12,17 +12,19 @@ Resume comes from each bag's ledger on disk (backup/ledger.py), not from doit's 
 import os
 import secrets
 import stat
+import sys
 
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from .. import statefile
+from .. import cost, statefile
 from ..bucket import hosts, system_folder as system
 from ..formats import inventory, layout, manifest
 from ..formats.records import Inventory
 from ..backup import ledger, scan, taken_keys as taken
 from ..report import text as report, last_run as status
 from ..errors import GlacierError, StateError, command
+from ..backup.progress import stamp
 from ..bucket.objects import holds_packed
 from ..backup.plan import AtomState, MoleculeState, plan_bags, read_plan
 from ..run import load_run
@@ -170,6 +172,8 @@ def dryrun_action(config):
 @locked
 def bucket_action(config):
     run = load_run(config)
+    say([plan_line(run, read_plan(run)),
+         *cost.region_note(run.settings.region, run.settings.prices)])
     store = run.store
     store.check_bucket()
     path, host = run.settings.inventory_file, run.settings.host
@@ -188,6 +192,18 @@ def bucket_action(config):
     hosts.claim_host(store, host, run.state_dir, take_over=taking_over)
     if not taking_over:  # after the claim: a machine whose name was taken hears that first
         system.check_fresh(run.settings, store, previous)
+
+
+def plan_line(run, plan) -> str:
+    """What this run will upload, in one line before any bag step: a log's first
+    line (stamped like the steps' lines when the output is not a terminal)."""
+    pending = set(ledger.outcomes(run, plan).pending)
+    todo = [b.size for b in plan.uploads if b.name in pending]
+    line = (f"{report.upload_line(todo, run.settings)} (backup {plan.year}: "
+            f"{plural(len(plan.bags), 'bag')}, {len(plan.bags) - len(plan.uploads)} "
+            "unchanged" + (f", {len(plan.uploads) - len(todo)} sent by an earlier run"
+                           if len(todo) < len(plan.uploads) else "") + ")")
+    return line if sys.stdout.isatty() else f"{stamp()} {line}"
 
 
 @user_errors
@@ -238,14 +254,15 @@ def report_action(config):
     plan = read_plan(run)
     found = ledger.outcomes(run, plan)
     text, ok = report.run_report(plan, found.failures, found.repaired, found.left_out)
+    record = status.backup_record(run, plan, found.failures, found.repaired, ok,
+                                  left_out=found.left_out)
     lines = [text]
     if run.settings.encryption != "age":
         lines.append("Not encrypted by this tool: the data is protected only by AWS (your "
                      "credentials and SSE-S3); see encryption = \"age\" in README.md")
-    say(lines)
+    say(lines + [report.sent_line(record["sent"], record["seconds"])])
     # last-run.json, written last: a killed run leaves the old one
-    status.record_run(run, status.backup_record(run, plan, found.failures, found.repaired,
-                                                ok, left_out=found.left_out))
+    status.record_run(run, record)
     if ok:  # every file on disk is in a bag: old bags may go
         run.bootstrapped_file.unlink(missing_ok=True)
     if not ok:

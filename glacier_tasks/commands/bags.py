@@ -17,13 +17,16 @@ the last plan on disk, one `bag:NAME` line each, saying which step it waits for.
 """
 
 import os
+import time
 
 from doit import create_after
 
-from ..report import text as report
+from ..report import last_run as status, text as report
 from ..backup import bag_steps as steps, ledger as ledgers
 from ..backup.ledger import BagLedger
-from ..errors import GlacierError, StateError
+from ..errors import GlacierError, StateError, command
+from ..formats import inventory, layout
+from ..units import human, plural, printable
 from ..backup.progress import working
 from ..run import load_run
 from ..backup.plan import read_plan
@@ -190,12 +193,31 @@ def task_bag():
     """the bags of the last plan: tar, upload, manifest (one line each in `glacier list`)"""
     run = current_run()
     plan, order = _graph(run)
+    if plan is None:
+        yield from _inventory_bags(run)
     for bag in plan.bags if plan else []:
         waits = BagLedger.of(run, bag).waiting_for()
         settled = not waits
         doc = report.describe_bag(bag, settled) + (f"; {waits}" if waits else "")
         yield {"name": bag.name, "doc": doc, "actions": None,
                "task_dep": [f"manifest:{bag.name}"], "meta": {"settled": settled}}
+
+
+def _inventory_bags(run):
+    """Without a plan (a machine just bootstrapped, or one that never planned here):
+    the inventory's bags, each settled (the bucket holds it), so `list --status`
+    shows what the archive holds; a dry run or backup then plans them."""
+    try:
+        inv = inventory.load_inventory(run.settings.inventory_file)
+    except GlacierError:
+        return  # the command that needs the inventory says what is wrong with it
+    for key, bag in sorted(inv.bags.items()):
+        doc = (f"{printable(bag.molecule or '?')}  "
+               f"{plural(len(bag.atoms), 'atom')}  {human(bag.size)}"
+               f"  in the bucket (inventory of {inv.run_date or '?'}; "
+               f"'{command('dryrun')}' plans from it)")
+        yield {"name": layout.bag_name(key), "doc": doc, "actions": None,
+               "meta": {"settled": True}}
 
 
 # -- the closing summary when the report did not run ------------------------------------
@@ -211,5 +233,7 @@ def closing_lines(config) -> list[str]:
     if plan is None:
         return []
     found = ledgers.outcomes(run, plan)
-    return report.stopped_report(plan, found.failures, found.repaired, found.done)
+    sent = status.sent_figures(run, plan, status.STARTED)
+    return report.stopped_report(plan, found.failures, found.repaired, found.done) + \
+        [report.sent_line(sent, time.time() - status.STARTED)]
 

@@ -83,6 +83,9 @@ def scanned_at(run, plan) -> float | None:
 
 def now_line(run, plan, pending: int, total: int) -> str:
     """'1 of 4 bags pending' and since when that is known."""
+    if plan is None and total:  # the inventory's bags (a machine just bootstrapped)
+        return f"{pending} of {units.plural(total, 'bag')} pending: the inventory's, no " \
+               f"plan here yet; '{command('dryrun')}' plans from it (nothing is uploaded)"
     if plan is None:
         return f"No bags planned yet: '{command('dryrun')}' plans them (nothing is uploaded)"
     when = scanned_at(run, plan)

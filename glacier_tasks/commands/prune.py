@@ -19,13 +19,13 @@ from .base import current_run, locked, param, say, user_errors
 
 @user_errors
 @locked
-def prune_action(config, delete, force, min_age_days):
+def prune_action(config, delete, force, min_age_days, json=False):
     if min_age_days < 0:
         return TaskFailed(f"--min-age-days {min_age_days}: a number of days, 0 or more")
-    return prune_bucket(load_run(config), delete, force, min_age_days)
+    return prune_bucket(load_run(config), delete, force, min_age_days, json)
 
 
-def prune_bucket(run, delete, force, min_age_days):
+def prune_bucket(run, delete, force, min_age_days, json=False):
     """prune_action with its Run (and the Run's store), so a bucket in memory can be
     pruned in a test."""
     settings = run.settings
@@ -45,32 +45,51 @@ def prune_bucket(run, delete, force, min_age_days):
         unsafe = prune.unsafe_to_delete(inv, objects, settings.host)
         if unsafe:
             return TaskFailed(unsafe)
-    say(report.kept_dead_lines(inv))
+    # one HEAD per candidate, in both modes: the lock is known before anything is said
+    infos, held = _locks(store, found)
+    verdicts = prune.classify(found, held, min_age_days, force)
+    if not json:
+        say(report.kept_dead_lines(inv))
+    out = (lambda line: None) if json else print
+    gone = _delete(run, store, inv, found, verdicts, infos, force, out) if delete else []
+    if json:
+        say([jsonlib.dumps(shapes.prune_result(run.today, found, verdicts, held, gone,
+                                               delete, force, min_age_days), indent=1)])
+    else:
+        say(_said(found, verdicts, held, gone, delete, min_age_days) +
+            (cost.region_note(settings.region, settings.prices) if found else []))
+
+
+def _said(found, verdicts, held, gone, delete, min_age_days) -> list:
+    """The text of a dry run or what --delete did (its Deleted lines came as it went)."""
     if not found:
-        say(["Nothing to prune: every object under YYYY-backup/ is referenced"])
-        return
-    if not delete:  # what Object Lock keeps is said, not offered
-        _, held = _locks(store, found)
-        say(report.prune_lines([p for p in found if p.key not in held], delete=False))
-        say(held_lines(sorted(held.values(), key=lambda h: h.key)))
-        return
-    doomed, kept = prune.split_by_age(found, min_age_days, force)
-    for p in kept:
-        print(report.kept_line(p, min_age_days))
-    infos, held = _locks(store, doomed)
-    gone = set()
+        return ["Nothing to prune: every object under YYYY-backup/ is referenced"]
+    locks = {h.key: held_reason(h) for h in held.values()}
+    waiting = sorted((h for h in held.values() if verdicts.get(h.key) == prune.HELD),
+                     key=lambda h: h.key)
+    if not delete:
+        return report.prune_lines(found, verdicts, locks) + held_lines(waiting)
+    kept = [report.kept_line(p, min_age_days, locks.get(p.key, "")) for p in found
+            if verdicts[p.key] in (prune.HISTORY, prune.YOUNG)]
+    return kept + held_lines(waiting) + [report.freed_line(gone)]
+
+
+def _delete(run, store, inv, found, verdicts, infos, force, out) -> list:
+    """Delete what the verdicts say; the objects deleted (or gone since the listing)."""
+    gone = []
     try:
-        for p in doomed:
-            if p.key in held:
+        for p in found:
+            if verdicts[p.key] != prune.DELETE:
                 continue
             if infos[p.key]:  # else gone since the listing: only the bookkeeping is left
-                delete_one(run, store, p, infos[p.key].version_id, force)
-            gone.add(p.key)
+                delete_one(run, store, p, infos[p.key].version_id, force, out)
+            gone.append(p)
     finally:  # what is deleted is no longer history, even if a later delete failed
-        if gone & set(inv.history):
-            inv.history = {k: v for k, v in inv.history.items() if k not in gone}
-            inventory.write_inventory(settings.inventory_file, inv)
-    say(held_lines(sorted(held.values(), key=lambda h: h.key)))
+        keys = {p.key for p in gone}
+        if keys & set(inv.history):
+            inv.history = {k: v for k, v in inv.history.items() if k not in keys}
+            inventory.write_inventory(run.settings.inventory_file, inv)
+    return gone
 
 
 def _locks(store, candidates) -> tuple[dict, dict]:
@@ -81,28 +100,31 @@ def _locks(store, candidates) -> tuple[dict, dict]:
                               datetime.datetime.now(datetime.timezone.utc))
 
 
-def delete_one(run, store, p, version_id, force):
+def delete_one(run, store, p, version_id, force, out=print):
     """Delete the object's current version by its id: on a versioned bucket a delete
     without one only adds a delete marker and the bag stays, billed, for ever."""
     if p.fee_now:
-        print(f"Early-deletion fee for {p.key}: ${p.fee_now:.4f} (--force)")
-    if force and (p.history_until or (p.lost and p.lost.files)):
-        print(f"Deleting {p.key} loses {report.lost_words(p.lost)} (--force)")
+        out(f"Early-deletion fee for {p.key}: ${p.fee_now:.4f} (--force)")
+    if force and (p.history_until or (p.lost and p.lost.anything)):
+        out(f"Deleting {p.key} loses {report.lost_words(p.lost)} (--force)")
     store.delete(p.key, version_id)
     if not p.key.endswith(".tar"):
         run.manifest_file(p.key).unlink(missing_ok=True)
-    print(f"Deleted {p.key}")
+    out(f"Deleted {p.key}")
+
+
+def held_reason(h) -> str:
+    """Why S3 will not delete it yet, in words."""
+    why = [f"Object Lock ({h.mode}) until {_utc(h.until)}"] if h.until else []
+    why += ["a legal hold, until someone releases it"] if h.legal_hold else []
+    why += [f"kept with its bag {h.bag}"] if h.bag else []
+    return "; ".join(why)
 
 
 def held_lines(held: list) -> list:
-    """`prune --delete`: each object S3's Object Lock keeps for now, and when to run
-    again. Not an error: they are candidates again on the next run."""
-    lines = []
-    for h in held:
-        why = [f"Object Lock ({h.mode}) until {_utc(h.until)}"] if h.until else []
-        why += ["a legal hold, until someone releases it"] if h.legal_hold else []
-        why += [f"kept with its bag {h.bag}"] if h.bag else []
-        lines.append(f"Waits {h.key}: {'; '.join(why)}")
+    """Each object S3's Object Lock keeps for now, and when to run again. Not an
+    error: they are candidates again on the next run."""
+    lines = [f"Waits {h.key}: {held_reason(h)}" for h in held]
     if held:
         first = prune.free_after(held)
         lines.append(f"{units.plural(len(held), 'object')} wait for S3's Object Lock, not "
@@ -141,7 +163,8 @@ def cost_action(config, all_hosts, json=False):
         return
     say(report.cost_lines(bill, prunable, restore, per_file, len(held)) +
         report.history_lines(_history_figures(run, inv, objects)) +
-        report.dead_lines(inv, settings))
+        report.dead_lines(inv, settings) + cost.region_note(settings.region,
+                                                            settings.prices))
 
 
 def _history_figures(run, inv, objects) -> dict:
@@ -184,7 +207,8 @@ def _cost_of_every_host(settings, store, json=False):
 PRUNE_PARAMS = [
     param("delete", bool, False, "delete the prunable objects past the minimum age"),
     param("force", bool, False, "with --delete: also delete younger ones, paying the fee"),
-    param("min_age_days", int, 180, "minimum age in days (default 180)")]
+    param("min_age_days", int, 180, "minimum age in days (default 180)"),
+    param("json", bool, False, "print what is prunable (and what was deleted) as JSON")]
 
 
 def task_prune():

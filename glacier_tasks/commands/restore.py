@@ -92,7 +92,8 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
                 settings.prices, needs, problem), indent=1)])
             return TaskFailed(problem) if problem else None
         say([f"Restoring {what} needs:",
-             *restore.estimate_lines(plans, tier, settings.prices), *space.lines(needs),
+             *restore.estimate_lines(plans, tier, settings.prices),
+             *cost.region_note(settings.region, settings.prices), *space.lines(needs),
              "Nothing was requested." + ("" if problem else
                                          " Add --yes to thaw and restore.")])
         return TaskFailed(problem) if problem else None

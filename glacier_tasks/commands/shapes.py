@@ -105,3 +105,32 @@ def restore_estimate(what: str, plans, tier: str, prices, needs, problem) -> dic
                        "for": "files" if n.what == space.FILES else "download"}
                       for n in needs],
             "problem": problem}
+
+
+def prune_result(today, found, verdicts: dict, held: dict, gone: list, delete: bool,
+                 force: bool, min_age_days: int) -> dict:
+    """`prune --json` (with or without --delete): each candidate and what --delete does
+    (or did) with it, prune.classify's verdict; what this run deleted."""
+    deleted = {p.key for p in gone}
+    return {"version": VERSION, "date": today.isoformat(), "delete": delete,
+            "force": force, "min_age_days": min_age_days,
+            "objects": [_prunable(p, verdicts[p.key], held.get(p.key), p.key in deleted)
+                        for p in found],
+            "deleted": {"objects": len(gone), "bytes": sum(p.size for p in gone)}}
+
+
+def _prunable(p, verdict: str, held, deleted: bool) -> dict:
+    lost = p.lost
+    return {"key": p.key, "size": p.size, "storage_class": p.storage_class,
+            "uploaded": p.uploaded.isoformat(), "age_days": p.age_days,
+            "verdict": verdict, "deleted": deleted,
+            "early_deletion_fee_usd": p.fee_now, "free_from": p.free_from.isoformat(),
+            "history_until": p.history_until.isoformat() if p.history_until else None,
+            "object_lock": None if held is None else {
+                "until": units.iso_utc(held.until) if held.until else None,
+                "mode": held.mode, "legal_hold": held.legal_hold, "with_bag": held.bag},
+            "loses": None if lost is None else {
+                "deleted_files": lost.files, "deleted_bytes": lost.size,
+                "deleted_examples": [units.printable(n) for n in lost.names],
+                "older_versions": lost.older, "older_bytes": lost.older_size,
+                "older_examples": [units.printable(n) for n in lost.older_names]}}

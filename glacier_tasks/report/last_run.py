@@ -75,11 +75,13 @@ def sent_figures(run, plan, started: float) -> dict:
     """What this run really sent: the bags whose ledger says uploaded (not adopted)
     since it started, with their manifests; requests and fee as cost.upload_estimate
     prices them."""
-    receipts = [BagLedger.of(run, bag).sent_since(started) for bag in plan.bags]
-    sizes = [r.size for r in receipts if r is not None]
+    receipts = [(bag, BagLedger.of(run, bag).sent_since(started)) for bag in plan.bags]
+    sizes = [r.size for _, r in receipts if r is not None]
+    files = sum(plan.atoms.get(a, {}).get("files", 0)
+                for bag, r in receipts if r is not None for a in bag.atoms)
     upload = cost.upload_estimate(sizes, run.settings.storage_class, run.settings.prices)
     return {"bags": len(sizes), "bytes": sum(sizes), "requests": upload["requests"],
-            "fee": upload["fee"]}
+            "fee": upload["fee"], "files": files}
 
 
 def atom_changes(plan, previous: Inventory) -> dict:

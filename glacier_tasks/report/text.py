@@ -7,7 +7,7 @@ from .. import cost
 from ..formats import inventory as inventory_format
 from ..formats.records import AtomEntry, Inventory
 from ..backup import staging
-from ..units import human, plural, printable
+from ..units import duration, human, plural, printable
 
 
 def names(keys) -> str:
@@ -51,12 +51,9 @@ def plan_summary(plan, settings, history: dict | None = None,
                       f"become{'s' if prunable[molecule] == 1 else ''} prunable"
                       if prunable.get(molecule) else ""))
     todo = plan.uploads
-    upload = cost.upload_estimate([b.size for b in todo], settings.storage_class, prices)
     total = sum(b.size for b in plan.bags)
     monthly = cost.monthly_storage(total, len(plan.bags), settings.storage_class, prices)
-    lines.append(f"To upload: {plural(len(todo), 'bag')}, "
-                 f"{human(sum(b.size for b in todo))}, "
-                 f"{upload['requests']} PUT requests, fee about ${upload['fee']:.4f}")
+    lines.append(upload_line([b.size for b in todo], settings))
     if todo:
         need, held = staging.budget_need(plan, settings.staging_bags)
         lines.append(f"Staging: up to {plural(held, 'bag')} at a time "
@@ -71,10 +68,28 @@ def plan_summary(plan, settings, history: dict | None = None,
                      f"{settings.keep_years}): {plural(len(history), 'bag')}, "
                      f"{human(held)}, about "
                      f"${kept:.2f} per month more")
+    lines += cost.region_note(settings.region, prices)
     lines += dead_lines(draft or Inventory(), settings)
     lines += change_lines(plan)
     lines += _warnings(plan)
     return "\n".join(lines)
+
+
+def upload_line(sizes: list, settings) -> str:
+    """The plan in one line: bags and bytes to upload, requests, fee (the dry run's,
+    and the first line of a backup's log)."""
+    upload = cost.upload_estimate(sizes, settings.storage_class, settings.prices)
+    return (f"To upload: {plural(len(sizes), 'bag')}, {human(sum(sizes))}, "
+            f"{plural(upload['requests'], 'PUT request')}, fee about ${upload['fee']:.4f}")
+
+
+def sent_line(sent: dict, seconds: float) -> str:
+    """A backup's last word, as restic's "Added to the repository": what this run
+    really sent (report.last_run.sent_figures), and how long it took."""
+    return (f"Sent: {plural(sent.get('files', 0), 'file')} in "
+            f"{plural(sent['bags'], 'bag')}, {human(sent['bytes'])}, "
+            f"{plural(sent['requests'], 'request')}, fee about ${sent['fee']:.4f}; "
+            f"the run took {duration(seconds)}")
 
 
 def dead_lines(inventory: Inventory, settings) -> list:
@@ -210,48 +225,66 @@ def stopped_report(plan, failures: dict, repaired: dict, done: set) -> list[str]
     return lines
 
 
-def prune_lines(found: list, delete: bool) -> list:
-    """`doit prune`: what would go, how old, the fee if deleted today, what it loses;
-    bags kept as history say until when."""
+def prune_lines(found: list, verdicts: dict, locks: dict) -> list:
+    """`doit prune` (the dry run): what `--delete` would do with each object, classified
+    as it does (prune.classify): history (and until when), what would go, how old, the
+    fee if deleted today, what it loses. locks: key -> why S3's Object Lock holds it
+    (those only held are said apart, as `--delete` says them)."""
     lines = []
     for p in found:
-        fee = f", early-deletion fee now ${p.fee_now:.4f} (free from {p.free_from})" \
-            if p.fee_now else ", no early-deletion fee"
-        lost = f"; {lost_words(p.lost)}" if p.lost and p.lost.files else ""
-        if p.history_until:
+        verdict = verdicts[p.key]
+        lost = f"; {lost_words(p.lost)}" if p.lost and p.lost.anything else ""
+        if verdict == "history":
             lines.append(f"History until {p.history_until} {p.key}  {human(p.size)} "
-                         f"{p.storage_class}, {plural(p.age_days, 'day')} old{lost}")
-            continue
-        lines.append(f"{'Prunable' if delete else 'Would delete'} {p.key}  "
-                     f"{human(p.size)} {p.storage_class}, {plural(p.age_days, 'day')} "
-                     f"old{fee}{lost}")
-    total = sum(p.size for p in found if not p.history_until)
-    kept = [p for p in found if p.history_until]
-    lines.append(f"{plural(len(found) - len(kept), 'object')}, {human(total)} no longer "
-                 "referenced" +
-                 ("" if delete else f"; '{command('prune --delete')}' deletes those past "
-                  "the minimum age") +
-                 (f"; {len(kept)} kept as history (keep_years)" if kept else ""))
+                         f"{p.storage_class}, {plural(p.age_days, 'day')} old{lost}" +
+                         (f"; also {locks[p.key]}" if p.key in locks else ""))
+        elif verdict in ("delete", "young"):
+            fee = f", early-deletion fee now ${p.fee_now:.4f} (free from {p.free_from})" \
+                if p.fee_now else ", no early-deletion fee"
+            lines.append(f"Would delete {p.key}  {human(p.size)} {p.storage_class}, "
+                         f"{plural(p.age_days, 'day')} old{fee}{lost}")
+    offered = [p for p in found if verdicts[p.key] in ("delete", "young")]
+    young = sum(1 for p in found if verdicts[p.key] == "young")
+    kept = sum(1 for p in found if verdicts[p.key] == "history")
+    lines.append(f"{plural(len(offered), 'object')}, {human(sum(p.size for p in offered))}"
+                 f" no longer referenced; '{command('prune --delete')}' deletes those "
+                 "past the minimum age" +
+                 (f" ({young} under it: --force deletes them too)" if young else "") +
+                 (f"; {kept} kept as history (keep_years)" if kept else ""))
     return lines
 
 
 def lost_words(lost) -> str:
-    """What deleting a bag loses, in words."""
-    if lost is None or not lost.files:
+    """What deleting a bag loses, in words: files deleted at home since (in no newer
+    bag), and older versions of files edited since (a newer bag holds the new one)."""
+    if lost is None or not lost.anything:
         return "no file that a newer bag lacks"
-    names = ", ".join(printable(n) for n in lost.names)
-    more = ", ..." if lost.files > len(lost.names) else ""
-    return (f"{plural(lost.files, 'file')} ({human(lost.size)}) exist in no newer bag: "
-            f"{names}{more}")
+    parts = []
+    if lost.files:
+        more = ", ..." if lost.files > len(lost.names) else ""
+        parts.append(f"{plural(lost.files, 'file')} ({human(lost.size)}) exist in no "
+                     f"newer bag: {', '.join(printable(n) for n in lost.names)}{more}")
+    if lost.older:
+        more = ", ..." if lost.older > len(lost.older_names) else ""
+        parts.append(f"{plural(lost.older, 'older version')} ({human(lost.older_size)}) "
+                     "of files edited since: "
+                     f"{', '.join(printable(n) for n in lost.older_names)}{more}")
+    return "; ".join(parts)
 
 
-def kept_line(p, min_age_days: int) -> str:
-    """`prune --delete`: why an object stays."""
+def kept_line(p, min_age_days: int, lock: str = "") -> str:
+    """`prune --delete`: why an object stays (lock: why S3's Object Lock holds it too)."""
     if p.history_until:
         return (f"Kept {p.key}: history until {p.history_until} (keep_years); "
-                f"{lost_words(p.lost)}")
+                f"{lost_words(p.lost)}" + (f"; also {lock}" if lock else ""))
     return (f"Kept {p.key}: {plural(p.age_days, 'day')} old, under --min-age-days "
             f"{min_age_days}; free to delete from {p.free_from}")
+
+
+def freed_line(deleted: list) -> str:
+    """`prune --delete`'s last word: what it deleted in all."""
+    return (f"Freed {human(sum(p.size for p in deleted))} in all: "
+            f"{plural(len(deleted), 'object')} deleted")
 
 
 def history_lines(figures: dict) -> list:

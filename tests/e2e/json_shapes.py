@@ -69,6 +69,23 @@ RESTORE_ESTIMATE = versioned(
                                             **{"for": {"enum": ["files", "download"]}})},
     problem={"type": ["string", "null"]})
 
+DATE = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\d$"}
+PRUNE = versioned(
+    date=DATE, delete={"type": "boolean"}, force={"type": "boolean"}, min_age_days=INT,
+    deleted=thing(objects=INT, bytes=INT),
+    objects={"type": "array", "items": thing(
+        key=TEXT, size=INT, storage_class=TEXT, uploaded=DATE, age_days=INT,
+        verdict={"enum": ["delete", "history", "held", "young"]},
+        deleted={"type": "boolean"}, early_deletion_fee_usd=USD, free_from=DATE,
+        history_until={"oneOf": [DATE, {"type": "null"}]},
+        object_lock={"oneOf": [{"type": "null"}, thing(
+            until={"oneOf": [TIME, {"type": "null"}]},
+            mode={"type": ["string", "null"]}, legal_hold={"type": "boolean"},
+            with_bag={"type": ["string", "null"]})]},
+        loses={"oneOf": [{"type": "null"}, thing(
+            deleted_files=INT, deleted_bytes=INT, deleted_examples=STRINGS,
+            older_versions=INT, older_bytes=INT, older_examples=STRINGS)]})})
+
 
 def check(document: dict, schema: dict) -> dict:
     jsonschema.validate(document, schema)

@@ -74,7 +74,8 @@ def test_no_config_anywhere_says_to_run_init(tmp_path, s3_server, bucket):
                      str(home), "backup"]):
         result = subprocess.run(command, env=env, cwd=home, capture_output=True, text=True)
         one_line_error(result, "no glacier.toml found", "glacier init", code=3)
-    made = subprocess.run([sys.executable, "-m", "glacier_tasks.cli", "init"], env=env,
+    made = subprocess.run([sys.executable, "-m", "glacier_tasks.cli", "init", "--bucket",
+                           "my-bucket"], env=env,
                           cwd=home, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert made.returncode == 0, made.stderr
     config = home / ".config" / "glacier-tasks" / "glacier.toml"

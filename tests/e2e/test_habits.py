@@ -52,7 +52,8 @@ def test_config_named_on_the_command_line(project, tmp_path):
     line = one_line_error(project.glacier("--config", str(missing), "list", cwd=elsewhere,
                                           **env), code=3)
     assert line.startswith(f"glacier: --config {missing}: no such file")
-    written = project.glacier("--config", str(missing), "init", cwd=elsewhere, **env)
+    written = project.glacier("--config", str(missing), "init", "--bucket", project.bucket,
+                              cwd=elsewhere, **env)  # no terminal: the bucket is given
     assert written.returncode == 0 and missing.is_file(), written.stderr
     assert "--config FILE" in project.glacier("help").stdout
 
@@ -206,7 +207,7 @@ def test_the_readme_shows_each_json_shape_as_it_is():
     section = text.split("### JSON output", 1)[1].split("\n## ", 1)[0]
     examples = re.findall(r"```json\n(.*?)```", section, re.S)
     schemas = [shapes.LIST, shapes.FIND, shapes.COST, shapes.VERIFY,
-               shapes.RESTORE_ESTIMATE]
+               shapes.RESTORE_ESTIMATE, shapes.PRUNE]
     assert len(examples) == len(schemas)
     for example, schema in zip(examples, schemas):
         shapes.check(json.loads(example), schema)

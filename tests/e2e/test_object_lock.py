@@ -172,7 +172,20 @@ def test_a_locked_bag_waits_and_a_released_one_is_deleted_by_version(
     assert doomed <= set(project.objects())
     assert {a, b} <= set(project.inventory["history"])
 
-    dry = project.run("prune", GLACIER_TODAY=day(400))  # says so before --delete
+    # history (keep_years) and Object Lock both keep them: the dry run and --delete
+    # say it alike, history first, the lock beside it
+    dry = project.run("prune", GLACIER_TODAY=day(400))
+    kept = project.run("prune", "--delete", GLACIER_TODAY=day(400))
+    assert dry.returncode == kept.returncode == 0, dry.stdout + dry.stderr + kept.stderr
+    for key in doomed:
+        said = next(line for line in dry.stdout.splitlines() if key in line)
+        assert said.startswith("History until ") and \
+            "; also Object Lock (GOVERNANCE) until " in said, said
+        assert f"Kept {key}: history until " in kept.stdout and \
+            "; also Object Lock (GOVERNANCE) until " in kept.stdout
+        assert f"Would delete {key}" not in dry.stdout
+    assert "Freed 0 B in all: 0 objects deleted" in kept.stdout
+    dry = project.run("prune", "--force", GLACIER_TODAY=day(400))  # says so before --delete
     assert dry.returncode == 0, dry.stdout + dry.stderr
     for key in doomed:
         assert f"Waits {key}: Object Lock (GOVERNANCE) until " in dry.stdout, key

@@ -172,3 +172,6 @@ def test_the_summary_is_printed_when_the_network_is_down_from_the_start(
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("glacier: ")
     assert ("Backup 2026 stopped before its end: 2 bags, 0 unchanged, 0 uploaded, "
             "0 repaired, 0 failed, 2 not reached") in result.stdout
+    # its last word is what it sent, as a finished run's is
+    assert result.stdout.splitlines()[-1].startswith(
+        "Sent: 0 files in 0 bags, 0 B, 0 requests, fee about $0.0000; the run took ")

@@ -11,7 +11,7 @@ def test_init_writes_a_starter_and_never_overwrites(tmp_path, s3_server, bucket)
     project = Project(tmp_path, s3_server, bucket)
     config = tmp_path / "fresh" / "glacier.toml"
     env = {"GLACIER_CONFIG": str(config)}
-    result = project.run("init", **env)
+    result = project.run("init", "--bucket", "my-glacier-bucket", **env)  # no terminal
     assert result.returncode == 0, result.stdout + result.stderr
     settings = tomllib.loads(config.read_text())["settings"]
     assert settings["s3_bucket"] == "my-glacier-bucket" and "# required" in config.read_text()

@@ -47,6 +47,8 @@ def test_a_good_backup_records_what_it_did_and_status_is_ok(project):
                                "removed": 0}
     sizes = [b["size"] for b in bags]
     assert record["sent"]["bags"] == len(sizes) and record["sent"]["bytes"] == sum(sizes)
+    assert record["sent"]["files"] == sum(a["files"] for a in project.inventory["atoms"]
+                                          .values())
     estimate = cost.upload_estimate(sizes, "DEEP_ARCHIVE")
     assert record["sent"]["requests"] == sum(map(upload_requests, sizes)) + len(sizes) \
         == estimate["requests"]
@@ -64,7 +66,8 @@ def test_a_good_backup_records_what_it_did_and_status_is_ok(project):
 
     again = project.run("backup", GLACIER_TODAY=DAY)  # nothing to do: nothing sent
     assert again.returncode == 0
-    assert last_run(project)["sent"] == {"bags": 0, "bytes": 0, "requests": 0, "fee": 0.0}
+    assert last_run(project)["sent"] == {"bags": 0, "bytes": 0, "requests": 0, "fee": 0.0,
+                                         "files": 0}
 
 
 def test_a_backup_older_than_max_age_days_fails_status(project):
