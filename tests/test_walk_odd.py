@@ -52,6 +52,7 @@ def test_plan_summary_escapes_names_that_are_not_utf8():
     class Settings:
         prices = None
         s3_bucket, storage_class, target_bag_gb = "b", "DEEP_ARCHIVE", 40
+        region = "us-east-1"
 
     odd = os.fsdecode(b"/data/\xff")
     text = report.plan_summary(plan_with(removed=[odd + "/A"]), Settings())

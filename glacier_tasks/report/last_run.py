@@ -77,7 +77,7 @@ def sent_figures(run, plan, started: float) -> dict:
     prices them."""
     receipts = [(bag, BagLedger.of(run, bag).sent_since(started)) for bag in plan.bags]
     sizes = [r.size for _, r in receipts if r is not None]
-    files = sum(plan.atoms.get(a, {}).get("files", 0)
+    files = sum(plan.atoms[a].files if a in plan.atoms else 0
                 for bag, r in receipts if r is not None for a in bag.atoms)
     upload = cost.upload_estimate(sizes, run.settings.storage_class, run.settings.prices)
     return {"bags": len(sizes), "bytes": sum(sizes), "requests": upload["requests"],
