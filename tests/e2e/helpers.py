@@ -80,13 +80,15 @@ class Project:
                 found[obj["Key"]] = (obj["Size"], obj.get("StorageClass", "STANDARD"))
         return found
 
-    def bag_puts(self) -> list:
-        """Request lines of the server log that stored or began a bag object."""
+    def bag_puts(self, stored_only: bool = False) -> list:
+        """Request lines of the server log that stored or began a bag object (with
+        stored_only, those the server answered 200: a write refused as the key was
+        taken stored nothing)."""
         prefix = f"/{self.bucket}/"
-        return [line for line in self.server.requests()
+        return [line for line, status in self.server.answered()
                 if line.startswith(("PUT " + prefix, "POST " + prefix))
                 and line.split(" ")[1].split("?")[0].endswith(".tar")
-                and "partNumber" not in line]
+                and "partNumber" not in line and (status == 200 or not stored_only)]
 
     def thaw_and_download(self, key: str, dest: Path) -> Path:
         """What a user does by hand: restore-object, then get-object once thawed."""

@@ -38,9 +38,10 @@ def make_tree(data, rng):
 
 
 def completed_uploads(project) -> dict:
-    """bag key -> number of uploads the server completed (single PUT or multipart)."""
+    """bag key -> number of uploads the server completed (single PUT or multipart); a
+    write refused because the key was taken (412: the bag is there) is none."""
     counts = {}
-    for line in project.bag_puts():
+    for line in project.bag_puts(stored_only=True):
         if line.startswith("PUT ") or "uploadId=" in line:
             key = re.sub(r"\?.*| HTTP/.*", "", line.split(" ")[1]).split("/", 2)[2]
             counts[key] = counts.get(key, 0) + 1
