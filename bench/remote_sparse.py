@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from glacier_tasks.backup import remote  # noqa: E402
-from tests.e2e.helpers import Project  # noqa: E402
+from tests.e2e.helpers import Project, sparse_file  # noqa: E402
 from tests.e2e.test_remote import Sshd  # noqa: E402
 from tests.s3server import S3Server  # noqa: E402
 
@@ -37,12 +37,7 @@ def main() -> None:
         sshd = Sshd(WORK / "sshd")
         served = WORK / "served"
         (served / "VMs").mkdir(parents=True)
-        disk = served / "VMs" / "disk.img"
-        with open(disk, "wb") as f:
-            f.write(b"start")
-            f.seek(SIZE // 2)
-            f.write(b"middle")
-            f.truncate(SIZE)
+        disk = sparse_file(served / "VMs" / "disk.img", SIZE)
         spelling = f"root@127.0.0.1:{served}"
         print(f"file: {SIZE} bytes, {os.stat(disk).st_blocks * 512} allocated")
         print(f"before (tar over the sshfs mount): {_over_mount(spelling, sshd)}")

@@ -19,7 +19,7 @@ S3 server started here on a free port of 127.0.0.1 and stopped at the end.
 3. 10,000 atoms of one tiny file each: first `doit backup`, then the no-op rerun
    (best of 3).
 4. uplink-bound: ~1.5 GB in 5 atoms of 300 MiB (5 bags) through a loopback proxy that
-   limits the upload bandwidth to 40 MB/s (tests/throttle_proxy.py: the line, not the
+   limits the upload bandwidth to 40 MB/s (tests/support/proxy.py: the line, not the
    machine, is the bottleneck, as on a real uplink), against the bare `tar | upload`
    of the same bytes through the same proxy (best of 2 each, rotating), and, for
    information, the same with the tool's CRC64NVME checksum. The overlap of packing
@@ -44,7 +44,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from tests.s3server import CREDENTIALS, S3Server  # noqa: E402  (one way to run moto)
-from tests.throttle_proxy import ThrottleProxy  # noqa: E402  (a slow uplink)
+from tests.support.proxy import LoopbackProxy  # noqa: E402  (a slow uplink)
+from tests.support.staging import StagingSampler  # noqa: E402  (staging at its fullest)
 WORK = REPO / "bench" / "work"
 LOGS = WORK / "logs"
 PYTHON = sys.executable
@@ -235,31 +236,6 @@ class TreeRSS:
         return self.peak
 
 
-class StagingPeak:
-    """Samples staging_dir every 5 ms: the most tars (whole or being written) and the
-    most bytes it held at once."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.tars, self.bytes = folder, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.wait(0.005):
-            try:
-                sizes = [e.stat().st_size for e in os.scandir(self.folder)
-                         if e.name.endswith((".tar", ".tar.partial"))]
-            except OSError:
-                continue
-            self.tars, self.bytes = max(self.tars, len(sizes)), max(self.bytes, sum(sizes))
-
-    def stop(self) -> tuple[int, int]:
-        self._stop.set()
-        self._thread.join()
-        return self.tars, self.bytes
-
-
 def run(label: str, command, env=None, shell=False, measure_rss=False) -> dict:
     """Run a command, output to bench/work/logs/LABEL.log; fail loudly on error."""
     out_path = LOGS / f"{label}.log"
@@ -293,7 +269,7 @@ def run(label: str, command, env=None, shell=False, measure_rss=False) -> dict:
 
 
 def doit_backup(label: str, config: Path, measure_rss=False) -> dict:
-    staging = StagingPeak(config.parent / "stage")
+    staging = StagingSampler(config.parent / "stage")
     try:
         result = run(label, DOIT + ["-f", str(REPO / "dodo.py"), "backup"],
                      env=env_for(config), measure_rss=measure_rss)
@@ -451,7 +427,7 @@ def workload_uplink(s3: BenchS3, figures: dict) -> None:
     log(f"W4: wrote {total / 1e9:.2f} GB in {W4_ATOMS} atoms "
         f"({time.perf_counter() - start:.1f} s)")
     settle("W4")
-    line = ThrottleProxy(s3.port, W4_RATE)
+    line = LoopbackProxy(s3.port, rate=W4_RATE)
     log(f"W4: uplink of {W4_RATE / 1e6:.0f} MB/s at {line.endpoint}")
     backups, baselines, crc_baselines = [], [], []
 

@@ -14,8 +14,8 @@ from . import cost
 from .bucket import system_folder
 from .bucket.objects import ObjectStore
 from .restore import find
-from .formats import layout
-from .formats.inventory import chain
+from .formats import layout, manifest
+from .formats.records import BagRecord, Inventory
 from .errors import GlacierError, command
 from .backup.plan import read_plan
 from .formats.layout import BACKUP_KEY, owner
@@ -52,15 +52,15 @@ class Prunable:
     lost: Lost | None = None
 
 
-def history_dates(inventory: dict, keep_years: int) -> dict:
+def history_dates(inventory: Inventory, keep_years: int) -> dict:
     """key -> last day a superseded bag (and its manifest) is kept as history: keep_years
     after the run that superseded it. Empty with keep_years 0 (a mirror)."""
     dates = {}
-    for key, entry in inventory.get("history", {}).items() if keep_years > 0 else []:
-        on = datetime.date.fromisoformat(entry["superseded_on"])
+    for key, entry in inventory.history.items() if keep_years > 0 else []:
+        on = entry.superseded
         until = _add_years(on, keep_years)
         dates[key] = until
-        for other in (entry.get("manifest_key"), layout.index_key(key),
+        for other in (entry.manifest_key, layout.index_key(key),
                       layout.deletions_key(key)):
             if other:
                 dates[other] = until
@@ -71,9 +71,9 @@ def entries(manifest_lines) -> set:
     """(path, size, mtime) of every file a manifest lists: what identifies a version."""
     found = set()
     for line in manifest_lines:
-        path, size, mtime = (line.rstrip("\n").split("\t") + ["", ""])[:3]
-        if path and not path.endswith("/"):
-            found.add((path, size, mtime))
+        entry = manifest.read_entry(line) if line.strip("\n") else None
+        if entry and not entry.folder:
+            found.add((entry.path, entry.size, entry.mtime))
     return found
 
 
@@ -109,39 +109,39 @@ def own_objects(objects: dict, host: str) -> dict:
     return {k: o for k, o in objects.items() if mine(k)}
 
 
-def unsafe_to_delete(inventory: dict, objects: dict, host: str) -> str | None:
+def unsafe_to_delete(inventory: Inventory, objects: dict, host: str) -> str | None:
     """Why `prune --delete` must not run now, or None: deleting old bags is safe only
     while every bag the inventory names is this host's and in the bucket whole (else
     an old bag may hold the only good copy of an atom)."""
-    theirs = sorted({owner(k) for k in inventory.get("bags", {}) if owner(k) != host})
+    theirs = sorted({owner(k) for k in inventory.bags if owner(k) != host})
     if theirs:
         return (f"this inventory names bags of host {', '.join(map(str, theirs))} (a "
                 f"'bootstrap --host'?); prune with that host's own config")
-    if not inventory.get("bags") and any(owner(k) == host and k.endswith(".tar")
+    if not inventory.bags and any(owner(k) == host and k.endswith(".tar")
                                          for k in objects):
         return ("this inventory names no bag, yet the bucket holds bags of host "
                 f"{host}: every one would look unreferenced; run '{command('backup')}' "
                 "first")
-    for key, bag in sorted(inventory.get("bags", {}).items()):
+    for key, bag in sorted(inventory.bags.items()):
         found = objects.get(key)
-        if found is None or found.size != bag.get("size"):
-            what = "missing" if found is None else f"{found.size} bytes, not {bag['size']}"
+        if found is None or found.size != bag.size:
+            what = "missing" if found is None else f"{found.size} bytes, not {bag.size}"
             return (f"{key} is {what} in the bucket, and an older bag may be the only "
                     f"good copy of its atoms; run '{command('backup')}' (it repairs) "
                     "before 'prune --delete'")
     return None
 
 
-def referenced_keys(inventory: dict, plan=None) -> set:
+def referenced_keys(inventory: Inventory, plan=None) -> set:
     """Every key the inventory or a (possibly unfinished) plan uploads points at."""
     keys = set()
-    for key, bag in inventory.get("bags", {}).items():
+    for key, bag in inventory.bags.items():
         # an increment's deletion list is part of its chain (never one without it)
         keys.update((key, layout.index_key(key), layout.deletions_key(key)))
-        if bag.get("manifest_key"):
-            keys.add(bag["manifest_key"])
-    for entry in inventory.get("atoms", {}).values():
-        keys.update(chain(entry))
+        if bag.manifest_key:
+            keys.add(bag.manifest_key)
+    for entry in inventory.atoms.values():
+        keys.update(entry.chain)
     for bag in plan.uploads if plan else []:  # kept ones are the inventory's
         keys.update((bag.archive_key, bag.manifest_key,
                      layout.index_key(bag.archive_key),
@@ -276,7 +276,7 @@ def losses(run, store: ObjectStore, inv, objects, doomed) -> dict:
 
     def files_of(key):
         if key not in listed:
-            bag = inv["bags"].get(key) or {"manifest_key": layout.manifest_key(key)}
+            bag = inv.bags.get(key) or BagRecord(size=0, manifest_key=layout.manifest_key(key))
             try:
                 with open(find.fetch_manifest(run.settings, store, bag),
                           encoding="utf-8") as lines:
@@ -290,7 +290,7 @@ def losses(run, store: ObjectStore, inv, objects, doomed) -> dict:
         newer = set()
         for other, info in mine.items():
             if other != key and layout.slug_of(other) == slug and (
-                    other in inv["bags"] or info.last_modified > mine[key].last_modified):
+                    other in inv.bags or info.last_modified > mine[key].last_modified):
                 newer |= files_of(other)
         found[key] = lost_files(files_of(key), newer)
     return found

@@ -116,13 +116,19 @@ class S3Server:
 
     def requests(self) -> list[str]:
         """The request lines the server logged so far, e.g. 'PUT /bucket/key?...'."""
-        lines = []
+        return [request for request, _ in self.answered()]
+
+    def answered(self) -> list[tuple[str, int]]:
+        """(request line, status) of each request the server logged so far."""
+        found = []
         for line in self.log.read_text(errors="replace").splitlines():
             if '"' in line:  # werkzeug colours some lines (206, 4xx): drop the escapes
-                request = re.sub(r"\x1b\[[0-9;]*m", "", line.split('"')[1])
+                plain = re.sub(r"\x1b\[[0-9;]*m", "", line)
+                request, _, after = plain.partition('"')[2].partition('"')
                 if ACCESS_LINE.match(request):  # not LocalStack's other quoted words
-                    lines.append(request)
-        return lines
+                    status = after.split()[0] if after.split() else ""
+                    found.append((request, int(status) if status.isdigit() else 0))
+        return found
 
     def stop(self):
         self.proc.terminate()

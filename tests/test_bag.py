@@ -13,7 +13,7 @@ from awscrt import checksums
 from glacier_tasks.backup import pack as bag, scan
 from glacier_tasks.formats.layout import archive_key, bag_name, manifest_key
 from glacier_tasks.backup.plan import PlannedBag
-from tests.tmpfs import mounted_tmpfs
+from tests.support.tmpfs import mounted_tmpfs
 
 MOLECULE = "/data"
 

@@ -17,6 +17,7 @@ from glacier_tasks.bucket.memory import MemoryStore
 from glacier_tasks.bucket.objects import metadata_for
 from glacier_tasks.errors import BagError
 from glacier_tasks.formats import inventory
+from glacier_tasks.formats.records import Inventory
 from glacier_tasks.run import load_run
 from tests.test_run import make_config
 
@@ -39,7 +40,7 @@ def plan_now(run, data, previous=None):
                        scan.scan_atom(data, n).hash, scan.scan_atom(data, n).size, 1)
              for n in ("Books", "Music")]
     return plan_bags(atoms, [MoleculeState(str(data), "data", True, str(data))],
-                     previous or {}, 10**9, run.year, run.settings.host)
+                     previous or Inventory(), 10**9, run.year, run.settings.host)
 
 
 def all_steps(run, plan) -> list:
@@ -131,12 +132,12 @@ def test_a_kept_bag_costs_one_head(bag_run):
     run, data, plan = bag_run
     all_steps(run, plan)
     previous = inventory.build_inventory(plan, {b.name: read_marker(
-        run.marker_file(b.name), b.content_key) for b in plan.bags}, {})
+        run.marker_file(b.name), b.content_key) for b in plan.bags}, Inventory())
     again = plan_now(run, data, previous)
     assert [b.action for b in again.bags] == ["keep"]
     before = len(run.store.requests)
     bag = again.bags[0]
-    assert bag.sha256 == previous["bags"][bag.archive_key]["sha256"]  # the plan has it
+    assert bag.sha256 == previous.bags[bag.archive_key].sha256  # the plan has it
     assert steps.tar_step(run, again, bag.name) == ""
     assert run.store.requests[before:] == [("HEAD", bag.archive_key),
                                            ("HEAD", bag.manifest_key)]
@@ -145,7 +146,7 @@ def test_a_kept_bag_costs_one_head(bag_run):
 def kept_plan(run, data, plan):
     """The next run's plan, once the first one is done: the bag is kept."""
     all_steps(run, plan)
-    previous = inventory.build_inventory(plan, markers(run, plan), {})
+    previous = inventory.build_inventory(plan, markers(run, plan), Inventory())
     return plan_now(run, data, previous)
 
 
@@ -165,7 +166,7 @@ def test_another_hosts_lost_bag_is_never_written(bag_run):
     """An inventory from `bootstrap --host`: that host's bags are its own to repair."""
     run, data, plan = bag_run
     all_steps(run, plan)
-    previous = inventory.build_inventory(plan, markers(run, plan), {})
+    previous = inventory.build_inventory(plan, markers(run, plan), Inventory())
     run = dataclasses.replace(run, settings=dataclasses.replace(run.settings,
                                                                 host="another"))
     bag = plan_now(run, data, previous).bags[0]

@@ -16,6 +16,7 @@ from glacier_tasks.commands.restore import destination, restore_action
 from glacier_tasks.config import slugify
 from glacier_tasks.errors import ConfigError, UsageError
 from glacier_tasks.formats.inventory import load_inventory, write_inventory
+from tests.support.builders import typed
 from glacier_tasks.run import load_run
 
 # ---------------------------------------------------------------- restore --to
@@ -238,12 +239,12 @@ def inventory_of(data: Path) -> dict:
 def test_pin_sets_and_clears_the_pin(project, capsys):
     config, data = project
     inv_file = config.parent / "inventory.json"
-    write_inventory(inv_file, inventory_of(data))
+    write_inventory(inv_file, typed(inventory_of(data)))
     assert pin.pin_action(str(config), f"{data}/A/a.bin", False) is None
-    assert load_inventory(inv_file)["atoms"][f"{data}/A"]["pinned"] is True
+    assert load_inventory(inv_file).atoms[f"{data}/A"].pinned is True
     assert f"Pinned {data}/A (bag_001" in capsys.readouterr().out
     assert pin.pin_action(str(config), f"{data}/A", True) is None
-    assert load_inventory(inv_file)["atoms"][f"{data}/A"]["pinned"] is False
+    assert load_inventory(inv_file).atoms[f"{data}/A"].pinned is False
     failed = pin.pin_action(str(config), "/elsewhere", False)
     assert isinstance(failed, TaskFailed) and "/elsewhere" in str(failed.get_msg())
 
@@ -264,7 +265,7 @@ def restore_args(config, path, to, **options):
 
 def test_restore_without_yes_prices_it_and_touches_nothing(project, capsys):
     config, data = project
-    write_inventory(config.parent / "inventory.json", inventory_of(data))
+    write_inventory(config.parent / "inventory.json", typed(inventory_of(data)))
     to = config.parent / "restored"
     assert restore_args(config, f"{data}/A", to) is None
     out = capsys.readouterr().out
@@ -276,7 +277,7 @@ def test_restore_without_yes_prices_it_and_touches_nothing(project, capsys):
 
 def test_restore_refuses_expedited_for_deep_archive_before_anything(project):
     config, data = project
-    write_inventory(config.parent / "inventory.json", inventory_of(data))
+    write_inventory(config.parent / "inventory.json", typed(inventory_of(data)))
     failed = restore_args(config, f"{data}/A", config.parent / "r", tier="Expedited",
                           yes=True)
     assert isinstance(failed, TaskFailed) and "Bulk" in str(failed.get_msg())

@@ -7,8 +7,9 @@ import os
 import pytest
 
 from glacier_tasks.errors import StateError
-from glacier_tasks.formats.inventory import (build_inventory, load_inventory,
-                                             stale_against, write_inventory)
+from glacier_tasks.formats import inventory as inventory_format
+from glacier_tasks.formats.inventory import load_inventory, stale_against, write_inventory
+from tests.support.builders import typed
 from glacier_tasks.backup.marker import BagMarker, ManifestReceipt, Packed, Receipt
 from glacier_tasks.backup.plan import AtomState, MoleculeState, plan_bags
 
@@ -27,8 +28,15 @@ def a(name):
 def plan_for(year, sizes_and_hashes, previous=EMPTY, present=True):
     atoms = [AtomState(a(n), MOL, h, size, 2, size)
              for n, (size, h) in sizes_and_hashes.items()]
-    return plan_bags(atoms, [MoleculeState(MOL, "m0", present)], previous, 10, year, "host",
+    return plan_bags(atoms, [MoleculeState(MOL, "m0", present)], typed(previous), 10, year,
+                     "host",
                      bag_bytes=lambda members: members)  # sums, as worked out below
+
+
+def build_inventory(plan, markers, previous, **options) -> dict:
+    """The inventory built, as its file holds it."""
+    return inventory_format.build_inventory(plan, markers, typed(previous),
+                                            **options).to_json()
 
 
 def bag(plan, tar_id):
@@ -36,7 +44,7 @@ def bag(plan, tar_id):
 
 
 def done_marker(plan, planned, atom_hashes=None, size=12345):
-    hashes = atom_hashes or {x: plan.atoms[x]["last_metadata_hash"]
+    hashes = atom_hashes or {x: plan.atoms[x].last_metadata_hash
                              for x in planned.atoms}
     return BagMarker(
         content_key=planned.content_key, done=True,
@@ -209,16 +217,26 @@ def test_removed_atom_leaves_the_inventory():
 
 # ---------------------------------------------------------------- files
 
+
+def write(path, inventory) -> bool:
+    return write_inventory(path, typed(inventory))
+
+
+def load(path) -> dict:
+    """The inventory loaded, as its file would hold it again."""
+    return load_inventory(path).to_json()
+
+
 def test_write_inventory_atomically_with_backup(tmp_path):
     path = tmp_path / "inventory.json"
     first = first_inventory()
-    assert write_inventory(path, first) is True
+    assert write(path, first) is True
     assert without_written_at(json.loads(path.read_text())) == first
     assert not (tmp_path / "inventory.json.bak").exists()
     first_text = path.read_text()
 
     second = build_inventory(plan_for(2026, SECOND, first), {}, first, pending_ok=True)
-    assert write_inventory(path, second) is True
+    assert write(path, second) is True
     assert without_written_at(json.loads(path.read_text())) == second
     assert (tmp_path / "inventory.json.bak").read_text() == first_text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inventory.json",
@@ -228,30 +246,30 @@ def test_write_inventory_atomically_with_backup(tmp_path):
 def test_write_inventory_skips_identical_content(tmp_path):
     path = tmp_path / "inventory.json"
     inventory = first_inventory()
-    write_inventory(path, inventory)
+    write(path, inventory)
     os.utime(path, ns=(10**18, 10**18))
-    assert write_inventory(path, json.loads(json.dumps(inventory))) is False
+    assert write(path, json.loads(json.dumps(inventory))) is False
     assert path.stat().st_mtime_ns == 10**18
     assert not (tmp_path / "inventory.json.bak").exists()
 
 
 def test_load_missing_inventory_is_empty(tmp_path):
-    assert load_inventory(tmp_path / "inventory.json") == EMPTY
+    assert load(tmp_path / "inventory.json") == EMPTY
 
 
 def test_load_round_trip(tmp_path):
     path = tmp_path / "inventory.json"
-    write_inventory(path, first_inventory())
-    assert without_written_at(load_inventory(path)) == first_inventory()
+    write(path, first_inventory())
+    assert without_written_at(load(path)) == first_inventory()
 
 
 def test_written_at_is_the_real_time_of_a_write_that_changed_something(tmp_path):
     path = tmp_path / "inventory.json"
-    write_inventory(path, first_inventory())
-    stamp = load_inventory(path)["written_at"]
+    write(path, first_inventory())
+    stamp = load(path)["written_at"]
     assert stamp.startswith(str(datetime.date.today().year)) and stamp.endswith("Z")
-    assert write_inventory(path, load_inventory(path)) is False  # same content
-    assert write_inventory(path, first_inventory()) is False     # stamp alone differs
+    assert write(path, load(path)) is False  # same content
+    assert write(path, first_inventory()) is False     # stamp alone differs
 
 
 def without_written_at(inventory: dict) -> dict:
@@ -264,7 +282,7 @@ def test_load_damaged_inventory_names_the_path(tmp_path, text):
     path = tmp_path / "inventory.json"
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(StateError) as err:
-        load_inventory(path)
+        load(path)
     assert str(path) in str(err.value)
     # its .bak is an older run's: it would not know the newest bags
     assert "glacier bootstrap" in str(err.value) and ".bak" not in str(err.value)
@@ -286,28 +304,35 @@ def test_a_field_of_the_wrong_type_is_named(tmp_path, edit, words):
            "bags": {"k.tar": {"size": 1, "atoms": ["/m/A"], "sha256": None}}}
     path = tmp_path / "inventory.json"
     path.write_text(json.dumps(inv))
-    assert load_inventory(path) == inv
+    assert load(path)["atoms"] == {"/m/A": {**inv["atoms"]["/m/A"], "files": 0}}
+    assert load(path)["bags"]["k.tar"]["atoms"] == ["/m/A"]
+    write(path, load(path))
+    assert load(path)["atoms"] == {"/m/A": {**inv["atoms"]["/m/A"], "files": 0}}
     edit(inv)
     path.write_text(json.dumps(inv))
     with pytest.raises(StateError) as err:
-        load_inventory(path)
+        load(path)
     assert words in str(err.value) and str(path) in str(err.value)
 
 
 def test_an_inventory_whose_atom_names_no_bag_is_never_written(tmp_path):
     path = tmp_path / "inventory.json"
     with pytest.raises(StateError):
-        write_inventory(path, {"atoms": {"/m/A": {"archive_key": "k.tar"}}, "bags": {}})
+        write(path, {"atoms": {"/m/A": {"molecule": "/m", "archive_key": "k.tar"}},
+                     "bags": {}})
     assert not path.exists()
 
 
 def test_an_inventory_is_stale_when_it_does_not_know_a_bag_of_the_buckets():
-    newest = {"bags": {"new.tar": {}, "gone.tar": {}, "old.tar": {}}}
-    assert stale_against({"bags": {"old.tar": {}}}, newest, {"new.tar", "old.tar"}) \
+    def inventory(bags=(), history=()):
+        return typed({"atoms": {}, "bags": {k: {"size": 1} for k in bags},
+                      "history": {k: {"superseded_on": "2026-01-01"} for k in history}})
+    newest = inventory(["new.tar", "gone.tar", "old.tar"])
+    assert stale_against(inventory(["old.tar"]), newest, {"new.tar", "old.tar"}) \
         == "it does not know 1 of its bags (e.g. new.tar)"
-    assert stale_against({"bags": {}, "history": {"new.tar": {}, "old.tar": {}}},
+    assert stale_against(inventory([], ["new.tar", "old.tar"]),
                          newest, {"new.tar", "old.tar"}) is None  # superseded since
-    assert stale_against({"bags": {"old.tar": {}}}, newest, {"old.tar"}) is None
+    assert stale_against(inventory(["old.tar"]), newest, {"old.tar"}) is None
 
 
 def test_superseded_bags_enter_the_history_with_their_day():

@@ -140,3 +140,20 @@ def test_local_manifest_is_laid_out_as_in_the_bucket(tmp_path):
     other_year = MANIFEST.replace("2026-", "2027-")
     assert local_manifest(tmp_path, other_year) != local_manifest(tmp_path, MANIFEST)
     assert local_manifest(tmp_path, manifest_key(BAG)).name == f"{bag_name(BAG)}.txt"
+
+
+def test_parse_reads_every_kind_of_key_the_tool_writes():
+    bag = layout.archive_key(2026, "rabbit", "home-me_2_Photos", "bag_012")
+    for key, kind in ((bag, "bag"), (layout.manifest_key(bag), "manifest"),
+                      (layout.index_key(bag), "index")):
+        parsed = layout.parse(key)
+        assert (parsed.year, parsed.kind, parsed.host, parsed.slug, parsed.tar_id) == \
+            (2026, kind, "rabbit", "home-me_2_Photos", "bag_012")
+        assert parsed.archive == bag
+    system = layout.parse(layout.system_key(2027, "inventory.json.age", "rabbit", 7))
+    assert (system.year, system.kind, system.host) == (2027, "system", "rabbit")
+    assert layout.parse("2025-backup/system/list.txt").host is None  # the shared folder
+    assert layout.parse("2025-backup/notes.md").kind == "other"
+    assert layout.parse("2025-backup/manifests/rabbit_x_bag_001.tar").kind == "other"
+    assert layout.parse("glacier-hosts/rabbit.json") is None
+    assert layout.parse("photos/2025-backup/rabbit_x_bag_001.tar") is None

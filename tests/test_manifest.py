@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glacier_tasks.formats.manifest import (escape_name, manifest_line, parse_line,
+from glacier_tasks.formats.manifest import (entry_line, escape_name, manifest_line, read_entry,
                                             unescape_name)
 
 # a file name: any bytes but NUL and '/'
@@ -61,7 +61,9 @@ def test_file_line(tmp_path):
     os.utime(path, ns=(when, when))
     line = manifest_line(b"Books/report.txt", os.lstat(path))
     assert line == "Books/report.txt\t5\t2026-01-15T12:34:56Z\n"
-    assert parse_line(line) == (b"Books/report.txt", 5, "2026-01-15T12:34:56Z")
+    entry = read_entry(line)
+    assert (entry.name, entry.size, entry.mtime, entry.folder) == \
+        (b"Books/report.txt", 5, "2026-01-15T12:34:56Z", False)
 
 
 def test_folder_line_ends_with_slash_and_counts_no_size(tmp_path):
@@ -92,11 +94,23 @@ def test_awkward_name_stays_on_one_line(tmp_path):
     assert line.count("\n") == 1 and line.endswith("\n")
     assert line.count("\t") == 2
     assert line == "Books/a\\tb\\nc\\\\d\\xff\t8\t2026-06-01T08:00:00Z\n"
-    assert parse_line(line) == (raw, 8, "2026-06-01T08:00:00Z")
+    assert (read_entry(line).name, read_entry(line).size) == (raw, 8)
 
 
 @given(paths, st.integers(0, 2**50))
-def test_parse_line_round_trip(raw, size):
+def test_read_entry_round_trip(raw, size):
     when = "2026-01-15T00:00:00Z"
     line = f"{escape_name(raw)}\t{size}\t{when}\n"
-    assert parse_line(line) == (raw, size, when)
+    entry = read_entry(line)
+    assert (entry.name, entry.size, entry.mtime, entry.note, entry.sha256) == \
+        (raw, size, when, "", None)
+
+
+def test_read_entry_keeps_a_note_and_the_content_checksum_apart():
+    skipped = read_entry("Mail/sock\t0\t2026-01-15T00:00:00Z\tskipped: socket\n")
+    assert (skipped.skipped, skipped.note, skipped.sha256) == (True, "skipped: socket", None)
+    folder = read_entry("Mail/new/\t0\t2026-01-15T00:00:00Z\n")
+    assert (folder.folder, folder.name, folder.skipped) == (True, b"Mail/new", False)
+    digest = "ab" * 32
+    line = entry_line(b"Mail/a", 0o100644, 3, 0, sha256=digest)
+    assert (read_entry(line).sha256, read_entry(line).note) == (digest, "")

@@ -9,7 +9,7 @@ from glacier_tasks import cost, prune
 from glacier_tasks.errors import command
 from glacier_tasks.report import blocks as page_blocks, figures as overview, tally
 from glacier_tasks.report import html as page
-from glacier_tasks.backup.plan import Plan, PlannedBag
+from tests.support.builders import plan_of, planned_bag, typed
 from glacier_tasks.bucket.objects import ObjectInfo
 
 D = datetime.date
@@ -51,9 +51,9 @@ INVENTORY = {
 
 def gathered(inventory=INVENTORY, objects=None, plan=None, pending=(), data=None):
     objects = listing() if objects is None else objects
-    found = prune.plan_prune(objects, prune.referenced_keys(inventory, plan),
+    found = prune.plan_prune(objects, prune.referenced_keys(typed(inventory), plan),
                              D(2027, 2, 1), Settings.prices, "h")
-    return overview.gather(Settings, D(2027, 2, 1), inventory, plan, objects, found,
+    return overview.gather(Settings, D(2027, 2, 1), typed(inventory), plan, objects, found,
                            {"m": "/m"}, data, list(pending))
 
 
@@ -96,13 +96,8 @@ def test_restore_is_costs_full_restore_then_each_molecule():
 
 
 def test_bags_fill_oversized_and_pending():
-    upload = PlannedBag(name="h_m_bag_003", tar_id="bag_003", molecule="/m",
-                        archive_key="2027-backup/h_m_bag_003.tar",
-                        manifest_key="2027-backup/manifests/h_m_bag_003.txt",
-                        atoms=["/m/c"], size=500_000_000, files=1, action="upload")
-    plan = Plan(year=2027, bags=[upload], atoms={}, removed_atoms=[],
-                missing_molecules=["/gone"], dropped_molecules=[], superseded_bags=[],
-                superseded_molecules={}, missing_reasons={"/gone": "folder not found"})
+    upload = planned_bag(3, atoms=["/m/c"], size=500_000_000)
+    plan = plan_of([upload], missing=["/gone"])
     ov = gathered(plan=plan, pending=["h_m_bag_003"])
     assert [b.key for b in ov.past_target] == ["2026-backup/h_m_bag_001.tar"]
     assert [(b.key, b.fill) for b in ov.bags if b.pending] == \
@@ -238,7 +233,7 @@ def test_the_last_upload_stays_in_sight_after_a_run_that_sent_nothing():
     inventory = {"atoms": INVENTORY["atoms"], "bags": {
         k: {**b, "uploaded_at": f"2026-0{i + 3}-01T10:00:00Z"}
         for i, (k, b) in enumerate(INVENTORY["bags"].items())}}
-    assert tally.last_upload(None, inventory) == \
+    assert tally.last_upload(None, typed(inventory)) == \
         {"run_date": "2026-04-01", "sent": {"bags": 1, "bytes": 400_000_000}}
 
 

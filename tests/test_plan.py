@@ -8,7 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glacier_tasks.formats.layout import archive_key
-from glacier_tasks.backup.plan import AtomState, MoleculeState, Plan, plan_bags
+from glacier_tasks.backup import plan as planning
+from glacier_tasks.backup.plan import AtomState, MoleculeState, Plan
+from tests.support.builders import typed
 
 HOST = "host"
 TARGET = 100
@@ -28,6 +30,17 @@ def atom(mol: str, name: str, size: int, hash_: str = "h", files: int = 1) -> At
                      files=files)
 
 
+def plan_bags(atoms, molecules, previous, *args, **options) -> Plan:
+    """The plan from a previous inventory written as its file holds it."""
+    return planning.plan_bags(atoms, molecules, typed(copy.deepcopy(previous)), *args,
+                              **options)
+
+
+def entries(plan: Plan) -> dict:
+    """The plan's atom entries as the inventory file holds them."""
+    return {k: e.to_json() for k, e in plan.atoms.items()}
+
+
 def as_inventory(plan: Plan) -> dict:
     """The inventory.json a fully successful run of this plan would leave behind."""
     bags = {b.archive_key: {"tar_id": b.tar_id, "molecule": b.molecule,
@@ -35,7 +48,7 @@ def as_inventory(plan: Plan) -> dict:
                             "atoms": list(b.atoms), "manifest_key": b.manifest_key,
                             "content_key": b.content_key}
             for b in plan.bags}
-    return {"version": 1, "atoms": copy.deepcopy(plan.atoms), "bags": bags}
+    return {"version": 1, "atoms": entries(plan), "bags": bags}
 
 
 def run(atoms, molecules, previous=EMPTY, year=2025, target=TARGET, compact_below=0.5):
@@ -86,7 +99,7 @@ def check_plan(plan, atoms, molecules, previous, year, target):
                 assert bag.action == "keep"
                 assert bag.tar_id == prev_mine[k]["tar_id"]
                 assert bag.atoms == sorted(prev_mine[k]["atoms"])
-            assert {k: a for k, a in plan.atoms.items()
+            assert {k: a for k, a in entries(plan).items()
                     if a["molecule"] == spelling} == known
             continue
         check_present_molecule(plan, mol, mine, prev_mine, known, current, year, target)
@@ -107,11 +120,11 @@ def check_present_molecule(plan, mol, mine, prev_mine, known, current, year, tar
     for bag in mine.values():
         for a in bag.atoms:
             entry = plan.atoms[a]
-            assert entry["tar_id"] == bag.tar_id
-            assert entry["archive_key"] == bag.archive_key
-            assert entry["last_metadata_hash"] == cur[a].hash
-            assert entry["size"] == cur[a].size
-            assert entry["molecule"] == mol.spelling
+            assert entry.tar_id == bag.tar_id
+            assert entry.archive_key == bag.archive_key
+            assert entry.last_metadata_hash == cur[a].hash
+            assert entry.size == cur[a].size
+            assert entry.molecule == mol.spelling
 
     # tar_ids are unique within the molecule
     tar_ids = [b.tar_id for b in mine.values()]
@@ -169,8 +182,8 @@ def check_present_molecule(plan, mol, mine, prev_mine, known, current, year, tar
     # a pinned atom keeps its tar_id and its pin
     for a, info in known.items():
         if info.get("pinned") and a in cur:
-            assert plan.atoms[a]["tar_id"] == info["tar_id"], a
-            assert plan.atoms[a]["pinned"] is True
+            assert plan.atoms[a].tar_id == info["tar_id"], a
+            assert plan.atoms[a].pinned is True
 
 
 # ---------------------------------------------------------------- the generator
@@ -287,7 +300,7 @@ def test_first_fit_decreasing_with_known_sizes():
     assert plan.bags[0].archive_key == "2026-backup/host_m0_bag_001.tar"
     assert plan.bags[0].manifest_key == "2026-backup/manifests/host_m0_bag_001.txt"
     assert plan.bags[0].name == "host_m0_bag_001"
-    assert plan.atoms["/data/m0/s1"]["archive_key"] == "2026-backup/host_m0_bag_002.tar"
+    assert plan.atoms["/data/m0/s1"].archive_key == "2026-backup/host_m0_bag_002.tar"
 
 
 def test_atom_at_or_above_target_gets_its_own_bag():
@@ -337,7 +350,7 @@ def test_changed_atom_moves_alone_and_its_bag_stays_with_the_others():
     ]
     assert plan.bags[1].dead == ["/data/m0/B"]
     assert plan.bags[2].reasons == ["changed atom"]
-    assert plan.atoms["/data/m0/A"]["archive_key"] == "2025-backup/host_m0_bag_002.tar"
+    assert plan.atoms["/data/m0/A"].archive_key == "2025-backup/host_m0_bag_002.tar"
     assert plan.superseded_bags == []
 
 
@@ -370,8 +383,8 @@ def test_changed_atom_rebuilds_its_whole_bag_under_the_new_year_with_its_tar_id(
     ]
     rebuilt = plan.bags[1]
     assert rebuilt.reasons[0] == "changed atom"
-    assert plan.atoms["/data/m0/B"]["last_metadata_hash"] == "b2"
-    assert plan.atoms["/data/m0/A"]["archive_key"] == "2026-backup/host_m0_bag_002.tar"
+    assert plan.atoms["/data/m0/B"].last_metadata_hash == "b2"
+    assert plan.atoms["/data/m0/A"].archive_key == "2026-backup/host_m0_bag_002.tar"
     assert rebuilt.content_key != plan_2025.bags[1].content_key
 
 
@@ -422,7 +435,7 @@ def test_pinned_atom_keeps_its_tar_id_when_its_bag_is_dissolved():
         ("2026-backup/host_m0_bag_002.tar", ["/data/m0/B"], "upload"),
         ("2026-backup/host_m0_bag_003.tar", ["/data/m0/A"], "upload"),
     ]
-    assert plan.atoms["/data/m0/B"]["pinned"] is True
+    assert plan.atoms["/data/m0/B"].pinned is True
     assert "pinned" in plan.bags[1].reasons
 
 
@@ -434,7 +447,7 @@ def test_missing_molecule_keeps_everything():
         plan = run([], [mol], previous, year=2026, target=10)
         assert plan.missing_molecules == ["/data/m0"]
         assert plan.removed_atoms == []
-        assert plan.atoms == previous["atoms"]
+        assert entries(plan) == previous["atoms"]
         assert [(b.archive_key, b.action) for b in plan.bags] == [
             ("2025-backup/host_m0_bag_001.tar", "keep"),
             ("2025-backup/host_m0_bag_002.tar", "keep")]
@@ -463,7 +476,7 @@ def test_molecule_no_longer_listed_keeps_everything_until_dropped():
     kept = [b for b in plan.bags if b.molecule == "/data/m0"]
     assert {b.archive_key for b in kept} == set(previous["bags"])
     assert all(b.action == "keep" for b in kept)
-    assert {k: a for k, a in plan.atoms.items() if a["molecule"] == "/data/m0"} == \
+    assert {k: a for k, a in entries(plan).items() if a["molecule"] == "/data/m0"} == \
         previous["atoms"]
     assert plan.superseded_bags == [] and plan.removed_atoms == []
 
@@ -511,7 +524,7 @@ def test_pinned_atom_rebuilt_in_the_same_year_never_overwrites_its_old_key():
     plan = run(atoms, [molecule("m0")], previous, year=2025, target=10)
     uploads = {b.archive_key for b in plan.bags if b.action == "upload"}
     assert "2025-backup/host_m0_bag_002.tar" not in uploads
-    assert plan.atoms["/data/m0/B"]["pinned"] is True
+    assert plan.atoms["/data/m0/B"].pinned is True
     assert len(uploads) == 2
 
 

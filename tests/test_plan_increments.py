@@ -5,8 +5,11 @@ from glacier_tasks.backup.increment import MAX_CHAIN, deletions
 from glacier_tasks.backup.marker import BagMarker, ManifestReceipt, Packed, Receipt
 from glacier_tasks.backup.plan import plan_bags
 from glacier_tasks.formats.inventory import build_inventory
+from glacier_tasks.formats.records import Inventory
 
-from .test_plan import EMPTY, HOST, PLAIN, TARGET, atom, molecule
+from .test_plan import HOST, PLAIN, TARGET, atom, molecule
+
+EMPTY = Inventory()
 
 
 def plan(atoms, previous=EMPTY, year=2025, sizes=None, below=0.5, broken=None):
@@ -21,7 +24,7 @@ def done(plan_):
     for bag in plan_.bags:
         if bag.action != "upload":
             continue
-        hashes = {a: plan_.atoms[a]["last_metadata_hash"] for a in bag.atoms}
+        hashes = {a: plan_.atoms[a].last_metadata_hash for a in bag.atoms}
         markers[bag.name] = BagMarker(
             bag.content_key, done=True,
             packed=Packed(size=bag.size, sha256="5" * 64, crc64nvme=None,
@@ -44,7 +47,7 @@ def first_year():
 
 def test_a_small_change_is_an_increment_on_the_atoms_base():
     p1, inv1 = first_year()
-    base = inv1["atoms"]["/data/m/a"]["archive_key"]
+    base = inv1.atoms["/data/m/a"].archive_key
     p2 = plan([atom("m", "a", 52, "a2"), atom("m", "b", 40, "b1")], inv1, 2026,
               sizes={"/data/m/a": 10})
     increments = [b for b in p2.bags if b.increment_of]
@@ -53,11 +56,11 @@ def test_a_small_change_is_an_increment_on_the_atoms_base():
     assert increments[0].archive_key.startswith("2026-backup/")
     assert [b.action for b in p2.bags if b.archive_key == base] == ["keep"]
     inv2 = build_inventory(p2, done(p2), inv1)
-    entry = inv2["atoms"]["/data/m/a"]
-    assert entry["archive_key"] == base and entry["last_metadata_hash"] == "a2"
-    assert entry["increments"] == [increments[0].archive_key]
-    assert inv2["bags"][increments[0].archive_key]["atoms"] == ["/data/m/a"]
-    assert "/data/m/a" in inv2["bags"][base]["atoms"]  # the base stays referenced
+    entry = inv2.atoms["/data/m/a"]
+    assert entry.archive_key == base and entry.last_metadata_hash == "a2"
+    assert entry.increments == [increments[0].archive_key]
+    assert inv2.bags[increments[0].archive_key].atoms == ["/data/m/a"]
+    assert "/data/m/a" in inv2.bags[base].atoms  # the base stays referenced
 
 
 def test_past_increment_below_the_atom_is_packed_whole_and_its_chain_is_history():
@@ -70,9 +73,9 @@ def test_past_increment_below_the_atom_is_packed_whole_and_its_chain_is_history(
               sizes={"/data/m/a": 10})
     assert not any(b.increment_of for b in p3.bags)
     inv3 = build_inventory(p3, done(p3), inv2)
-    assert "increments" not in inv3["atoms"]["/data/m/a"]
-    old = inv2["atoms"]["/data/m/a"]["increments"][0]
-    assert old not in inv3["bags"] and old in inv3["history"]
+    assert not inv3.atoms["/data/m/a"].increments
+    old = inv2.atoms["/data/m/a"].increments[0]
+    assert old not in inv3.bags and old in inv3.history
 
 
 def test_a_chain_at_its_length_limit_is_packed_whole():
@@ -82,7 +85,7 @@ def test_a_chain_at_its_length_limit_is_packed_whole():
                  2026 + n, sizes={"/data/m/a": 1})
         assert any(b.increment_of for b in p.bags)
         inv = build_inventory(p, done(p), inv)
-    assert len(inv["atoms"]["/data/m/a"]["increments"]) == MAX_CHAIN
+    assert len(inv.atoms["/data/m/a"].increments) == MAX_CHAIN
     p = plan([atom("m", "a", 1000, "last"), atom("m", "b", 40, "b1")], inv, 2040,
              sizes={"/data/m/a": 1})
     assert not any(b.increment_of for b in p.bags)
@@ -95,7 +98,7 @@ def test_a_failed_increment_keeps_the_previous_chain_and_hash():
     markers = {k: m for k, m in done(p2).items()
                if not p2.bag(k).increment_of}  # the increment did not finish
     inv2 = build_inventory(p2, markers, inv1)
-    assert inv2["atoms"]["/data/m/a"] == inv1["atoms"]["/data/m/a"]
+    assert inv2.atoms["/data/m/a"].to_json() == inv1.atoms["/data/m/a"].to_json()
 
 
 def test_a_broken_increment_re_bases_its_atom():
@@ -103,7 +106,7 @@ def test_a_broken_increment_re_bases_its_atom():
     p2 = plan([atom("m", "a", 52, "a2"), atom("m", "b", 40, "b1")], inv1, 2026,
               sizes={"/data/m/a": 10})
     inv2 = build_inventory(p2, done(p2), inv1)
-    lost = inv2["atoms"]["/data/m/a"]["increments"][0]
+    lost = inv2.atoms["/data/m/a"].increments[0]
     p3 = plan([atom("m", "a", 52, "a2"), atom("m", "b", 40, "b1")], inv2, 2027,
               broken={lost: "missing"})
     moved = [b for b in p3.bags if "/data/m/a" in b.atoms and b.action == "upload"]
@@ -115,7 +118,7 @@ def test_off_or_pinned_means_whole():
     atoms = [atom("m", "a", 52, "a2"), atom("m", "b", 40, "b1")]
     off = plan(atoms, inv1, 2026, sizes={"/data/m/a": 10}, below=0)
     assert not any(b.increment_of for b in off.bags)
-    inv1["atoms"]["/data/m/a"]["pinned"] = True
+    inv1.atoms["/data/m/a"].pinned = True
     pinned = plan(atoms, inv1, 2026, sizes={"/data/m/a": 10})
     assert not any(b.increment_of for b in pinned.bags)
 
@@ -137,4 +140,4 @@ def test_an_atom_whose_base_is_compacted_goes_whole_not_as_an_increment():
     moved = [b for b in p2.bags if b.action == "upload"]
     assert [b.atoms for b in moved] == [["/data/m/a"]]
     inv2 = build_inventory(p2, done(p2), inv1)
-    assert "increments" not in inv2["atoms"]["/data/m/a"]
+    assert not inv2.atoms["/data/m/a"].increments

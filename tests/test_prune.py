@@ -5,7 +5,7 @@ import datetime
 import pytest
 
 from glacier_tasks import cost, prune
-from glacier_tasks.backup.plan import Plan, PlannedBag
+from tests.support.builders import plan_of, planned_bag, typed
 from glacier_tasks.bucket.objects import ObjectInfo
 
 D = datetime.date
@@ -33,7 +33,7 @@ INVENTORY = {"atoms": {"/m/a": {"archive_key": "2026-backup/h_m_bag_002.tar"}},
 
 
 def test_only_unreferenced_objects_under_year_backup_are_prunable():
-    found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
+    found = prune.plan_prune(objects(), prune.referenced_keys(typed(INVENTORY), None),
                              D(2026, 1, 30), host="h")
     assert [p.key for p in found] == ["2026-backup/h_m_bag_001.tar",
                                       "2026-backup/manifests/h_m_bag_001.txt"]
@@ -42,29 +42,24 @@ def test_only_unreferenced_objects_under_year_backup_are_prunable():
 def test_another_hosts_keys_are_never_candidates():
     """A second machine's bags are unknown to this inventory: never prunable here."""
     theirs = {k.replace("/h_", "/nas_"): v for k, v in objects().items()}
-    assert prune.plan_prune({**objects(), **theirs}, prune.referenced_keys(INVENTORY),
+    assert prune.plan_prune({**objects(), **theirs}, prune.referenced_keys(typed(INVENTORY)),
                             D(2027, 1, 30), host="h") == \
-        prune.plan_prune(objects(), prune.referenced_keys(INVENTORY), D(2027, 1, 30),
+        prune.plan_prune(objects(), prune.referenced_keys(typed(INVENTORY)), D(2027, 1, 30),
                          host="h")
     assert {p.key for p in prune.plan_prune(theirs, set(), D(2027, 1, 30), host="nas")} \
         == {k for k in theirs if "/nas_" in k}
 
 
 def test_unfinished_backup_plan_protects_its_keys():
-    planned = PlannedBag(name="h_m_bag_001", tar_id="bag_001", molecule="/m",
-                         archive_key="2026-backup/h_m_bag_001.tar",
-                         manifest_key="2026-backup/manifests/h_m_bag_001.txt",
-                         atoms=["/m/b"], size=1_000_000_000, files=1, action="upload")
-    plan = Plan(year=2026, bags=[planned], atoms={}, removed_atoms=[],
-                missing_molecules=[], dropped_molecules=[], superseded_bags=[],
-                superseded_molecules={})
-    found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, plan),
+    planned = planned_bag(1, year=2026, atoms=["/m/b"], size=1_000_000_000)
+    plan = plan_of([planned], year=2026)
+    found = prune.plan_prune(objects(), prune.referenced_keys(typed(INVENTORY), plan),
                              D(2026, 1, 30), host="h")
     assert found == []
 
 
 def test_age_fee_and_free_date_at_20_days():
-    bag, manifest = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
+    bag, manifest = prune.plan_prune(objects(), prune.referenced_keys(typed(INVENTORY), None),
                                      D(2026, 1, 30), host="h")
     assert bag.age_days == 20 and bag.free_from == D(2026, 7, 9)  # 10 Jan + 180 days
     # 1 GB + 32 KB at $0.00099 = 0.000990032440; 8 KB at $0.023 = 0.000000188416;
@@ -74,10 +69,10 @@ def test_age_fee_and_free_date_at_20_days():
 
 
 def test_no_fee_after_180_days_and_young_ones_kept_unless_forced():
-    found = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
+    found = prune.plan_prune(objects(), prune.referenced_keys(typed(INVENTORY), None),
                              D(2026, 7, 9), host="h")
     assert [p.fee_now for p in found] == [0.0, 0.0]
-    young = prune.plan_prune(objects(), prune.referenced_keys(INVENTORY, None),
+    young = prune.plan_prune(objects(), prune.referenced_keys(typed(INVENTORY), None),
                              D(2026, 1, 30), host="h")
     assert prune.classify(young, {}, 180, force=False) == {
         "2026-backup/h_m_bag_001.tar": "young",
@@ -119,14 +114,14 @@ HISTORY = {**INVENTORY, "history": {"2026-backup/h_m_bag_001.tar": {
 
 
 def test_history_keeps_a_superseded_bag_keep_years_after_the_run_that_superseded_it():
-    until = prune.history_dates(HISTORY, keep_years=1)
+    until = prune.history_dates(typed(HISTORY), keep_years=1)
     assert until["2026-backup/h_m_bag_001.tar"] == D(2027, 3, 1)
     assert until["2026-backup/manifests/h_m_bag_001.txt"] == D(2027, 3, 1)
-    assert prune.history_dates(HISTORY, keep_years=0) == {}  # a mirror keeps nothing
-    assert prune.history_dates(HISTORY, 2)["2026-backup/h_m_bag_001.tar"] == D(2028, 3, 1)
+    assert prune.history_dates(typed(HISTORY), keep_years=0) == {}  # a mirror keeps nothing
+    assert prune.history_dates(typed(HISTORY), 2)["2026-backup/h_m_bag_001.tar"] == D(2028, 3, 1)
     leap = {"history": {"k": {"superseded_on": "2028-02-29"}}}
-    assert prune.history_dates(leap, 1)["k"] == D(2029, 2, 28)
-    referenced = prune.referenced_keys(HISTORY)
+    assert prune.history_dates(typed(leap), 1)["k"] == D(2029, 2, 28)
+    referenced = prune.referenced_keys(typed(HISTORY))
     inside = prune.plan_prune(objects(), referenced, D(2027, 3, 1), host="h",
                               history=until)
     assert [p.history_until for p in inside] == [D(2027, 3, 1)] * 2
@@ -160,8 +155,8 @@ def test_delete_is_refused_from_an_inventory_that_names_no_bag():
     """An empty inventory (one someone added to the bucket and bootstrap took, say)
     would make every bag look unreferenced."""
     empty = {"atoms": {}, "bags": {}}
-    assert "names no bag" in prune.unsafe_to_delete(empty, objects(), "h")
-    assert prune.unsafe_to_delete(empty, objects(), "other-host") is None  # none theirs
+    assert "names no bag" in prune.unsafe_to_delete(typed(empty), objects(), "h")
+    assert prune.unsafe_to_delete(typed(empty), objects(), "other-host") is None  # none theirs
     whole = {**INVENTORY, "bags": {"2026-backup/h_m_bag_002.tar": {
         "size": 2_000_000_000, "manifest_key": "2026-backup/manifests/h_m_bag_002.txt"}}}
-    assert prune.unsafe_to_delete(whole, objects(), "h") is None
+    assert prune.unsafe_to_delete(typed(whole), objects(), "h") is None

@@ -14,6 +14,7 @@ import pytest
 from glacier_tasks.restore import (download, plan as restore, check as restorecheck,
                                    restorer, state as restorestate, extract as untar)
 from glacier_tasks.formats import manifest, memberindex, tarstream
+from glacier_tasks.formats.records import BagRecord
 from glacier_tasks.errors import ConfigError, RestoreError
 
 ODD = [b"A/tab\there", b"A/new\nline", b"A/bad\xff\xfe", b"A/back\\slash",
@@ -330,7 +331,7 @@ def test_molecule_folders_are_slugs_made_unique():
 
 
 def test_estimate_bills_retrieval_for_the_bag_and_transfer_for_the_ranges():
-    record = {"size": 400 * 10**9, "atoms": ["m/A", "m/B"]}
+    record = BagRecord(size=400 * 10**9, atoms=["m/A", "m/B"])
     targets = (restore.Target("m/A", "2026-backup/b.tar", b"A/x"),)
     runs = (memberindex.Span(0, 2 * 10**6, ()),)
     ranged = restore.BagFetch("2026-backup/b.tar", record, targets, runs)

@@ -6,23 +6,16 @@ import time
 import pytest
 
 from glacier_tasks.backup.marker import BagMarker, Packed, write_marker
-from glacier_tasks.backup.plan import Plan, PlannedBag
+from glacier_tasks.backup.plan import PlannedBag
+from tests.support.builders import plan_of, planned_bag
 from glacier_tasks.run import load_run
 from glacier_tasks.backup.staging import budget_need, make_room
 from tests.test_run import make_config
 
 
 def planned(n: int, size: int = 1000, files: int = 1) -> PlannedBag:
-    name = f"host_m_bag_{n:03d}"
-    return PlannedBag(name=name, tar_id=f"bag_{n:03d}", molecule="/m",
-                      archive_key=f"2027-backup/{name}.tar",
-                      manifest_key=f"2027-backup/manifests/{name}.txt", atoms=["/m/a"],
-                      size=size, files=files, action="upload", content_key=f"ck{n}")
-
-
-def plan_of(bags) -> Plan:
-    return Plan(year=2027, bags=bags, atoms={}, removed_atoms=[], missing_molecules=[],
-                dropped_molecules=[], superseded_bags=[], superseded_molecules={})
+    return planned_bag(n, host="host", atoms=["/m/a"], size=size, files=files,
+                       content_key=f"ck{n}")
 
 
 def run_with(tmp_path, staging_bags: int):

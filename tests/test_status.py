@@ -11,6 +11,8 @@ from glacier_tasks.report import text as report, last_run as status, run_start
 from glacier_tasks import units
 from glacier_tasks.backup.marker import BagMarker, Receipt, write_marker
 from glacier_tasks.backup.plan import Plan, PlannedBag
+from tests.support import builders
+from tests.support.builders import planned_bag, typed
 from glacier_tasks.run import load_run
 
 from .test_run import make_config
@@ -19,20 +21,14 @@ D = datetime.date
 
 
 def bag(n: int, action: str = "upload", size: int = 30_000_000) -> PlannedBag:
-    key = f"2027-backup/h_m_bag_{n:03d}.tar"
-    return PlannedBag(name=f"h_m_bag_{n:03d}", tar_id=f"bag_{n:03d}", molecule="/m",
-                      archive_key=key, manifest_key=key.replace(".tar", ".txt"),
-                      atoms=[f"/m/a{n}"], size=size, files=3, action=action,
-                      reasons=["new atom"] if action == "upload" else [],
-                      content_key=f"ck{n}")
+    return planned_bag(n, size=size, files=3, action=action,
+                       reasons=["new atom"] if action == "upload" else [],
+                       content_key=f"ck{n}")
 
 
 def plan_of(bags, missing=(), removed=()) -> Plan:
-    return Plan(year=2027, bags=bags, atoms={a: {"last_metadata_hash": "h"} for b in bags
-                                             for a in b.atoms},
-                removed_atoms=list(removed), missing_molecules=list(missing),
-                dropped_molecules=[], superseded_bags=[], superseded_molecules={},
-                missing_reasons={m: "folder not found" for m in missing})
+    return builders.plan_of(bags, missing=missing, removed=removed, atoms={
+        a: {"last_metadata_hash": "h"} for b in bags for a in b.atoms})
 
 
 @pytest.mark.parametrize("failures, repaired, missing", [
@@ -102,9 +98,9 @@ def test_sent_counts_only_bags_this_run_uploaded(run):
 
 def test_atom_changes_against_the_inventory_before_the_run():
     plan = plan_of([bag(1), bag(2)], removed=["/m/old"])
-    plan.atoms["/m/a2"]["last_metadata_hash"] = "new"
+    plan.atoms["/m/a2"].last_metadata_hash = "new"
     before = {"atoms": {"/m/a2": {"last_metadata_hash": "h-old"}, "/m/old": {}}}
-    assert status.atom_changes(plan, before) == {"added": 1, "changed": 1, "removed": 1}
+    assert status.atom_changes(plan, typed(before)) == {"added": 1, "changed": 1, "removed": 1}
 
 
 def test_the_file_carries_the_latest_of_each_kind(run):
@@ -170,7 +166,7 @@ def record(day: str, exit_status: int) -> dict:
     (None, {"run_date": "2025-01-15"}, D(2027, 6, 1), "days old"),
 ])
 def test_health_decides_the_exit_status(data, inventory, today, problem):
-    found = status.health(data, inventory, today, 400)
+    found = status.health(data, typed(inventory), today, 400)
     if problem is None:
         assert found == []
     else:
@@ -180,7 +176,7 @@ def test_health_decides_the_exit_status(data, inventory, today, problem):
 def test_a_failed_backup_after_a_good_one_still_reports_the_good_ones_age():
     data = record("2027-01-16", 1)
     data["latest"]["successful_backup"] = record("2026-01-15", 0)
-    found = status.health(data, {}, D(2027, 2, 25), 400)
+    found = status.health(data, typed({}), D(2027, 2, 25), 400)
     assert len(found) == 2 and "406 days old" in found[1]
 
 
@@ -205,7 +201,7 @@ def test_summary_names_failures_missing_molecules_and_pending_bags():
                  "sent": {"bags": 1, "bytes": 10**9, "requests": 3, "fee": 0.0002},
                  "failed": {"h_m_bag_002": "disk full"},
                  "missing_molecules": {"/gone": "folder not found"}})
-    lines = status.summary_lines(data, {}, ["h_m_bag_002"], False, D(2027, 1, 16), 400)
+    lines = status.summary_lines(data, typed({}), ["h_m_bag_002"], False, D(2027, 1, 16), 400)
     text = "\n".join(lines)
     assert "FAILED (exit 1)" in text and "FAILED bag h_m_bag_002: disk full" in text
     assert "MISSING molecule /gone: folder not found" in text
@@ -224,9 +220,9 @@ def test_a_backup_start_without_a_recorded_end_is_a_problem():
                                "backup_ends": ["old"]}}
     assert run_start.unfinished(data, None) is None
     assert run_start.unfinished(data, started) == started
-    found = status.health(data, {}, D(2027, 1, 16), 400, started)
+    found = status.health(data, typed({}), D(2027, 1, 16), 400, started)
     assert len(found) == 1 and "did not finish" in found[0]
-    assert "still running" in status.health(data, {}, D(2027, 1, 16), 400, started,
+    assert "still running" in status.health(data, typed({}), D(2027, 1, 16), 400, started,
                                             running=True)[0]
     # a run refused by the lock recorded its end since: the started one is still open
     refused = {**good, "exit_status": 1, "run_id": "refused",
@@ -235,5 +231,5 @@ def test_a_backup_start_without_a_recorded_end_is_a_problem():
     assert run_start.unfinished(data, started) == started
     data["latest"]["backup_ends"].append(started["run_id"])
     assert run_start.unfinished(data, started) is None
-    assert "failed before its report: _lock" in status.health(data, {}, D(2027, 1, 16),
+    assert "failed before its report: _lock" in status.health(data, typed({}), D(2027, 1, 16),
                                                               400)[0]

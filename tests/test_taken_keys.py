@@ -7,15 +7,16 @@ from glacier_tasks.backup import taken_keys as taken
 from glacier_tasks.bucket.memory import MemoryStore, crc64nvme
 from glacier_tasks.bucket.objects import metadata_for
 from glacier_tasks.formats.layout import archive_key, manifest_key
+from glacier_tasks.formats.records import BagRecord, Inventory
 
 HOST = "nas"
 OLD = archive_key(2026, HOST, "data", "bag_001")
 NEW = archive_key(2027, HOST, "data", "bag_002")
 
 
-def previous(size=4) -> dict:
-    return {"bags": {OLD: {"tar_id": "bag_001", "size": size, "sha256": "s",
-                           "storage_class": "DEEP_ARCHIVE", "atoms": ["/data/A"]}}}
+def previous(size=4) -> Inventory:
+    return Inventory(bags={OLD: BagRecord(tar_id="bag_001", size=size, sha256="s",
+                                          storage_class="DEEP_ARCHIVE", atoms=["/data/A"])})
 
 
 def store_with_old() -> MemoryStore:

@@ -10,6 +10,7 @@ from glacier_tasks import verify
 from glacier_tasks.backup.ledger import markers
 from glacier_tasks.bucket import system_folder
 from glacier_tasks.formats import inventory, layout
+from glacier_tasks.formats.records import Inventory
 from tests.test_bag_steps import all_steps, bag_run  # noqa: F401  (a fixture)
 
 
@@ -19,14 +20,14 @@ def backed_up(bag_run):  # noqa: F811
     inventory on disk, the system folder."""
     run, data, plan = bag_run
     all_steps(run, plan)
-    built = inventory.build_inventory(plan, markers(run, plan), {})
+    built = inventory.build_inventory(plan, markers(run, plan), Inventory())
     inventory.write_inventory(run.settings.inventory_file, built)
     system_folder.upload_system(run.settings, run.store, run.year)
     return run, inventory.load_inventory(run.settings.inventory_file)
 
 
 def bag_key(inv) -> str:
-    return next(iter(inv["bags"]))
+    return next(iter(inv.bags))
 
 
 def check(run, inv) -> list:
@@ -44,15 +45,15 @@ def test_a_lost_bag_and_its_lost_manifest_are_named(backed_up):
     run, inv = backed_up
     key = bag_key(inv)
     run.store.delete(key)
-    run.store.delete(inv["bags"][key]["manifest_key"])
+    run.store.delete(inv.bags[key].manifest_key)
     assert check(run, inv) == [f"{key}: missing",
-                               f"{inv['bags'][key]['manifest_key']}: missing"]
+                               f"{inv.bags[key].manifest_key}: missing"]
 
 
 def test_a_bag_overwritten_with_its_metadata_copied_is_caught_by_its_checksum(backed_up):
     run, inv = backed_up
     key = bag_key(inv)
-    run.store.replace_behind(key, os.urandom(inv["bags"][key]["size"]))
+    run.store.replace_behind(key, os.urandom(inv.bags[key].size))
     assert check(run, inv) == [f"{key}: has another CRC64NVME checksum"]
 
 
@@ -61,7 +62,7 @@ def test_a_changed_manifest_and_a_lost_index_are_told_apart(backed_up):
     restore of one file read the whole bag: a warning."""
     run, inv = backed_up
     key = bag_key(inv)
-    manifest = inv["bags"][key]["manifest_key"]
+    manifest = inv.bags[key].manifest_key
     run.store.replace_behind(manifest, b"x\t1\t2027-01-01T00:00:00Z\n",
                              {"sha256": "0" * 64})
     run.store.delete(layout.index_key(key))

@@ -11,7 +11,7 @@ from glacier_tasks.backup import pack as bag, scan
 from glacier_tasks.formats import memberindex
 from glacier_tasks.errors import BagError
 from glacier_tasks.formats.layout import archive_key, bag_name, manifest_key
-from glacier_tasks.formats.manifest import escape_name, parse_line
+from glacier_tasks.formats.manifest import escape_name, read_entries
 from glacier_tasks.backup.plan import PlannedBag
 
 MOLECULE = "/data"
@@ -41,8 +41,7 @@ def members(tar_path) -> list[bytes]:
 
 
 def listed(manifest_path) -> list[bytes]:
-    with open(manifest_path, encoding="utf-8") as lines:
-        return [parse_line(line)[0].rstrip(b"/") for line in lines]
+    return [entry.name for entry in read_entries(manifest_path)]
 
 
 # -- the walk ------------------------------------------------------------------------

@@ -396,7 +396,7 @@ def lost_since_scan(bag, planned: dict, packed: dict, left_out=()) -> list:
     for key in bag.atoms:
         if key in left_out:
             continue  # not packed on purpose (a file that kept moving): said so
-        then = planned.get(key, {}).get("files", 0)
+        then = planned[key].files if key in planned else 0
         entries, now = packed.get(key, (0, 0))
         if (then and not now) or (not entries and planned.get(key)):
             lost.append((key, then, entries))
@@ -431,7 +431,7 @@ def _remote_tar(settings, molecule: str):
 
 def _moved(plan, hashes: dict) -> bool:
     """Do these atom hashes differ from the plan's (taken when the atoms were scanned)?"""
-    return any(plan.atoms.get(atom, {}).get("last_metadata_hash") != digest
+    return any(atom not in plan.atoms or plan.atoms[atom].last_metadata_hash != digest
                for atom, digest in hashes.items())
 
 

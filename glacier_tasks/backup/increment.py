@@ -19,6 +19,7 @@ import hashlib
 import marshal
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import BagError
@@ -202,14 +203,14 @@ def planned(current, known, mine, broken, increment_below, sizes) -> dict:
     size; any other is packed whole (a re-base)."""
     going = {}
     for atom, estimate in sorted(sizes.items()):
-        info = known.get(atom, {})
-        chain = info.get("increments", [])
-        if increment_below <= 0 or atom not in current or info.get("pinned") or \
-                info.get("archive_key") not in mine or len(chain) >= MAX_CHAIN or \
-                any(k in broken or k not in mine for k in [info["archive_key"], *chain]) \
-                or info.get("last_metadata_hash") == current[atom].hash:
+        info = known.get(atom)
+        if increment_below <= 0 or info is None or atom not in current or \
+                info.pinned or info.archive_key not in mine or \
+                len(info.increments) >= MAX_CHAIN or \
+                any(k in broken or k not in mine for k in info.chain) or \
+                info.last_metadata_hash == current[atom].hash:
             continue
-        sent = sum(mine[k].get("size", 0) for k in chain)
+        sent = sum(mine[k].size for k in info.increments)
         if sent + estimate < increment_below * current[atom].size:
             going[atom] = estimate
     return going
@@ -220,9 +221,15 @@ def as_planned(current, known, going, broken) -> dict:
     stays on its base (unchanged there); one whose chain lost a bag moves (changed)."""
     seen = dict(known)
     for atom in going:
-        seen[atom] = {**known[atom], "last_metadata_hash": current[atom].hash,
-                      "previous_hash": known[atom]["last_metadata_hash"]}
+        info = known[atom]
+        seen[atom] = replace(info, last_metadata_hash=current[atom].hash, unknown={
+            **info.unknown, "previous_hash": info.last_metadata_hash})
     for atom, info in known.items():
-        if atom not in going and any(k in broken for k in info.get("increments", [])):
-            seen[atom] = {**info, "last_metadata_hash": "a bag of its chain is broken"}
+        if atom not in going and any(k in broken for k in info.increments):
+            seen[atom] = replace(info, last_metadata_hash="a bag of its chain is broken")
     return seen
+
+
+def previous_hash(entry) -> str:
+    """The hash of the chain state an increment planned by as_planned applies to."""
+    return entry.unknown.get("previous_hash", "")

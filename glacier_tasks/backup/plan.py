@@ -30,13 +30,14 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from .. import statefile
 from ..errors import StateError, command
-from ..formats import tarsize
+from ..formats import layout, tarsize
 from ..formats.layout import archive_key, bag_name, manifest_key
 from . import increment
+from ..formats.records import AtomEntry, BagRecord
 
 ARCHIVE_FORMAT = "gnu-tar-1"  # part of every content key: a new format rebuilds bags
 TAR_ID_RE = re.compile(r"^bag_(\d+)$")
@@ -125,13 +126,15 @@ class Plan:
         return next((b for b in self.bags if b.name == name), None)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(replace(self, atoms={})),
+                "atoms": {k: e.to_json() for k, e in self.atoms.items()}}
 
     @classmethod
     def from_json(cls, data: dict) -> "Plan":
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["bags"] = [PlannedBag.from_json(b) for b in data["bags"]]
+        values["atoms"] = {k: AtomEntry.from_json(e) for k, e in data["atoms"].items()}
         return cls(**values)
 
 
@@ -163,13 +166,12 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
     the hand-worked tests use plain sums); `increments`: changed atoms whose chain
     state is at hand -> the bytes of their increment (increment.py), of which those
     under increment_below of the atom become increment bags."""
-    prev_atoms = previous.get("atoms", {})
-    prev_bags = previous.get("bags", {})
+    prev_atoms, prev_bags = previous.atoms, previous.bags
     bags, plan_atoms, removed, missing = [], {}, [], []
     listed = {m.spelling for m in molecules}
     for mol in molecules:
-        mine = {k: b for k, b in prev_bags.items() if b.get("molecule") == mol.spelling}
-        known = {k: a for k, a in prev_atoms.items() if a.get("molecule") == mol.spelling}
+        mine = {k: b for k, b in prev_bags.items() if b.molecule == mol.spelling}
+        known = {k: a for k, a in prev_atoms.items() if a.molecule == mol.spelling}
         current = {a.key: a for a in atoms if a.molecule == mol.spelling}
         # an empty molecule is an unmounted drive, even on the first run (nothing known)
         if not mol.present or not current:
@@ -191,38 +193,35 @@ def plan_bags(atoms: list[AtomState], molecules: list[MoleculeState], previous: 
                 continue  # its atom's entry is its base bag's, with the chain added
             for key in bag.atoms:
                 a = current[key]
-                plan_atoms[key] = {
-                    "molecule": mol.spelling, "last_metadata_hash": a.hash,
-                    "size": a.size, "apparent_size": a.apparent_size,
-                    "files": a.files, "tar_id": bag.tar_id,
-                    "archive_key": bag.archive_key,
-                    "pinned": bool(known.get(key, {}).get("pinned", False))}
-                chain = known.get(key, {}).get("increments")
-                if bag.action == "keep" and chain:  # still on its base: the chain too
-                    plan_atoms[key]["increments"] = list(chain)
+                plan_atoms[key] = AtomEntry(
+                    molecule=mol.spelling, last_metadata_hash=a.hash, size=a.size,
+                    apparent_size=a.apparent_size, files=a.files, tar_id=bag.tar_id,
+                    archive_key=bag.archive_key, pinned=_pinned(known, key))
+                if bag.action == "keep" and key in known:  # on its base: the chain too
+                    plan_atoms[key].increments = list(known[key].increments)
         for bag in mol_bags:
             if bag.increment_of:
-                plan_atoms[bag.atoms[0]]["increments"] = bag.chain[1:] + [bag.archive_key]
-        held = {k for a in current if a in plan_atoms
-                for k in plan_atoms[a].get("increments", [])}
+                plan_atoms[bag.atoms[0]].increments = bag.chain[1:] + [bag.archive_key]
+        held = {k for a in current if a in plan_atoms for k in plan_atoms[a].increments}
         bags += [_kept_bag(k, b) for k, b in sorted(mine.items())
-                 if b.get("increment_of") and k in held]
+                 if b.increment_of and k in held]
     # a molecule that left list.txt keeps everything, like a missing one, until the
     # user says to drop it (`glacier drop`): an edited list never deletes a backup
-    for spelling in sorted({a.get("molecule") for a in prev_atoms.values()} - listed):
+    for spelling in sorted({a.molecule for a in prev_atoms.values()} - listed):
         missing.append(spelling)
         bags += [_kept_bag(k, b) for k, b in sorted(prev_bags.items())
-                 if b.get("molecule") == spelling]
+                 if b.molecule == spelling]
         plan_atoms.update({k: a for k, a in prev_atoms.items()
-                           if a.get("molecule") == spelling})
+                           if a.molecule == spelling})
     dropped = []
     superseded = sorted(set(prev_bags) - {b.archive_key for b in bags})
-    before = {a: {k: prev_atoms[a].get(k) for k in ("files", "size", "last_metadata_hash")}
+    before = {a: {"files": prev_atoms[a].files, "size": prev_atoms[a].size,
+                  "last_metadata_hash": prev_atoms[a].last_metadata_hash}
               for b in bags if b.action == "upload" for a in b.atoms if a in prev_atoms}
     return Plan(year=year, bags=bags, atoms=plan_atoms, removed_atoms=removed,
                 missing_molecules=missing, dropped_molecules=dropped,
                 superseded_bags=superseded,
-                superseded_molecules={k: prev_bags[k].get("molecule") for k in superseded},
+                superseded_molecules={k: prev_bags[k].molecule for k in superseded},
                 molecule_paths={m.spelling: m.path for m in molecules if m.path},
                 missing_reasons={m: _missing_reason(molecules, m) for m in missing},
                 date=date, key_salt=key_salt, bucket_checked=occupied is not None,
@@ -237,17 +236,20 @@ def _missing_reason(molecules, spelling: str) -> str:
     return mol.missing_reason or "folder is empty (drive not mounted?)"
 
 
-def _kept_bag(key: str, bag: dict) -> PlannedBag:
-    return PlannedBag(name=bag_name(key), tar_id=bag["tar_id"], molecule=bag["molecule"],
-                      archive_key=key, manifest_key=bag.get("manifest_key") or
-                      manifest_key(key), atoms=sorted(bag.get("atoms", [])),
-                      size=bag.get("size", 0), files=bag.get("files", 0), action="keep",
-                      content_key=bag.get("content_key", ""),
-                      dead=sorted(_dead_atoms(bag)), sha256=bag.get("sha256"),
-                      crc64nvme=bag.get("crc64nvme"), storage_class=bag.get("storage_class"),
-                      manifest_sha256=bag.get("manifest_sha256"),
-                      increment_of=bag.get("increment_of") or "",
-                      deletions_sha256=bag.get("deletions_sha256"))
+def _pinned(known: dict, atom: str) -> bool:
+    return atom in known and known[atom].pinned
+
+
+def _kept_bag(key: str, bag: BagRecord) -> PlannedBag:
+    return PlannedBag(name=bag_name(key), tar_id=bag.tar_id, molecule=bag.molecule,
+                      archive_key=key, manifest_key=bag.manifest_key or manifest_key(key),
+                      atoms=sorted(bag.atoms), size=bag.size, files=bag.files,
+                      action="keep", content_key=bag.content_key or "",
+                      dead=sorted(_dead_atoms(bag)), sha256=bag.sha256,
+                      crc64nvme=bag.crc64nvme, storage_class=bag.storage_class,
+                      manifest_sha256=bag.manifest_sha256,
+                      increment_of=bag.increment_of or "",
+                      deletions_sha256=bag.deletions_sha256)
 
 
 @dataclass
@@ -277,12 +279,12 @@ class _Taken:
     def holding(self, atoms) -> str | None:
         """The tar_id of a key the bucket holds with exactly these atoms (a stopped
         run's upload, whatever number it had): adopted rather than sent again."""
-        prefix = self.key("").removesuffix(".tar")
         for key in sorted(self.occupied):
-            tar_id = key[len(prefix):].removesuffix(".tar")
-            if key.startswith(prefix) and TAR_ID_RE.match(tar_id) \
-                    and self.free(tar_id, atoms):
-                return tar_id
+            parsed = layout.parse(key)
+            if parsed and parsed.kind == "bag" and \
+                    (parsed.year, parsed.host, parsed.slug) == (self.year, self.host, self.slug) \
+                    and TAR_ID_RE.match(parsed.tar_id) and self.free(parsed.tar_id, atoms):
+                return parsed.tar_id
         return None
 
 
@@ -291,7 +293,7 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken,
     kept, dissolved, why, repairs = [], [], {}, {}
     year, host = taken.year, taken.host
     for key, bag in sorted(mine.items()):
-        if bag.get("increment_of"):
+        if bag.increment_of:
             continue  # kept while a chain holds it (plan_bags), else history
         reasons = _bag_changes(key, bag, current, known)
         if key in broken:
@@ -302,17 +304,17 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken,
         if not reasons and not compacted:
             kept.append((key, bag))
         elif staying and key not in broken and not compacted and \
-                not any(known.get(a, {}).get("pinned") for a in bag.get("atoms", [])):
+                not any(_pinned(known, a) for a in bag.atoms):
             # Scenario B: only the changed atoms move; the others stay in this bag,
             # which stays referenced (and never prunable) while one atom points at it
-            kept.append((key, {**bag, "atoms": staying, "packed_atoms":
-                               bag.get("packed_atoms") or bag.get("atoms", [])}))
-            for atom in set(bag.get("atoms", [])) - set(staying):
+            kept.append((key, replace(bag, atoms=staying,
+                                      packed_atoms=bag.packed_atoms or bag.atoms)))
+            for atom in set(bag.atoms) - set(staying):
                 why[atom] = _atom_change(atom, key, current, known)
             continue
         else:
             dissolved.append((key, bag))
-        for atom in bag.get("atoms", []):
+        for atom in bag.atoms:
             why[atom] = reasons | ({compacted} if compacted else set()) or {"repacked"}
             if key in broken:
                 repairs[atom] = broken[key]
@@ -321,24 +323,24 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken,
     # tasks, markers and failures go by name: the older one's atoms are packed anew
     newest = {}
     for key, bag in sorted(kept):
-        newest[bag.get("tar_id")] = key
-    for key, bag in [(k, b) for k, b in kept if newest.get(b.get("tar_id")) != k]:
+        newest[bag.tar_id] = key
+    for key, bag in [(k, b) for k, b in kept if newest.get(b.tar_id) != k]:
         kept.remove((key, bag))
         dissolved.append((key, bag))
-        for atom in bag.get("atoms", []):
+        for atom in bag.atoms:
             why[atom] = {"another kept bag has its name"}
-    in_kept = {a for _, b in kept for a in b.get("atoms", [])}
+    in_kept = {a for _, b in kept for a in b.atoms}
     # an increment's tar_id is never given again, whether it stays or goes
-    used_ids = {b["tar_id"] for _, b in kept} | \
-        {b.get("tar_id") for b in mine.values() if b.get("increment_of")}
+    used_ids = {b.tar_id for _, b in kept} | \
+        {b.tar_id for b in mine.values() if b.increment_of}
     pinned = {}
     for key in sorted(set(current) - in_kept):
-        info = known.get(key, {})
+        info = known.get(key)
         # a second run in the same year would overwrite the pinned bag's own key, which
         # other atoms may still point at if their new bag fails: it takes a new tar_id
-        if info.get("pinned") and info.get("tar_id") and info["tar_id"] not in used_ids \
-                and taken.free(info["tar_id"]):
-            pinned.setdefault(info["tar_id"], []).append(key)
+        if info and info.pinned and info.tar_id and info.tar_id not in used_ids \
+                and taken.free(info.tar_id):
+            pinned.setdefault(info.tar_id, []).append(key)
     loose = sorted((k for k in current if k not in in_kept and
                     not any(k in v for v in pinned.values())),
                    key=lambda k: (-current[k].size, k))
@@ -360,7 +362,7 @@ def _plan_molecule(mol, current, known, mine, taken, target, broken,
         reasons = set()
         for atom in keys:
             reasons |= why.get(atom, {"new atom"})
-            if known.get(atom, {}).get("pinned"):
+            if _pinned(known, atom):
                 reasons.add("pinned")
         hashes = {a: current[a].hash for a in keys}
         result.append(PlannedBag(
@@ -382,7 +384,7 @@ def _increment_bags(mol, current, known, taken, going, used_ids, mine,
     bins = [[None, [atom], size] for atom, size in sorted(going.items())]
     for atom in going:  # a stopped run's upload of this increment is adopted, not
         # one of a whole bag of the atom: its content key names what it applies to
-        taken.hashes[atom] = f"{current[atom].hash}+{known[atom]['previous_hash']}"
+        taken.hashes[atom] = f"{current[atom].hash}+{increment.previous_hash(known[atom])}"
     _assign_tar_ids(bins, [], used_ids, known, mine, taken)
     result = []
     for tar_id, (atom,), size in bins:
@@ -392,8 +394,7 @@ def _increment_bags(mol, current, known, taken, going, used_ids, mine,
             name=bag_name(key), tar_id=tar_id, molecule=mol.spelling, archive_key=key,
             manifest_key=manifest_key(key), atoms=[atom], size=bag_bytes(size),
             files=current[atom].files, action="upload", reasons=["increment"],
-            increment_of=info["previous_hash"],
-            chain=[info["archive_key"], *info.get("increments", [])])
+            increment_of=increment.previous_hash(info), chain=list(info.chain))
         bag.content_key = content_key(key, bag_hashes(bag, {atom: current[atom].hash}))
         result.append(bag)
     return result
@@ -401,33 +402,32 @@ def _increment_bags(mol, current, known, taken, going, used_ids, mine,
 
 def _staying(key, bag, current, known) -> list:
     """The bag's atoms still on disk as it holds them, its inventory entry pointing at it."""
-    return sorted(a for a in bag.get("atoms", []) if a in current and
+    return sorted(a for a in bag.atoms if a in current and
                   not _atom_change(a, key, current, known))
 
 
 def _atom_change(atom, key, current, known) -> set:
-    info = known.get(atom, {})
+    info = known.get(atom)
     if atom not in current:
         return {"atom removed"}
-    if info.get("archive_key") != key:
+    if info is None or info.archive_key != key:
         return {"inventory mismatch"}
-    if info.get("last_metadata_hash") != current[atom].hash:
+    if info.last_metadata_hash != current[atom].hash:
         return {"changed atom"}
     return set()
 
 
 def _dead_atoms(bag) -> set:
     """Atoms the bag's tar holds that no current atom entry points at any more."""
-    return set(bag.get("packed_atoms") or bag.get("atoms", [])) - set(bag.get("atoms", []))
+    return set(bag.packed_atoms or bag.atoms) - set(bag.atoms)
 
 
 def packed_bytes(bag, known) -> int:
     """The atom bytes the bag was packed with (recorded since Scenario B; before, every
     atom of a bag was referenced, so its atoms' recorded sizes)."""
-    if bag.get("packed_bytes") is not None:
-        return bag["packed_bytes"]
-    return bag.get("size") or sum(known.get(a, {}).get("size", 0)
-                                  for a in bag.get("atoms", []))
+    if bag.packed_atoms is not None:
+        return bag.packed_bytes
+    return bag.size or sum(known[a].size for a in bag.atoms if a in known)
 
 
 def _compacted(bag, staying, current, known, compact_below) -> str:
@@ -447,9 +447,9 @@ def _compacted(bag, staying, current, known, compact_below) -> str:
 
 def _bag_changes(key, bag, current, known) -> set:
     reasons = set()
-    for atom in bag.get("atoms", []):
+    for atom in bag.atoms:
         reasons |= _atom_change(atom, key, current, known)
-    if not bag.get("atoms"):
+    if not bag.atoms:
         reasons.add("empty bag")
     return reasons
 
@@ -457,9 +457,8 @@ def _bag_changes(key, bag, current, known) -> set:
 def _assign_tar_ids(bins, dissolved, used_ids, known, mine, taken):
     def free(tar_id, atoms=None):
         return tar_id not in used_ids and taken.free(tar_id, atoms)
-    reusable = sorted({b["tar_id"] for _, b in dissolved}, key=_tar_number)
-    seen = [b.get("tar_id", "") for b in mine.values()] + \
-           [a.get("tar_id", "") for a in known.values()]
+    reusable = sorted({b.tar_id for _, b in dissolved}, key=_tar_number)
+    seen = [b.tar_id or "" for b in mine.values()] + [a.tar_id or "" for a in known.values()]
     counter = max([_tar_number(t) for t in seen] + [0])
     used_ids |= {b[0] for b in bins if b[0]}
     for b in bins:

@@ -12,12 +12,13 @@ broken: its own key is free, and the bag step sends it again there.
 """
 
 from ..formats import layout
+from ..formats.records import Inventory
 from ..errors import BagError, StoreError
 from ..bucket.objects import ObjectStore, adoptable, bag_problem
 from .ledger import BagLedger
 
 
-def bucket_view(store: ObjectStore, previous: dict, host: str, year: int,
+def bucket_view(store: ObjectStore, previous: Inventory, host: str, year: int,
                 storage_class: str, recorded: list,
                 proven=None) -> tuple[dict | None, dict]:
     """(occupied, broken) for the plan, with what the bag steps recorded (`recorded`:
@@ -29,16 +30,16 @@ def bucket_view(store: ObjectStore, previous: dict, host: str, year: int,
         occupied = occupied_keys(store, objects, previous, year, storage_class, proven)
     except StoreError:
         return None, broken
-    for key in set(broken) - set(previous.get("bags", {})):  # never adopted
+    for key in set(broken) - set(previous.bags):  # never adopted
         occupied[key] = None
     return occupied, {**broken_bags(objects, previous, host), **broken}
 
 
-def listing(store: ObjectStore, previous: dict, host: str, year: int) -> dict:
+def listing(store: ObjectStore, previous: Inventory, host: str, year: int) -> dict:
     """key -> ObjectInfo of this host's bags and manifests in this year and in every
     year the previous inventory's bags are in (one LIST per 1000 keys)."""
-    years = {year} | {int(k[:4]) for k in previous.get("bags", {})
-                      if layout.owner(k) == host and k[:4].isdigit()}
+    years = {year} | {parsed.year for k in previous.bags
+                      if (parsed := layout.parse(k)) and parsed.host == host}
     found = {}
     for each in sorted(years):
         prefix = layout.year_prefix(each)
@@ -47,29 +48,28 @@ def listing(store: ObjectStore, previous: dict, host: str, year: int) -> dict:
     return found
 
 
-def broken_bags(objects: dict, previous: dict, host: str) -> dict:
+def broken_bags(objects: dict, previous: Inventory, host: str) -> dict:
     """Previous bags of this host that the listing shows, but not as recorded: key ->
     what is wrong, in words."""
     broken = {}
-    for key, record in previous.get("bags", {}).items():
+    for key, record in previous.bags.items():
         found = objects.get(key)
         if layout.owner(key) != host or found is None:
             continue
-        problem = bag_problem(found, record.get("size"), found.sha256,
-                              record.get("storage_class"))
+        problem = bag_problem(found, record.size, found.sha256, record.storage_class)
         if problem:  # a LIST has no checksums: the bag step's HEAD checks those
             broken[key] = f"{key} {problem}"
     return broken
 
 
-def occupied_keys(store: ObjectStore, objects: dict, previous: dict, year: int,
+def occupied_keys(store: ObjectStore, objects: dict, previous: Inventory, year: int,
                   storage_class: str, proven=None) -> dict:
     """archive key -> content key (None: not provably a whole bag) of this year's keys
     in the listing that no previous bag has; one HEAD per such bag object. The content
     key is the object's own claim, checked by the bag step against the tar it packs;
     `proven(key, found)`, when given, must also hold (encrypted bags: a tar packed
     again encrypts to other bytes, so only a stopped run's own tar can prove it)."""
-    prefix, known, occupied = layout.year_prefix(year), previous.get("bags", {}), {}
+    prefix, known, occupied = layout.year_prefix(year), previous.bags, {}
     for key in sorted(k for k in objects if k.startswith(prefix)):
         archive = layout.archive_of(key)
         if archive in known or archive in occupied:

@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 
 from ..formats import layout
+from ..formats.records import Inventory
 from ..errors import GlacierError, command
 
 
@@ -126,11 +127,11 @@ def _held_before(store, host: str, machine: str) -> bool:
     return False
 
 
-def check_take_over(store, host: str, inventory: dict) -> None:
+def check_take_over(store, host: str, inventory: Inventory) -> None:
     """A backup taking a host name over must know that host's bags: one whose inventory
     names none while the bucket holds some would treat them all as unreferenced (and
     `prune` would delete them). `bootstrap` is the way in."""
-    if inventory.get("bags"):
+    if inventory.bags:
         return
     keys = store.list_objects("")
     if any(layout.owner(k) == host for k in keys) or \
@@ -146,14 +147,14 @@ class RenameError(GlacierError):
     """The host name changed under an inventory of this machine's old name."""
 
 
-def check_renamed(store, host: str, state_dir: Path, inventory: dict) -> None:
+def check_renamed(store, host: str, state_dir: Path, inventory: Inventory) -> None:
     """Refuse a new host name over an inventory whose bags are all this machine's
     under another name (`host` changed in glacier.toml, or the machine's own name with
     `host` unset): going on would start a second namespace without a word, the old
     name's bags referenced but never this host's, and `prune` refusing for ever. Only
     this machine's old name counts (its claim says so); an inventory of another
     machine (`bootstrap --host`) is not a rename."""
-    owners = {layout.owner(k) for k in inventory.get("bags", {})}
+    owners = {layout.owner(k) for k in inventory.bags}
     if len(owners) != 1 or host in owners or None in owners:
         return
     old = owners.pop()

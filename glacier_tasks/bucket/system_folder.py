@@ -18,6 +18,7 @@ from pathlib import Path
 from ..formats import crypto, layout
 from ..errors import GlacierError, StateError, StoreError, command
 from ..formats.inventory import stale_against, well_formed
+from ..formats.records import BagRecord, Inventory
 from ..formats.layout import SOURCE_ARCHIVE
 from .objects import ObjectStore
 
@@ -127,7 +128,7 @@ def _stale_files(store: ObjectStore, newest: dict, files: dict, secret) -> dict:
 # -- reading it back: every reader fetches inventories only, bootstrap the rest ---------
 
 
-def latest_inventory(settings, store: ObjectStore, host: str) -> dict:
+def latest_inventory(settings, store: ObjectStore, host: str) -> Inventory:
     """A host's inventory as its last run wrote it to the bucket (for `find --host`,
     `verify --all-hosts`), read from the system folder without touching local state."""
     keys = store.list_objects("")
@@ -136,7 +137,7 @@ def latest_inventory(settings, store: ObjectStore, host: str) -> dict:
 
 
 def newest_inventory(settings, store: ObjectStore, host: str,
-                     keys: dict) -> tuple[dict, str] | None:
+                     keys: dict) -> tuple[Inventory, str] | None:
     """(inventory, when written) of the host's newest system inventory in the bucket,
     or None when it has none that reads (a first run, or every copy damaged)."""
     try:
@@ -147,7 +148,7 @@ def newest_inventory(settings, store: ObjectStore, host: str,
     return found[folder][1], written_at(found[folder][1], keys, folder)
 
 
-def check_fresh(settings, store: ObjectStore, local: dict,
+def check_fresh(settings, store: ObjectStore, local: Inventory,
                 keys: dict | None = None) -> None:
     """The bucket outranks local state: refuse a local inventory that does not know
     bags this host's newest inventory in the bucket names (an old .bak, a project
@@ -166,7 +167,7 @@ def check_fresh(settings, store: ObjectStore, local: dict,
                              f"'{command('bootstrap')}'")
 
 
-def year_inventory(settings, store: ObjectStore, host: str, year: int) -> dict:
+def year_inventory(settings, store: ObjectStore, host: str, year: int) -> Inventory:
     """The inventory that year's run of `host` archived (`restore --year`)."""
     keys = store.list_objects("")
     found, _ = inventories(settings, store, keys, host)
@@ -177,9 +178,10 @@ def year_inventory(settings, store: ObjectStore, host: str, year: int) -> dict:
     return found[newest_folder(found, keys, year)][1]
 
 
-def every_bag(settings, store: ObjectStore, host: str, local: dict) -> dict:
-    """bag key -> its record (molecule, manifest_key) for every bag of `host` still in
-    the bucket, from every year's system inventory and `local`'s: `find --all-years`."""
+def every_bag(settings, store: ObjectStore, host: str, local: Inventory) -> dict:
+    """bag key -> its record (molecule, manifest_key, size) for every bag of `host`
+    still in the bucket, from every year's system inventory and `local`'s (history
+    included): `find --all-years`."""
     keys = store.list_objects("")
     try:
         found, _ = inventories(settings, store, keys, host)
@@ -187,12 +189,12 @@ def every_bag(settings, store: ObjectStore, host: str, local: dict) -> dict:
         found = {}
     known = {}
     for inventory in [f[1] for f in found.values()] + [local]:
-        for key, bag in {**inventory.get("history", {}), **inventory["bags"]}.items():
-            if bag.get("molecule") and bag.get("manifest_key"):
-                known[key] = {"molecule": bag["molecule"],
-                              "manifest_key": bag["manifest_key"]}
+        for key, bag in {**inventory.history, **inventory.bags}.items():
+            if bag.molecule and bag.manifest_key:
+                known[key] = BagRecord(size=bag.size or 0, molecule=bag.molecule,
+                                       manifest_key=bag.manifest_key, tar_id=bag.tar_id)
     return {k: v for k, v in sorted(known.items())
-            if k in keys and v["manifest_key"] in keys}
+            if k in keys and v.manifest_key in keys}
 
 
 def hosts_in(keys) -> list[str]:
@@ -249,14 +251,14 @@ def folder_files(settings, store: ObjectStore, keys, folder) -> dict:
             if name != "inventory.json"}
 
 
-def written_at(inventory: dict, keys: dict, folder) -> str:
+def written_at(inventory: Inventory, keys: dict, folder) -> str:
     """When the run that wrote it happened: its `written_at` (the real clock, whatever
     GLACIER_TODAY said), never later than S3's own date of the object, which no writer
     chooses (an inventory claiming to be from the future does not win)."""
     info = keys[layout.newest_system_keys(keys, *folder)["inventory.json"]]
     stored = info.last_modified.astimezone(datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ")
-    when = inventory.get("written_at")
+    when = inventory.written_at
     return min(when, stored) if isinstance(when, str) and when else stored
 
 
@@ -266,12 +268,12 @@ def plain_bytes(settings, store: ObjectStore, key: str) -> bytes:
         if key.endswith(".age") else data
 
 
-def _holds_host(inventory: dict, host: str) -> bool:
-    return any(layout.owner(key) == host for key in inventory["bags"])
+def _holds_host(inventory: Inventory, host: str) -> bool:
+    return any(layout.owner(key) == host for key in inventory.bags)
 
 
 def _newest_whole_inventory(settings, store: ObjectStore, keys, year,
-                            host) -> tuple[bytes, dict, list]:
+                            host) -> tuple[bytes, Inventory, list]:
     """The newest intact copy of one folder's inventory (bytes, parsed), and a warning
     for each newer copy found damaged (a key that may only add objects can add a higher
     number: the older copies stay whole)."""
@@ -279,9 +281,10 @@ def _newest_whole_inventory(settings, store: ObjectStore, keys, year,
     for key in _inventory_copies(keys, year, host):
         try:
             data = plain_bytes(settings, store, key)
-            inventory = json.loads(data)
-            if not well_formed(inventory):
+            raw = json.loads(data)
+            if not well_formed(raw):
                 raise TypeError
+            inventory = Inventory.from_json(raw)
         except (ValueError, TypeError, GlacierError):
             warnings.append(f"WARNING {key} in the bucket is damaged; skipped")
             continue

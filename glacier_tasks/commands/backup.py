@@ -20,6 +20,7 @@ from doit.tools import config_changed
 from .. import cost, statefile
 from ..bucket import hosts, system_folder as system
 from ..formats import inventory, layout, manifest
+from ..formats.records import Inventory
 from ..backup import increment, ledger, scan, taken_keys as taken
 from ..report import text as report, last_run as status
 from ..errors import GlacierError, StateError, command
@@ -49,7 +50,7 @@ def plan_action(config):
                                scan.planned_size(record), record["files"],
                                record.get("apparent_size", record["size"])))
     previous = inventory.load_inventory(run.settings.inventory_file)
-    salt = previous.get("key_salt") or (_new_salt(run) if run.settings.obscure_keys else "")
+    salt = previous.key_salt or (_new_salt(run) if run.settings.obscure_keys else "")
     molecules = [MoleculeState(m.spelling, layout.obscured_slug(m.slug, salt)
                                if run.settings.obscure_keys else m.slug,
                                m.spelling not in missing, str(m.path),
@@ -71,7 +72,7 @@ def plan_action(config):
         ledger.forget_occupied(run)  # the plan has taken them in
 
 
-def _increment_sizes(run, atoms, molecules, previous: dict) -> dict:
+def _increment_sizes(run, atoms, molecules, previous: Inventory) -> dict:
     """Changed atoms whose chain state is here -> their increment's bytes now (only
     those are walked again, and only with increments on)."""
     if run.settings.increment_below <= 0 or run.settings.encryption:
@@ -79,11 +80,11 @@ def _increment_sizes(run, atoms, molecules, previous: dict) -> dict:
     paths = {m.spelling: m.path for m in molecules if m.present}
     sizes = {}
     for atom in atoms:
-        old = previous.get("atoms", {}).get(atom.key, {})
-        if not old or old.get("last_metadata_hash") == atom.hash or \
+        old = previous.atoms.get(atom.key)
+        if old is None or old.last_metadata_hash == atom.hash or \
                 atom.molecule not in paths:
             continue
-        before = increment.read_state(run.state_dir, atom.key, old["last_metadata_hash"])
+        before = increment.read_state(run.state_dir, atom.key, old.last_metadata_hash)
         if before is None:
             continue  # packed before increments, or state lost: packed whole
         try:
@@ -94,18 +95,17 @@ def _increment_sizes(run, atoms, molecules, previous: dict) -> dict:
     return sizes
 
 
-def _file_changes(run, plan, previous: dict) -> None:
+def _file_changes(run, plan, previous: Inventory) -> None:
     """For each changed atom packed now: files added, changed and removed since the bag
     it leaves, from that bag's local manifest and a walk of the atom (only changed
     atoms are read; an atom whose old manifest is not here says no more than sizes)."""
-    bags = previous.get("bags", {})
     for atom, before in plan.before.items():
-        new = plan.atoms.get(atom, {})
-        old_bag = bags.get(previous["atoms"][atom].get("archive_key"), {})
-        path = run.manifest_file(old_bag.get("manifest_key") or "")
-        molecule = new.get("molecule", "")
-        if before.get("last_metadata_hash") == new.get("last_metadata_hash") or \
-                not old_bag or not path.is_file() or molecule not in plan.molecule_paths:
+        new, old_bag = plan.atoms.get(atom), previous.bags.get(previous.atoms[atom].archive_key)
+        if new is None or old_bag is None or \
+                before.get("last_metadata_hash") == new.last_metadata_hash:
+            continue
+        path, molecule = run.manifest_file(old_bag.manifest_key or ""), new.molecule
+        if not path.is_file() or molecule not in plan.molecule_paths:
             continue
         name = os.fsencode(inventory.atom_name(molecule, atom))
         state = increment.read_state(run.state_dir, atom, before["last_metadata_hash"])
@@ -139,12 +139,10 @@ def _file_changes(run, plan, previous: dict) -> None:
 def _manifest_files(path, atom: bytes) -> dict:
     """name -> (size, mtime) of the files (not folders) an atom had in a manifest."""
     found = {}
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            name, size, when = manifest.parse_line(line)
-            top = name.split(b"/", 1)[0] if b"/" in name else b"."
-            if top == atom and not name.endswith(b"/"):
-                found[name] = (size, when)
+    for entry in manifest.read_entries(path):
+        top = entry.name.split(b"/", 1)[0] if b"/" in entry.name else b"."
+        if top == atom and not entry.folder:
+            found[entry.name] = (entry.size, entry.mtime)
     return found
 
 
@@ -196,8 +194,8 @@ def dryrun_action(config):
     previous = inventory.load_inventory(run.settings.inventory_file)
     draft = inventory.build_inventory(plan, ledger.markers(run, plan), previous,
                                       pending_ok=True)
-    statefile.write_json(run.dryrun_file, draft)
-    say([report.plan_summary(plan, run.settings, draft.get("history"), draft),
+    statefile.write_json(run.dryrun_file, draft.to_json())
+    say([report.plan_summary(plan, run.settings, draft.history, draft),
          f"Wrote {run.dryrun_file} (inventory.json untouched, nothing uploaded)"] +
         ([] if plan.bucket_checked else [
             "The bucket could not be asked which keys are taken (credentials? network?): "
@@ -255,11 +253,11 @@ def inventory_action(config):
     markers = ledger.markers(run, plan)
     built = inventory.build_inventory(plan, markers, inventory.load_inventory(path))
     if inventory.write_inventory(path, built):
-        print(f"Wrote {path}: {plural(len(built['atoms']), 'atom')} in "
-              f"{plural(len(built['bags']), 'bag')}")
+        print(f"Wrote {path}: {plural(len(built.atoms), 'atom')} in "
+              f"{plural(len(built.bags), 'bag')}")
     # the chain states of what the inventory records, or a staged bag may yet upload
-    increment.forget_states(run.state_dir, {a.get("last_metadata_hash") for a in
-                                            built["atoms"].values()} |
+    increment.forget_states(run.state_dir, {a.last_metadata_hash for a in
+                                            built.atoms.values()} |
                             {h for m in markers.values() if m.packed
                              for h in m.packed.atom_hashes.values()})
 

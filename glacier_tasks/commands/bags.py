@@ -211,10 +211,10 @@ def _inventory_bags(run):
         inv = inventory.load_inventory(run.settings.inventory_file)
     except GlacierError:
         return  # the command that needs the inventory says what is wrong with it
-    for key, bag in sorted(inv["bags"].items()):
-        doc = (f"{printable(bag.get('molecule', '?'))}  "
-               f"{plural(len(bag.get('atoms', [])), 'atom')}  {human(bag.get('size') or 0)}"
-               f"  in the bucket (inventory of {inv.get('run_date', '?')}; "
+    for key, bag in sorted(inv.bags.items()):
+        doc = (f"{printable(bag.molecule or '?')}  "
+               f"{plural(len(bag.atoms), 'atom')}  {human(bag.size)}"
+               f"  in the bucket (inventory of {inv.run_date or '?'}; "
                f"'{command('dryrun')}' plans from it)")
         yield {"name": layout.bag_name(key), "doc": doc, "actions": None,
                "meta": {"settled": True}}

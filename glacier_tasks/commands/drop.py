@@ -27,16 +27,15 @@ def drop_action(config, molecule):
                           "remove its line first")
     path = run.settings.inventory_file
     inv = inventory.load_inventory(path, required_by="drop")
-    atoms = [k for k, a in inv["atoms"].items() if a.get("molecule") == spelling]
+    atoms = [k for k, a in inv.atoms.items() if a.molecule == spelling]
     if not atoms:
         return TaskFailed(f"{spelling}: no atom of it in {path}")
     for key in atoms:
-        del inv["atoms"][key]
-    bags = [k for k, b in inv["bags"].items() if b.get("molecule") == spelling]
-    history = inv.setdefault("history", {})
+        del inv.atoms[key]
+    bags = [k for k, b in inv.bags.items() if b.molecule == spelling]
     for key in bags:  # as superseded ones: kept keep_years from today, then prunable
-        history[key] = inventory.history_entry(inv["bags"].pop(key), run.today.isoformat())
-    inv["history"] = dict(sorted(history.items()))
+        inv.history[key] = inventory.history_entry(inv.bags.pop(key), run.today.isoformat())
+    inv.history = dict(sorted(inv.history.items()))
     inventory.write_inventory(path, inv)
     print(f"Dropped {spelling}: {plural(len(atoms), 'atom')} left the inventory; its "
           f"{plural(len(bags), 'bag')} enter history (kept keep_years, then "

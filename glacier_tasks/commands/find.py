@@ -6,7 +6,8 @@ from doit.exceptions import TaskFailed
 
 from ..bucket import system_folder
 from ..restore import find
-from ..formats import inventory
+from ..formats import inventory, layout
+from ..formats.records import Inventory
 from ..errors import command
 from ..run import load_run
 from . import shapes
@@ -31,7 +32,8 @@ def find_action(config, pattern, long, regex, host, all_years, json=False):
     else:
         inv = inventory.load_inventory(settings.inventory_file, required_by="find")
     if all_years:  # every bag still in the bucket, history included
-        inv = {"bags": system_folder.every_bag(settings, store, host or settings.host, inv)}
+        inv = Inventory(bags=system_folder.every_bag(settings, store, host or settings.host,
+                                                     inv))
     matches = find.search(settings, store, inv, " ".join(words), regex)
     found = 0
     if json:
@@ -47,7 +49,7 @@ def find_action(config, pattern, long, regex, host, all_years, json=False):
             found += 1
             yield f"{m.path}\t{m.bag}\t{m.archive_key}" + \
                 (f"\t{m.size}\t{m.mtime}" if long else "") + \
-                (f"\t{m.archive_key[:4]}" if all_years else "")
+                (f"\t{layout.parse(m.archive_key).year}" if all_years else "")
 
     if say(lines()) and not found:  # grep's habit: exit 1, so a script can tell
         return TaskFailed(f"no file matches {' '.join(words)!r}" + (

@@ -46,7 +46,7 @@ def now_notes(run, plan) -> list[str]:
     if _inventory_moved(run, plan, planned):
         notes.append(f"{run.settings.inventory_file.name} changed since the plan")
     local = {m.spelling for m in run.molecules if not m.remote}
-    known = {key for key, atom in plan.atoms.items() if atom.get("molecule") in local}
+    known = {key for key, atom in plan.atoms.items() if atom.molecule in local}
     here = {a.key for a in run.local_atoms}
     for what, keys in (("new", here - known), ("gone", known - here)):
         if keys:
@@ -62,12 +62,12 @@ def _inventory_moved(run, plan, planned: float) -> bool:
     try:
         if os.stat(run.settings.inventory_file).st_mtime <= planned:
             return False
-        atoms = inventory.load_inventory(run.settings.inventory_file)["atoms"]
+        atoms = inventory.load_inventory(run.settings.inventory_file).atoms
     except (OSError, GlacierError):
         return False
 
     def shape(entries):
-        return {k: (a.get("archive_key"), bool(a.get("pinned"))) for k, a in entries.items()}
+        return {k: (a.archive_key, a.pinned) for k, a in entries.items()}
     return shape(atoms) != shape(plan.atoms)
 
 

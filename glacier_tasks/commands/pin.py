@@ -22,11 +22,10 @@ def pin_action(config, path, off):
     if atom is None or (loose_guess and not os.path.lexists(path)):
         return TaskFailed(f"{path}: no such atom in {path_file} (nor a file lying in a "
                           "molecule's folder)")
-    inv["atoms"][atom]["pinned"] = not off
+    entry = inv.atoms[atom]
+    entry.pinned = not off
     inventory.write_inventory(path_file, inv)
-    entry = inv["atoms"][atom]
-    print(f"{'Unpinned' if off else 'Pinned'} {atom} ({entry['tar_id']}, "
-          f"{entry['archive_key']})")
+    print(f"{'Unpinned' if off else 'Pinned'} {atom} ({entry.tar_id}, {entry.archive_key})")
 
 
 PIN_PARAMS = [param("path", str, "", "the atom (or a path inside it)"),

@@ -86,8 +86,8 @@ def _delete(run, store, inv, found, verdicts, infos, force, out) -> list:
             gone.append(p)
     finally:  # what is deleted is no longer history, even if a later delete failed
         keys = {p.key for p in gone}
-        if keys & set(inv.get("history", {})):
-            inv["history"] = {k: v for k, v in inv["history"].items() if k not in keys}
+        if keys & set(inv.history):
+            inv.history = {k: v for k, v in inv.history.items() if k not in keys}
             inventory.write_inventory(run.settings.inventory_file, inv)
     return gone
 
@@ -148,8 +148,8 @@ def cost_action(config, all_hosts, json=False):
         return _cost_of_every_host(settings, store, json)
     inv = inventory.load_inventory(settings.inventory_file, required_by="cost")
     objects, found = prune.prunable(run, store, inv)
-    held = [bag["size"] for bag in inv["bags"].values()]
-    files = sum(a.get("files", 0) for a in inv["atoms"].values())
+    held = [bag.size for bag in inv.bags.values()]
+    files = sum(a.files for a in inv.atoms.values())
     restore = {tier: cost.restore_cost(sum(held), len(held), tier, settings.prices)
                for tier in cost.TIERS}
     per_file = cost.one_object_per_file(files, sum(held), settings.storage_class,
@@ -172,19 +172,19 @@ def _history_figures(run, inv, objects) -> dict:
     month, and what one year of keep_years adds (the bags superseded in the last
     365 days)."""
     prices, storage_class = run.settings.prices, run.settings.storage_class
-    history = {k: h for k, h in inv.get("history", {}).items() if k in objects}
+    history = {k: h for k, h in inv.history.items() if k in objects}
     year_ago = (run.today.replace(year=run.today.year - 1)).isoformat()
-    last_year = [h for h in history.values() if h["superseded_on"] > year_ago]
+    last_year = [h for h in history.values() if h.superseded_on > year_ago]
 
     def monthly(sizes):
         return cost.monthly_storage(sum(sizes), len(sizes), storage_class, prices)
-    current = [b["size"] for b in inv["bags"].values()]
+    current = [b.size for b in inv.bags.values()]
     return {"keep_years": run.settings.keep_years,
             "current": (len(current), sum(current), monthly(current)),
-            "history": (len(history), sum(h.get("size") or 0 for h in history.values()),
-                        monthly([h.get("size") or 0 for h in history.values()])),
-            "per_year": (sum(h.get("size") or 0 for h in last_year),
-                         monthly([h.get("size") or 0 for h in last_year]))}
+            "history": (len(history), sum(h.size or 0 for h in history.values()),
+                        monthly([h.size or 0 for h in history.values()])),
+            "per_year": (sum(h.size or 0 for h in last_year),
+                         monthly([h.size or 0 for h in last_year]))}
 
 
 def _cost_of_every_host(settings, store, json=False):

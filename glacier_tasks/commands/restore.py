@@ -74,7 +74,7 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
         options = dataclasses.replace(options, path=path)
     targets = restore.resolve_all(inv) if all_molecules else \
         _targets(settings, store, inv, path, year)
-    problem = restore.tier_problem(tier, {inv["bags"][t.archive_key].get("storage_class")
+    problem = restore.tier_problem(tier, {inv.bags[t.archive_key].storage_class
                                           for t in targets})
     if problem:
         return TaskFailed(problem)
@@ -162,8 +162,8 @@ def _list_pending(config):
 def _restore_from_file(run, inv, tar, options):
     if not tar.is_file():
         return TaskFailed(f"{tar}: no such file")
-    name = next((k for k in inv["bags"] if k.endswith("/" + tar.name)), "")
-    sha = inv["bags"].get(name, {}).get("sha256")
+    name = next((k for k in inv.bags if k.endswith("/" + tar.name)), "")
+    sha = inv.bags[name].sha256 if name else None
     if sha and checksum.sha256_of(tar) != sha:
         return TaskFailed(f"{tar}: sha256 differs from the inventory's; not extracted")
     try:
@@ -176,7 +176,7 @@ def _restore_from_file(run, inv, tar, options):
     source = untar.source_for(tar, run.settings.age_identity_file)
     untar.extract(source, options.dest, restore.wanted(targets), options.overwrite)
     print(f"Restored {options.path} from {tar} into {options.dest}")
-    if inv["bags"].get(name, {}).get("increment_of"):  # issue 27
+    if name in inv.bags and inv.bags[name].increment_of:  # issue 27
         print(f"{tar.name} is an increment: it holds only that year's new and changed "
               "files; its atom is its base bag and its increments in order, each after "
               "the deletions its .del lists (README, 'Restore by hand')")

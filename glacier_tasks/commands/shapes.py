@@ -91,12 +91,12 @@ def verify_result(bags: int, problems: list, warnings: list, thawing: int = 0,
 
 def restore_estimate(what: str, plans, tier: str, prices, needs, problem) -> dict:
     """`restore --json` without --yes: the bags, bytes, time and cost; nothing asked."""
-    thawed = sum(p.record["size"] for p in plans)
+    thawed = sum(p.record.size for p in plans)
     fetched = sum(p.download_size for p in plans)
     figures = cost.restore_cost(thawed, len(plans), tier, prices, transfer_size=fetched)
     return {"version": VERSION, "what": what, "tier": tier,
             "thaw_takes": cost.TIER_DELAY.get(tier, ""),
-            "bags": [{"archive_key": p.key, "size": p.record["size"],
+            "bags": [{"archive_key": p.key, "size": p.record.size,
                       "download": p.download_size, "ranged": p.runs is not None,
                       "why_whole": p.why_whole} for p in plans],
             "thaw_bytes": thawed, "download_bytes": fetched, "cost": _money(figures),

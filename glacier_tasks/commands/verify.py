@@ -22,8 +22,8 @@ def verify_action(config, deep, yes, tier, days, all_hosts, json=False):
         return _verify_every_host(settings, run.store, json)
     inv = inventory.load_inventory(settings.inventory_file, required_by="verify")
     if deep:
-        problem = restore.tier_problem(tier, {b.get("storage_class")
-                                              for b in inv["bags"].values()})
+        problem = restore.tier_problem(tier, {b.storage_class
+                                              for b in inv.bags.values()})
         if problem:
             return TaskFailed(problem)
     store = run.store
@@ -33,9 +33,9 @@ def verify_action(config, deep, yes, tier, days, all_hosts, json=False):
         return TaskFailed("--deep --json: add --yes (the estimate is text: leave out "
                           "--json to read it)")
     if deep and not yes:
-        total = sum(b["size"] for b in inv["bags"].values())
-        figures = cost.restore_cost(total, len(inv["bags"]), tier, settings.prices)
-        print(f"--deep thaws and downloads all {units.plural(len(inv['bags']), 'bag')} "
+        total = sum(b.size for b in inv.bags.values())
+        figures = cost.restore_cost(total, len(inv.bags), tier, settings.prices)
+        print(f"--deep thaws and downloads all {units.plural(len(inv.bags), 'bag')} "
               f"({units.human(total)}): slow ({cost.TIER_DELAY[tier]}) and paid "
               f"(about ${figures['total']:.2f}); add --yes to do it")
     elif deep:
@@ -45,19 +45,19 @@ def verify_action(config, deep, yes, tier, days, all_hosts, json=False):
     warnings = list(verify.index_warnings(store, inv))
     if json:
         say([jsonlib.dumps(shapes.verify_result(
-            len(inv["bags"]), problems, warnings, waiting, bool(deep and yes),
+            len(inv.bags), problems, warnings, waiting, bool(deep and yes),
             settings.host), indent=1)])
     else:
         say(f"WARNING {line}" for line in warnings)
         say(f"PROBLEM {line}" for line in problems)
     status.record_run(load_run(config), status.verify_record(
-        load_run(config), len(inv["bags"]), problems, waiting, deep=bool(deep and yes)))
+        load_run(config), len(inv.bags), problems, waiting, deep=bool(deep and yes)))
     if problems:
         return TaskFailed(f"{units.plural(len(problems), 'problem')} found (see above)")
     if waiting:
         return TaskFailed(f"{units.plural(waiting, 'bag')} still thawing; run again later")
     if not json:
-        print(f"Verified {units.plural(len(inv['bags']), 'bag')} and their manifests: all as "
+        print(f"Verified {units.plural(len(inv.bags), 'bag')} and their manifests: all as "
               "recorded")
 
 
@@ -68,9 +68,9 @@ def _verify_every_host(settings, store, json=False):
         inv = system_folder.latest_inventory(settings, store, host)
         found = verify.check_headers(store, inv, host)
         problems += [f"{host}: {line}" for line in found]
-        shown.append(shapes.verify_result(len(inv["bags"]), found, [], host=host))
+        shown.append(shapes.verify_result(len(inv.bags), found, [], host=host))
         if not json:
-            say([f"{host}: {units.plural(len(inv['bags']), 'bag')}, " +
+            say([f"{host}: {units.plural(len(inv.bags), 'bag')}, " +
                  (f"{units.plural(len(found), 'problem')}" if found else
                   "all as recorded")])
     if json:

@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 SOURCE_ARCHIVE = "glacier-tasks-src.tar.gz"
@@ -41,6 +42,44 @@ SYSTEM_INVENTORY = re.compile(r"^(\d{4})-backup/system/(?:([A-Za-z0-9][A-Za-z0-9
 SYSTEM_KEY = re.compile(r"^(\d{4})-backup/system/(?:([A-Za-z0-9][A-Za-z0-9.-]*)/)?"
                         r"([^/.]+)(?:\.(\d{6,}))?(\.[^/]+)$")
 HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")  # no '_': see above
+# a bag, its manifest or its member index: year, folder, host, slug, tar_id, suffix
+BAG_KEY = re.compile(r"^(?P<year>\d{4})-backup/(?P<manifests>manifests/)?"
+                     r"(?P<host>[^_/]+)_(?P<slug>[^/]+)_(?P<tar_id>bag_[^/_]+)"
+                     r"(?P<suffix>\.tar|\.txt|\.idx|\.del)$")
+YEAR_FOLDER = re.compile(r"^(\d{4})-backup/")
+KINDS = {(".tar", False): "bag", (".txt", True): "manifest", (".idx", True): "index",
+         (".del", True): "deletions"}  # an increment's deletion list (issue 27)
+
+
+@dataclass(frozen=True)
+class ParsedKey:
+    """What a key under YYYY-backup/ says of itself. kind: 'bag', 'manifest', 'index',
+    'system' (host None: the folder older versions shared) or 'other'; slug and tar_id
+    only for the first three, whose bag's key is `archive`."""
+    year: int
+    kind: str
+    host: str | None
+    slug: str = ""
+    tar_id: str = ""
+
+    @property
+    def archive(self) -> str:
+        return f"{year_prefix(self.year)}{self.host}_{self.slug}_{self.tar_id}.tar"
+
+
+def parse(key: str) -> ParsedKey | None:
+    """The one reader of key names: a bag's, a manifest's, a member index's or a system
+    file's key, parsed; kind 'other' for anything else under a year's folder (a stray,
+    a part of another tool); None outside the year folders (a claim, another tool's)."""
+    match = BAG_KEY.match(key)
+    if match and (match["suffix"], bool(match["manifests"])) in KINDS:
+        return ParsedKey(int(match["year"]), KINDS[match["suffix"], bool(match["manifests"])],
+                         match["host"], match["slug"], match["tar_id"])
+    system = parse_system_key(key)
+    if system:
+        return ParsedKey(system[0], "system", system[1])
+    year = YEAR_FOLDER.match(key)
+    return ParsedKey(int(year[1]), "other", None) if year else None
 
 
 def obscured_slug(slug: str, salt: str) -> str:
@@ -181,7 +220,7 @@ def local_manifest(manifest_dir: Path, key: str) -> Path:
     return manifest_dir / key
 
 
-def migrate_flat_manifests(manifest_dir: Path, inventory: dict) -> int:
+def migrate_flat_manifests(manifest_dir: Path, inventory) -> int:
     """Move the copies an older version kept flat (manifest_dir/NAME.txt) to their
     place; a name two bags share, or no bag has, is dropped: it may describe another
     bag than the one its name says, and the bucket's copy is fetched when needed."""
@@ -189,8 +228,8 @@ def migrate_flat_manifests(manifest_dir: Path, inventory: dict) -> int:
     if not flat:
         return 0
     owners = {}
-    for bag in inventory.get("bags", {}).values():
-        key = bag.get("manifest_key") or ""
+    for bag in inventory.bags.values():
+        key = bag.manifest_key or ""
         owners.setdefault(Path(key).name, []).append(key)
     moved = 0
     for path in flat:

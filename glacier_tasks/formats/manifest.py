@@ -14,6 +14,8 @@ Folders end with '/'.
 import datetime
 import re
 import stat
+from dataclasses import dataclass
+from typing import Iterator
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00Z, Python's first date
@@ -69,14 +71,6 @@ def entry_line(rel: bytes, mode: int, size: int, mtime_ns: int, note: str = "",
     return f"{name}\t{size}\t{iso_time(mtime_ns)}{note}{content}\n"
 
 
-def content_sha256(line: str) -> str | None:
-    """The line's per-file content checksum (hex), or None when it has none."""
-    for extra in line.rstrip("\n").split("\t")[3:]:
-        if extra.startswith(CONTENT):
-            return extra[len(CONTENT):]
-    return None
-
-
 def iso_time(mtime_ns: int) -> str:
     """UTC, to the second; a time outside the years 1 to 9999 (a filesystem allows
     them, Python's dates do not) is written as the nearest end of that range."""
@@ -85,6 +79,41 @@ def iso_time(mtime_ns: int) -> str:
     return when.replace(tzinfo=None).isoformat() + "Z"  # isoformat pads the year
 
 
-def parse_line(line: str) -> tuple[bytes, int, str]:
-    name, size, when = line.rstrip("\n").split("\t")[:3]
-    return unescape_name(name), int(size), when
+@dataclass(frozen=True)
+class Entry:
+    """One manifest line, read: the only reader of the format (find, prune, the
+    restore's check and the backup's change counts all read through it)."""
+    path: str                  # as written: escaped, a folder's ending in '/'
+    size: int
+    mtime: str                 # ISO 8601 UTC, to the second
+    note: str = ""             # why the bag could not hold it: 'skipped: socket'
+    sha256: str | None = None  # content checksum (hex); None in older manifests
+
+    @property
+    def name(self) -> bytes:
+        """The path's real bytes, without a folder's '/'."""
+        return unescape_name(self.path.rstrip("/"))
+
+    @property
+    def folder(self) -> bool:
+        return self.path.endswith("/")
+
+    @property
+    def skipped(self) -> bool:
+        return self.note.startswith("skipped")
+
+
+def read_entry(line: str) -> Entry:
+    path, size, mtime, *extra = line.rstrip("\n").split("\t")
+    content = next((e[len(CONTENT):] for e in extra if e.startswith(CONTENT)), None)
+    note = "\t".join(e for e in extra if not e.startswith(CONTENT))
+    return Entry(path, int(size or 0), mtime, note, content)
+
+
+def read_entries(path) -> Iterator[Entry]:
+    """The entries of the manifest file at `path`, in the bag's order, line by line
+    (a manifest of millions of files is never held whole)."""
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip("\n"):
+                yield read_entry(line)

@@ -14,19 +14,17 @@ molecule, another host, or EXTRA for manifests and system files.
 """
 
 import datetime
-import re
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from ..errors import command
 from .. import cost
-from ..formats import inventory as inventory_format
+from ..formats import inventory as inventory_format, layout
+from ..formats.records import Inventory
 from . import last_run as status, tally
 from ..cost import TIER_DELAY
 from ..units import plural
 
-YEAR_KEY = re.compile(r"^(\d{4})-backup/")
-BAG_STEM = re.compile(r"^(?P<host>[^_/]+)_(?P<slug>[^_/]+)_(?P<tar_id>[^/]+)\.tar$")
 OTHER = "other"
 EXTRA = "manifests and system files"
 # what GNU tar's end blocks and record padding and age's framing may add to a bag the
@@ -142,7 +140,7 @@ class Overview:
         return sum(n for _, n in self.dead)
 
 
-def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list,
+def gather(settings, today, inventory: Inventory, plan, objects: dict, prunable: list,
            slugs: dict, status_data: dict | None, pending: list,
            unfinished: bool = False, open_start: dict | None = None) -> Overview:
     """slugs: molecule slug -> its spelling (to name bags the inventory no longer
@@ -167,9 +165,9 @@ def gather(settings, today, inventory: dict, plan, objects: dict, prunable: list
         bags=tuple(bags), money=tuple(money_by_year(objects, today, prices, owners)),
         prunable=tuple(sorted(prunable, key=lambda p: (p.free_from, p.key))),
         restore=tuple(restore_costs(inventory, prices)),
-        per_file=_per_file(inventory, settings) if inventory.get("bags") else None,
+        per_file=_per_file(inventory, settings) if inventory.bags else None,
         last_backup=(status_data or {}).get("latest", {}).get("backup"),
-        last_run=status_data, checks=(), has_inventory=bool(inventory.get("bags")),
+        last_run=status_data, checks=(), has_inventory=bool(inventory.bags),
         dead=tuple(sorted(dead.items())),
         dead_monthly=cost.monthly_storage(sum(dead.values()), 0, settings.storage_class,
                                           prices),
@@ -188,8 +186,8 @@ def _this_year(changes: dict | None, today) -> dict | None:
 
 
 def year_of(key: str) -> str:
-    match = YEAR_KEY.match(key)
-    return match.group(1) if match else OTHER
+    parsed = layout.parse(key)
+    return str(parsed.year) if parsed else OTHER
 
 
 class Owners(NamedTuple):
@@ -199,8 +197,8 @@ class Owners(NamedTuple):
     host: str
 
 
-def _bag_owners(inventory: dict, plan, slugs: dict, host: str) -> Owners:
-    known = {k: b.get("molecule", "") for k, b in inventory.get("bags", {}).items()}
+def _bag_owners(inventory: Inventory, plan, slugs: dict, host: str) -> Owners:
+    known = {k: b.molecule or "" for k, b in inventory.bags.items()}
     for bag in plan.bags if plan else []:
         known.setdefault(bag.archive_key, bag.molecule)
     return Owners(known, slugs, host)
@@ -211,16 +209,17 @@ def molecule_of(key: str, owners: Owners) -> str:
     (a bag no state names any more), else another host's."""
     if key in owners.known:
         return owners.known[key]
-    match = BAG_STEM.match(key.rpartition("/")[2])
-    if not match:
+    parsed = layout.parse(key)
+    if not parsed or parsed.kind != "bag":
         return OTHER
-    if match["host"] != owners.host:
-        return f"host {match['host']}"
-    return owners.slugs.get(match["slug"], match["slug"])
+    if parsed.host != owners.host:
+        return f"host {parsed.host}"
+    return owners.slugs.get(parsed.slug, parsed.slug)
 
 
 def is_bag(key: str) -> bool:
-    return key.endswith(".tar") and "/manifests/" not in key and "/system/" not in key
+    parsed = layout.parse(key)
+    return parsed is not None and parsed.kind == "bag"
 
 
 def storage_by_year(objects: dict, owners: Owners) -> list[YearStorage]:
@@ -244,16 +243,15 @@ def storage_by_year(objects: dict, owners: Owners) -> list[YearStorage]:
 # -- bags ------------------------------------------------------------------------------
 
 
-def _bag_fills(inventory: dict, plan, pending: list, target: int) -> list[BagFill]:
+def _bag_fills(inventory: Inventory, plan, pending: list, target: int) -> list[BagFill]:
     """The inventory's bags, and the plan's still to upload (pending)."""
-    found = [BagFill(key, bag.get("tar_id") or key.rpartition("/")[2].removesuffix(".tar"),
-                     year_of(key), bag.get("molecule", ""), bag.get("size", 0),
-                     len(bag.get("atoms", [])), bag.get("size", 0) / target, False,
-                     bool(bag.get("increment_of")))
-             for key, bag in inventory.get("bags", {}).items() if not bag.get("pending")]
+    found = [BagFill(key, bag.tar_id or layout.bag_name(key), year_of(key),
+                     bag.molecule or "", bag.size, len(bag.atoms), bag.size / target, False,
+                     bool(bag.increment_of))
+             for key, bag in inventory.bags.items() if not bag.pending]
     waiting = set(pending)
     for bag in plan.bags if plan else []:
-        if bag.name in waiting and bag.archive_key not in inventory.get("bags", {}):
+        if bag.name in waiting and bag.archive_key not in inventory.bags:
             found.append(BagFill(bag.archive_key, bag.tar_id, year_of(bag.archive_key),
                                  bag.molecule, bag.size, len(bag.atoms),
                                  bag.size / target, True, bool(bag.increment_of)))
@@ -299,14 +297,14 @@ def _monthly(objects: dict, prices) -> float:
     return sum(m for _, _, m in cost.storage_bill(objects, prices).values())
 
 
-def restore_costs(inventory: dict, prices) -> list[RestoreCost]:
+def restore_costs(inventory: Inventory, prices) -> list[RestoreCost]:
     """A full restore by tier (as `doit cost` prices it), then each molecule's."""
-    bags = inventory.get("bags", {}).values()
+    bags = inventory.bags.values()
     if not bags:
         return []
-    scopes = {"everything": [b["size"] for b in bags]}
+    scopes = {"everything": [b.size for b in bags]}
     for bag in bags:
-        scopes.setdefault(bag.get("molecule", ""), []).append(bag["size"])
+        scopes.setdefault(bag.molecule or "", []).append(bag.size)
     found = []
     for scope, sizes in scopes.items():
         for tier in cost.TIERS:
@@ -316,9 +314,9 @@ def restore_costs(inventory: dict, prices) -> list[RestoreCost]:
     return found
 
 
-def _per_file(inventory: dict, settings) -> dict:
-    held = [bag["size"] for bag in inventory["bags"].values()]
-    files = sum(a.get("files", 0) for a in inventory["atoms"].values())
+def _per_file(inventory: Inventory, settings) -> dict:
+    held = [bag.size for bag in inventory.bags.values()]
+    files = sum(a.files for a in inventory.atoms.values())
     return {**cost.one_object_per_file(files, sum(held), settings.storage_class,
                                        settings.prices), "bags": len(held)}
 

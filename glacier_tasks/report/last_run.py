@@ -27,6 +27,7 @@ from .. import __version__, cost, statefile
 from ..errors import GlacierError, command
 from ..backup.ledger import BagLedger, marker_files
 from .tally import stored_changes, tally_year
+from ..formats.records import Inventory, check
 from .text import bag_counts
 from ..units import human, iso_utc, plural, printable
 
@@ -76,31 +77,36 @@ def sent_figures(run, plan, started: float) -> dict:
     prices them."""
     receipts = [(bag, BagLedger.of(run, bag).sent_since(started)) for bag in plan.bags]
     sizes = [r.size for _, r in receipts if r is not None]
-    files = sum(plan.atoms.get(a, {}).get("files", 0)
+    files = sum(plan.atoms[a].files if a in plan.atoms else 0
                 for bag, r in receipts if r is not None for a in bag.atoms)
     upload = cost.upload_estimate(sizes, run.settings.storage_class, run.settings.prices)
     return {"bags": len(sizes), "bytes": sum(sizes), "requests": upload["requests"],
             "fee": upload["fee"], "files": files}
 
 
-def atom_changes(plan, previous: dict) -> dict:
+def atom_changes(plan, previous: Inventory) -> dict:
     """Atoms new to the inventory, changed since it, and gone from disk."""
-    before = previous.get("atoms", {})
+    before = previous.atoms
     added = [k for k in plan.atoms if k not in before]
     changed = [k for k, entry in plan.atoms.items() if k in before and
-               entry.get("last_metadata_hash") != before[k].get("last_metadata_hash")]
+               entry.last_metadata_hash != before[k].last_metadata_hash]
     return {"added": len(added), "changed": len(changed),
             "removed": len(plan.removed_atoms)}
 
 
-def previous_inventory(run, started: float) -> dict:
+def previous_inventory(run, started: float) -> Inventory:
     """The inventory as it was before this run: its .bak if this run rewrote it."""
     path = run.settings.inventory_file
-    current = statefile.read_json(path, default={}, what="inventory") or {}
-    if _timestamp(current.get("written_at", "")) >= started:
-        return statefile.read_json(path.with_name(path.name + ".bak"), default={},
-                                   what="inventory") or {}
+    current = _read_or_empty(path)
+    if _timestamp(current.written_at) >= started:
+        return _read_or_empty(path.with_name(path.name + ".bak"))
     return current
+
+
+def _read_or_empty(path) -> Inventory:
+    """A report tells what it can: an inventory it cannot read counts as none."""
+    data = statefile.read_json(path, default={}, what="inventory") or {}
+    return Inventory.from_json(data) if check(data) is None else Inventory()
 
 
 def _timestamp(text: str) -> float:
@@ -116,8 +122,7 @@ def backup_record(run, plan, failures: dict, repaired: dict, ok: bool,
     """left_out: atom -> why its bag went without it (listed with the failures)."""
     record = _base(run, "backup", 0 if ok else 1, started)
     previous = previous_inventory(run, started)
-    current = statefile.read_json(run.settings.inventory_file, default={},
-                                  what="inventory") or {}
+    current = _read_or_empty(run.settings.inventory_file)
     record.update({
         "year": plan.year,
         "atoms": atom_changes(plan, previous),
@@ -137,8 +142,7 @@ def dryrun_record(run, plan, ok: bool, started: float = STARTED) -> dict:
     record = _base(run, "dryrun", 0 if ok else 1, started)
     record.update({
         "year": plan.year,
-        "atoms": atom_changes(plan, statefile.read_json(
-            run.settings.inventory_file, default={}, what="inventory") or {}),
+        "atoms": atom_changes(plan, _read_or_empty(run.settings.inventory_file)),
         "bags": {"planned": len(plan.bags), "unchanged": len(plan.bags) - len(plan.uploads),
                  "to_upload": len(plan.uploads)},
         "missing_molecules": {m: plan.missing_reasons.get(m, "") for m in
@@ -226,15 +230,15 @@ def _brief(record: dict) -> dict:
 # -- what it says -----------------------------------------------------------------------
 
 
-def last_backup(data: dict | None, inventory: dict) -> dict | None:
+def last_backup(data: dict | None, inventory: Inventory) -> dict | None:
     """The last backup's record; without one, what the inventory tells (an archive
     written before this file existed): its date, result unknown."""
     found = (data or {}).get("latest", {}).get("backup")
     if found:
         return found
-    if inventory.get("run_date"):
-        return {"command": "backup", "run_date": inventory["run_date"],
-                "exit_status": None, "ended_at": inventory.get("written_at", "")}
+    if inventory.run_date:
+        return {"command": "backup", "run_date": inventory.run_date,
+                "exit_status": None, "ended_at": inventory.written_at}
     return None
 
 
@@ -242,7 +246,7 @@ def age_days(record: dict, today: datetime.date) -> int:
     return (today - datetime.date.fromisoformat(record["run_date"])).days
 
 
-def health(data: dict | None, inventory: dict, today: datetime.date,
+def health(data: dict | None, inventory: Inventory, today: datetime.date,
            max_age_days: int, open_start: dict | None = None,
            running: bool = False) -> list[str]:
     """What a monitor should alert on; an empty list means all is well. open_start:
@@ -303,7 +307,7 @@ def unfinished_since(run) -> bool:
     return False
 
 
-def summary_lines(data: dict | None, inventory: dict, pending: list, unfinished: bool,
+def summary_lines(data: dict | None, inventory: Inventory, pending: list, unfinished: bool,
                   today: datetime.date, max_age_days: int,
                   problems: list | None = None, restore_lines=()) -> list[str]:
     """`glacier status`: a few lines a person reads at a glance (restore_lines: the

@@ -2,15 +2,16 @@
 this year's atoms added, changed and removed (by name, over the year's backups), and
 the newest backup that sent bags, which a later run that sent nothing must not hide."""
 
+from ..formats.records import Inventory
 
-def stored_changes(before: dict, after: dict) -> dict:
+
+def stored_changes(before: Inventory, after: Inventory) -> dict:
     """Atom names new in `after`, changed since `before` and gone from it: what a run
     really stored (an atom whose bag failed keeps its previous entry)."""
-    old, new = before.get("atoms", {}), after.get("atoms", {})
+    old, new = before.atoms, after.atoms
     return {"added": sorted(set(new) - set(old)),
             "changed": sorted(k for k in set(new) & set(old) if
-                              new[k].get("last_metadata_hash") !=
-                              old[k].get("last_metadata_hash")),
+                              new[k].last_metadata_hash != old[k].last_metadata_hash),
             "removed": sorted(set(old) - set(new))}
 
 
@@ -36,18 +37,16 @@ def tally_year(tally: dict | None, year, run: dict) -> dict:
             "removed": sorted(removed)}
 
 
-def last_upload(data: dict | None, inventory: dict) -> dict | None:
+def last_upload(data: dict | None, inventory: Inventory) -> dict | None:
     """The newest backup that sent bags: last-run.json's, or else the newest
     `uploaded_at` of the inventory's bags (a file written before it kept one)."""
     found = (data or {}).get("latest", {}).get("upload")
     if found:
         return found
-    times = [b["uploaded_at"] for b in inventory.get("bags", {}).values()
-             if b.get("uploaded_at")]
+    times = [b.uploaded_at for b in inventory.bags.values() if b.uploaded_at]
     if not times:
         return None
     day = max(times)[:10]
-    sent = [b for b in inventory["bags"].values()
-            if (b.get("uploaded_at") or "")[:10] == day]
+    sent = [b for b in inventory.bags.values() if (b.uploaded_at or "")[:10] == day]
     return {"run_date": day, "sent": {"bags": len(sent),
-                                      "bytes": sum(b.get("size", 0) for b in sent)}}
+                                      "bytes": sum(b.size for b in sent)}}

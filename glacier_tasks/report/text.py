@@ -5,6 +5,7 @@ from dataclasses import replace
 from ..errors import command
 from .. import cost
 from ..formats import inventory as inventory_format
+from ..formats.records import AtomEntry, Inventory
 from ..backup import staging
 from ..units import duration, human, plural, printable
 
@@ -25,7 +26,7 @@ SHOWN_CHANGES = 20  # changed atoms named one per line; the rest are counted
 
 
 def plan_summary(plan, settings, history: dict | None = None,
-                 draft: dict | None = None) -> str:
+                 draft: Inventory | None = None) -> str:
     """The dry run's text; `history`: the superseded bags the inventory still keeps;
     `draft` (the inventory the run would write) for the bytes kept bags hold that no
     atom points at."""
@@ -61,14 +62,14 @@ def plan_summary(plan, settings, history: dict | None = None,
     lines.append(f"Stored after the run: {plural(len(plan.bags), 'bag')}, {human(total)}, "
                  f"about ${monthly:.2f} per month (prices of {cost.PRICES_DATE})")
     if history:
-        held = sum(h.get("size") or 0 for h in history.values())
+        held = sum(h.size or 0 for h in history.values())
         kept = cost.monthly_storage(held, len(history), settings.storage_class, prices)
         lines.append(f"History (superseded bags not pruned yet, keep_years = "
                      f"{settings.keep_years}): {plural(len(history), 'bag')}, "
                      f"{human(held)}, about "
                      f"${kept:.2f} per month more")
     lines += cost.region_note(settings.region, prices)
-    lines += dead_lines(draft or {}, settings)
+    lines += dead_lines(draft or Inventory(), settings)
     lines += change_lines(plan)
     lines += _warnings(plan)
     return "\n".join(lines)
@@ -91,7 +92,7 @@ def sent_line(sent: dict, seconds: float) -> str:
             f"the run took {duration(seconds)}")
 
 
-def dead_lines(inventory: dict, settings) -> list:
+def dead_lines(inventory: Inventory, settings) -> list:
     dead = inventory_format.dead_bytes(inventory)
     if not dead:
         return []
@@ -103,11 +104,11 @@ def dead_lines(inventory: dict, settings) -> list:
             f"under compact_below = {settings.compact_below:g} of a bag is referenced)"]
 
 
-def kept_dead_lines(inventory: dict) -> list:
+def kept_dead_lines(inventory: Inventory) -> list:
     """prune's word on the bags it keeps though part of them is dead: one line each."""
     dead = inventory_format.dead_bytes(inventory)
-    bags = inventory.get("bags", {})
-    lines = [f"  {key}: {human(n)} of {human(bags[key].get('packed_bytes') or 0)} no "
+    bags = inventory.bags
+    lines = [f"  {key}: {human(n)} of {human(bags[key].packed_bytes)} no "
              f"atom points at any more" for key, n in sorted(dead.items())]
     if len(lines) > SHOWN_CHANGES:
         lines = lines[:SHOWN_CHANGES] + [f"  ... and {len(lines) - SHOWN_CHANGES} more"]
@@ -123,16 +124,15 @@ def change_lines(plan, heading: str = "Atoms to pack:") -> list:
     lines = []
     for bag in plan.uploads:
         for atom in bag.atoms:
-            old, new = known.get(atom), plan.atoms.get(atom, {})
+            old, new = known.get(atom), plan.atoms.get(atom) or AtomEntry("", "")
             if old is None:
-                what = (f"new: {plural(new.get('files', 0), 'file')}, "
-                        f"{human(new.get('size', 0))}")
-            elif old.get("last_metadata_hash") != new.get("last_metadata_hash"):
+                what = f"new: {plural(new.files, 'file')}, {human(new.size)}"
+            elif old.get("last_metadata_hash") != new.last_metadata_hash:
                 detail = (f"{old['added']} added, {old['changed']} changed, "
                           f"{old['removed']} removed; ") if "added" in old else ""
                 what = (f"changed: {detail}{old.get('files', 0)} -> "
-                        f"{plural(new.get('files', 0), 'file')}, "
-                        f"{human(old.get('size', 0))} -> {human(new.get('size', 0))}")
+                        f"{plural(new.files, 'file')}, "
+                        f"{human(old.get('size', 0))} -> {human(new.size)}")
             else:
                 what = next((r for r in bag.reasons if r.startswith("compacted")),
                             "packed again with its bag")

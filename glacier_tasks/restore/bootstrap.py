@@ -47,8 +47,8 @@ def bootstrap(settings, store: ObjectStore, wanted_year: int | None, keep_dir,
     lines += damaged
     statefile.write_bytes(settings.inventory_file, files["inventory.json"])
     lines.append(f"Wrote {settings.inventory_file}: "
-                 f"{plural(len(inventory['atoms']), 'atom')} in "
-                 f"{plural(len(inventory['bags']), 'bag')}")
+                 f"{plural(len(inventory.atoms), 'atom')} in "
+                 f"{plural(len(inventory.bags), 'bag')}")
     lines.append(_restore_list(settings.list_file, files.get("list.txt")))
     count = _fetch_manifests(settings, store, keys, inventory)
     lines.append(f"Downloaded {plural(count, 'manifest')} to {settings.manifest_dir}")
@@ -63,10 +63,10 @@ def _missing_bags(found: dict, keys: dict, chosen) -> list[str]:
     """A warning when the chosen inventory names bags the bucket lacks, with the other
     system folders and how complete each is."""
     def gone(folder):
-        return [k for k in found[folder][1]["bags"] if k not in keys]
+        return [k for k in found[folder][1].bags if k not in keys]
     if not gone(chosen):
         return []
-    others = [f"{f[0]} ({len(gone(f))} of {plural(len(found[f][1]['bags']), 'bag')} "
+    others = [f"{f[0]} ({len(gone(f))} of {plural(len(found[f][1].bags), 'bag')} "
               "missing)"
               for f in sorted(found, key=lambda f: (f[0], f[1] or "")) if f != chosen]
     return [f"WARNING the {chosen[0]} inventory names {plural(len(gone(chosen)), 'bag')} "
@@ -77,8 +77,8 @@ def _missing_bags(found: dict, keys: dict, chosen) -> list[str]:
 
 def _fetch_manifests(settings, store: ObjectStore, keys, inventory) -> int:
     count = 0
-    for key, bag in sorted(inventory["bags"].items()):
-        manifest = bag.get("manifest_key")
+    for key, bag in sorted(inventory.bags.items()):
+        manifest = bag.manifest_key
         if manifest and manifest in keys:
             data = store.get_bytes(manifest)
             if crypto.is_encrypted(data):

@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import statefile
 from ..errors import RestoreError
 from ..formats import layout, manifest
-from ..formats.inventory import LOOSE_ATOM, atom_name, chain
+from ..formats.inventory import LOOSE_ATOM, atom_name
 from .find import fetch_manifest
 
 
@@ -25,7 +25,7 @@ def deletions(settings, store, key: str, record: dict) -> list[bytes]:
     checked against the sha256 the inventory records."""
     del_key = layout.deletions_key(key)
     path = layout.local_manifest(settings.manifest_dir, del_key)
-    want = record.get("deletions_sha256")
+    want = record.deletions_sha256
     data = path.read_bytes() if path.exists() else None
     if data is None or hashlib.sha256(data).hexdigest() != want:
         if store.head(del_key) is None:
@@ -38,61 +38,66 @@ def deletions(settings, store, key: str, record: dict) -> list[bytes]:
     return [n for n in data.split(b"\0") if n]
 
 
-def atom_lines(path: Path, atom_member: bytes | None):
-    """(raw name, line) of a manifest's entries inside the atom (None: the loose
-    files' atom, the top-level names that are no folder)."""
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            name = manifest.parse_line(line)[0]
-            if atom_member is None:
-                if b"/" not in name:
-                    yield name, line
-            elif name.rstrip(b"/") == atom_member or \
-                    name.startswith(atom_member + b"/"):
-                yield name, line
+def atom_entries(path: Path, atom_member: bytes | None):
+    """(raw name, a folder's ending in '/'; Entry) of a manifest's entries inside the
+    atom (None: the loose files' atom, the top-level names that are no folder)."""
+    for entry in manifest.read_entries(path):
+        name = entry.name + (b"/" if entry.folder else b"")
+        if atom_member is None:
+            if b"/" not in entry.name and not entry.folder:
+                yield name, entry
+        elif entry.name == atom_member or entry.name.startswith(atom_member + b"/"):
+            yield name, entry
 
 
-def newest(settings, store, inventory: dict, atom: str) -> dict:
-    """raw name (a folder's ending in '/') -> (archive_key, manifest line): the atom
-    as its chain holds it now."""
-    entry = inventory["atoms"][atom]
-    name = atom_name(entry["molecule"], atom)
+def newest(settings, store, inventory, atom: str) -> dict:
+    """raw name (a folder's ending in '/') -> (archive_key, Entry): the atom as its
+    chain holds it now."""
+    entry = inventory.atoms[atom]
+    name = atom_name(entry.molecule, atom)
     member = None if name == LOOSE_ATOM else name.encode("utf-8", "surrogateescape")
     view = {}
-    for step, key in enumerate(chain(entry)):
-        record = inventory["bags"][key]
+    for step, key in enumerate(entry.chain):
+        record = inventory.bags[key]
         if step:
             for gone in deletions(settings, store, key, record):
                 for old in [n for n in view if n.rstrip(b"/") == gone or
                             n.startswith(gone + b"/")]:
                     del view[old]
-        for raw, line in atom_lines(fetch_manifest(settings, store, record), member):
+        for raw, line in atom_entries(fetch_manifest(settings, store, record), member):
             view.pop(raw.rstrip(b"/") if raw.endswith(b"/") else raw + b"/", None)
             view[raw] = (key, line)
     return view
 
 
-def merged_manifest(settings, store, inventory: dict, atom: str, path: Path) -> Path:
+def _line(entry) -> str:
+    """An Entry written back as its manifest line."""
+    extra = (f"\t{entry.note}" if entry.note else "") + \
+        (f"\t{manifest.CONTENT}{entry.sha256}" if entry.sha256 else "")
+    return f"{entry.path}\t{entry.size}\t{entry.mtime}{extra}\n"
+
+
+def merged_manifest(settings, store, inventory, atom: str, path: Path) -> Path:
     """The atom's newest view written as a manifest (for the check after a restore)."""
     view = newest(settings, store, inventory, atom)
-    statefile.write_bytes(path, "".join(line for _, line in view.values()).encode())
+    statefile.write_bytes(path, "".join(_line(e) for _, e in view.values()).encode())
     return path
 
 
 def touching(settings, store, inventory: dict, atom: str, member: bytes) -> list:
     """The bags of the atom's chain, in order, that hold or delete something at or
     under `member` (a folder inside the atom): the others have nothing for it."""
-    entry = inventory["atoms"][atom]
+    entry = inventory.atoms[atom]
     found = []
 
     def near(name: bytes) -> bool:
         name = name.rstrip(b"/")
         return name == member or name.startswith(member + b"/") or \
             member.startswith(name + b"/")
-    for step, key in enumerate(chain(entry)):
-        record = inventory["bags"][key]
-        names = (raw for raw, _ in atom_lines(fetch_manifest(settings, store, record),
-                                              None if member == b"" else member))
+    for step, key in enumerate(entry.chain):
+        record = inventory.bags[key]
+        names = (raw for raw, _ in atom_entries(fetch_manifest(settings, store, record),
+                                                None if member == b"" else member))
         if any(near(n) for n in names) or (step and any(
                 near(n) for n in deletions(settings, store, key, record))):
             found.append(key)

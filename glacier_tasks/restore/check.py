@@ -22,15 +22,6 @@ from ..units import human, plural
 SHOWN = 10  # mismatches named in the closing line; the rest are counted
 
 
-@dataclass(frozen=True)
-class Entry:
-    name: bytes  # without a folder's trailing '/'
-    folder: bool
-    size: int
-    mtime: str
-    sha256: str | None = None  # of the content; None in manifests written before it
-
-
 @dataclass
 class CheckResult:
     files: int = 0
@@ -45,15 +36,9 @@ class CheckResult:
 
 def entries(manifest_path: Path, wanted):
     """The manifest's entries `wanted(name)` accepts, in the bag's order."""
-    with open(manifest_path, encoding="utf-8") as lines:
-        for line in lines:
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) > 3 and fields[3].startswith("skipped"):
-                continue
-            name, size, mtime = manifest.parse_line(line)
-            if wanted(name):
-                yield Entry(name.rstrip(b"/"), name.endswith(b"/"), size, mtime,
-                            manifest.content_sha256(line))
+    for entry in manifest.read_entries(manifest_path):
+        if not entry.skipped and wanted(entry.name + (b"/" if entry.folder else b"")):
+            yield entry
 
 
 def conflicts(manifest_path: Path, wanted, dest: Path) -> list[bytes]:
@@ -110,7 +95,7 @@ def check(manifest_path: Path, wanted, dest: Path) -> CheckResult:
     return result
 
 
-def _differs(path: bytes, entry: Entry, result: CheckResult) -> str | None:
+def _differs(path: bytes, entry: manifest.Entry, result: CheckResult) -> str | None:
     try:
         st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..bucket.objects import ObjectStore
 from ..formats import crypto, layout, manifest
 from ..formats.inventory import LOOSE_ATOM, atom_name
+from ..formats.records import BagRecord, Inventory
 from .. import statefile
 from ..errors import UsageError
 
@@ -27,11 +28,11 @@ class Match:
     mtime: str
 
 
-def fetch_manifest(settings, store: ObjectStore, bag: dict) -> Path:
+def fetch_manifest(settings, store: ObjectStore, bag: BagRecord) -> Path:
     """The bag's manifest in manifest_dir, downloaded if it is not there yet."""
-    path = layout.local_manifest(settings.manifest_dir, bag["manifest_key"])
+    path = layout.local_manifest(settings.manifest_dir, bag.manifest_key)
     if not path.exists():
-        data = store.get_bytes(bag["manifest_key"])
+        data = store.get_bytes(bag.manifest_key)
         if crypto.is_encrypted(data):
             data = crypto.decrypt_bytes(data, settings.age_identity_file)
         statefile.write_bytes(path, data)
@@ -51,58 +52,53 @@ def matcher(pattern: str, regex: bool):
     return lambda text: pattern in text
 
 
-def search(settings, store: ObjectStore, inventory: dict, pattern: str,
+def search(settings, store: ObjectStore, inventory: Inventory, pattern: str,
            regex: bool = False):
     """Yield a Match for every manifest line whose full path matches."""
     matches = matcher(pattern, regex)
     # an atom with increments is read as its chain holds it now (below); with
     # --all-years there are no atoms, and every version of every bag is shown
-    atoms = inventory.get("atoms", {})
-    chained = {a for a, e in atoms.items() if e.get("increments")}
-    in_chains = {k for a in chained for k in atoms[a]["increments"]}
-    for key, bag in sorted(inventory["bags"].items()):
+    chained = {a for a, e in inventory.atoms.items() if e.increments}
+    in_chains = {k for a in chained for k in inventory.atoms[a].increments}
+    for key, bag in sorted(inventory.bags.items()):
         if key in in_chains:
             continue  # read below, with its chain
-        prefix = bag["molecule"].rstrip("/") + "/"
+        prefix = bag.molecule.rstrip("/") + "/"
         current = _current_atoms(bag)
-        skip = {manifest.escape_name(os.fsencode(atom_name(bag["molecule"], a)))
-                for a in bag.get("atoms", []) if a in chained}
-        with open(fetch_manifest(settings, store, bag), encoding="utf-8") as lines:
-            for line in lines:
-                path, _, rest = line.rstrip("\n").partition("\t")
-                if current is not None and _atom_of(path) not in current:
-                    continue  # an old version of an atom that moved to a newer bag
-                if _atom_of(path) in skip:
-                    continue  # its newest view is read below
-                match = _match(matches, prefix, path, rest, key)
-                if match:
-                    yield match
+        skip = {manifest.escape_name(os.fsencode(atom_name(bag.molecule, a)))
+                for a in bag.atoms if a in chained}
+        for entry in manifest.read_entries(fetch_manifest(settings, store, bag)):
+            if current is not None and _atom_of(entry.path) not in current:
+                continue  # an old version of an atom that moved to a newer bag
+            if _atom_of(entry.path) in skip:
+                continue  # its newest view is read below
+            match = _match(matches, prefix, entry, key)
+            if match:
+                yield match
     from .chain import newest  # chain reads manifests with this module's helpers
     for atom in sorted(chained):
-        prefix = atoms[atom]["molecule"].rstrip("/") + "/"
-        for key, line in newest(settings, store, inventory, atom).values():
-            path, _, rest = line.rstrip("\n").partition("\t")
-            match = _match(matches, prefix, path, rest, key)
+        prefix = inventory.atoms[atom].molecule.rstrip("/") + "/"
+        for key, entry in newest(settings, store, inventory, atom).values():
+            match = _match(matches, prefix, entry, key)
             if match:
                 yield match
 
 
-def _match(matches, prefix: str, path: str, rest: str, key: str) -> Match | None:
-    full = prefix + path
+def _match(matches, prefix: str, entry, key: str) -> Match | None:
+    full = prefix + entry.path
     if not matches(full):
         return None
-    size, _, mtime = rest.partition("\t")
-    mtime = mtime.replace("\t", " ")  # keeps a 'skipped: socket' note
-    return Match(full, layout.bag_name(key), key, int(size or 0), mtime)
+    note = f" {entry.note}" if entry.note else ""  # 'skipped: socket'
+    return Match(full, layout.bag_name(key), key, entry.size, entry.mtime + note)
 
 
-def _current_atoms(bag: dict) -> set | None:
+def _current_atoms(bag: BagRecord) -> set | None:
     """The escaped names of the atoms that still point at this bag, when some atoms
     moved out of it since it was packed (their old versions stay in it); else None."""
-    atoms = bag.get("atoms", [])
-    if set(bag.get("packed_atoms") or atoms) <= set(atoms):
+    atoms = bag.atoms
+    if set(bag.held_atoms) <= set(atoms):
         return None
-    return {manifest.escape_name(os.fsencode(atom_name(bag["molecule"], a)))
+    return {manifest.escape_name(os.fsencode(atom_name(bag.molecule, a)))
             for a in atoms}
 
 
@@ -119,14 +115,11 @@ def member_exists(manifest_path: Path, member: bytes, loose: bool = False) -> bo
     folder: a top-level folder is an atom of its own, and one its bag still lists is
     the old copy of an atom that moved out or was removed (issue 23)."""
     folder = member + b"/"
-    with open(manifest_path, encoding="utf-8") as lines:
-        for line in lines:
-            raw = manifest.parse_line(line)[0]
-            name = raw.rstrip(b"/")
-            if loose:  # its very name, never a folder's line ("NAME/")
-                if raw == member:
-                    return True
-                continue
-            if name == member or name.startswith(folder):
+    for entry in manifest.read_entries(manifest_path):
+        if loose:  # its very name, never a folder's line ("NAME/")
+            if entry.name == member and not entry.folder:
                 return True
+            continue
+        if entry.name == member or entry.name.startswith(folder):
+            return True
     return False

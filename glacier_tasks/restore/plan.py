@@ -17,8 +17,9 @@ from ..formats import checksum, layout, manifest, memberindex
 from .. import config, cost, statefile
 from ..errors import StateError, command
 from .find import fetch_manifest, member_exists
-from ..formats.inventory import LOOSE_ATOM, atom_name, chain, find_atom
+from ..formats.inventory import LOOSE_ATOM, atom_name, find_atom
 from . import chain as chain_view
+from ..formats.records import AtomEntry, BagRecord, Inventory
 from ..units import human, plural
 
 @dataclass(frozen=True)
@@ -31,14 +32,14 @@ class Target:
     whole: bool = False  # the whole atom
     folder: str = ""
     size: int | None = None  # the whole atom's, as the inventory records it
-    step: int = 0  # its bag's place in the atom's chain: 0 the base, then increments
+    step: int = 0  # its bag's place among those this restore reads for its atom
 
 
-def resolve_targets(inventory: dict, path: str) -> list[Target]:
+def resolve_targets(inventory: Inventory, path: str) -> list[Target]:
     """The atoms (or the part of one) that a user's path names."""
     path = path.rstrip("/") or "/"
-    atoms = inventory["atoms"]
-    whole = [k for k, a in atoms.items() if a["molecule"].rstrip("/") == path.rstrip("/")]
+    atoms = inventory.atoms
+    whole = [k for k, a in atoms.items() if a.molecule.rstrip("/") == path.rstrip("/")]
     if whole:
         return [_target(k, atoms[k], k) for k in sorted(whole)]
     atom = find_atom(inventory, path)
@@ -49,7 +50,7 @@ def resolve_targets(inventory: dict, path: str) -> list[Target]:
     return [_target(atom, atoms[atom], path)]
 
 
-def real_path(settings, store: ObjectStore, inventory: dict, path: str) -> str:
+def real_path(settings, store: ObjectStore, inventory: Inventory, path: str) -> str:
     """The path a user means: as typed, or as `find` prints it, with the part inside
     its molecule escaped as the manifests spell names (\\xNN a byte that is not UTF-8,
     \\\\ a backslash). The first spelling that names something backed up wins; with
@@ -64,10 +65,10 @@ def real_path(settings, store: ObjectStore, inventory: dict, path: str) -> str:
     return path
 
 
-def _spellings(inventory: dict, path: str):
+def _spellings(inventory: Inventory, path: str):
     yield path
-    molecules = [m for m in {a["molecule"].rstrip("/") + "/"
-                             for a in inventory["atoms"].values()} if path.startswith(m)]
+    molecules = [m for m in {a.molecule.rstrip("/") + "/"
+                             for a in inventory.atoms.values()} if path.startswith(m)]
     if "\\" in path and molecules:
         molecule = max(molecules, key=len)  # find prints the molecule as it is
         try:
@@ -81,13 +82,13 @@ def shown(path: str) -> str:
     return manifest.escape_name(os.fsencode(path))
 
 
-def resolve_all(inventory: dict) -> list[Target]:
+def resolve_all(inventory: Inventory) -> list[Target]:
     """Every atom, each molecule under a folder of its own named by its slug."""
-    atoms = inventory["atoms"]
+    atoms = inventory.atoms
     if not atoms:
         raise StateError("the inventory holds no atom: nothing to restore")
-    folders = molecule_folders({a["molecule"] for a in atoms.values()})
-    return [_target(k, a, k, folders[a["molecule"]]) for k, a in sorted(atoms.items())]
+    folders = molecule_folders({a.molecule for a in atoms.values()})
+    return [_target(k, a, k, folders[a.molecule]) for k, a in sorted(atoms.items())]
 
 
 def molecule_folders(molecules) -> dict:
@@ -99,17 +100,17 @@ def molecule_folders(molecules) -> dict:
             f"{s}-{hashlib.sha1(m.encode()).hexdigest()[:6]}" for m, s in slugs.items()}
 
 
-def _target(atom: str, entry: dict, path: str, folder: str = "") -> Target:
-    name = atom_name(entry["molecule"], atom)
+def _target(atom: str, entry: AtomEntry, path: str, folder: str = "") -> Target:
+    name = atom_name(entry.molecule, atom)
     if name == LOOSE_ATOM:
-        root = entry["molecule"].rstrip("/")
+        root = entry.molecule.rstrip("/")
         member = path[len(root):].lstrip("/") if path != atom else ""
     else:
         rest = path[len(atom):].lstrip("/")
         member = f"{name}/{rest}" if rest else name
     whole = path == atom
-    return Target(atom, entry["archive_key"], os.fsencode(member), whole, folder,
-                  entry.get("size") if whole else None)
+    return Target(atom, entry.archive_key, os.fsencode(member), whole, folder,
+                  entry.size if whole else None)
 
 
 def wanted(targets) -> callable:
@@ -145,15 +146,15 @@ def tier_problem(tier: str, storage_classes) -> str | None:
     return None
 
 
-def check_members(settings, store: ObjectStore, inventory: dict, targets) -> None:
+def check_members(settings, store: ObjectStore, inventory: Inventory, targets) -> None:
     """A path inside an atom must be in its bag's manifest (fetched if needed)."""
     for t in targets:
-        if t.whole or not t.member or t.member == os.fsencode(
-                atom_name(inventory["atoms"][t.atom]["molecule"], t.atom)):
+        name = atom_name(inventory.atoms[t.atom].molecule, t.atom)
+        if t.whole or not t.member or t.member == os.fsencode(name):
             continue
-        bag = inventory["bags"][t.archive_key]
-        loose = atom_name(inventory["atoms"][t.atom]["molecule"], t.atom) == LOOSE_ATOM
-        if inventory["atoms"][t.atom].get("increments"):  # as its chain holds it now
+        bag = inventory.bags[t.archive_key]
+        loose = name == LOOSE_ATOM
+        if inventory.atoms[t.atom].increments:  # as its chain holds it now
             view = chain_view.newest(settings, store, inventory, t.atom)
             found = t.member in view or (not loose and any(
                 n.rstrip(b"/") == t.member or n.startswith(t.member + b"/")
@@ -175,7 +176,7 @@ def check_members(settings, store: ObjectStore, inventory: dict, targets) -> Non
 @dataclass(frozen=True)
 class BagFetch:
     key: str
-    record: dict
+    record: BagRecord
     targets: tuple
     runs: tuple | None  # the byte runs to download; None: the whole bag
     why_whole: str = ""  # why the whole bag is downloaded
@@ -194,8 +195,7 @@ class BagFetch:
         """Every atom the bag holds is asked for: tar reads it all, nothing is left
         out. A bag some atoms moved out of (issue 23) also holds their old versions,
         which only the atoms' own names keep out."""
-        held = self.record.get("packed_atoms") or self.record.get("atoms", [])
-        return set(held) <= {t.atom for t in self.targets if t.whole}
+        return set(self.record.held_atoms) <= {t.atom for t in self.targets if t.whole}
 
     @property
     def wanted(self):
@@ -208,30 +208,27 @@ class BagFetch:
 
     @property
     def download_size(self) -> int:
-        return self.record["size"] if self.runs is None else \
+        return self.record.size if self.runs is None else \
             sum(r.size for r in self.runs)
 
 
-def plan_restore(settings, store: ObjectStore, inventory: dict,
+def plan_restore(settings, store: ObjectStore, inventory: Inventory,
                  targets: list) -> list[BagFetch]:
-    """The bags to fetch, in the order they are extracted: every base before any
-    increment, and an atom's increments in their chain's order."""
     by_bag = {}
     for t in targets:
         for each in chain_targets(settings, store, inventory, t):
             by_bag.setdefault(each.archive_key, []).append(each)
-    plans = [plan_bag(settings, store, key, inventory["bags"][key], tuple(mine))
+    plans = [plan_bag(settings, store, key, inventory.bags[key], tuple(mine))
              for key, mine in sorted(by_bag.items())]
     return sorted(plans, key=lambda p: (p.step, p.key))
 
 
-def chain_targets(settings, store, inventory: dict, target: Target) -> list[Target]:
+def chain_targets(settings, store, inventory: Inventory, target: Target) -> list[Target]:
     """What each bag of the target's atom gives back (issue 27): an atom sent whole is
     its one bag; one with increments is its whole chain in order (each increment's
     deletions applied before it), or, for a single file, the one bag holding its
     newest version."""
-    entry = inventory["atoms"][target.atom]
-    keys = chain(entry)
+    keys = inventory.atoms[target.atom].chain
     if len(keys) == 1:
         return [target]
     if not target.whole and target.member:
@@ -244,35 +241,35 @@ def chain_targets(settings, store, inventory: dict, target: Target) -> list[Targ
     return [replace(target, archive_key=key, step=step) for step, key in enumerate(keys)]
 
 
-def plan_bag(settings, store: ObjectStore, key: str, record: dict,
+def plan_bag(settings, store: ObjectStore, key: str, record: BagRecord,
              targets: tuple) -> BagFetch:
     """The runs to download, or why the whole bag is."""
     plan = BagFetch(key, record, targets, None)
     why = "every file in it is asked for" if plan.everything else \
-        "encrypted: age has no random access" if record.get("encryption") else \
-        "packed before bags had a member index" if not record.get("index_sha256") else ""
+        "encrypted: age has no random access" if record.encryption else \
+        "packed before bags had a member index" if not record.index_sha256 else ""
     if why:
         return BagFetch(key, record, targets, None, why)
     index, why = _index_file(settings, store, key, record)
     if index is None:
         return BagFetch(key, record, targets, None, why)
     members = memberindex.read_index(index)
-    runs = memberindex.runs(members, wanted(targets), record["size"])
+    runs = memberindex.runs(members, wanted(targets), record.size)
     return BagFetch(key, record, targets, tuple(runs), "", index)
 
 
 def _index_file(settings, store: ObjectStore, key: str,
-                record: dict) -> tuple[Path | None, str]:
+                record: BagRecord) -> tuple[Path | None, str]:
     """The bag's member index in manifest_dir, fetched from S3 Standard if needed; or
     None and why it cannot be used (the whole bag is downloaded then)."""
     index_key = layout.index_key(key)
     path = layout.local_manifest(settings.manifest_dir, index_key)
-    if path.exists() and checksum.sha256_of(path) == record["index_sha256"]:
+    if path.exists() and checksum.sha256_of(path) == record.index_sha256:
         return path, ""
     if store.head(index_key) is None:
         return None, f"its member index {index_key} is missing from the bucket"
     data = store.get_bytes(index_key)
-    if hashlib.sha256(data).hexdigest() != record["index_sha256"]:
+    if hashlib.sha256(data).hexdigest() != record.index_sha256:
         return None, f"its member index {index_key} is not the one the inventory records"
     statefile.write_bytes(path, data)
     return path, ""
@@ -282,11 +279,11 @@ def estimate_lines(plans: list[BagFetch], tier: str, prices) -> list[str]:
     """What the restore thaws and downloads, how long the thaw takes, what it costs."""
     lines = []
     for p in plans:
-        size = human(p.record["size"])
+        size = human(p.record.size)
         lines.append(f"  {p.key}  {size} to thaw; downloads " + (
             f"{human(p.download_size)}: only the members asked for" if p.runs is not None
             else f"all of it ({p.why_whole})"))
-    thawed = sum(p.record["size"] for p in plans)
+    thawed = sum(p.record.size for p in plans)
     fetched = sum(p.download_size for p in plans)
     figures = cost.restore_cost(thawed, len(plans), tier, prices, transfer_size=fetched)
     lines.append(f"{plural(len(plans), 'bag')}, {human(thawed)} to thaw, {human(fetched)} "

@@ -87,7 +87,7 @@ class Restorer:
         restorestate.save_state(self.state_file, self.state)
 
     def bag_state(self, plan):
-        return self.state.bag(plan.key, plan.record["sha256"])
+        return self.state.bag(plan.key, plan.record.sha256)
 
     def preflight(self, plans) -> dict:
         """Before anything is requested: every bag still needed is in the bucket,
@@ -234,7 +234,7 @@ class Restorer:
 
     def _chained(self, plan) -> bool:
         return self.inventory is not None and any(
-            self.inventory["atoms"].get(t.atom, {}).get("increments")
+            t.atom in self.inventory.atoms and self.inventory.atoms[t.atom].increments
             for t in plan.targets)
 
     @staticmethod
@@ -319,9 +319,9 @@ class Restorer:
                 self.say(f"{err}; downloading the whole bag instead")
                 state.mode = "whole"
         if state.mode == "whole":
-            self._refuse_full(plan.record["size"] - self._on_disk(plan, ""))
+            self._refuse_full(plan.record.size - self._on_disk(plan, ""))
             download.download_bag(self.store, plan.key, self.downloads,
-                                  plan.record["size"], plan.record["sha256"])
+                                  plan.record.size, plan.record.sha256)
         state.downloaded = True
         self.save()
 
@@ -374,7 +374,7 @@ class Restorer:
         """For a ranged restore: the runs of the hard links' targets, downloaded."""
         names = {o.linkname for o in orphans}
         runs = memberindex.runs(memberindex.read_index(plan.index), names.__contains__,
-                                plan.record["size"])
+                                plan.record.size)
         return untar.open_file(download.download_runs(
             self.store, plan.key, runs, self._file(plan, ".links")))
 
@@ -454,8 +454,7 @@ def _check_object(plan, info) -> None:
     """The object at the bag's key is the bag the inventory records (size, sha256
     metadata, CRC64NVME from the HEAD), before anything is thawed or read from it."""
     record = plan.record
-    problem = bag_problem(info, record["size"], record.get("sha256"), None,
-                          record.get("crc64nvme"))
+    problem = bag_problem(info, record.size, record.sha256, None, record.crc64nvme)
     if problem:
         raise RestoreError(f"{plan.key}: {problem} (the inventory's bag was replaced "
                            "or damaged in the bucket); nothing was read from it. "

@@ -2,15 +2,9 @@
 
 import pytest
 
-from .helpers import Project, make_sample_tree
+from .helpers import sample_project
 
 
 @pytest.fixture
 def project(tmp_path, s3_server, bucket):
-    data = tmp_path / "data"
-    data.mkdir()
-    make_sample_tree(data)
-    p = Project(tmp_path, s3_server, bucket)
-    p.write_list(data)
-    p.data = data
-    return p
+    return sample_project(tmp_path, s3_server, bucket)

@@ -1,6 +1,5 @@
 """Drive glacier-tasks as a user would: a project folder, `doit TASK`, a real S3 server."""
 
-import hashlib
 import json
 import os
 import re
@@ -11,6 +10,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+from glacier_tasks.formats.checksum import sha256_of as sha256_file  # noqa: F401
 from glacier_tasks.formats import layout
 from tests.s3server import CREDENTIALS
 
@@ -81,13 +81,15 @@ class Project:
                 found[obj["Key"]] = (obj["Size"], obj.get("StorageClass", "STANDARD"))
         return found
 
-    def bag_puts(self) -> list:
-        """Request lines of the server log that stored or began a bag object."""
+    def bag_puts(self, stored_only: bool = False) -> list:
+        """Request lines of the server log that stored or began a bag object (with
+        stored_only, those the server answered 200: a write refused as the key was
+        taken stored nothing)."""
         prefix = f"/{self.bucket}/"
-        return [line for line in self.server.requests()
+        return [line for line, status in self.server.answered()
                 if line.startswith(("PUT " + prefix, "POST " + prefix))
                 and line.split(" ")[1].split("?")[0].endswith(".tar")
-                and "partNumber" not in line]
+                and "partNumber" not in line and (status == 200 or not stored_only)]
 
     def thaw_and_download(self, key: str, dest: Path) -> Path:
         """What a user does by hand: restore-object, then get-object once thawed."""
@@ -104,12 +106,45 @@ class Project:
         return dest
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def sample_project(root: Path, server, bucket: str, extra: str = "", **kwargs) -> Project:
+    """The sample tree as one molecule (the e2e suite's usual project), `extra` added
+    to the config's [settings]."""
+    data = root / "data"
+    data.mkdir(parents=True)
+    make_sample_tree(data)
+    project = Project(root, server, bucket, **kwargs)
+    if extra:
+        project.write_config(extra)
+    project.write_list(data)
+    project.data = data
+    return project
+
+
+def atoms_project(root: Path, server, bucket: str, count: int, size: int,
+                  target_gb: float = 0.004, extra: str = "") -> Project:
+    """`count` atoms (atom0, atom1, ...) of one `size`-byte random blob each."""
+    data = root / "data"
+    for n in range(count):
+        (data / f"atom{n}").mkdir(parents=True)
+        (data / f"atom{n}" / "blob").write_bytes(os.urandom(size))
+    project = Project(root, server, bucket, target_gb=target_gb)
+    if extra:
+        project.write_config(f"target_bag_gb = {target_gb}\n{extra}")
+    project.write_list(data)
+    project.data = data
+    return project
+
+
+def sparse_file(path: Path, size: int, head: bytes = b"start") -> Path:
+    """A file of `size` bytes that holds `head` at its start and 'middle' half-way,
+    holes elsewhere (a thin disk image)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(head)
+        f.seek(size // 2)
+        f.write(b"middle")
+        f.truncate(size)
+    return path
 
 
 def tree_snapshot(root: Path) -> dict:

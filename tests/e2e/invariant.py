@@ -20,7 +20,7 @@ import tomllib
 
 from glacier_tasks.formats import layout
 from glacier_tasks.formats.inventory import atom_name
-from glacier_tasks.formats.manifest import parse_line, unescape_name
+from glacier_tasks.formats.manifest import read_entry, unescape_name
 
 
 def check_invariant(project) -> None:
@@ -41,10 +41,8 @@ def check_invariant(project) -> None:
         if bag.get("encryption"):
             continue  # the tar inside is checked by the encryption tests' restores
         manifest = s3.get_object(Bucket=bucket, Key=bag["manifest_key"])["Body"].read()
-        listed = [parse_line(line)[0].rstrip(b"/")
-                  for line in manifest.decode().splitlines()
-                  if len(line.split("\t")) < 4 or not line.split("\t")[3]
-                  .startswith("skipped")]
+        listed = [entry.name for entry in map(read_entry, manifest.decode().splitlines())
+                  if not entry.skipped]
         assert _members(data) == listed, f"{key}: manifest and tar disagree"
         _check_atoms(inventory, key, bag, manifest.decode())
         if bag.get("index_sha256"):
@@ -71,8 +69,8 @@ def _check_atoms(inventory, key, bag, manifest: str) -> None:
     folders) as the inventory records for it: never an atom recorded as packed empty."""
     files, present = {}, set()
     for line in manifest.splitlines():
-        name = parse_line(line)[0]
-        folder, path = name.endswith(b"/"), name.rstrip(b"/")
+        entry = read_entry(line)
+        folder, path = entry.folder, entry.name
         # a top-level folder is an atom; top-level other entries are the loose atom
         atom = path.split(b"/", 1)[0] if b"/" in path or folder else b"."
         present.add(atom)

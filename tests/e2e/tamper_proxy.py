@@ -1,14 +1,13 @@
 """A proxy that changes one request on its way to S3, as a bad cable, a broken NIC or
 a meddling middlebox would: flip a byte of an UploadPart's body, change the full-object
 CRC64NVME a CompleteMultipartUpload (or a PUT) declares, or add a wrong Content-MD5 to
-a bag's PUT. Everything else passes as it is (FaultProxy at rate 0). AWS refuses each
+a bag's PUT. Everything else passes as it is (tests/support/proxy.py). AWS refuses each
 (BadDigest, InvalidRequest); moto stores them."""
 
 import base64
 import hashlib
-import threading
 
-from .fault_proxy import FaultProxy
+from tests.support.proxy import LoopbackProxy
 
 ZERO_CRC = base64.b64encode(bytes(8)).decode()  # the CRC64NVME of no bag of ours
 EMPTY_MD5 = base64.b64encode(hashlib.md5(b"").digest()).decode()
@@ -36,25 +35,9 @@ def wrong_md5(method, path, headers, body):
     return None
 
 
-class TamperProxy(FaultProxy):
+class TamperProxy(LoopbackProxy):
     """Tampers with the first request `tamper` picks (it returns the headers to set and
     the body, or None to pass the request on as it is); `tampered` names it."""
 
     def __init__(self, upstream_port: int, tamper):
-        super().__init__(upstream_port, rate=0.0, seed=0)
-        self.tamper, self.tampered = tamper, []
-        self._once = threading.Lock()
-
-    def forward(self, handler, body):
-        headers = {k.lower(): v for k, v in handler.headers.items()}
-        with self._once:
-            changed = None if self.tampered else \
-                self.tamper(handler.command, handler.path, headers, body)
-            if changed:
-                self.tampered.append(f"{handler.command} {handler.path}")
-        if changed:
-            changes, body = changed
-            for key, value in changes.items():
-                del handler.headers[key]  # every spelling of it
-                handler.headers[key] = value
-        return super().forward(handler, body)
+        super().__init__(upstream_port, tamper=tamper)

@@ -718,7 +718,7 @@ def test_two_kept_bags_of_one_name_in_one_plan(tmp_path, s3_server, bucket):
     S keeps A: 2025's and 2026's bag_001 are both in the inventory, under one name. S
     unchanged and 3 MB of A's 4.8: A is kept, as is 2026's bag_001. The next run plans
     two kept bags of one name: bag tasks, markers and failure files go by name."""
-    from tests.tmpfs import mounted_tmpfs
+    from tests.support.tmpfs import mounted_tmpfs
     data = tmp_path / "data"
     for name, size in (("P", 1_500_000), ("S", 3_000_000), ("C", 300_000)):
         (data / name).mkdir(parents=True)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests.s3server import S3Server
-from tests.tmpfs import mounted_tmpfs
+from tests.support.tmpfs import mounted_tmpfs
 
 
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from .helpers import Project, make_sample_tree
+from .helpers import Project, make_sample_tree, sample_project
 from .invariant import check_invariant
 from .test_hosts import host_project
 
@@ -17,13 +17,9 @@ PAST_EVERY_AGE = "2027-12-31"  # past 180 days of the Y2 bags (uploaded now, in 
 
 
 def two_years(tmp_path, s3_server, bucket, keep_years=1):
-    data = tmp_path / "data"
-    data.mkdir()
-    make_sample_tree(data)
-    project = Project(tmp_path, s3_server, bucket)
-    project.write_config(f"target_bag_gb = 0.004\nkeep_years = {keep_years}\n")
-    project.write_list(data)
-    project.data = data
+    project = sample_project(tmp_path, s3_server, bucket,
+                             f"target_bag_gb = 0.004\nkeep_years = {keep_years}\n")
+    data = project.data
     assert project.run("backup", GLACIER_TODAY=Y1).returncode == 0
     (data / "Books" / "sub" / "notes.txt").write_text("hello, changed in Y2\n")
     assert project.run("backup", GLACIER_TODAY=Y2).returncode == 0

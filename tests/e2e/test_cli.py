@@ -11,7 +11,7 @@ import time
 import pytest
 
 
-from .fault_proxy import FaultProxy
+from tests.support.proxy import LoopbackProxy
 from .helpers import REPO, Project, restore_all, tree_snapshot
 
 DOIT_INTERNALS = ("dumpdb", "strace", "forget", "clean", "ignore", "reset-dep")
@@ -143,7 +143,7 @@ def test_a_closed_pipe_ends_quietly(project):
         assert piped.stderr == "", piped.stderr
 
 
-class HeldParts(FaultProxy):
+class HeldParts(LoopbackProxy):
     """Forwards everything, but holds each uploaded part until the test releases them,
     then a second more: the upload is still going when the test stops it, however
     late a loaded machine lets the test look (a second's head start was not always
@@ -154,12 +154,11 @@ class HeldParts(FaultProxy):
         self.released = threading.Event()
         super().__init__(*args, **kwargs)
 
-    def forward(self, handler, body):
-        if "partNumber=" in handler.path:
+    def before_forward(self, method, path):
+        if "partNumber=" in path:
             self.holding.set()
             self.released.wait(timeout=120)
             time.sleep(1.0)
-        return super().forward(handler, body)
 
 
 @pytest.mark.parametrize("form", ["glacier", "doit"])
@@ -168,7 +167,7 @@ def test_sigterm_during_an_upload_stops_in_one_line_and_the_rerun_resumes(
     data = tmp_path / "data"
     (data / "Big").mkdir(parents=True)
     (data / "Big" / "blob.bin").write_bytes(os.urandom(80 << 20))  # 5 parts of 16 MiB
-    proxy = HeldParts(s3_server.port, rate=0.0, seed=1)
+    proxy = HeldParts(s3_server.port)
     try:
         project = Project(tmp_path, s3_server, bucket, target_gb=1)
         project.write_list(data)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .fault_proxy import FaultProxy
+from tests.support.proxy import LoopbackProxy
 from .invariant import check_invariant
 from .helpers import Project, make_sample_tree, restore_all, tree_snapshot
 
@@ -29,7 +29,7 @@ def flaky_project(tmp_path, s3_server, bucket, proxy):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_everything_completes_at_a_10_percent_fault_rate(tmp_path, s3_server, bucket,
                                                          seed):
-    proxy = FaultProxy(s3_server.port, rate=0.10, seed=seed, stall_seconds=3)
+    proxy = LoopbackProxy(s3_server.port, faults=0.10, seed=seed, stall_seconds=3)
     env = {"GLACIER_S3_TIMEOUT": "2"}
     try:
         project = flaky_project(tmp_path, s3_server, bucket, proxy)
@@ -59,7 +59,7 @@ def test_everything_completes_at_a_10_percent_fault_rate(tmp_path, s3_server, bu
 
 
 def test_a_dead_network_fails_clearly_and_records_nothing(tmp_path, s3_server, bucket):
-    proxy = FaultProxy(s3_server.port, rate=1.0, seed=5, stall_seconds=3)
+    proxy = LoopbackProxy(s3_server.port, faults=1.0, seed=5, stall_seconds=3)
     try:
         project = flaky_project(tmp_path, s3_server, bucket, proxy)
         started = time.monotonic()

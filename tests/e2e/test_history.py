@@ -5,19 +5,15 @@ import shutil
 
 import pytest
 
-from .helpers import Project, make_sample_tree
+from .helpers import sample_project
 
 Y1, Y2, Y3 = "2026-06-15", "2027-06-15", "2028-06-15"
 
 
 def three_years(tmp_path, s3_server, bucket, keep_years):
-    data = tmp_path / "data"
-    data.mkdir()
-    make_sample_tree(data)
-    project = Project(tmp_path, s3_server, bucket)
-    project.write_config(f"target_bag_gb = 0.004\nkeep_years = {keep_years}\n")
-    project.write_list(data)
-    project.data = data
+    project = sample_project(tmp_path, s3_server, bucket,
+                             f"target_bag_gb = 0.004\nkeep_years = {keep_years}\n")
+    data = project.data
     assert project.run("backup", GLACIER_TODAY=Y1).returncode == 0
     first = project.inventory
     (data / "Photos" / "été à Zürich.jpg").unlink()           # deleted at home

@@ -7,19 +7,18 @@ import signal
 import time
 
 from .helpers import Project, restore_all, tree_snapshot
-from .fault_proxy import FaultProxy
+from tests.support.proxy import LoopbackProxy
 from .test_hosts import host_project
 
 WRITES = ("PUT ", "POST ", "DELETE ")
 
 
-class SlowParts(FaultProxy):
+class SlowParts(LoopbackProxy):
     """Forwards everything, each uploaded part a second late: an upload to stop."""
 
-    def forward(self, handler, body):
-        if "partNumber=" in handler.path:
+    def before_forward(self, method, path):
+        if "partNumber=" in path:
             time.sleep(1.0)
-        return super().forward(handler, body)
 
 
 def open_uploads(project) -> list:
@@ -35,7 +34,7 @@ def test_an_upload_interrupted_last_year_is_aborted_by_this_years_run(
     project = Project(tmp_path, s3_server, bucket, target_gb=1)
     project.write_list(data)
     direct = project.config.read_text()
-    proxy = SlowParts(s3_server.port, rate=0.0, seed=1)
+    proxy = SlowParts(s3_server.port)
     try:
         project.config.write_text(direct.replace(s3_server.endpoint, proxy.endpoint))
         process = project.popen("backup", GLACIER_TODAY="2026-12-30")

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.throttle_proxy import ThrottleProxy
+from tests.support.proxy import LoopbackProxy
 
 from .helpers import Project, restore_all, sha256_file, tree_snapshot
 from .invariant import check_invariant, check_written_once
@@ -221,7 +221,7 @@ def test_kill_9_during_an_increments_upload(tmp_path, s3_server, bucket):
     project = small_project(tmp_path, s3_server, bucket)
     backup(project, 2025)
     write(project.data / "Photos" / "new.jpg", 600 * KB)
-    line = ThrottleProxy(s3_server.port, 200_000)  # 3 s for the increment
+    line = LoopbackProxy(s3_server.port, rate=200_000)  # 3 s for the increment
     project.config.write_text(project.config.read_text().replace(
         s3_server.endpoint, line.endpoint))
     written = {}

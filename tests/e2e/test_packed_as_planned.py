@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.throttle_proxy import ThrottleProxy
+from tests.support.proxy import LoopbackProxy
 
 from .helpers import Project, restore_all, tree_snapshot
 from .invariant import check_invariant
@@ -25,7 +25,7 @@ YEAR_TWO = {"GLACIER_TODAY": "2026-03-01"}
 
 @pytest.fixture
 def line(s3_server):
-    proxy = ThrottleProxy(s3_server.port, rate=1_000_000)  # 1 MB/s: 3 s a bag
+    proxy = LoopbackProxy(s3_server.port, rate=1_000_000)  # 1 MB/s: 3 s a bag
     yield proxy
     proxy.stop()
 

@@ -8,13 +8,13 @@ upload takes long enough for the overlap to show in the log's timestamps."""
 import datetime
 import os
 import re
-import threading
 import time
 
 import pytest
 
 from glacier_tasks.report.text import human
-from tests.throttle_proxy import ThrottleProxy
+from tests.support.proxy import LoopbackProxy
+from tests.support.staging import StagingSampler
 
 from .helpers import Project, restore_all, tree_snapshot
 from .invariant import check_invariant
@@ -42,36 +42,9 @@ def intervals(stdout: str) -> dict:
     return found
 
 
-class StagingSampler:
-    """Samples staging_dir every few milliseconds: the most tars (whole or being
-    written) and bytes it ever held."""
-
-    def __init__(self, folder):
-        self.folder, self.most, self.most_bytes, self.samples = folder, 0, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.wait(0.003):
-            try:
-                entries = [e for e in os.scandir(self.folder)
-                           if e.name.endswith((".tar", ".tar.partial"))]
-                sizes = [e.stat().st_size for e in entries]
-            except OSError:
-                continue
-            self.samples += 1
-            self.most = max(self.most, len(entries))
-            self.most_bytes = max(self.most_bytes, sum(sizes))
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join()
-
-
 @pytest.fixture
 def line(s3_server):
-    proxy = ThrottleProxy(s3_server.port, rate=8_000_000)  # 8 MB/s
+    proxy = LoopbackProxy(s3_server.port, rate=8_000_000)  # 8 MB/s
     yield proxy
     proxy.stop()
 

@@ -3,7 +3,7 @@ holes, so the bag is written by tar on the molecule's own host, over ssh."""
 
 import os
 
-from .helpers import Project, restore_all, tree_snapshot
+from .helpers import Project, restore_all, sparse_file, tree_snapshot
 from .invariant import check_invariant
 from .test_remote import our_mounts, sshd  # noqa: F401  (the fixture)
 
@@ -14,12 +14,7 @@ def test_a_remote_sparse_file_is_stored_and_restored_sparse(tmp_path, s3_server,
                                                             sshd):  # noqa: F811
     served = tmp_path / "served"
     (served / "VMs").mkdir(parents=True)
-    disk = served / "VMs" / "disk.img"
-    with open(disk, "wb") as f:
-        f.write(b"start of a sparse disk")
-        f.seek(SIZE // 2)
-        f.write(b"middle")
-        f.truncate(SIZE)
+    disk = sparse_file(served / "VMs" / "disk.img", SIZE, b"start of a sparse disk")
     assert os.stat(disk).st_blocks * 512 < 1 << 20  # really sparse where it lives
     project = Project(tmp_path, s3_server, bucket)
     project.write_config(f'target_bag_gb = 0.004\nsshfs_options = "{sshd.options()}"')

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from .helpers import tree_snapshot
-from .thaw_proxy import ThawProxy
+from tests.support.proxy import LoopbackProxy
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_restore_from_a_bag_downloaded_by_hand(project, tmp_path):
 
 
 def test_restore_polls_a_slow_thaw_until_done(project, tmp_path):
-    proxy = ThawProxy(project.server.port, slow_checks=3)
+    proxy = LoopbackProxy(project.server.port, slow_checks=3)
     try:
         project.config.write_text(project.config.read_text().replace(
             project.server.endpoint, proxy.endpoint))

@@ -7,9 +7,9 @@ import shlex
 
 import pytest
 
-from tests.tmpfs import mounted_tmpfs
+from tests.support.tmpfs import mounted_tmpfs
 
-from .thaw_proxy import ThawProxy
+from tests.support.proxy import LoopbackProxy
 
 
 @pytest.fixture
@@ -173,7 +173,7 @@ def test_a_pending_restore_of_such_a_name_is_listed_as_find_prints_it(project,
     assert project.run("backup").returncode == 0
     printed = f"{project.data}/Books/sub/caf\\xff.txt"
     dest = tmp_path / "out"
-    proxy = ThawProxy(project.server.port, slow_checks=1000)
+    proxy = LoopbackProxy(project.server.port, slow_checks=1000)
     try:
         project.config.write_text(project.config.read_text().replace(
             project.server.endpoint, proxy.endpoint))

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from .helpers import tree_snapshot
-from .thaw_proxy import ThawProxy
+from tests.support.proxy import LoopbackProxy
 
 ROUND = re.compile(r"^\d+ of \d+ bags readable, \d+ still thawing since \S+Z: .+; "
                    r"next check at \d\d:\d\d UTC$")
@@ -60,7 +60,7 @@ def test_a_pending_restore_is_listed_with_the_command_that_continues_it(project,
     dest = tmp_path / "out"
     nothing = project.glacier("restore", "--pending")
     assert nothing.returncode == 0 and "No restore pending" in nothing.stdout
-    proxy = ThawProxy(project.server.port, slow_checks=1000, only=Path(held).stem)
+    proxy = LoopbackProxy(project.server.port, slow_checks=1000, only=Path(held).stem)
     try:
         through(project, proxy)
         first = project.glacier("restore", str(project.data), "--to", str(dest), "--yes",
@@ -113,7 +113,7 @@ def test_wait_says_one_line_per_round_and_alerts_when_readable_and_done(project,
     assert len(bags) >= 3, bags
     log = alert_log(project, tmp_path)
     dest = tmp_path / "out"
-    proxy = ThawProxy(project.server.port, slow_checks=3)  # every bag: 3 checks
+    proxy = LoopbackProxy(project.server.port, slow_checks=3)  # every bag: 3 checks
     try:
         through(project, proxy)
         waited = project.run("restore", "--path", str(project.data), "--yes", "--to",

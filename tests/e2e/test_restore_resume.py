@@ -14,7 +14,7 @@ import pytest
 from glacier_tasks.config import slugify
 
 from .helpers import Project, make_sample_tree, tree_snapshot
-from .thaw_proxy import ThawProxy
+from tests.support.proxy import LoopbackProxy
 
 MB = 1 << 20
 
@@ -56,7 +56,7 @@ def test_a_thaw_that_outlasts_the_first_run_finishes_on_the_second(project, tmp_
     bags = sorted(project.inventory["bags"])
     assert len(bags) >= 3, bags
     held = bags[1]
-    proxy = ThawProxy(project.server.port, slow_checks=1, only=Path(held).stem)
+    proxy = LoopbackProxy(project.server.port, slow_checks=1, only=Path(held).stem)
     try:
         through(project, proxy)
         dest = tmp_path / "out"
@@ -121,7 +121,7 @@ def test_the_check_names_a_restored_file_that_differs(project, tmp_path):
 def test_polling_has_a_floor_against_real_s3(project, tmp_path):
     backed_up(project)
     key = project.inventory["atoms"][f"{project.data}/VMs"]["archive_key"]
-    proxy = ThawProxy(project.server.port, slow_checks=100)
+    proxy = LoopbackProxy(project.server.port, slow_checks=100)
     try:
         through(project, proxy)
         before = len(project.server.requests())
@@ -166,7 +166,7 @@ def test_one_file_of_a_big_bag_downloads_little_more_than_the_file(big, tmp_path
     asked = big.run("restore", "--path", f"{big.data}/Big/one.bin")
     assert asked.returncode == 0, asked.stdout + asked.stderr
     assert "downloads 1.0 MB: only the members asked for" in asked.stdout
-    proxy = ThawProxy(big.server.port, slow_checks=0)
+    proxy = LoopbackProxy(big.server.port, slow_checks=0)
     try:
         through(big, proxy)
         dest = tmp_path / "out"

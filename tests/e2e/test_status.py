@@ -13,7 +13,7 @@ import time
 from glacier_tasks import cost
 from glacier_tasks.bucket.parts import upload_requests
 
-from .helpers import Project
+from .helpers import atoms_project
 
 DAY = "2026-03-01"
 
@@ -121,17 +121,12 @@ def test_a_failed_backup_is_recorded_and_status_fails_until_a_good_one(project, 
 
 
 def test_a_killed_backup_leaves_the_previous_status_whole(tmp_path, s3_server, bucket):
-    data = tmp_path / "data"
-    for n in range(4):
-        (data / f"atom{n}").mkdir(parents=True)
-        (data / f"atom{n}" / "blob").write_bytes(os.urandom(3_000_000))
-    project = Project(tmp_path, s3_server, bucket, target_gb=0.004)
-    project.write_list(data)
+    project = atoms_project(tmp_path, s3_server, bucket, 4, 3_000_000)
     assert project.run("backup", GLACIER_TODAY=DAY).returncode == 0
     before = (project.state / "last-run.json").read_bytes()
 
     for n in range(4):
-        (data / f"atom{n}" / "blob").write_bytes(os.urandom(20_000_000))
+        (project.data / f"atom{n}" / "blob").write_bytes(os.urandom(20_000_000))
     proc = project.popen("backup", GLACIER_TODAY=later(1))
     markers, deadline = project.state / "bags", time.monotonic() + 120
     while time.monotonic() < deadline and not any(

@@ -13,9 +13,9 @@ import sys
 import time
 
 from tests.s3server import free_port
-from tests.tmpfs import mounted_tmpfs
+from tests.support.tmpfs import mounted_tmpfs
 
-from .helpers import Project
+from .helpers import atoms_project
 
 DAY = "2026-03-01"
 LATER = "2026-03-02"
@@ -105,12 +105,7 @@ def test_a_second_backup_beside_a_running_one_is_one_line(project):
 
 
 def test_a_backup_stopped_by_sigterm_records_why(tmp_path, s3_server, bucket):
-    data = tmp_path / "data"
-    for n in range(4):
-        (data / f"atom{n}").mkdir(parents=True)
-        (data / f"atom{n}" / "blob").write_bytes(os.urandom(20_000_000))
-    project = Project(tmp_path, s3_server, bucket, target_gb=0.004)
-    project.write_list(data)
+    project = atoms_project(tmp_path, s3_server, bucket, 4, 20_000_000)
     proc = subprocess.Popen([sys.executable, "-m", "glacier_tasks.cli", "backup"],
                             env=project.env(GLACIER_TODAY=DAY), cwd=project.root,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

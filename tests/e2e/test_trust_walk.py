@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from glacier_tasks.formats import manifest
-from tests.tmpfs import mounted_tmpfs
+from tests.support.tmpfs import mounted_tmpfs
 
 from .helpers import Project, make_sample_tree, restore_all, sha256_file, tree_snapshot
 
@@ -37,7 +37,7 @@ def manifest_members(text: str) -> list[bytes]:
     for line in text.splitlines():
         if line.endswith("\tskipped: socket"):
             continue  # listed so a user knows, never in the tar
-        names.append(manifest.parse_line(line)[0].rstrip(b"/"))
+        names.append(manifest.read_entry(line).name)
     return names
 
 
@@ -222,7 +222,7 @@ def open_to_nobody(tmp_path: Path, *keep_root: Path) -> None:
 
 def test_unreadable_folder_fails_only_its_bag(tmp_path, s3_server, bucket):
     if shutil.which("setpriv") is None or os.geteuid() != 0:
-        pytest.skip("needs root and setpriv to run the backup as the user nobody")
+        pytest.fail("needs root and setpriv to run the backup as the user nobody")
     data, other = tmp_path / "data", tmp_path / "other"
     data.mkdir()
     make_sample_tree(data)

@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 
-from .fault_proxy import FaultProxy
+from tests.support.proxy import LoopbackProxy
 from .helpers import Project, restore_all, tree_snapshot
 from .invariant import check_invariant
 
@@ -33,7 +33,7 @@ def proxied_project(root, s3_server, bucket, proxy) -> Project:
 
 def test_no_object_is_ever_replaced_and_every_write_is_conditional(
         tmp_path, s3_server, bucket):
-    proxy = FaultProxy(s3_server.port, rate=0.0, seed=1)  # a recorder: no faults
+    proxy = LoopbackProxy(s3_server.port)  # a recorder: no faults
     try:
         project = proxied_project(tmp_path / "one", s3_server, bucket, proxy)
         data = project.root / "data"
