@@ -11,7 +11,7 @@ import tarfile
 from pathlib import Path
 
 from glacier_tasks.formats.checksum import sha256_of as sha256_file  # noqa: F401
-from tests.s3server import CREDENTIALS
+from tests.support.s3server import CREDENTIALS
 
 REPO = Path(__file__).resolve().parents[2]
 
