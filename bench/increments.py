@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tests.s3server import CREDENTIALS, S3Server  # noqa: E402
+from tests.support.s3server import CREDENTIALS, S3Server  # noqa: E402
 
 MB = 1_000_000
 ATOMS, FILES = 4, 32

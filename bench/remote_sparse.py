@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 from glacier_tasks.backup import remote  # noqa: E402
 from tests.e2e.helpers import Project, sparse_file  # noqa: E402
 from tests.e2e.test_remote import Sshd  # noqa: E402
-from tests.s3server import S3Server  # noqa: E402
+from tests.support.s3server import S3Server  # noqa: E402
 
 SIZE = 1 << 30
 WORK = REPO / "bench" / "work-sparse"

@@ -43,7 +43,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tests.s3server import CREDENTIALS, S3Server  # noqa: E402  (one way to run moto)
+from tests.support.s3server import CREDENTIALS, S3Server  # noqa: E402  (one way to run moto)
 from tests.support.proxy import LoopbackProxy  # noqa: E402  (a slow uplink)
 from tests.support.staging import StagingSampler  # noqa: E402  (staging at its fullest)
 WORK = REPO / "bench" / "work"
@@ -73,7 +73,7 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------- moto server
 
 class BenchS3(S3Server):
-    """The tests' moto server (tests/s3server.py), with what the bench also needs."""
+    """The tests' moto server (tests/support/s3server.py), with what the bench also needs."""
 
     def __init__(self):
         super().__init__(LOGS)

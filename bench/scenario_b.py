@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from glacier_tasks.backup.marker import BagMarker, Packed, Receipt  # noqa: E402
 from glacier_tasks.backup.plan import AtomState, MoleculeState, plan_bags  # noqa: E402
 from glacier_tasks.formats.inventory import build_inventory  # noqa: E402
-from tests.s3server import CREDENTIALS, S3Server  # noqa: E402
+from tests.support.s3server import CREDENTIALS, S3Server  # noqa: E402
 
 MOL = "/data"
 ATOMS, TARGET, YEARS = 5000, 40_000, 5

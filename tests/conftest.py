@@ -1,4 +1,4 @@
-"""Shared fixtures: a real S3 server (tests/s3server.py: moto, or LocalStack with
+"""Shared fixtures: a real S3 server (tests/support/s3server.py: moto, or LocalStack with
 S3_SERVER=localstack) and a fresh bucket.
 
 Two marks choose tests by server, deselected (not skipped) on the other one unless `-m`
@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 # CREDENTIALS and free_port stay importable from here for older imports
-from tests.s3server import CREDENTIALS, S3Server, free_port, server_kind  # noqa: F401
+from tests.support.s3server import CREDENTIALS, S3Server, free_port, server_kind  # noqa: F401
 
 
 def pytest_configure(config):

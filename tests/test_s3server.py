@@ -1,9 +1,9 @@
-"""tests/s3server.py under parallel test workers: a free port is free only until another
+"""tests/support/s3server.py under parallel test workers: a free port is free only until another
 worker binds it, and a server must never take another one's for its own."""
 
 import socket
 
-from tests import s3server
+from tests.support import s3server
 
 
 def test_a_server_whose_port_was_taken_starts_on_another(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from glacier_tasks.formats.checksum import sha256_of as sha256_file  # noqa: F401
 from glacier_tasks.formats import layout
-from tests.s3server import CREDENTIALS
+from tests.support.s3server import CREDENTIALS
 
 REPO = Path(__file__).resolve().parents[2]
 

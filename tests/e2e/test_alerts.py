@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from tests.s3server import free_port
+from tests.support.s3server import free_port
 
 DAY = "2026-03-01"
 

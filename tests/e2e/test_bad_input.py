@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.s3server import S3Server
+from tests.support.s3server import S3Server
 from tests.support.tmpfs import mounted_tmpfs
 
 

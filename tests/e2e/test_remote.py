@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.s3server import free_port
+from tests.support.s3server import free_port
 
 from .helpers import Project, make_sample_tree, restore_all, tree_snapshot
 

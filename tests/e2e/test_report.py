@@ -8,7 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
-from tests.browser import check_screenshot, view
+from tests.support.browser import check_screenshot, view
 
 from .helpers import Project
 

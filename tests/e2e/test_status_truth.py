@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from tests.s3server import free_port
+from tests.support.s3server import free_port
 from tests.support.tmpfs import mounted_tmpfs
 
 from .helpers import atoms_project

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from tests.s3server import S3Server
+from tests.support.s3server import S3Server
 
 from .helpers import Project, restore_all, tree_snapshot
 from .tamper_proxy import TamperProxy, flip_part_byte, wrong_full_crc, wrong_md5

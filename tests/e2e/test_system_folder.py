@@ -11,7 +11,7 @@ from glacier_tasks.bucket import system_folder as system
 from glacier_tasks.config import load_settings
 from glacier_tasks.errors import StoreError
 from glacier_tasks.bucket.store import Store
-from tests.s3server import CREDENTIALS
+from tests.support.s3server import CREDENTIALS
 
 FOLDER = "2026-backup/system/testhost/"
 TODAY = {"GLACIER_TODAY": "2026-06-15"}

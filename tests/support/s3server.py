@@ -3,7 +3,7 @@
 checksum, a delete of a locked object, a past retention date) where moto accepts it.
 
 LocalStack needs Python 3.13+ and runs from its own venv (Makefile's
-`.venv-localstack`, or $LOCALSTACK_PYTHON) through tests/localstack_launcher.py.
+`.venv-localstack`, or $LOCALSTACK_PYTHON) through tests/support/localstack_launcher.py.
 
 Plain code, no pytest: tests/conftest.py wraps it in fixtures, and bench/run.py starts
 one the same way without importing the test suite's conftest.

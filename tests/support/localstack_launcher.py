@@ -1,5 +1,5 @@
-"""LocalStack's S3 on the host, as tests/s3server.py runs it: `python
-tests/localstack_launcher.py PORT` in LocalStack's own venv (Python 3.13+, Makefile's
+"""LocalStack's S3 on the host, as tests/support/s3server.py runs it: `python
+tests/support/localstack_launcher.py PORT` in LocalStack's own venv (Python 3.13+, Makefile's
 `.venv-localstack`), never imported by the suite.
 
 Two changes to LocalStack, both in this process only:
