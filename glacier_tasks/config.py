@@ -43,7 +43,7 @@ SETTINGS_KEYS = {
     "compact_below": ((int, float), 0.5),  # a bag less referenced than this is re-packed
     # a changed atom whose new and modified files are under this fraction of it is sent
     # as an increment bag (issue 27); 0: off, every changed atom is packed whole
-    "increment_below": ((int, float), 0.0),
+    "increment_below": ((int, float), 0.5),
     "alert_url": ((str,), None),  # pinged at a backup's start and end (report/alert.py)
     "alert_command": ((str,), None),  # run with the event and a one-line message
 }
@@ -77,7 +77,7 @@ class Settings:
     staging_bags: int = 2
     progress_interval: float = 300
     compact_below: float = 0.5
-    increment_below: float = 0.0
+    increment_below: float = 0.5
     alert_url: str | None = None
     alert_command: str | None = None
     prices: dict = field(default_factory=dict)
