@@ -82,7 +82,7 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
     what = "everything (each molecule in its own folder)" if all_molecules else \
         restore.shown(path)
     restoring = restorer.Restorer(run, store, options, print, alert=lambda event, line:
-                                  alert.send_alert(settings, event, line), inventory=inv)
+                                  alert.send_alert(settings, event, line))
     if not yes:
         needs = restoring.space_needs(plans)
         problem = space.shortfall(needs)

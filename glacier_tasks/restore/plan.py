@@ -33,6 +33,9 @@ class Target:
     folder: str = ""
     size: int | None = None  # the whole atom's, as the inventory records it
     step: int = 0  # its bag's place among those this restore reads for its atom
+    # an atom with increments: the names (a folder's ending in '/') whose newest
+    # version this bag holds; its other, older versions stay in the bag
+    names: frozenset | None = None
 
 
 def resolve_targets(inventory: Inventory, path: str) -> list[Target]:
@@ -115,7 +118,14 @@ def _target(atom: str, entry: AtomEntry, path: str, folder: str = "") -> Target:
 
 def wanted(targets) -> callable:
     """name -> is it asked for? Names as tar and the manifest spell them (a folder
-    ends in '/'); a member asked for brings everything under it."""
+    ends in '/'); a member asked for brings everything under it, but from a bag of a
+    chain only the names whose newest version it holds."""
+    newest = frozenset().union(*(t.names for t in targets if t.names is not None))
+    accept = _under([t for t in targets if t.names is None])
+    return (lambda name: name in newest or accept(name)) if newest else accept
+
+
+def _under(targets) -> callable:
     members = {t.member for t in targets if t.member}
     loose = any(not t.member for t in targets)
 
@@ -195,7 +205,8 @@ class BagFetch:
         """Every atom the bag holds is asked for: tar reads it all, nothing is left
         out. A bag some atoms moved out of (issue 23) also holds their old versions,
         which only the atoms' own names keep out."""
-        return set(self.record.held_atoms) <= {t.atom for t in self.targets if t.whole}
+        return set(self.record.held_atoms) <= {t.atom for t in self.targets
+                                               if t.whole and t.names is None}
 
     @property
     def wanted(self):
@@ -225,20 +236,22 @@ def plan_restore(settings, store: ObjectStore, inventory: Inventory,
 
 def chain_targets(settings, store, inventory: Inventory, target: Target) -> list[Target]:
     """What each bag of the target's atom gives back (issue 27): an atom sent whole is
-    its one bag; one with increments is its whole chain in order (each increment's
-    deletions applied before it), or, for a single file, the one bag holding its
-    newest version."""
+    its one bag; one with increments is, from each bag of its chain in order, the
+    names asked for whose newest version that bag holds. A name the atom lost is in
+    no bag's share, so nothing is deleted and nothing old comes back; a bag with no
+    share is not read at all."""
     keys = inventory.atoms[target.atom].chain
     if len(keys) == 1:
         return [target]
-    if not target.whole and target.member:
-        view = chain_view.newest(settings, store, inventory, target.atom)
-        if target.member in view:  # a file (a folder's name ends in '/')
-            return [replace(target, archive_key=view[target.member][0])]
-        keys = chain_view.touching(settings, store, inventory, target.atom,
-                                   target.member)
+    view = chain_view.newest(settings, store, inventory, target.atom)
+    asked = _under([target])
+    shares = {}
+    for name, (key, _) in view.items():
+        if asked(name):
+            shares.setdefault(key, set()).add(name)
     # step: its place among the bags this restore reads (0 writes first)
-    return [replace(target, archive_key=key, step=step) for step, key in enumerate(keys)]
+    return [replace(target, archive_key=key, step=step, names=frozenset(shares[key]))
+            for step, key in enumerate(k for k in keys if k in shares)]
 
 
 def plan_bag(settings, store: ObjectStore, key: str, record: BagRecord,

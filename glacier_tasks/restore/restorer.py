@@ -22,7 +22,6 @@ from . import download, check as restorecheck, space, state as restorestate, \
 from ..formats import manifest, memberindex
 from ..errors import ConfigError, GlacierError, RestoreError, StateError, command
 from .find import fetch_manifest
-from . import chain as chain_view, plan as restore_plan
 from .plan import shown
 from ..units import human, iso_utc, plural
 
@@ -72,9 +71,8 @@ class Restorer:
     `alert(event, message)` is told when every bag is readable and when it finishes."""
 
     def __init__(self, run, store: ObjectStore, options: RestoreOptions, say,
-                 sleep=time.sleep, alert=None, inventory=None):
+                 sleep=time.sleep, alert=None):
         self.run, self.settings, self.store = run, run.settings, store
-        self.inventory = inventory  # an atom's chain is checked against its newest view
         self.options, self.say, self.sleep = options, say, sleep
         self.alert = alert or (lambda event, message: None)
         rid = restorestate.request_id(options.path, options.all_molecules, options.dest)
@@ -95,10 +93,9 @@ class Restorer:
         heads = {}
         for plan in plans:
             state = self._refill(plan, self.bag_state(plan))
-            if not state.extracted and not plan.step:  # an increment writes over its base
+            if not state.extracted:
                 self._refuse_blocked(plan)
-            if not (state.extracting or state.refill or self.options.overwrite
-                    or plan.step):
+            if not (state.extracting or state.refill or self.options.overwrite):
                 self._refuse_conflicts(plan)
             if not (state.extracted or state.downloaded):
                 heads[plan.key] = self.store.head(plan.key)
@@ -137,9 +134,7 @@ class Restorer:
     def _refill(self, plan, state):
         """An extracted bag whose files have gone from the destination since (rm -rf)
         is restored again: only what is missing is written."""
-        if not state.extracted or plan.step or self._chained(plan):
-            # a chain's bags are not refilled one by one: its base's manifest lists
-            # what later increments deleted, which must stay deleted
+        if not state.extracted:
             return state
         gone = restorecheck.missing(self._manifest(plan), plan.wanted or _all,
                                     self._dest(plan))
@@ -175,21 +170,9 @@ class Restorer:
         if pending or failed:
             return Outcome(False, len(pending), failed)
         check = restorecheck.CheckResult()
-        chained = {}
-        for plan in plans:
-            if self._chained(plan):
-                for t in plan.targets:  # checked once, against the newest view
-                    chained[(t.atom, t.member, t.folder)] = (t, plan)
-                continue
+        for plan in plans:  # a chain's bags: each its share of the atom's newest view
             check.add(restorecheck.check(self._manifest(plan), plan.wanted or _all,
                                          self._dest(plan)))
-        for (atom, _, _), (target, plan) in sorted(chained.items()):
-            merged = chain_view.merged_manifest(
-                self.settings, self.store, self.inventory, atom,
-                self.downloads / f"{Path(plan.key).stem}.newest.txt")
-            wanted = restore_plan.wanted([target])
-            check.add(restorecheck.check(merged, wanted, self._dest(plan)))
-            merged.unlink(missing_ok=True)
         if not self.state.finished:
             self.state.finished = iso_utc()
             self.save()
@@ -232,27 +215,15 @@ class Restorer:
                 self._failed(plan, err, failed)
         return thawing
 
-    def _chained(self, plan) -> bool:
-        return self.inventory is not None and any(
-            t.atom in self.inventory.atoms and self.inventory.atoms[t.atom].increments
-            for t in plan.targets)
-
     @staticmethod
     def _before(plan, plans) -> list:
-        """The bags of its atoms' chains extracted before it (issue 27)."""
+        """The bags of its atoms' chains extracted before it (issue 27): a folder's
+        newest entry, in a later bag, sets its time after the files of earlier ones."""
         if not plan.step:
             return []
         atoms = {t.atom for t in plan.targets}
         return [p for p in plans if p.step < plan.step and
                 atoms & {t.atom for t in p.targets}]
-
-    def _apply_deletions(self, plan) -> None:
-        """An increment's deletion list, for the names asked for: removed from the
-        destination before the increment is extracted (`xargs -0 rm -rf` by hand)."""
-        chain_view.apply_deletions(
-            chain_view.deletions(self.settings, self.store, plan.key, plan.record),
-            self._dest(plan), plan.wanted or _all,
-            [t.member for t in plan.targets if t.member and not t.whole], plan.key)
 
     def _failed(self, plan, err, failed) -> None:
         failed[plan.key] = str(err)
@@ -328,13 +299,13 @@ class Restorer:
     def _extract(self, plan, state) -> None:
         dest = self._dest(plan)
         ours = state.extracting  # tar began before: what is in the way, it wrote
-        if plan.step:  # what that year removed goes first, then it writes over the base
-            self._apply_deletions(plan)
-            ours = True
-        else:
-            self._refuse_blocked(plan, "nothing was extracted from this bag")
+        self._refuse_blocked(plan, "nothing was extracted from this bag")
         if not (ours or state.refill or self.options.overwrite):
             self._refuse_conflicts(plan)
+        # a later bag of a chain: nothing of its share is in the way (just checked, or
+        # only what went missing is written), but the folders earlier bags made are,
+        # and tar sets an existing folder's mode and time only with --overwrite
+        ours = ours or plan.step > 0
         wanted = plan.wanted
         if state.refill and not self.options.overwrite:  # only what went missing
             wanted = self._gone(plan)

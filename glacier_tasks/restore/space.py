@@ -39,7 +39,8 @@ def restored_size(plan, manifest, only=None) -> int:
     when a whole bag is downloaded for part of it, or with `only`."""
     if only is None and (plan.runs is not None or plan.everything):
         return plan.download_size
-    if only is None and all(t.whole and t.size is not None for t in plan.targets):
+    if only is None and all(t.whole and t.size is not None and t.names is None
+                            for t in plan.targets):
         return min(plan.download_size, sum(t.size for t in plan.targets))  # no GET
     wanted = only or plan.wanted
     listed = sum(e.size for e in entries(manifest(), wanted) if not e.folder)
