@@ -180,6 +180,14 @@ def _restore_from_file(run, inv, tar, options):
         print(f"{tar.name} is an increment: it holds only that year's new and changed "
               "files; its atom is its base bag and its increments in order, each after "
               "the deletions its .del lists (README, 'Restore by hand')")
+    for target in targets:
+        chain = inv.atoms[target.atom].chain if target.atom in inv.atoms else []
+        later = chain[chain.index(name) + 1:] if name in chain else []
+        if later:
+            print(f"{restore.shown(target.atom)}: {tar.name} holds it as it was before "
+                  f"{units.plural(len(later), 'increment')} ({', '.join(later)}); apply them "
+                  "in order, each after the deletions its .del lists, for the atom as "
+                  "it is now (README, 'Restore by hand')")
 
 
 RESTORE_PARAMS = [
