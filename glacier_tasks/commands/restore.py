@@ -69,6 +69,10 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
     if from_file:
         return _restore_from_file(run, inv, Path(from_file), options)
     store = run.store
+    if year is not None:
+        problem = _pruned_since(store, inv, path, all_molecules, year)
+        if problem:
+            return TaskFailed(problem)
     if not all_molecules:  # as typed, or as 'find' prints it (\xNN)
         path = restore.real_path(settings, store, inv, path)
         options = dataclasses.replace(options, path=path)
@@ -118,6 +122,27 @@ def _targets(settings, store, inv, path, year):
     raise StateError(f"{restore.shown(path)}: not in the current inventory, but the "
                      f"{older} backup holds it: {again} ('find --all-years' searches "
                      "every year)")
+
+
+def _pruned_since(store, inv, path, all_molecules, year) -> str | None:
+    """Why that year's view of what `path` names cannot be restored any more: a bag
+    it needs (an atom's base or increment, or its manifest) was pruned since."""
+    try:
+        targets = restore.resolve_all(inv) if all_molecules else \
+            restore.resolve_targets(inv, path)
+    except StateError:
+        return None  # said as for any year, once the path is read as `find` prints it
+    keys = store.list_objects("")
+    for target in targets:
+        for key in inv.atoms[target.atom].chain:
+            record = inv.bags.get(key)
+            if key not in keys or (record and record.manifest_key
+                                   and record.manifest_key not in keys):
+                return (f"{key}: no longer in the bucket (pruned since the {year} backup),"
+                        f" and {restore.shown(target.atom)} as that year left it needs "
+                        "it; nothing was requested (a later --year, or none, restores it "
+                        "as a later backup left it)")
+    return None
 
 
 def _year_holding(settings, store, path) -> int | None:
