@@ -217,6 +217,11 @@ def test_list_status_after_bootstrap_shows_the_inventorys_bags(project):
     assert shown == bags, listed.stdout
     assert lines[-1] == ("0 of 2 bags pending: the inventory's, no plan here yet; "
                          "'glacier dryrun' plans from it (nothing is uploaded)")
+    as_json = shapes.check(json.loads(project.glacier("list", "--json").stdout),
+                           shapes.LIST)
+    assert sorted("bag:" + b["name"] for b in as_json["bags"]) == bags, as_json
+    assert as_json["pending"] == 0 and not any(b["pending"] for b in as_json["bags"])
+    assert {b["archive_key"] for b in as_json["bags"]} == set(project.inventory["bags"])
     # `doit list` from the project folder says the same
     assert sorted(line.split()[1] for line in project.doit_here("list", "--status").stdout
                   .splitlines() if line.startswith("U ")) == bags
