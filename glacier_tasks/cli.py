@@ -103,28 +103,30 @@ def command_help(command: str) -> str:
                   "drop": " MOLECULE"}
     lines = [f"usage: glacier {command}{positional.get(command, '')} [OPTIONS]", "",
              doc[0].upper() + doc[1:], ""]
-    if params:
-        lines.append("options:")
+    rows = []  # (flag, what it does); None: the "options:" heading
     for p in params:
         flag = f"--{p['long']}" + ("" if p["type"] is bool else
                                    f" {p.get('metavar') or METAVAR.get(p['name'], 'N')}")
         default = "" if p["type"] is bool or p["default"] in (None, "") or \
             "default" in p["help"] else f" (default {p['default']})"
-        lines.append(f"  {flag:<24}{p['help']}{default}")
+        rows.append((flag, f"{p['help']}{default}"))
     if command == "list":
-        lines += ["options:", f"  {'--status':<24}mark each bag R (pending) or U (done)",
-                  f"  {'--json':<24}the bags as JSON (README: JSON output)",
-                  f"  {'--all':<24}also the commands and the steps behind them"]
+        rows += [("--status", "mark each bag R (pending) or U (done)"),
+                 ("--json", "the bags as JSON (README: JSON output)"),
+                 ("--all", "also the commands and the steps behind them")]
     elif command != "init":
         if command == "backup":
-            lines += ["options:", f"  {'-n, --dry-run':<24}plan only, upload nothing "
-                                  "(the same as 'glacier dryrun')"]
-        lines += [f"  {'-v 0|1|2':<24}verbosity (default 2: progress bars live)",
-                  f"  {'--processes N':<24}steps run at once (default 2: one bag packs "
-                  "while another uploads)",
-                  f"  {'--continue':<24}go on with other tasks after one failed"]
-    lines += [f"  {'--config FILE':<24}the config file (default: $GLACIER_CONFIG, "
-              "./glacier.toml, ~/.config/...)"]
+            rows.append(("-n, --dry-run", "plan only, upload nothing (the same as "
+                                          "'glacier dryrun')"))
+        rows += [("-v 0|1|2", "verbosity (default 2: progress bars live)"),
+                 ("--processes N", "steps run at once (default 2: one bag packs while "
+                                   "another uploads)"),
+                 ("--continue", "go on with other tasks after one failed")]
+    rows.append(("--config FILE", "the config file (default: $GLACIER_CONFIG, "
+                                  "./glacier.toml, ~/.config/...)"))
+    width = max(24, max(len(flag) for flag, _ in rows) + 2)
+    lines.append("options:")
+    lines += [f"  {flag:<{width}}{text}" for flag, text in rows]
     return "\n".join(lines)
 
 

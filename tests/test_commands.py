@@ -360,3 +360,15 @@ def test_a_failure_is_named_by_the_command_typed_not_an_internal_step():
     assert reporter._shown("_scan:/d/x") == "_scan:/d/x"  # the name the user typed
     reporter.selected = ()
     assert reporter._shown("_lock") == "dryrun"  # doit alone: the default task
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands()))
+def test_help_lists_options_once_in_one_column(name):
+    """`init --help` once ran a long flag into its text (`FILEwith`), and `backup
+    --help` said "options:" twice."""
+    text = cli.command_help(name)
+    assert text.count("options:") == 1, text
+    rows = [line for line in text.split("options:\n")[1].splitlines()]
+    columns = {len(line) - len(line[2:].split("  ", 1)[1].lstrip()) for line in rows}
+    assert len(columns) == 1, text
+    assert all("  " in line[2:] for line in rows), text
