@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What a yearly change costs with increments (issue 27), measured on real runs.
 
-Four atoms of 32 files of 1 MB (128 MB), backed up once, then one year's change:
+Four atoms of 32 files of 1 MB (128 MB; BENCH_FILES sets how many), backed up once,
+then one year's change:
   a. one 1,000,000-byte file rewritten (the issue's case);
   b. ten new 1 MB photos in one atom (a photo archive's year).
 For each: the bytes this tool uploads (bags, manifests, member indexes, deletion lists)
@@ -10,7 +11,8 @@ modified files; restic's repository growth on the same data side by side when th
 `restic` command is installed. Then the no-change rerun, increments on against off,
 best of 5.
 
-Run: .venv/bin/python bench/increments.py (its figures are in the README)."""
+Run: .venv/bin/python bench/increments.py (its figures are in the README);
+BENCH_FILES=256 makes the atoms 256 MB each, the issue's 1 GB in four folders."""
 
 import os
 import shutil
@@ -24,7 +26,8 @@ sys.path.insert(0, str(REPO))
 from tests.support.s3server import CREDENTIALS, S3Server  # noqa: E402
 
 MB = 1_000_000
-ATOMS, FILES = 4, 32
+ATOMS = 4
+FILES = int(os.environ.get("BENCH_FILES", "32"))  # per atom; 256 is the issue's 1 GB
 
 
 def make_data(data: Path, seed: int) -> None:
