@@ -29,7 +29,8 @@ from ..config import REMOTE_RE
 from ..errors import BagError, GlacierError, ObjectExists, command
 from .ledger import BagLedger
 from .marker import BagMarker, Packed, Receipt
-from .plan import bag_hashes, content_key
+from .increment import bag_hashes
+from .plan import content_key
 from ..bucket.objects import bag_problem, holds_packed, metadata_for
 from ..units import duration, human, iso_utc, plural
 

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import BagError
-from ..formats import tarsize
+from ..formats import layout, tarsize
 from . import scan
 
 FORMAT = 1
@@ -194,6 +194,39 @@ def deletions_path(manifest_path: Path) -> Path:
 
 
 # -- the plan's rules (plan.py) ------------------------------------------------------
+
+
+def lost_bags(objects: dict, previous, host: str) -> dict:
+    """This host's bags of a live chain (base, increment, or an increment's deletion
+    list) that the listing lacks: bag key -> what is gone, in words. Unlike a lost whole
+    bag, such a bag is never packed again under its own key (what it held was the disk
+    then, against the chain then): the plan treats it as broken, and its atom is packed
+    whole, a new base, in this very run."""
+    lost = {}
+    for info in previous.atoms.values():
+        for key in info.chain if info.increments else ():
+            bag = previous.bags.get(key)
+            wanted = [key] + ([layout.deletions_key(key)]
+                              if bag is not None and bag.increment_of else [])
+            gone = [k for k in wanted if k not in objects]
+            if gone and layout.owner(key) == host:
+                lost[key] = f"{gone[0]} missing (a bag of an increment chain: its " \
+                            "atom goes whole, a new base)"
+    return lost
+
+
+def repairs(known, broken) -> dict:
+    """atom -> why it is packed whole, for the atoms whose chain lost an increment (a
+    lost base dissolves the base bag, which says so itself)."""
+    return {atom: broken[k] for atom, info in known.items()
+            for k in info.increments if k in broken}
+
+
+def bag_hashes(bag, atom_hashes: dict) -> dict:
+    """The atom hashes a bag's content key is made of: an increment's names the state
+    it applies to, so a whole bag and an increment of one atom never look alike."""
+    after = getattr(bag, "increment_of", "")
+    return {a: f"{h}+{after}" for a, h in atom_hashes.items()} if after else atom_hashes
 
 
 def planned(current, known, mine, broken, increment_below, sizes) -> dict:
