@@ -6,27 +6,8 @@ import pytest
 
 from .helpers import tree_snapshot
 from .test_attack_inc_a import photos_project, tool_restore
-from .test_attack_inc_b import check_all
+from .test_attack_inc_b import check_all, healed
 from .test_increments import KB, backup, write, year_env
-
-
-def healed(project, key, lost: str, year: int) -> dict:
-    """The backup that finds a bag of the atom's chain gone is the one that heals it,
-    as for a lost whole bag: exit 0, a REPAIRED line naming the lost key, the atom packed whole
-    under this year's prefix (no increment on a chain it cannot prove)."""
-    before = set(project.objects())
-    done = project.run("backup", **year_env(year))
-    print(done.stdout)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert any(line.startswith("REPAIRED") and lost in line
-               for line in done.stdout.splitlines()), done.stdout
-    entry = project.inventory["atoms"][key]
-    assert entry["archive_key"].startswith(f"{year}-backup/"), entry
-    assert not entry.get("increments"), entry
-    sent = set(project.objects()) - before
-    assert entry["archive_key"] in sent, sorted(sent)
-    assert not any(k.endswith(".del") for k in sent), sorted(sent)
-    return entry
 
 
 def test_attack_increment_tar_lost_from_bucket(tmp_path, s3_server, bucket):
