@@ -121,8 +121,8 @@ def chain_in_bucket():
     p2 = plan([atom("m", "a", 52, "a2"), atom("m", "b", 40, "b1")], inv1, 2026,
               sizes={"/data/m/a": 10})
     inv2 = build_inventory(p2, done(p2), inv1)
-    objects = set(inv2.bags) | {deletions_key(k) for k, b in inv2.bags.items()
-                                if b.increment_of}
+    objects = set(inv2.bags) | {b.manifest_key for b in inv2.bags.values()} | \
+        {deletions_key(k) for k, b in inv2.bags.items() if b.increment_of}
     return inv2, objects
 
 
@@ -131,7 +131,9 @@ def test_a_chains_lost_bag_or_deletion_list_re_bases_its_atom_in_that_run():
     entry = inv2.atoms["/data/m/a"]
     base, inc = entry.archive_key, entry.increments[0]
     assert lost_bags(dict.fromkeys(objects), inv2, HOST) == {}
-    for gone, broken_bag in [(base, base), (inc, inc), (deletions_key(inc), inc)]:
+    manifest = {k: inv2.bags[k].manifest_key for k in (base, inc)}
+    for gone, broken_bag in [(base, base), (inc, inc), (deletions_key(inc), inc),
+                             (manifest[base], base), (manifest[inc], inc)]:
         lost = lost_bags(dict.fromkeys(objects - {gone}), inv2, HOST)
         assert list(lost) == [broken_bag] and lost[broken_bag].startswith(gone + " missing")
         # the atom did not change since: it goes whole all the same, saying why

@@ -197,17 +197,19 @@ def deletions_path(manifest_path: Path) -> Path:
 
 
 def lost_bags(objects: dict, previous, host: str) -> dict:
-    """This host's bags of a live chain (base, increment, or an increment's deletion
-    list) that the listing lacks: bag key -> what is gone, in words. Unlike a lost whole
-    bag, such a bag is never packed again under its own key (what it held was the disk
-    then, against the chain then): the plan treats it as broken, and its atom is packed
-    whole, a new base, in this very run."""
+    """This host's bags of a live chain (base or increment, its manifest, an
+    increment's deletion list) that the listing lacks: bag key -> what is gone, in
+    words. Unlike a lost whole bag or manifest, neither is ever written again from the
+    disk (what it held was the disk then, against the chain then): the plan treats the
+    bag as broken, and its atom is packed whole, a new base, in this very run."""
     lost = {}
     for info in previous.atoms.values():
         for key in info.chain if info.increments else ():
             bag = previous.bags.get(key)
-            wanted = [key] + ([layout.deletions_key(key)]
-                              if bag is not None and bag.increment_of else [])
+            wanted = [key, bag.manifest_key if bag and bag.manifest_key
+                      else layout.manifest_key(key)]
+            if bag is not None and bag.increment_of:
+                wanted.append(layout.deletions_key(key))
             gone = [k for k in wanted if k not in objects]
             if gone and layout.owner(key) == host:
                 lost[key] = f"{gone[0]} missing (a bag of an increment chain: its " \
