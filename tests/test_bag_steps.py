@@ -162,6 +162,25 @@ def test_a_kept_bag_whose_manifest_the_bucket_lost_gets_it_back(bag_run):
     assert list(found.repaired) == [bag.name] and found.failures == {}
 
 
+@pytest.mark.parametrize("lost", ["bag", "manifest"])
+def test_a_chains_base_lost_after_the_plan_is_never_packed_again(bag_run, lost):
+    """A kept bag some atom's increments follow holds the disk of its year: re-packed
+    (or its manifest re-listed) from today's disk, it would lie under its own key. The
+    plan re-bases a chain it sees broken; this one broke after the plan."""
+    run, data, plan = bag_run
+    again = kept_plan(run, data, plan)
+    bag = again.bags[0]
+    again.atoms[bag.atoms[0]].increments = [bag.archive_key.replace(
+        "bag_001", "bag_002").replace(str(run.year), str(run.year + 1))]
+    gone = bag.archive_key if lost == "bag" else bag.manifest_key
+    run.store.delete(gone)
+    with pytest.raises(BagError, match="a bag of an increment chain is never packed "
+                                       "again: its atom is packed whole by the next"):
+        steps.tar_step(run, again, bag.name)
+    assert json.loads(run.occupied_file(bag.name).read_text())["key"] == gone
+    assert gone not in run.store.objects and puts(run.store, gone) == 1
+
+
 def test_another_hosts_lost_bag_is_never_written(bag_run):
     """An inventory from `bootstrap --host`: that host's bags are its own to repair."""
     run, data, plan = bag_run

@@ -1,10 +1,11 @@
 """plan_bags with increments (issue 27): which changed atom becomes an increment bag,
 when it is packed whole again (a re-base), and what the inventory then records."""
 
-from glacier_tasks.backup.increment import MAX_CHAIN, deletions
+from glacier_tasks.backup.increment import MAX_CHAIN, deletions, lost_bags
 from glacier_tasks.backup.marker import BagMarker, ManifestReceipt, Packed, Receipt
 from glacier_tasks.backup.plan import plan_bags
 from glacier_tasks.formats.inventory import build_inventory
+from glacier_tasks.formats.layout import deletions_key
 from glacier_tasks.formats.records import Inventory
 
 from .test_plan import HOST, PLAIN, TARGET, atom, molecule
@@ -111,6 +112,61 @@ def test_a_broken_increment_re_bases_its_atom():
               broken={lost: "missing"})
     moved = [b for b in p3.bags if "/data/m/a" in b.atoms and b.action == "upload"]
     assert len(moved) == 1 and not moved[0].increment_of
+
+
+def chain_in_bucket():
+    """Year 1 whole, year 2 an increment of a: the inventory, and every object the
+    bucket holds of it (bags and the increment's deletion list)."""
+    _, inv1 = first_year()
+    p2 = plan([atom("m", "a", 52, "a2"), atom("m", "b", 40, "b1")], inv1, 2026,
+              sizes={"/data/m/a": 10})
+    inv2 = build_inventory(p2, done(p2), inv1)
+    objects = set(inv2.bags) | {b.manifest_key for b in inv2.bags.values()} | \
+        {deletions_key(k) for k, b in inv2.bags.items() if b.increment_of}
+    return inv2, objects
+
+
+def test_a_chains_lost_bag_or_deletion_list_re_bases_its_atom_in_that_run():
+    inv2, objects = chain_in_bucket()
+    entry = inv2.atoms["/data/m/a"]
+    base, inc = entry.archive_key, entry.increments[0]
+    assert lost_bags(dict.fromkeys(objects), inv2, HOST) == {}
+    manifest = {k: inv2.bags[k].manifest_key for k in (base, inc)}
+    for gone, broken_bag in [(base, base), (inc, inc), (deletions_key(inc), inc),
+                             (manifest[base], base), (manifest[inc], inc)]:
+        lost = lost_bags(dict.fromkeys(objects - {gone}), inv2, HOST)
+        assert list(lost) == [broken_bag] and lost[broken_bag].startswith(gone + " missing")
+        # the atom did not change since: it goes whole all the same, saying why
+        p3 = plan([atom("m", "a", 52, "a2"), atom("m", "b", 40, "b1")], inv2, 2027,
+                  broken=lost)
+        moved = [b for b in p3.bags if "/data/m/a" in b.atoms and b.action == "upload"]
+        assert len(moved) == 1 and not moved[0].increment_of, gone
+        assert moved[0].archive_key.startswith("2027-backup/"), gone
+        assert any(gone in why for why in moved[0].repairs), (gone, moved[0].repairs)
+        assert p3.atoms["/data/m/a"].increments == [], gone
+        assert {base, inc} <= set(p3.superseded_bags), gone
+
+
+def test_a_lost_whole_bag_or_another_hosts_chain_is_not_a_lost_chain():
+    _, inv1 = first_year()
+    # no chain yet: a whole bag the bucket lost is sent again under its own key
+    assert lost_bags({}, inv1, HOST) == {}
+    inv2, objects = chain_in_bucket()
+    base = inv2.atoms["/data/m/a"].archive_key
+    assert lost_bags(dict.fromkeys(objects - {base}), inv2, "other") == {}
+
+
+def test_a_lost_base_shared_with_a_whole_atom_re_packs_both_under_new_names():
+    inv2, objects = chain_in_bucket()
+    base = inv2.atoms["/data/m/a"].archive_key
+    assert inv2.atoms["/data/m/b"].archive_key == base  # one bag held both
+    lost = lost_bags(dict.fromkeys(objects - {base}), inv2, HOST)
+    p3 = plan([atom("m", "a", 52, "a2"), atom("m", "b", 40, "b1")], inv2, 2027,
+              broken=lost)
+    for key in ("/data/m/a", "/data/m/b"):
+        assert p3.atoms[key].archive_key.startswith("2027-backup/"), key
+        assert p3.atoms[key].increments == [], key
+    assert all(b.repairs for b in p3.uploads), p3.uploads
 
 
 def test_off_or_pinned_means_whole():

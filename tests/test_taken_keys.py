@@ -6,8 +6,8 @@ adopted; a previous bag the bucket holds otherwise than recorded is broken."""
 from glacier_tasks.backup import taken_keys as taken
 from glacier_tasks.bucket.memory import MemoryStore, crc64nvme
 from glacier_tasks.bucket.objects import metadata_for
-from glacier_tasks.formats.layout import archive_key, manifest_key
-from glacier_tasks.formats.records import BagRecord, Inventory
+from glacier_tasks.formats.layout import archive_key, deletions_key, manifest_key
+from glacier_tasks.formats.records import AtomEntry, BagRecord, Inventory
 
 HOST = "nas"
 OLD = archive_key(2026, HOST, "data", "bag_001")
@@ -69,3 +69,24 @@ def test_another_hosts_keys_are_not_listed():
     occupied, _ = taken.bucket_view(store, previous(), HOST, 2027, "DEEP_ARCHIVE", [])
     assert occupied == {}
     assert ("LIST", f"2027-backup/{HOST}_") in store.requests
+
+
+def test_a_live_chains_missing_bag_is_broken_a_lost_whole_bag_is_not():
+    """A lost whole bag is sent again under its own key by its bag step; a lost bag of
+    a chain (here an increment's deletion list) can never be: its atom is re-based."""
+    store = store_with_old()
+    store.put_bytes(manifest_key(OLD), b"m", "STANDARD", {})
+    assert taken.bucket_view(MemoryStore(), previous(), HOST, 2027, "DEEP_ARCHIVE",
+                             [])[1] == {}
+    inc = archive_key(2027, HOST, "data", "bag_002")
+    chain = previous()
+    chain.bags[inc] = BagRecord(tar_id="bag_002", size=2, sha256="i",
+                                storage_class="DEEP_ARCHIVE", atoms=["/data/A"],
+                                manifest_key=manifest_key(inc), increment_of="h1")
+    chain.atoms["/data/A"] = AtomEntry(molecule="/data", archive_key=OLD,
+                                       tar_id="bag_001", increments=[inc])
+    store.put_bytes(inc, b"in", "DEEP_ARCHIVE", {"sha256": "i"})
+    store.put_bytes(manifest_key(inc), b"m", "STANDARD", {})
+    _, broken = taken.bucket_view(store, chain, HOST, 2027, "DEEP_ARCHIVE", [])
+    assert list(broken) == [inc]
+    assert broken[inc].startswith(f"{deletions_key(inc)} missing")

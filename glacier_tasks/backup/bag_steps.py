@@ -29,7 +29,8 @@ from ..config import REMOTE_RE
 from ..errors import BagError, GlacierError, ObjectExists, command
 from .ledger import BagLedger
 from .marker import BagMarker, Packed, Receipt
-from .plan import bag_hashes, content_key
+from .increment import bag_hashes
+from .plan import content_key
 from ..bucket.objects import bag_problem, holds_packed, metadata_for
 from ..units import duration, human, iso_utc, plural
 
@@ -168,8 +169,7 @@ def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
         deletions = store.head(layout.deletions_key(key))
         if deletions is None or deletions.sha256 != _deletions_sha256(plan, bag, marker):
             taken.record_occupied(run, bag, key, "has its deletion list missing or "
-                                  "changed; an increment is never packed again: its atom "
-                                  "is packed whole by the next backup")
+                                  f"changed; {NEVER_AGAIN}")
     if problem is None and bag.action == "keep":
         manifest = store.head(bag.manifest_key)
         expected = bag.manifest_sha256
@@ -180,10 +180,9 @@ def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
                 raise BagError(f"{key} has its manifest missing or changed; it is host "
                                f"{layout.owner(key)}'s bag, which this machine never "
                                "writes")
-            if bag.increment_of:  # its manifest lists what the disk held then
-                taken.record_occupied(run, bag, bag.manifest_key, "lost its manifest; an "
-                                      "increment is never packed again: its atom is "
-                                      "packed whole by the next backup")
+            if _in_chain(plan, bag):  # its manifest lists what the disk held then
+                taken.record_occupied(run, bag, bag.manifest_key, "lost its manifest; "
+                                      f"{NEVER_AGAIN}")
             _needs_molecule(plan, bag, "has its manifest missing or changed")
             if bag.dead:  # the disk no longer holds what its tar holds: not rewritable
                 taken.record_occupied(run, bag, bag.manifest_key, "lost its manifest, "
@@ -212,14 +211,25 @@ def _check_in_bucket(run, plan, bag, marker: BagMarker, store):
     _needs_molecule(plan, bag, problem)
     if problem != "missing":
         taken.record_occupied(run, bag, key, problem)
-    if bag.increment_of:  # what it held was the disk then, against the chain then
-        taken.record_occupied(run, bag, key, f"{problem}; an increment is never packed "
-                              "again: its atom is packed whole by the next backup")
+    if _in_chain(plan, bag):  # what it held was the disk then, against the chain then
+        taken.record_occupied(run, bag, key, f"{problem}; {NEVER_AGAIN}")
     if bag.dead:  # its manifest and index, written once, still list the atoms that
         # moved out: a tar re-packed from disk without them goes under a new name
         taken.record_occupied(run, bag, key, "missing, and atoms moved out of it since "
                               "it was packed (its manifest still lists them)")
     return "", f"{key} {problem}; repaired: bag re-packed and uploaded"
+
+
+NEVER_AGAIN = "a bag of an increment chain is never packed again: its atom is " \
+    "packed whole by the next backup"
+
+
+def _in_chain(plan, bag) -> bool:
+    """An increment, or the base of one: the disk now is not what it holds, so it is
+    never packed again (the plan re-bases a chain it sees broken; this is for one
+    broken after the plan)."""
+    return bool(bag.increment_of) or any(
+        plan.atoms[a].increments for a in bag.atoms if a in plan.atoms)
 
 
 def _deletions_sha256(plan, bag, marker: BagMarker) -> str | None:

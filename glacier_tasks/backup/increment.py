@@ -18,12 +18,11 @@ that became a folder) is both deleted and added.
 import hashlib
 import marshal
 import os
-import stat
 from dataclasses import replace
 from pathlib import Path
 
 from ..errors import BagError
-from ..formats import tarsize
+from ..formats import layout
 from . import scan
 
 FORMAT = 1
@@ -127,12 +126,7 @@ def increment_bytes(molecule_path, atom: str, before: dict) -> int:
     for rel, st in scan.walk_atom(molecule_path, atom):
         if not changed(before, rel, entry(molecule_path, rel, st)):
             continue
-        if stat.S_ISREG(st.st_mode):
-            total += scan._odd_file(root, rel, st, links) \
-                if st.st_blocks * 512 < st.st_size or st.st_nlink > 1 \
-                else tarsize.member(len(rel), st.st_size)
-        else:
-            total += scan._other_member(rel, st, links)
+        total += scan.member_bytes(root, rel, st, links)
     return total
 
 
@@ -194,6 +188,41 @@ def deletions_path(manifest_path: Path) -> Path:
 
 
 # -- the plan's rules (plan.py) ------------------------------------------------------
+
+
+def lost_bags(objects: dict, previous, host: str) -> dict:
+    """This host's bags of a live chain (base or increment, its manifest, an
+    increment's deletion list) that the listing lacks: bag key -> what is gone, in
+    words. Unlike a lost whole bag or manifest, neither is ever written again from the
+    disk (what it held was the disk then, against the chain then): the plan treats the
+    bag as broken, and its atom is packed whole, a new base, in this very run."""
+    lost = {}
+    for info in previous.atoms.values():
+        for key in info.chain if info.increments else ():
+            bag = previous.bags.get(key)
+            wanted = [key, bag.manifest_key if bag and bag.manifest_key
+                      else layout.manifest_key(key)]
+            if bag is not None and bag.increment_of:
+                wanted.append(layout.deletions_key(key))
+            gone = [k for k in wanted if k not in objects]
+            if gone and layout.owner(key) == host:
+                lost[key] = f"{gone[0]} missing (a bag of an increment chain: its " \
+                            "atom goes whole, a new base)"
+    return lost
+
+
+def repairs(known, broken) -> dict:
+    """atom -> why it is packed whole, for the atoms whose chain lost an increment (a
+    lost base dissolves the base bag, which says so itself)."""
+    return {atom: broken[k] for atom, info in known.items()
+            for k in info.increments if k in broken}
+
+
+def bag_hashes(bag, atom_hashes: dict) -> dict:
+    """The atom hashes a bag's content key is made of: an increment's names the state
+    it applies to, so a whole bag and an increment of one atom never look alike."""
+    after = getattr(bag, "increment_of", "")
+    return {a: f"{h}+{after}" for a, h in atom_hashes.items()} if after else atom_hashes
 
 
 def planned(current, known, mine, broken, increment_below, sizes) -> dict:

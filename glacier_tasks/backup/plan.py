@@ -37,6 +37,7 @@ from ..errors import StateError, command
 from ..formats import layout, tarsize
 from ..formats.layout import archive_key, bag_name, manifest_key
 from . import increment
+from .increment import bag_hashes
 from ..formats.records import AtomEntry, BagRecord
 
 ARCHIVE_FORMAT = "gnu-tar-1"  # part of every content key: a new format rebuilds bags
@@ -136,13 +137,6 @@ class Plan:
         values["bags"] = [PlannedBag.from_json(b) for b in data["bags"]]
         values["atoms"] = {k: AtomEntry.from_json(e) for k, e in data["atoms"].items()}
         return cls(**values)
-
-
-def bag_hashes(bag, atom_hashes: dict) -> dict:
-    """The atom hashes a bag's content key is made of: an increment's names the state
-    it applies to, so a whole bag and an increment of one atom never look alike."""
-    after = getattr(bag, "increment_of", "")
-    return {a: f"{h}+{after}" for a, h in atom_hashes.items()} if after else atom_hashes
 
 
 def content_key(archive: str, atom_hashes: dict) -> str:
@@ -290,7 +284,7 @@ class _Taken:
 
 def _plan_molecule(mol, current, known, mine, taken, target, broken,
                    compact_below=0.5, bag_bytes=tarsize.archive, going=None):
-    kept, dissolved, why, repairs = [], [], {}, {}
+    kept, dissolved, why, repairs = [], [], {}, increment.repairs(known, broken)
     year, host = taken.year, taken.host
     for key, bag in sorted(mine.items()):
         if bag.increment_of:

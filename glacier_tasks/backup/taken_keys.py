@@ -7,14 +7,16 @@ earlier in the year, a stopped run's upload), each with the content key its obje
 claims; a new bag takes one only if it claims exactly that bag's contents, and the bag
 step adopts it only if it holds the very tar packed here (objects.holds_packed).
 *broken*: previous bags of this host whose object is there but not as recorded
-(size, storage class): they are packed anew under a new name. A missing one is not
-broken: its own key is free, and the bag step sends it again there.
+(size, storage class): they are packed anew under a new name. A missing whole bag is
+not broken: its own key is free, and the bag step sends it again there; a missing bag
+of an increment chain is (increment.lost_bags).
 """
 
 from ..formats import layout
 from ..formats.records import Inventory
 from ..errors import BagError, StoreError
 from ..bucket.objects import ObjectStore, adoptable, bag_problem
+from . import increment
 from .ledger import BagLedger
 
 
@@ -49,9 +51,9 @@ def listing(store: ObjectStore, previous: Inventory, host: str, year: int) -> di
 
 
 def broken_bags(objects: dict, previous: Inventory, host: str) -> dict:
-    """Previous bags of this host that the listing shows, but not as recorded: key ->
-    what is wrong, in words."""
-    broken = {}
+    """Previous bags of this host that the listing shows, but not as recorded, and
+    the bags of a chain it lacks: key -> what is wrong, in words."""
+    broken = increment.lost_bags(objects, previous, host)
     for key, record in previous.bags.items():
         found = objects.get(key)
         if layout.owner(key) != host or found is None:
