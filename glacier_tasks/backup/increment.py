@@ -18,12 +18,10 @@ that became a folder) is both deleted and added.
 import hashlib
 import marshal
 import os
-import stat
 from dataclasses import replace
 from pathlib import Path
 
 from ..errors import BagError
-from ..formats import tarsize
 from . import scan
 
 FORMAT = 1
@@ -127,12 +125,7 @@ def increment_bytes(molecule_path, atom: str, before: dict) -> int:
     for rel, st in scan.walk_atom(molecule_path, atom):
         if not changed(before, rel, entry(molecule_path, rel, st)):
             continue
-        if stat.S_ISREG(st.st_mode):
-            total += scan._odd_file(root, rel, st, links) \
-                if st.st_blocks * 512 < st.st_size or st.st_nlink > 1 \
-                else tarsize.member(len(rel), st.st_size)
-        else:
-            total += scan._other_member(rel, st, links)
+        total += scan.member_bytes(root, rel, st, links)
     return total
 
 

@@ -196,6 +196,16 @@ def scan_atom(molecule_path: Path, atom: str) -> AtomScan:
     return AtomScan(digest.hexdigest(), size, files, apparent)
 
 
+def member_bytes(root: bytes, rel: bytes, st, links: dict) -> int:
+    """One entry's bytes in the tar (header, padding, sparse map; a later name of a
+    hard link its header alone), as scan_atom counts them inline."""
+    if stat.S_ISREG(st.st_mode):
+        if st.st_blocks * 512 < st.st_size or st.st_nlink > 1:
+            return _odd_file(root, rel, st, links)
+        return tarsize.member(len(rel), st.st_size)
+    return _other_member(rel, st, links)
+
+
 def _odd_file(root: bytes, rel: bytes, st, links: dict) -> int:
     """A regular file's bytes in the tar when it is sparse or has other names."""
     first = _linked(links, rel, st)

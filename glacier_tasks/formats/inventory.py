@@ -112,7 +112,7 @@ def build_inventory(plan, markers: dict, previous: Inventory, pending_ok=False) 
             if atom in left_out:  # a file in it kept moving: it keeps its previous bag
                 _keep_previous(atom, atoms, bags, previous)
                 continue
-            entry = AtomEntry.from_json(plan.atoms[atom].to_json())
+            entry = plan.atoms[atom].copy()
             # as packed: a file may have come or gone since the scan
             entry.last_metadata_hash = hashes.get(atom, entry.last_metadata_hash)
             entry.files = files.get(atom, entry.files)
@@ -146,7 +146,7 @@ def _kept_record(bag, marker, previous: BagRecord | None) -> BagRecord:
     if marker is not None and marker.done and marker.uploaded.key == bag.archive_key:
         record = _uploaded_record(bag, marker)
     else:
-        record = BagRecord.from_json(previous.to_json()) if previous else BagRecord(size=0)
+        record = previous.copy() if previous else BagRecord(size=0)
     if previous is not None:  # an increment stays one (issue 27)
         record.increment_of = record.increment_of or previous.increment_of
         record.deletions_sha256 = record.deletions_sha256 or previous.deletions_sha256
@@ -185,18 +185,18 @@ def _keep_previous(atom, atoms, bags, previous: Inventory) -> None:
     """An atom not packed this run keeps its previous entry and bag, if it had one."""
     old = previous.atoms.get(atom)
     if old and all(k in previous.bags for k in old.chain):
-        atoms[atom] = AtomEntry.from_json(old.to_json())
+        atoms[atom] = old.copy()
         for key in old.chain:
-            bags.setdefault(key, BagRecord.from_json(previous.bags[key].to_json()))
+            bags.setdefault(key, previous.bags[key].copy())
 
 
 def _keep_other_atoms(plan, atoms, bags, previous: Inventory):
     """Atoms of missing molecules are in the plan but in no planned bag of theirs."""
     for atom, entry in plan.atoms.items():
         if atom not in atoms and all(k in previous.bags for k in entry.chain):
-            atoms[atom] = AtomEntry.from_json(entry.to_json())
+            atoms[atom] = entry.copy()
             for key in entry.chain:
-                bags.setdefault(key, BagRecord.from_json(previous.bags[key].to_json()))
+                bags.setdefault(key, previous.bags[key].copy())
 
 
 def _uploaded_record(bag, marker) -> BagRecord:

@@ -48,6 +48,10 @@ class _Record:
             out[name] = list(value) if isinstance(value, (list, tuple)) else value
         return {**out, **self.unknown}
 
+    def copy(self):
+        """Another record alike, whose lists the builder may change."""
+        return type(self).from_json(self.to_json())
+
 
 @dataclass
 class AtomEntry(_Record):
@@ -177,10 +181,9 @@ class Inventory:
         parts = {part: {key: kind.from_json(entry)
                         for key, entry in (data.get(part) or {}).items()}
                  for part, kind in PARTS.items()}
-        tops = {k: data[k] for k in ("version", "year", "run_date", "key_salt",
-                                     "written_at") if data.get(k) is not None}
-        known = set(PARTS) | set(tops) | {"version", "year", "run_date", "key_salt",
-                                          "written_at"}
+        names = ("version", "year", "run_date", "key_salt", "written_at")
+        tops = {k: data[k] for k in names if data.get(k) is not None}
+        known = set(PARTS) | set(names)
         return cls(**parts, **tops,
                    unknown={k: v for k, v in data.items() if k not in known})
 

@@ -84,13 +84,18 @@ def same_tree(a, b):
 
 
 
-def restores_true(project, tmp_path) -> None:
-    """The invariant holds, and today's tree comes back, through glacier restore and by
-    hand as the README says."""
+def tool_restores_true(project, tmp_path) -> None:
+    """The invariant holds, and today's tree comes back through glacier restore."""
     check_invariant(project)
     mine = tmp_path / "mine"
     glacier_restore_all(project, mine)
     same_tree(mine, project.data)
+
+
+def restores_true(project, tmp_path) -> None:
+    """The invariant holds, and today's tree comes back, through glacier restore and by
+    hand as the README says."""
+    tool_restores_true(project, tmp_path)
     by_hand = tmp_path / "by-hand"
     restore_all(project, by_hand)
     same_tree(by_hand, project.data)
@@ -132,10 +137,7 @@ def test_encrypted_partially_kept_bag_restores_only_its_current_atoms(
                     f'encryption = "age"\nage_recipients = ["{public}"]\n'
                     'age_identity_file = "key.txt"')
     bag_a, atoms_a, moved = scenario_b(project)
-    check_invariant(project)
-    mine = tmp_path / "mine"
-    glacier_restore_all(project, mine)
-    same_tree(mine, project.data)
+    tool_restores_true(project, tmp_path)
     kept = next(a for a in atoms_a if a != moved)
     one = tmp_path / "one"
     done = project.glacier("restore", f"{project.data}/{kept}", "--to", str(one), "--yes")
@@ -274,10 +276,7 @@ def test_prune_keep_years_0_after_compaction_then_restore(tmp_path, s3_server, b
     pruned = project.run("prune", "--delete", "--force", "--min-age-days", "0", **Y[2027])
     assert pruned.returncode == 0, pruned.stdout + pruned.stderr
     assert bag_a not in project.objects()
-    check_invariant(project)
-    mine = tmp_path / "mine"
-    glacier_restore_all(project, mine)
-    same_tree(mine, project.data)
+    tool_restores_true(project, tmp_path)
 
 
 # -- restore --year of an older year ----------------------------------------------------
@@ -328,10 +327,7 @@ def test_pinned_atom_in_a_changed_bag(tmp_path, s3_server, bucket):
     # a second run the same year, another atom of the pinned atom's bag changes
     change(project, atoms_a[2])
     backup(project, 2026, GLACIER_TODAY="2026-06-01")
-    check_invariant(project)
-    mine = tmp_path / "mine"
-    glacier_restore_all(project, mine)
-    same_tree(mine, project.data)
+    tool_restores_true(project, tmp_path)
 
 
 # -- kill -9 while the moved atom's new bag uploads -------------------------------------
@@ -362,10 +358,7 @@ def test_kill_9_during_scenario_b_then_restore_and_rerun(tmp_path, s3_server, bu
     restore_all(project, old)
     assert tree_snapshot(old).keys() == before.keys()
     backup(project, 2026)
-    check_invariant(project)
-    mine = tmp_path / "mine"
-    glacier_restore_all(project, mine)
-    same_tree(mine, project.data)
+    tool_restores_true(project, tmp_path)
 
 
 # -- issue 21 case 12: an atom left out of an otherwise uploaded bag --------------------
@@ -529,10 +522,7 @@ def test_lost_tar_of_a_bag_with_dead_atoms_is_recorded_as_repacked(
         assert bag.get("packed_bytes", 0) <= bag["size"], (key, bag)
     # the bucket's manifest of the repaired bag lists what its tar holds (no old version
     # of the moved atom that the new tar lacks)
-    check_invariant(project)
-    mine = tmp_path / "mine"
-    glacier_restore_all(project, mine)
-    same_tree(mine, project.data)
+    tool_restores_true(project, tmp_path)
 
 
 # -- a removed atom asked for by name, its old copy lying beside the loose files -------
@@ -664,10 +654,7 @@ def test_kill_9_during_a_compaction_then_restore_and_rerun(tmp_path, s3_server, 
     assert tree_snapshot(old) == then  # 2026's tree, old versions of the changed two
     backup(project, 2027)
     assert bag_a not in project.inventory["bags"]
-    check_invariant(project)
-    mine = tmp_path / "mine"
-    glacier_restore_all(project, mine)
-    same_tree(mine, project.data)
+    tool_restores_true(project, tmp_path)
 
 
 # -- two bags of one name (2025's and 2026's bag_001) in one inventory ------------------
