@@ -6,10 +6,11 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 
 
-from .helpers import Project, restore_all, tree_snapshot
+from .helpers import Project, restore_all, sample_project, tree_snapshot
 
 
 def test_dryrun_uploads_nothing_and_writes_the_draft_inventory(project):
@@ -95,9 +96,7 @@ def test_second_run_uploads_nothing(project):
     assert project.inventory == first
 
 
-def test_changed_file_reuploads_only_its_bag(project):
-    assert project.run("backup", GLACIER_TODAY="2026-06-15").returncode == 0
-    first = project.inventory
+def change_notes(project) -> None:
     notes = project.data / "Books" / "sub" / "notes.txt"
     before = notes.stat()
     notes.write_text("changed\n")
@@ -105,6 +104,45 @@ def test_changed_file_reuploads_only_its_bag(project):
     os.utime(notes, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
     after = notes.stat()
     assert (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
+
+
+def tars_of(project, year: str) -> list:
+    return [k for k in project.objects() if k.startswith(f"{year}-backup/")
+            and k.endswith(".tar")]
+
+
+def test_changed_file_reuploads_only_its_bytes_as_an_increment(project, tmp_path):
+    assert project.run("backup", GLACIER_TODAY="2026-06-15").returncode == 0
+    first = project.inventory
+    change_notes(project)
+    result = project.run("backup", GLACIER_TODAY="2027-01-15")
+    assert result.returncode == 0, result.stderr
+    second = project.inventory
+    books = f"{project.data}/Books"
+    for atom, entry in second["atoms"].items():  # every base stays where it was
+        assert entry["archive_key"] == first["atoms"][atom]["archive_key"], atom
+    assert tars_of(project, "2027") == second["atoms"][books]["increments"]
+    assert all("increments" not in entry for atom, entry in second["atoms"].items()
+               if atom != books)
+    key = second["atoms"][books]["increments"][0]
+    assert project.objects()[key][0] <= 10240  # one tar record, not Books' 3 MB
+    bag = project.thaw_and_download(key, tmp_path / "increment.tar")
+    listed = subprocess.run(["tar", "-tf", str(bag)], capture_output=True, text=True,
+                            check=True).stdout.splitlines()
+    assert [name for name in listed if not name.endswith("/")] == ["Books/sub/notes.txt"]
+    (tmp_path / "out").mkdir()
+    subprocess.run(["tar", "-xSf", str(bag), "-C", str(tmp_path / "out")], check=True)
+    assert (tmp_path / "out" / "Books" / "sub" / "notes.txt").read_text() == "changed\n"
+
+
+def test_changed_file_reuploads_only_its_bag_with_increments_off(tmp_path, s3_server,
+                                                                 bucket):
+    # increments off: this is about a changed atom moving whole into a new bag
+    project = sample_project(tmp_path, s3_server, bucket,
+                             "target_bag_gb = 0.004\nincrement_below = 0")
+    assert project.run("backup", GLACIER_TODAY="2026-06-15").returncode == 0
+    first = project.inventory
+    change_notes(project)
     result = project.run("backup", GLACIER_TODAY="2027-01-15")
     assert result.returncode == 0, result.stderr
     second = project.inventory
@@ -114,9 +152,7 @@ def test_changed_file_reuploads_only_its_bag(project):
     for atom, entry in second["atoms"].items():
         if atom not in first["bags"][old_bag]["atoms"]:
             assert entry["archive_key"] == first["atoms"][atom]["archive_key"], atom
-    uploaded_2027 = [k for k in project.objects() if k.startswith("2027-backup/")
-                     and k.endswith(".tar")]
-    assert uploaded_2027 == [second["atoms"][books]["archive_key"]]
+    assert tars_of(project, "2027") == [second["atoms"][books]["archive_key"]]
 
 
 def test_list_shows_bags_first_by_name_and_pending_ones(project):

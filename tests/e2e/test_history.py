@@ -10,9 +10,9 @@ from .helpers import sample_project
 Y1, Y2, Y3 = "2026-06-15", "2027-06-15", "2028-06-15"
 
 
-def three_years(tmp_path, s3_server, bucket, keep_years):
+def three_years(tmp_path, s3_server, bucket, keep_years, extra=""):
     project = sample_project(tmp_path, s3_server, bucket,
-                             f"target_bag_gb = 0.004\nkeep_years = {keep_years}\n")
+                             f"target_bag_gb = 0.004\nkeep_years = {keep_years}\n{extra}")
     data = project.data
     assert project.run("backup", GLACIER_TODAY=Y1).returncode == 0
     first = project.inventory
@@ -30,7 +30,9 @@ def old_bag(first, project, atom):
 
 def test_history_is_kept_keep_years_then_prune_says_what_it_loses(tmp_path, s3_server,
                                                                    bucket):
-    project, first = three_years(tmp_path, s3_server, bucket, keep_years=1)
+    # increments off: this is about the history of bags superseded by atoms moving whole
+    project, first = three_years(tmp_path, s3_server, bucket, keep_years=1,
+                                 extra="increment_below = 0")
     photos = old_bag(first, project, "Photos")
     assert photos in project.inventory["history"]
     assert project.inventory["history"][photos]["superseded_on"] == Y2
@@ -72,10 +74,28 @@ def test_find_all_years_finds_a_deleted_file_with_its_year(tmp_path, s3_server, 
 
 @pytest.mark.parametrize("today", ["2027-12-15", "2028-06-16"])
 def test_keep_years_0_is_the_original_mirror(tmp_path, s3_server, bucket, today):
-    project, first = three_years(tmp_path, s3_server, bucket, keep_years=0)
+    # increments off: only a bag superseded by its atoms moving whole can be pruned
+    project, first = three_years(tmp_path, s3_server, bucket, keep_years=0,
+                                 extra="increment_below = 0")
     listed = project.run("prune", GLACIER_TODAY=today).stdout
     assert "History until" not in listed
     assert f"Would delete {old_bag(first, project, 'Photos')}" in listed
+
+
+def test_keep_years_0_with_increments_prunes_no_bag_of_a_live_chain(tmp_path, s3_server,
+                                                                  bucket):
+    project, first = three_years(tmp_path, s3_server, bucket, keep_years=0)
+    atoms = project.inventory["atoms"]
+    chains = {atom: [entry["archive_key"], *entry.get("increments", [])]
+              for atom, entry in atoms.items()}
+    # a deleted file and a changed one: each atom keeps its 2026 bag as a base
+    for atom in ("Photos", "Books"):
+        assert chains[f"{project.data}/{atom}"][0] == old_bag(first, project, atom)
+        assert len(chains[f"{project.data}/{atom}"]) == 2, chains
+    done = project.run("prune", "--delete", "--force", GLACIER_TODAY="2028-06-16")
+    assert done.returncode == 0 and "Deleted" not in done.stdout, done.stdout
+    left = project.objects()
+    assert all(key in left for chain in chains.values() for key in chain), chains
 
 
 def test_restore_year_returns_a_deleted_file_and_an_old_version(tmp_path, s3_server,

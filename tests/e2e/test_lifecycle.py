@@ -26,6 +26,8 @@ def test_two_years_with_pin_then_prune(tmp_path, s3_server, bucket):
     data = tmp_path / "data"
     make_atoms(data, "A", "B", "C", "D")
     project = Project(tmp_path, s3_server, bucket, target_gb=0.004)
+    # increments off: this is about changed atoms moving whole and their old bags pruned
+    project.write_config("target_bag_gb = 0.004\nincrement_below = 0")
     project.write_list(data)
     assert project.run("backup", GLACIER_TODAY="2026-03-01").returncode == 0
     first = project.inventory
@@ -86,6 +88,55 @@ def test_two_years_with_pin_then_prune(tmp_path, s3_server, bucket):
     before = len(project.bag_puts())
     assert project.run("backup", **year2).returncode == 0
     assert len(project.bag_puts()) == before
+
+
+def test_two_years_with_increments_then_prune(tmp_path, s3_server, bucket):
+    """The same year two with increments (the default): an edit goes up as an increment
+    on its base; a pinned atom is packed whole again with its tar_id (README); prune
+    deletes the bags of the atom gone from disk and of the pinned atom's old copy,
+    never a bag of a chain."""
+    data = tmp_path / "data"
+    make_atoms(data, "A", "B", "C", "D")
+    (data / "A" / "sub" / "old.txt").write_text("deleted in year two\n")
+    project = Project(tmp_path, s3_server, bucket, target_gb=0.004)
+    project.write_list(data)
+    assert project.run("backup", GLACIER_TODAY="2026-03-01").returncode == 0
+    first = project.inventory
+    assert project.run("pin", "--path", f"{data}/D").returncode == 0
+    (data / "A" / "readme.txt").write_text("A, edited\n")
+    (data / "D" / "readme.txt").write_text("D, edited\n")
+    (data / "A" / "sub" / "old.txt").unlink()
+    make_atoms(data, "E")
+    shutil.rmtree(data / "B")
+    run = project.run("backup", GLACIER_TODAY="2027-01-15")
+    assert run.returncode == 0, run.stdout + run.stderr
+    atoms = project.inventory["atoms"]
+    for name in ("A", "C"):  # the bases stay; A's edit and deletion: one increment
+        assert atoms[f"{data}/{name}"]["archive_key"] == \
+            first["atoms"][f"{data}/{name}"]["archive_key"], name
+        assert len(atoms[f"{data}/{name}"].get("increments", [])) == (name == "A"), name
+    pinned = atoms[f"{data}/D"]
+    assert pinned["pinned"] is True and "increments" not in pinned
+    assert pinned["archive_key"].startswith("2027-backup/")
+    assert pinned["tar_id"] == first["atoms"][f"{data}/D"]["tar_id"]
+    chains = {key for entry in atoms.values()
+              for key in (entry["archive_key"], *entry.get("increments", []))}
+    gone = {first["atoms"][f"{data}/{name}"]["archive_key"] for name in "BD"}
+    assert not gone & chains
+
+    listed = project.run("prune", GLACIER_TODAY=after_days(200))
+    assert {line.split(" ")[2] for line in listed.stdout.splitlines()
+            if line.startswith("Would delete ") and line.split(" ")[2].endswith(".tar")} \
+        == gone, listed.stdout
+    old = project.run("prune", "--delete", GLACIER_TODAY=after_days(200))
+    assert old.returncode == 0, old.stderr
+    assert old.stdout.count("Deleted ") == 6  # each bag, its manifest and member index
+    left = set(project.objects())
+    assert not gone & left and chains <= left
+    restored = tmp_path / "restored"
+    restore_all(project, restored)  # by hand: bases, then each increment in order
+    assert tree_snapshot(restored) == tree_snapshot(data)
+    assert not (restored / "A" / "sub" / "old.txt").exists()
 
 
 def test_prune_refuses_without_an_inventory(tmp_path, s3_server, bucket):

@@ -100,13 +100,20 @@ def test_a_calm_archive_reads_calm_and_fits_a_phone(tmp_path, s3_server, bucket)
             assert by_section[section][folder] == palette[folder], (section, name)
     assert palette[folders["Photos"]] != palette[folders["Disks"]]
 
-    # every bag's bar is labelled with its tar_id, size and fill; 3x is longer than 2x
+    # every bag's bar is labelled with its tar_id, size and fill; 3x is longer than 2x;
+    # A's change (one small note) went up as an increment of a few KB, said as one
     inventory = project.inventory
+    increments = {key for atom in inventory["atoms"].values()
+                  for key in atom.get("increments", [])}
+    assert len(increments) == 1, inventory["atoms"]
     for key, bag in inventory["bags"].items():
         fill = bag["size"] / 4_000_000
         assert f'title="{key}">{bag["tar_id"]}</span>' in dom, key
+        unit = "KB" if key in increments else "MB"
         assert re.search(rf'data-bag="{re.escape(key)}"[^>]*>.*?</svg><span class="val">'
-                         rf'[\d.]+ MB · {fill:.0%}</span>', dom), (key, fill)
+                         rf'[\d.]+ {unit} · {fill:.0%}</span>', dom), (key, fill)
+        said = re.search(rf'data-bag="{re.escape(key)}"[^>]*><title>([^<]*)</title>', dom)
+        assert ("an increment of an atom of" in said[1]) == (key in increments), said[1]
     for seen in (desktop, phone):
         widths = {round(b["fill"]): b["width"] for b in seen.bag_bars if b["fill"] > 1.5}
         assert set(widths) == {2, 3} and 1.4 < widths[3] / widths[2] < 1.6, widths

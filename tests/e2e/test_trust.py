@@ -186,6 +186,8 @@ def test_local_manifests_are_laid_out_by_year_and_old_flat_ones_migrate(project)
 
 
 def test_prune_deletes_only_the_local_manifests_of_pruned_bags(project):
+    # increments off: Books' change must supersede its bag whole for prune to delete it
+    project.write_config("target_bag_gb = 0.004\nincrement_below = 0")
     assert project.run("backup", GLACIER_TODAY="2026-06-15").returncode == 0
     (project.data / "Books" / "new.txt").write_text("changed in 2027\n")
     assert project.run("backup", GLACIER_TODAY="2027-06-15").returncode == 0
@@ -225,6 +227,8 @@ def test_a_molecule_leaving_the_list_is_kept_until_dropped(project, tmp_path):
 
 def test_a_clock_moving_backwards_is_refused_and_bootstrap_follows_real_time(
         project, tmp_path):
+    # increments off: the 2025 run must supersede 2027's bag of Books whole
+    project.write_config("target_bag_gb = 0.004\nincrement_below = 0")
     assert project.run("backup", GLACIER_TODAY="2027-03-01").returncode == 0
     in_2027 = project.inventory
     earlier = project.run("backup", GLACIER_TODAY="2025-03-01")

@@ -8,6 +8,8 @@ import hashlib
 import json
 import os
 
+import pytest
+
 from tests.support.proxy import LoopbackProxy
 from .helpers import Project, restore_all, tree_snapshot
 from .invariant import check_invariant
@@ -31,11 +33,16 @@ def proxied_project(root, s3_server, bucket, proxy) -> Project:
     return project
 
 
+@pytest.mark.parametrize("increment_below", ["0", "0.5"])
 def test_no_object_is_ever_replaced_and_every_write_is_conditional(
-        tmp_path, s3_server, bucket):
+        tmp_path, s3_server, bucket, increment_below):
+    """increment_below 0: A's changes move it whole (superseded keys); 0.5, the
+    default: they go up as increments, and a lost or damaged bag of a chain too."""
     proxy = LoopbackProxy(s3_server.port)  # a recorder: no faults
     try:
         project = proxied_project(tmp_path / "one", s3_server, bucket, proxy)
+        project.config.write_text(project.config.read_text() +
+                                  f"increment_below = {increment_below}\n")
         data = project.root / "data"
         for name in ("A", "B", "C"):
             (data / name).mkdir(parents=True)
@@ -58,8 +65,13 @@ def test_no_object_is_ever_replaced_and_every_write_is_conditional(
         for day in ("04-01", "05-01"):  # A changes twice: no superseded key is reused
             (data / "A" / f"{day}.txt").write_text(day)
             run(day)
-        keys_of_a = {k for k in written if k.endswith(".tar")}
-        assert len(keys_of_a) >= len(project.inventory["bags"]) + 2
+        tars = {k for k in written if k.endswith(".tar")}
+        if increment_below == "0":
+            assert len(tars) >= len(project.inventory["bags"]) + 2
+        else:  # two increments of A, each a key of its own, the base kept
+            increments = project.inventory["atoms"][f"{data}/A"]["increments"]
+            assert len(set(increments)) == 2 and set(increments) < tars
+            assert len(tars) == len(project.inventory["bags"])
 
         bags = sorted(project.inventory["bags"])
         lost, damaged = bags[0], bags[-1]
@@ -73,7 +85,11 @@ def test_no_object_is_ever_replaced_and_every_write_is_conditional(
                               StorageClass="DEEP_ARCHIVE")
         written[damaged] = objects(project)[damaged]  # ours now: must stay as it is
         repaired = run("07-01")
-        assert f"REPAIRED {damaged} has 4 bytes" in repaired.stdout
+        if increment_below == "0":
+            assert f"REPAIRED {damaged} has 4 bytes" in repaired.stdout
+        else:  # A's last increment: an increment is never packed again, A re-bases
+            assert damaged == increments[-1]
+            assert "increments" not in project.inventory["atoms"][f"{data}/A"]
         assert damaged not in project.inventory["bags"]  # packed under a new name
         check_invariant(project)
         restore_all(project, tmp_path / "restored")
