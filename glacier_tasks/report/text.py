@@ -241,7 +241,9 @@ def prune_lines(found: list, verdicts: dict, locks: dict) -> list:
         elif verdict in ("delete", "young"):
             fee = f", early-deletion fee now ${p.fee_now:.4f} (free from {p.free_from})" \
                 if p.fee_now else ", no early-deletion fee"
-            lines.append(f"Would delete {p.key}  {human(p.size)} {p.storage_class}, "
+            # under the minimum age, --delete alone keeps it: the line says so first
+            verb = "Would delete" if verdict == "delete" else "Would delete with --force"
+            lines.append(f"{verb} {p.key}  {human(p.size)} {p.storage_class}, "
                          f"{plural(p.age_days, 'day')} old{fee}{lost}")
     offered = [p for p in found if verdicts[p.key] in ("delete", "young")]
     young = sum(1 for p in found if verdicts[p.key] == "young")
@@ -262,7 +264,8 @@ def lost_words(lost) -> str:
     parts = []
     if lost.files:
         more = ", ..." if lost.files > len(lost.names) else ""
-        parts.append(f"{plural(lost.files, 'file')} ({human(lost.size)}) exist in no "
+        verb = "exists" if lost.files == 1 else "exist"
+        parts.append(f"{plural(lost.files, 'file')} ({human(lost.size)}) {verb} in no "
                      f"newer bag: {', '.join(printable(n) for n in lost.names)}{more}")
     if lost.older:
         more = ", ..." if lost.older > len(lost.older_names) else ""

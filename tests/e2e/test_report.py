@@ -124,7 +124,8 @@ def test_report_of_a_two_year_archive_shows_what_cost_prune_and_the_run_print(
     assert shown["stored-bytes"] and shown["card-restore-bulk"] == \
         expected["restore-everything-Bulk"]
 
-    would = re.findall(r"^Would delete (\S+) .*, (?:early-deletion fee now (\$[\d.]+) "
+    would = re.findall(r"^Would delete (?:with --force )?(\S+) .*, (?:early-deletion fee "
+                       r"now (\$[\d.]+) "
                        r"\(free from (\d{4}-\d\d-\d\d)\)|no early-deletion fee)$",
                        prune.stdout, re.MULTILINE)
     assert len(would) == prune.stdout.count("Would delete") >= 2, prune.stdout

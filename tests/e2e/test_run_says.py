@@ -74,8 +74,8 @@ def test_prune_says_older_version_ends_with_the_total_freed_and_speaks_json(
     # notes.txt was edited at home: its old copy is an older version, not a lost file
     assert "1 older version (" in said[books] and "of files edited since: " \
         "Books/sub/notes.txt" in said[books], said[books]
-    assert "exist in no newer bag" not in said[books]
-    assert "1 file (1.5 MB) exist in no newer bag: Photos/été à Zürich.jpg" \
+    assert "in no newer bag" not in said[books]
+    assert "1 file (1.5 MB) exists in no newer bag: Photos/été à Zürich.jpg" \
         in said[photos]
 
     listed = project.glacier("prune", "--json", GLACIER_TODAY=today)
