@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from .helpers import Project, restore_all, tree_snapshot
+from .test_attack_chain_restore_a import folder_times
 from .test_attack_inc_a import photos_project, tool_restore
 from .test_increments import KB, backup, write, year_env
 
@@ -103,6 +104,7 @@ def test_attack_refill_after_rm_rf_brings_back_only_what_went(tmp_path, s3_serve
     for rel in ("thing/inner.txt", "thing/more.txt", "y/img05.jpg", "y/img06.jpg"):
         assert (got / rel).read_bytes() == (atom / rel).read_bytes(), rel
     assert "img07.jpg" in out, out  # the check names the file that differs
+    assert folder_times(got) == folder_times(atom)
 
 
 def test_attack_check_after_restore_sees_changed_bytes(tmp_path, s3_server, bucket):
