@@ -169,6 +169,13 @@ class Restorer:
         self.save()
         if pending or failed:
             return Outcome(False, len(pending), failed)
+        for plan in plans:
+            if any(t.names is not None for t in plan.targets):
+                # a later bag of the chain (or a refill) wrote into folders an earlier
+                # bag set: their times as the newest view has them
+                untar.set_folder_times(restorecheck.entries(self._manifest(plan),
+                                                            plan.wanted or _all),
+                                       self._dest(plan))
         check = restorecheck.CheckResult()
         for plan in plans:  # a chain's bags: each its share of the atom's newest view
             check.add(restorecheck.check(self._manifest(plan), plan.wanted or _all,
