@@ -4,7 +4,6 @@ that change across years, and a restore over a live copy of the atom."""
 
 import os
 import shutil
-import stat
 from pathlib import Path
 
 from .helpers import tree_snapshot

@@ -2,8 +2,6 @@
 sparse files and odd names split across a chain's bags, whole downloads vs ranges."""
 
 import os
-import shutil
-from pathlib import Path
 
 from glacier_tasks.formats import layout, manifest
 

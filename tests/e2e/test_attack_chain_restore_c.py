@@ -4,7 +4,6 @@ destination, --year of a middle year, and the check after the restore."""
 
 import os
 import shutil
-from pathlib import Path
 
 from .helpers import Project, restore_all, tree_snapshot
 from .test_attack_chain_restore_a import folder_times
