@@ -139,6 +139,8 @@ def set_folder_times(entries, dest: Path) -> int:
         when = datetime.datetime.fromisoformat(entry.mtime.removesuffix("Z")) \
             .replace(tzinfo=datetime.timezone.utc)
         seconds = (when - manifest.EPOCH) // datetime.timedelta(seconds=1)
+        if seconds in (manifest.FIRST_SECOND, manifest.LAST_SECOND):
+            continue  # a time the manifest rounded to its range: tar's is the true one
         if st.st_mtime_ns != seconds * 1_000_000_000:
             os.utime(path, ns=(st.st_atime_ns, seconds * 1_000_000_000),
                      follow_symlinks=False)
