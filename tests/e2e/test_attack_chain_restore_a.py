@@ -206,3 +206,31 @@ def test_attack_non_empty_folder_refused_nothing_written(tmp_path, s3_server, bu
     snap = tree_snapshot(dest / "Photos")
     del snap[b"doomed.txt"]
     assert snap == tree_snapshot(atom)
+
+
+def test_attack_folder_modes_and_times_across_the_chain(tmp_path, s3_server, bucket):
+    """Folders with their own modes: one whose mode alone changes in 2026 (its entry
+    in the increment, its files in the base), one kept as it was while a file in it
+    is rewritten in place (its entry in the base, a file in the increment), and the
+    atom's own folder: modes and times come back as on disk, the atom and a folder."""
+    project, atom, key = photos_project(tmp_path, s3_server, bucket)
+    os.chmod(atom / "y", 0o750)
+    os.chmod(atom / "thing", 0o711)
+    os.chmod(atom, 0o705)
+    pin_folder_times(atom)
+    backup(project, 2025)
+    os.chmod(atom / "thing", 0o700)
+    with open(atom / "y" / "img11.jpg", "r+b") as f:
+        f.write(b"changed in place")
+    pin_folder_times(atom)
+    backup(project, 2026)
+    assert project.inventory["atoms"][key].get("increments"), "no increment made"
+    for name, path, part in (("atom", key, ""), ("y", f"{atom}/y", "y"),
+                             ("thing", f"{atom}/thing", "thing")):
+        dest = tmp_path / name
+        done = tool_restore(project, dest, "--path", path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        got, source = dest / "Photos" / part, atom / part
+        assert tree_snapshot(got) == tree_snapshot(source), name
+        assert os.stat(got).st_mode == os.stat(source).st_mode, name
+        assert folder_times(got) == folder_times(source), name
