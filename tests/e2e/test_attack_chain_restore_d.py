@@ -38,3 +38,26 @@ def test_attack_rerun_after_the_chain_grew(tmp_path, s3_server, bucket):
     assert snap.pop(b"doomed.txt")[0] == "file"
     assert snap == tree_snapshot(atom)
 
+
+
+def test_attack_overwrite_rerun_after_a_finished_restore(tmp_path, s3_server, bucket):
+    """A finished restore of a chained atom; the user edits two restored files (one
+    whose newest version is in the base, one in the increment) and runs the same
+    command again with --overwrite to get them back as backed up. Today the request
+    is finished, so --overwrite writes nothing: the rerun only reports the two files
+    as not matching and exits 1, with no word that --overwrite did nothing or what
+    to do. The user keeps the edited bytes while asking to have them replaced."""
+    project, atom, key = photos_project(tmp_path, s3_server, bucket)
+    backup(project, 2025)
+    write(atom / "y" / "img01.jpg", 100 * KB)
+    backup(project, 2026)
+    dest = tmp_path / "dest"
+    done = tool_restore(project, dest, "--path", key)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for rel in ("y/img01.jpg", "y/img02.jpg"):
+        (dest / "Photos" / rel).write_bytes(b"edited")
+    again = tool_restore(project, dest, "--path", key, "--overwrite")
+    out = again.stdout + again.stderr
+    assert "Traceback" not in out, out
+    assert again.returncode == 0, out
+    assert tree_snapshot(dest / "Photos") == tree_snapshot(atom)
