@@ -32,9 +32,10 @@ def pin_folder_times(root: Path) -> None:
 def test_attack_folder_time_after_a_file_changed_in_place(tmp_path, s3_server, bucket):
     """A file rewritten in place changes no folder's time, so the increment holds the
     file and not its folder. The restore writes the folder (from the base) first,
-    then creates the file in it from the increment: the folder's time becomes the
-    restore's hour. A user comparing the restored tree with `ls -l` (or rsync -t,
-    or a photo tool sorting folders by date) loses every such folder's date."""
+    then creates the file in it from the increment, which moves the folder's time
+    to the restore's hour. Before the fix, a user comparing the restored tree with
+    `ls -l` (or rsync -t, or a photo tool sorting folders by date) lost every such
+    folder's date."""
     project, atom, key = photos_project(tmp_path, s3_server, bucket)
     pin_folder_times(atom)
     backup(project, 2025)

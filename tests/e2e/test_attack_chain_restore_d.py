@@ -43,10 +43,10 @@ def test_attack_rerun_after_the_chain_grew(tmp_path, s3_server, bucket):
 def test_attack_overwrite_rerun_after_a_finished_restore(tmp_path, s3_server, bucket):
     """A finished restore of a chained atom; the user edits two restored files (one
     whose newest version is in the base, one in the increment) and runs the same
-    command again with --overwrite to get them back as backed up. Today the request
-    is finished, so --overwrite writes nothing: the rerun only reports the two files
-    as not matching and exits 1, with no word that --overwrite did nothing or what
-    to do. The user keeps the edited bytes while asking to have them replaced."""
+    command again with --overwrite to get them back as backed up (as the README
+    says). Before the fix the finished request wrote nothing: the rerun named the two
+    files as not matching and exited 1, and the user kept the edited bytes while
+    asking to have them replaced."""
     project, atom, key = photos_project(tmp_path, s3_server, bucket)
     backup(project, 2025)
     write(atom / "y" / "img01.jpg", 100 * KB)
