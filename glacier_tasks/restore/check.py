@@ -3,11 +3,11 @@
 Before extracting, `conflicts` lists the entries asked for that already exist in the
 destination (a folder where a folder goes is not in the way), and `blocked_folder` names
 a file standing where a folder they go into must be; on a rerun, `missing` those that
-have gone from it since. After, `check` compares
-each restored entry with its manifest line: its type (folder or not; a regular file
-where the manifest gives a size), its size, its mtime (to the second, UTC) and, where
-the line has one, its content's sha256 (a restored file is read once more). Entries
-the bag could not hold (`skipped: socket`) are left out of both.
+have gone from it since (with --overwrite, `differing`: those that differ too). After,
+`check` compares each restored entry with its manifest line: its type (folder or not;
+a regular file where the manifest gives a size), its size, its mtime (to the second,
+UTC) and, where the line has one, its content's sha256 (a restored file is read once
+more). Entries the bag could not hold (`skipped: socket`) are left out of both.
 """
 
 import os
@@ -83,6 +83,14 @@ def missing(manifest_path: Path, wanted, dest: Path) -> list[bytes]:
     root = os.fsencode(dest)
     return [entry.name for entry in entries(manifest_path, wanted)
             if not os.path.lexists(os.path.join(root, entry.name))]
+
+
+def differing(manifest_path: Path, wanted, dest: Path) -> list[bytes]:
+    """The entries asked for that dest lacks or holds otherwise than the manifest says
+    (a rerun with --overwrite writes them again)."""
+    root, scratch = os.fsencode(dest), CheckResult()
+    return [entry.name for entry in entries(manifest_path, wanted)
+            if _differs(os.path.join(root, entry.name), entry, scratch)]
 
 
 def check(manifest_path: Path, wanted, dest: Path) -> CheckResult:

@@ -13,7 +13,9 @@ A *source* is a callable that opens the tar bytes: `open_file(path)` for a local
 """
 
 import contextlib
+import datetime
 import os
+import stat
 import shutil
 import subprocess
 import tempfile
@@ -115,6 +117,35 @@ def _raise(stderr: str, code: int):
         raise ExtractError(f"{first}; nothing was overwritten (use --overwrite to "
                            "replace existing files)")
     raise ExtractError(f"extracting: {first}")
+
+
+def set_folder_times(entries, dest: Path) -> int:
+    """Give each folder entry (manifest Entries) its archived time again, as tar sets
+    it: a later bag of a chain creates files in folders whose newest version an
+    earlier bag held and set, and a refill writes into folders it does not extract;
+    either moves the folder's time to now. The times are whole seconds, as GNU-format
+    bags hold them. Returns how many folders were set."""
+    root, count = os.fsencode(dest), 0
+    for entry in entries:
+        if not entry.folder:
+            continue
+        path = os.path.join(root, entry.name)
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if not stat.S_ISDIR(st.st_mode):  # the user's link or file: not ours to touch
+            continue
+        when = datetime.datetime.fromisoformat(entry.mtime.removesuffix("Z")) \
+            .replace(tzinfo=datetime.timezone.utc)
+        seconds = (when - manifest.EPOCH) // datetime.timedelta(seconds=1)
+        if seconds in (manifest.FIRST_SECOND, manifest.LAST_SECOND):
+            continue  # a time the manifest rounded to its range: tar's is the true one
+        if st.st_mtime_ns != seconds * 1_000_000_000:
+            os.utime(path, ns=(st.st_atime_ns, seconds * 1_000_000_000),
+                     follow_symlinks=False)
+            count += 1
+    return count
 
 
 def _link_orphans(targets, dest: Path, orphans: list, overwrite: bool) -> None:

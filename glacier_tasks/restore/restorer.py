@@ -138,10 +138,15 @@ class Restorer:
             return state
         gone = restorecheck.missing(self._manifest(plan), plan.wanted or _all,
                                     self._dest(plan))
+        how = "are missing from"
+        if not gone and self.options.overwrite:  # asked to replace what was changed
+            gone = restorecheck.differing(self._manifest(plan), plan.wanted or _all,
+                                          self._dest(plan))
+            how = "differ from the manifest in"
         if not gone:
             return state
         self.say(f"{plan.key}: {len(gone)} of the files and folders restored before "
-                 f"are missing from {self._dest(plan)}; restoring them again")
+                 f"{how} {self._dest(plan)}; restoring them again")
         state = self.state.bags[plan.key] = restorestate.BagState(state.sha256,
                                                                   refill=True)
         self.state.finished = self.state.readable = ""
@@ -169,6 +174,13 @@ class Restorer:
         self.save()
         if pending or failed:
             return Outcome(False, len(pending), failed)
+        for plan in plans:
+            if any(t.names is not None for t in plan.targets):
+                # a later bag of the chain (or a refill) wrote into folders an earlier
+                # bag set: their times as the newest view has them
+                untar.set_folder_times(restorecheck.entries(self._manifest(plan),
+                                                            plan.wanted or _all),
+                                       self._dest(plan))
         check = restorecheck.CheckResult()
         for plan in plans:  # a chain's bags: each its share of the atom's newest view
             check.add(restorecheck.check(self._manifest(plan), plan.wanted or _all,
