@@ -263,12 +263,12 @@ def test_pending_states_say_each_bags_step_and_skip_the_finished(tmp_path):
 def test_the_command_that_continues_a_restore_pastes_as_it_is():
     options = restorer.RestoreOptions("/data/My Photos", Path("/r/it's"), "Standard",
                                       days=3, year=2025)
-    line = restorer.continue_command("/etc/g t/glacier.toml", options)
+    line = restorestate.continue_command("/etc/g t/glacier.toml", options)
     assert line == ("GLACIER_CONFIG='/etc/g t/glacier.toml' glacier restore "
                     "'/data/My Photos' --to '/r/it'\"'\"'s' --yes --tier Standard "
                     "--days 3 --year 2025")
     everything = restorer.RestoreOptions("", Path("/r"), all_molecules=True)
-    assert restorer.continue_command("/g.toml", everything) == \
+    assert restorestate.continue_command("/g.toml", everything) == \
         "GLACIER_CONFIG=/g.toml glacier restore --all --to /r --yes"
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..formats import tarstream
 from ..formats.checksum import sha256_of
-from ..errors import RestoreError
+from ..bucket.objects import bag_problem
+from ..errors import RestoreError, command
 
 RANGE = 64 << 20  # one GET at most
 
@@ -124,3 +125,14 @@ def _fetch(store, key: str, spans: list, partial: Path, progress) -> None:
                     raise DownloadError(f"{key}: S3 sent no bytes from byte {at}; run "
                                         "again")
                 at += got
+
+
+def check_object(plan, info) -> None:
+    """The object at the bag's key is the bag the inventory records (size, sha256
+    metadata, CRC64NVME from the HEAD), before anything is thawed or read from it."""
+    record = plan.record
+    problem = bag_problem(info, record.size, record.sha256, None, record.crc64nvme)
+    if problem:
+        raise RestoreError(f"{plan.key}: {problem} (the inventory's bag was replaced "
+                           "or damaged in the bucket); nothing was read from it. "
+                           f"'{command('verify')}' checks every bag")

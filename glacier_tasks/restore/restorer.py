@@ -10,13 +10,12 @@ bag still thawing is asked about again only with --wait, after a wait that start
 
 import datetime
 import os
-import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import cost
-from ..bucket.objects import ObjectStore, bag_problem
+from ..bucket.objects import ObjectStore
 from . import download, check as restorecheck, space, state as restorestate, \
     extract as untar
 from ..formats import manifest, memberindex
@@ -79,7 +78,7 @@ class Restorer:
         self.state_file = run.restore_state_file(rid)
         self.downloads = run.restore_downloads(rid)
         self.state = restorestate.load_state(self.state_file, options.request)
-        self.state.command = continue_command(run.config_file, options)
+        self.state.command = restorestate.continue_command(run.config_file, options)
 
     def save(self):
         restorestate.save_state(self.state_file, self.state)
@@ -102,7 +101,7 @@ class Restorer:
                 if heads[plan.key] is None:
                     raise StateError(f"{plan.key}: not in the bucket; nothing was "
                                      f"requested ('{command('verify')}' checks every bag)")
-                _check_object(plan, heads[plan.key])
+                download.check_object(plan, heads[plan.key])
         # the request is these bags now (a newer backup may have replaced some)
         self.state.bags = {p.key: self.bag_state(p) for p in plans}
         problem = space.shortfall(self.space_needs(plans))
@@ -276,7 +275,7 @@ class Restorer:
         if info is None:
             raise StateError(f"{plan.key}: not in the bucket; '{command('verify')}' checks "
                              "every bag")
-        _check_object(plan, info)
+        download.check_object(plan, info)
         if info.thaw_state == "archived":
             self.store.request_restore(plan.key, self.options.days, self.options.tier)
             state.thaw_requested, state.tier = iso_utc(), self.options.tier
@@ -408,40 +407,12 @@ class Restorer:
         return self.downloads / (Path(plan.key).name + suffix)
 
 
-def continue_command(config_file: str, options: RestoreOptions) -> str:
-    """The command line that goes on with this request, for the user to paste."""
-    path = shown(options.path)  # a name that is not UTF-8 as find prints it: \xNN
-    what = ["--all"] if options.all_molecules else \
-        ["--path", path] if path.startswith("-") else [path]
-    words = ["glacier", "restore", *what, "--to", str(options.dest), "--yes"]
-    if options.tier != "Bulk":
-        words += ["--tier", options.tier]
-    if options.days != 7:
-        words += ["--days", str(options.days)]
-    if options.year is not None:
-        words += ["--year", str(options.year)]
-    if options.overwrite:
-        words.append("--overwrite")
-    return f"GLACIER_CONFIG={shlex.quote(str(config_file))} {shlex.join(words)}"
-
-
 def _clock(when: float) -> str:
     """A time later today as HH:MM UTC; the date too if it is not today."""
     moment = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
     today = datetime.datetime.now(datetime.timezone.utc).date()
     return moment.strftime("%H:%M UTC" if moment.date() == today else
                            "%Y-%m-%d %H:%M UTC")
-
-
-def _check_object(plan, info) -> None:
-    """The object at the bag's key is the bag the inventory records (size, sha256
-    metadata, CRC64NVME from the HEAD), before anything is thawed or read from it."""
-    record = plan.record
-    problem = bag_problem(info, record.size, record.sha256, None, record.crc64nvme)
-    if problem:
-        raise RestoreError(f"{plan.key}: {problem} (the inventory's bag was replaced "
-                           "or damaged in the bucket); nothing was read from it. "
-                           f"'{command('verify')}' checks every bag")
 
 
 def _all(name: bytes) -> bool:

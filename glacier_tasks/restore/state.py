@@ -14,12 +14,14 @@ this file alone (no S3), with the command that continues it.
 """
 
 import hashlib
+import shlex
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .. import statefile
 from ..errors import GlacierError
 from ..units import iso_utc
+from . import plan
 
 # a bag's step, as `restore --pending` and `status --json` name it
 STEPS = ("restored", "downloaded", "thawed", "thawing", "not requested")
@@ -117,3 +119,20 @@ def pending_states(folder: Path) -> list[tuple[str, RestoreState]]:
         if state is not None and not state.finished:
             found.append((path.stem, state))
     return sorted(found, key=lambda item: item[1].started)
+
+
+def continue_command(config_file: str, options) -> str:
+    """The command line that goes on with this request, for the user to paste."""
+    path = plan.shown(options.path)  # a name that is not UTF-8 as find prints it: \xNN
+    what = ["--all"] if options.all_molecules else \
+        ["--path", path] if path.startswith("-") else [path]
+    words = ["glacier", "restore", *what, "--to", str(options.dest), "--yes"]
+    if options.tier != "Bulk":
+        words += ["--tier", options.tier]
+    if options.days != 7:
+        words += ["--days", str(options.days)]
+    if options.year is not None:
+        words += ["--year", str(options.year)]
+    if options.overwrite:
+        words.append("--overwrite")
+    return f"GLACIER_CONFIG={shlex.quote(str(config_file))} {shlex.join(words)}"
