@@ -281,7 +281,7 @@ def test_restore_refuses_expedited_for_deep_archive_before_anything(project):
     failed = restore_args(config, f"{data}/A", config.parent / "r", tier="Expedited",
                           yes=True)
     assert isinstance(failed, TaskFailed) and "Bulk" in str(failed.get_msg())
-    assert (config.parent / "r").is_dir()  # --yes makes the folder first; nothing else
+    assert not (config.parent / "r").exists()  # refused: not even its folder is made
 
 
 @pytest.mark.parametrize("path, days, words", [("", 7, "say what to restore"),

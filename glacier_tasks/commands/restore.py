@@ -58,7 +58,8 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
                           "--pending")
     run = load_run(config)
     settings = run.settings
-    options = restorer.RestoreOptions(path, destination(to, create=yes or bool(from_file)),
+    # made only once what to restore is known: a bad path leaves nothing behind
+    options = restorer.RestoreOptions(path, destination(to, create=False),
                                      tier, days, yes, wait, wait_hours, overwrite,
                                      poll_seconds, all_molecules, year)
     if year is not None:  # as that year's run archived it, from its system folder
@@ -85,6 +86,8 @@ def restore_action(config, path, to, tier, days, yes, wait, wait_hours, overwrit
     plans = restore.plan_restore(settings, store, inv, targets)
     what = "everything (each molecule in its own folder)" if all_molecules else \
         restore.shown(path)
+    if yes:
+        destination(to, create=True)
     restoring = restorer.Restorer(run, store, options, print, alert=lambda event, line:
                                   alert.send_alert(settings, event, line))
     if not yes:
@@ -191,6 +194,7 @@ def _restore_from_file(run, inv, tar, options):
     sha = inv.bags[name].sha256 if name else None
     if sha and checksum.sha256_of(tar) != sha:
         return TaskFailed(f"{tar}: sha256 differs from the inventory's; not extracted")
+    destination(str(options.dest), create=True)
     try:
         targets = [t for t in restore.resolve_targets(inv, options.path)
                    if t.archive_key.endswith("/" + tar.name)]

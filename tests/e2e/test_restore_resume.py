@@ -13,7 +13,7 @@ import pytest
 
 from glacier_tasks.config import slugify
 
-from .helpers import Project, make_sample_tree, tree_snapshot
+from .helpers import REPO, Project, make_sample_tree, tree_snapshot
 from tests.support.proxy import LoopbackProxy
 
 MB = 1 << 20
@@ -318,10 +318,13 @@ def test_bad_input_is_one_line_and_requests_nothing(project, tmp_path):
     a_file.write_text("in the way\n")
     molecule = str(project.data)
     before = len(project.server.requests())
+    default_dest = REPO / "restore"  # doit runs in dodo.py's folder: ./restore is there
+    existed = default_dest.exists()
     one_line_error(project.run("restore", "--path", "/nowhere/at/all", "--yes"),
                    "/nowhere/at/all", "not in the inventory")
     one_line_error(project.run("restore", "--path", f"{molecule}/Books/nope.txt",
                                "--yes"), "Books/nope.txt", "not in the manifest")
+    assert existed or not default_dest.exists(), "a refused restore made its folder"
     one_line_error(project.run("restore", "--path", molecule, "--to", str(a_file),
                                "--yes"), "not a folder")
     one_line_error(project.glacier("restore", molecule, "--to", "/proc/nope", "--yes"),
