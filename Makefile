@@ -40,7 +40,8 @@ LOCALSTACK_TESTS := tests/test_store.py tests/test_hardening.py tests/test_prune
 	tests/e2e/test_write_once.py tests/e2e/test_object_lock.py tests/e2e/test_backup.py \
 	tests/e2e/test_restore.py tests/e2e/test_restore_resume.py tests/e2e/test_setup.py \
 	tests/e2e/test_lifecycle.py tests/e2e/test_add_only_attacks.py \
-	tests/e2e/test_pipeline.py tests/e2e/test_adopt_planted.py tests/e2e/test_strict_s3.py
+	tests/e2e/test_pipeline.py tests/e2e/test_adopt_planted.py tests/e2e/test_strict_s3.py \
+	tests/e2e/test_increments.py tests/e2e/test_attack_inc_i.py
 
 test-localstack: install $(LOCALSTACK_VENV)/.installed
 	S3_SERVER=localstack LOCALSTACK_PYTHON=$(CURDIR)/$(LOCALSTACK_VENV)/bin/python \
