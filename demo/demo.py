@@ -4,8 +4,10 @@ Starts moto's S3 server, makes sample data and a config under demo/work/, then r
 a user types: `glacier dryrun`, `glacier list --status`, `glacier backup`, `glacier list
 --status`, `glacier find`, `glacier restore` of one file (only its byte ranges are
 downloaded), `glacier status` and `glacier report` (the HTML page, whose path it
-prints); finally it restores every bag by hand (restore-object, download, `tar -xSf`)
-and compares the result with the source. The server is stopped at the end.
+prints); then it restores every bag by hand (restore-object, download, `tar -xSf`)
+and compares the result with the source. Finally, a year later, one file is rewritten:
+the backup sends only its bytes (an increment), and `glacier restore` of its atom gives
+it back as it is now. The server is stopped at the end.
 """
 
 import filecmp
@@ -51,7 +53,9 @@ def main() -> int:
         _glacier(["status"], env)
         _glacier(["report"], env)
         print(f"   open it in a browser: {(WORK / 'report.html').as_uri()}")
-        return _restore_and_compare(s3, data)
+        if _restore_and_compare(s3, data):
+            return 1
+        return _a_year_later(s3, data, env)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -144,10 +148,32 @@ def _one_file(data: Path, env: dict) -> bool:
     return same
 
 
-def _show_bucket(s3) -> None:
-    print(f"\n== objects in s3://{BUCKET}")
+def _show_bucket(s3, before: set = frozenset()) -> None:
+    print(f"\n== {'new ' if before else ''}objects in s3://{BUCKET}")
     for obj in s3.list_objects_v2(Bucket=BUCKET)["Contents"]:
-        print(f"  {obj['StorageClass']:<13} {obj['Size']:>10}  {obj['Key']}")
+        if obj["Key"] not in before:
+            print(f"  {obj['StorageClass']:<13} {obj['Size']:>10}  {obj['Key']}")
+
+
+def _a_year_later(s3, data: Path, env: dict) -> int:
+    """A year later one 30 KB file of Documents is rewritten: only its bytes go up, as
+    an increment of its atom (increment_below), and the tool restores the atom from
+    its base and that increment."""
+    changed = data / "Documents" / "02" / "documents-010.dat"
+    changed.write_bytes(_Random(2027).bytes(30_000))
+    print(f"\n== a year later: {changed.relative_to(data)} rewritten")
+    before = {obj["Key"] for obj in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    later = {**env, "GLACIER_TODAY": f"{time.gmtime().tm_year + 1}-06-01"}
+    _glacier(["backup"], later)
+    _show_bucket(s3, before)
+    to = WORK / "documents-now"
+    _glacier(["restore", str(data / "Documents"), "--to", str(to), "--yes"], later)
+    diff = _differences(data / "Documents", to / "Documents")
+    if diff:
+        print(f"MISMATCH after restore: {diff}")
+        return 1
+    print(f"== {to / 'Documents'} equals the source, byte for byte (base + increment)")
+    return 0
 
 
 def _restore_and_compare(s3, data: Path) -> int:

@@ -27,6 +27,7 @@ from .. import __version__, cost, statefile
 from ..errors import GlacierError, command
 from ..backup.ledger import BagLedger, marker_files
 from .tally import stored_changes, tally_year
+from ..formats import layout, manifest
 from ..formats.records import Inventory, check
 from .text import bag_counts
 from ..units import human, iso_utc, plural, printable
@@ -77,11 +78,23 @@ def sent_figures(run, plan, started: float) -> dict:
     prices them."""
     receipts = [(bag, BagLedger.of(run, bag).sent_since(started)) for bag in plan.bags]
     sizes = [r.size for _, r in receipts if r is not None]
-    files = sum(plan.atoms[a].files if a in plan.atoms else 0
-                for bag, r in receipts if r is not None for a in bag.atoms)
+    files = sum(_files_sent(run, plan, bag) for bag, r in receipts if r is not None)
     upload = cost.upload_estimate(sizes, run.settings.storage_class, run.settings.prices)
     return {"bags": len(sizes), "bytes": sum(sizes), "requests": upload["requests"],
             "fee": upload["fee"], "files": files}
+
+
+def _files_sent(run, plan, bag) -> int:
+    """The files a sent bag holds: its atoms' files, or for an increment (issue 27)
+    only its new and changed ones, as its manifest lists them."""
+    if getattr(bag, "increment_of", ""):
+        path = layout.local_manifest(run.settings.manifest_dir, bag.manifest_key)
+        try:
+            return sum(1 for entry in manifest.read_entries(path)
+                       if not entry.folder and not entry.skipped)
+        except OSError:
+            pass  # counted as its atom's files, as before increments
+    return sum(plan.atoms[a].files if a in plan.atoms else 0 for a in bag.atoms)
 
 
 def atom_changes(plan, previous: Inventory) -> dict:

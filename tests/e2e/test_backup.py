@@ -126,6 +126,9 @@ def test_changed_file_reuploads_only_its_bytes_as_an_increment(project, tmp_path
                if atom != books)
     key = second["atoms"][books]["increments"][0]
     assert project.objects()[key][0] <= 10240  # one tar record, not Books' 3 MB
+    # the run's last word counts what went up, not the atom's files
+    assert result.stdout.splitlines()[-1].startswith("Sent: 1 file in 1 bag, "), \
+        result.stdout[-500:]
     bag = project.thaw_and_download(key, tmp_path / "increment.tar")
     listed = subprocess.run(["tar", "-tf", str(bag)], capture_output=True, text=True,
                             check=True).stdout.splitlines()
