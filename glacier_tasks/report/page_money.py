@@ -56,7 +56,7 @@ def _dead(ov) -> str:
     if not ov.dead:
         return ""
     return (f'<p class="note">Kept bags holding old versions of atoms that moved to a '
-            f'newer bag: {plural(len(ov.dead), "bag")}, '
+            f'newer bag or were deleted: {plural(len(ov.dead), "bag")}, '
             f'{figure("dead-bytes", human(ov.dead_bytes))} no atom points at any more, '
             f'about {figure("dead-monthly", usd(ov.dead_monthly))}/month; such a bag is '
             "packed again once less than compact_below of it is referenced.</p>")

@@ -112,8 +112,8 @@ def kept_dead_lines(inventory: Inventory) -> list:
              f"atom points at any more" for key, n in sorted(dead.items())]
     if len(lines) > SHOWN_CHANGES:
         lines = lines[:SHOWN_CHANGES] + [f"  ... and {len(lines) - SHOWN_CHANGES} more"]
-    return ["Kept, though holding old versions of atoms that moved (still referenced, "
-            "never pruned; packed again once under compact_below):"] + lines \
+    return ["Kept, though holding old versions of atoms that moved or were deleted (still "
+            "referenced, never pruned; packed again once under compact_below):"] + lines \
         if lines else []
 
 
