@@ -217,7 +217,7 @@ def _inventory_bags(run):
                f"  in the bucket (inventory of {inv.run_date or '?'}; "
                f"'{command('dryrun')}' plans from it)")
         yield {"name": layout.bag_name(key), "doc": doc, "actions": None,
-               "meta": {"settled": True}}
+               "meta": {"settled": True, "kept": (key, bag)}}  # list --json reads it
 
 
 # -- the closing summary when the report did not run ------------------------------------

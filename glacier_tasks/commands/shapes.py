@@ -6,8 +6,7 @@ schemas the tests check every shape against."""
 
 from .. import cost, units
 from ..backup.ledger import BagLedger
-from ..errors import GlacierError
-from ..formats import inventory, layout
+from ..formats import layout
 from ..restore import space
 
 VERSION = 1
@@ -27,25 +26,21 @@ def bag_list(run, plan, tasks, scanned: float | None, notes: list) -> dict:
                      "size": bag.size, "files": bag.files, "action": bag.action,
                      "reasons": list(bag.reasons), "pending": not task.meta.get("settled"),
                      "waiting_for": waits})
-    if plan is None and run is not None:
-        bags = _inventory_bags(run)
+    if plan is None:  # the inventory's bags (a machine just bootstrapped)
+        bags = [_kept_bag(*task.meta["kept"]) for task in tasks
+                if "kept" in (task.meta or {})]
     return {"version": VERSION, "year": plan.year if plan else None,
             "scanned": units.iso_utc(scanned) if scanned else None,
             "out_of_date": notes, "pending": sum(1 for b in bags if b["pending"]),
             "bags": bags}
 
 
-def _inventory_bags(run) -> list:
-    """Without a plan (a machine just bootstrapped): the inventory's bags, each kept
-    in the bucket, as `list` shows them."""
-    try:
-        inv = inventory.load_inventory(run.settings.inventory_file)
-    except GlacierError:
-        return []  # the command that needs the inventory says what is wrong with it
-    return [{"name": layout.bag_name(key), "molecule": units.printable(bag.molecule or ""),
-             "archive_key": key, "atoms": [units.printable(a) for a in bag.atoms],
-             "size": bag.size, "files": bag.files, "action": "keep", "reasons": [],
-             "pending": False, "waiting_for": ""} for key, bag in sorted(inv.bags.items())]
+def _kept_bag(key: str, bag) -> dict:
+    """An inventory's bag as `list --json` shows it without a plan: in the bucket."""
+    return {"name": layout.bag_name(key), "molecule": units.printable(bag.molecule or ""),
+            "archive_key": key, "atoms": [units.printable(a) for a in bag.atoms],
+            "size": bag.size, "files": bag.files, "action": "keep", "reasons": [],
+            "pending": False, "waiting_for": ""}
 
 
 def find_matches(pattern: str, all_years: bool, matches) -> dict:

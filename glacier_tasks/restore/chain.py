@@ -50,9 +50,21 @@ def atom_entries(path: Path, atom_member: bytes | None):
             yield name, entry
 
 
+_VIEWS: dict = {}  # the last atom's view: a restore asks for it up to three times
+
+
 def newest(settings, store, inventory, atom: str) -> dict:
     """raw name (a folder's ending in '/') -> (archive_key, Entry): the atom as its
-    chain holds it now."""
+    chain holds it now. Kept for the last atom asked about (its bags are written once,
+    so the same chain is the same view; one atom at a time, a big atom's is big)."""
+    memo = (str(settings.manifest_dir), atom, tuple(inventory.atoms[atom].chain))
+    if memo not in _VIEWS:
+        _VIEWS.clear()
+        _VIEWS[memo] = _newest(settings, store, inventory, atom)
+    return _VIEWS[memo]
+
+
+def _newest(settings, store, inventory, atom: str) -> dict:
     entry = inventory.atoms[atom]
     name = atom_name(entry.molecule, atom)
     member = None if name == LOOSE_ATOM else name.encode("utf-8", "surrogateescape")
